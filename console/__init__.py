@@ -1,0 +1,118 @@
+"""Console: a web admin console for people, to-do lists and to-dos."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, render_template
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+from werkzeug.exceptions import HTTPException
+
+from console import config as settings
+from console.extensions import csrf, db, login_manager, migrate
+
+ROOT = Path(__file__).resolve().parent.parent
+log = logging.getLogger(__name__)
+
+
+def create_app(config: dict[str, Any] | None = None) -> Flask:
+    """Build the console app: settings from the environment, then ``config`` on top."""
+    app = Flask(
+        __name__,
+        instance_path=(config or {}).get("INSTANCE_PATH"),
+        instance_relative_config=True,
+        template_folder=str(ROOT / "templates"),
+    )
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    app.config.update(settings.from_environment(app.instance_path))
+    if config:
+        app.config.update(config)
+    if "SQLALCHEMY_DATABASE_URI" in (config or {}):
+        app.config["SQLALCHEMY_DATABASE_URI"] = settings.normalise_database_url(
+            app.config["SQLALCHEMY_DATABASE_URI"]
+        )
+    if not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = settings.load_secret_key(app.instance_path)
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(ROOT / "migrations"), compare_type=True)
+    csrf.init_app(app)
+    login_manager.init_app(app)
+
+    from console.auth import bp as auth_bp
+
+    app.register_blueprint(auth_bp)
+
+    from console.admin import init_admin
+
+    init_admin(app)
+    _register_error_pages(app)
+
+    @app.get("/")
+    def root() -> Any:
+        from flask import redirect, url_for
+
+        return redirect(url_for("admin.index"))
+
+    return app
+
+
+@login_manager.user_loader
+def _load_account(account_id: str) -> Any:
+    from console.models import Account
+
+    try:
+        return db.session.get(Account, int(account_id))
+    except ValueError:
+        return None
+
+
+login_manager.login_view = "auth.login"
+login_manager.login_message = "Please log in to use the console."
+login_manager.login_message_category = "info"
+
+
+@event.listens_for(Engine, "connect")
+def _sqlite_foreign_keys(dbapi_connection: Any, _record: Any) -> None:
+    """SQLite enforces foreign keys (and so ON DELETE rules) only when asked, per connection."""
+    import sqlite3
+
+    if isinstance(dbapi_connection, sqlite3.Connection):
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+
+def _register_error_pages(app: Flask) -> None:
+    messages = {
+        400: ("Bad request", "The request could not be understood or its form had expired. "
+              "Go back, reload the page and try again."),
+        403: ("Forbidden", "Your account's role does not allow this."),
+        404: ("Not found", "There is nothing at this address."),
+        405: ("Method not allowed", "This address does not accept that kind of request."),
+        413: ("Too large", "The upload is larger than this console accepts."),
+        500: ("Server error", "Something went wrong on our side. It has been logged; "
+              "nothing you entered was saved."),
+    }
+
+    def render_error(code: int, detail: str | None = None) -> Any:
+        title, message = messages.get(code, ("Error", "The request failed."))
+        return render_template(
+            "errors/error.html", code=code, title=title, message=message, detail=detail
+        ), code
+
+    @app.errorhandler(HTTPException)
+    def _http_error(exc: HTTPException) -> Any:
+        if exc.code is None or exc.code < 400:
+            return exc
+        detail = exc.description if exc.code == 400 and "CSRF" in str(exc.description) else None
+        return render_error(exc.code, detail)
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc: Exception) -> Any:
+        log.exception("Unhandled error")
+        db.session.rollback()
+        return render_error(500)

@@ -1,0 +1,24 @@
+"""The Flask-Admin side of the console."""
+
+from __future__ import annotations
+
+from flask import Flask
+from flask_admin import Admin
+from flask_admin.theme import Bootstrap4Theme
+
+from console.admin.home import HomeView
+from console.admin.registry import build_views
+
+
+def init_admin(app: Flask) -> Admin:
+    """Build this app's own Admin (never a module-level one) and register every view."""
+    admin = Admin(
+        app,
+        name="Console",
+        url="/admin",
+        index_view=HomeView(name="Home", url="/admin"),
+        theme=Bootstrap4Theme(base_template="admin/console_master.html", fluid=True),
+    )
+    for view in build_views():
+        admin.add_view(view)
+    return admin

@@ -1,0 +1,60 @@
+"""The Account view: admin-only, with a password field that stores only a hash."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask_login import current_user
+from wtforms import PasswordField, ValidationError
+from wtforms.validators import Length, Optional
+
+from console.admin.base import ConsoleModelView
+from console.auth.service import count_admins
+from console.extensions import db
+from console.models import Account
+from console.rules import Role
+
+
+class AccountView(ConsoleModelView):
+    """Console accounts. The hash is never shown, exported or editable."""
+
+    min_role = Role.admin
+    column_filters = ["role", "active"]
+    column_searchable_list = ["email"]
+    form_extra_fields = {
+        "password": PasswordField(
+            "Password",
+            validators=[Optional(), Length(min=8, max=1024)],
+            description="At least 8 characters. Leave blank to keep the current password.",
+        )
+    }
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(Account, **kwargs)
+        self.form_columns = ["email", "role", "active", "password"]
+
+    def on_model_change(self, form: Any, model: Any, is_created: bool) -> None:
+        password = form.password.data
+        if is_created and not password:
+            raise _field_error("password", "A new account needs a password.")
+        if password:
+            model.set_password(password)
+        self._keep_an_admin(model, leaving=not model.has_role(Role.admin))
+
+    def on_model_delete(self, model: Any) -> None:
+        if model.id == current_user.id:
+            raise _field_error(None, "You cannot delete your own account.")
+        self._keep_an_admin(model, leaving=True)
+
+    def _keep_an_admin(self, model: Any, leaving: bool) -> None:
+        # Without an active admin nobody could manage accounts or run migrations.
+        if leaving and db.session.get(Account, model.id) is not None:
+            db.session.flush()
+            if count_admins(db.session) == 0:
+                raise _field_error("role", "This is the last active admin account: keep it.")
+
+
+def _field_error(field: str | None, message: str) -> ValidationError:
+    error = ValidationError(message)
+    error.field_name = field  # type: ignore[attr-defined]
+    return error

@@ -1,0 +1,5 @@
+"""Accounts, sessions and roles."""
+
+from console.auth.routes import bp
+
+__all__ = ["bp"]

@@ -1,0 +1,96 @@
+"""The ``console`` command: Flask's CLI over the factory, plus the console's own commands."""
+
+from __future__ import annotations
+
+import os
+
+import click
+from flask import current_app
+from flask.cli import FlaskGroup, with_appcontext
+from flask_migrate import upgrade
+
+from console import create_app
+from console.auth.service import create_account, ensure_first_admin
+from console.extensions import db
+from console.rules import Role, RuleError
+
+
+@click.group(cls=FlaskGroup, create_app=lambda: create_app())
+def main() -> None:
+    """Console: a web admin console for people, to-do lists and to-dos."""
+
+
+@main.command("init")
+@click.option("--demo", is_flag=True, help="Also add a small set of demo data.")
+@with_appcontext
+def init_command(demo: bool) -> None:
+    """Migrate the database to head and make sure an admin account exists."""
+    upgrade()
+    email = current_app.config["CONSOLE_ADMIN_EMAIL"]
+    generated = ensure_first_admin(db.session, email, current_app.config["CONSOLE_ADMIN_PASSWORD"])
+    db.session.commit()
+    if generated:
+        click.echo("")
+        click.echo("  First admin account created. This password is shown only once:")
+        click.echo(f"    email:    {email}")
+        click.echo(f"    password: {generated}")
+        click.echo("  (set CONSOLE_ADMIN_EMAIL and CONSOLE_ADMIN_PASSWORD to choose them)")
+        click.echo("")
+    if demo:
+        from console.models import Person
+        from console.seed import seed
+
+        if db.session.query(Person.id).first() is None:
+            with db.engine.begin() as conn:
+                seed(conn, people=20, lists=10, todos=200)
+            click.echo("Demo data added: 20 people, 10 lists, 200 to-dos.")
+    click.echo(f"Database ready: {db.engine.url.render_as_string(hide_password=True)}")
+
+
+@main.command("create-account")
+@click.argument("email")
+@click.option(
+    "--role", type=click.Choice([r.value for r in Role]), default=Role.viewer.value, show_default=True
+)
+@with_appcontext
+def create_account_command(email: str, role: str) -> None:
+    """Create a console account. The password comes from CONSOLE_PASSWORD or a prompt."""
+    password = os.environ.get("CONSOLE_PASSWORD")
+    if not password:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    try:
+        create_account(db.session, email, password, Role(role))
+        db.session.commit()
+    except RuleError as exc:
+        db.session.rollback()
+        raise click.ClickException(str(exc)) from None
+    except Exception as exc:
+        db.session.rollback()
+        if "unique" in str(exc).lower():
+            raise click.ClickException(f"An account for {email} already exists.") from None
+        raise
+    click.echo(f"Created {role} account {email.lower()}.")
+
+
+@main.command("seed")
+@click.option("--people", default=100, show_default=True, type=click.IntRange(0))
+@click.option("--lists", default=50, show_default=True, type=click.IntRange(0))
+@click.option("--todos", default=1000, show_default=True, type=click.IntRange(0))
+@click.option("--seed", "seed_value", default=1, show_default=True, help="Random seed.")
+@with_appcontext
+def seed_command(people: int, lists: int, todos: int, seed_value: int) -> None:
+    """Add generated people, lists and to-dos (batched inserts, one transaction)."""
+    from console.seed import seed
+
+    total = people + lists + todos
+    try:
+        with db.engine.begin() as conn, click.progressbar(length=total, label="Seeding") as bar:
+            counts = seed(
+                conn, people=people, lists=lists, todos=todos, seed_value=seed_value,
+                progress=bar.update,
+            )
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(
+        f"Added {counts['people']:,} people, {counts['lists']:,} lists, {counts['todos']:,} to-dos."
+    )

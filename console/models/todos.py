@@ -1,0 +1,75 @@
+"""To-do lists (parents) and their to-dos (children)."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from sqlalchemy import Boolean, Date, Enum, String, false, func, select
+from sqlalchemy.orm import Mapped, column_property, mapped_column
+
+from console.models.base import Base, TimestampMixin, VersionedMixin
+from console.models.people import Person
+from console.models.policies import LIST_OWNER, LIST_TODOS, TODO_ASSIGNEE
+from console.rules import DESCRIPTION_MAX, NAME_MAX, Priority
+
+class TodoList(TimestampMixin, VersionedMixin, Base):
+    """A named list of to-dos owned by a person."""
+
+    __tablename__ = "todo_list"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(NAME_MAX), unique=True, info={"natural_key": True})
+    owner_id: Mapped[int] = LIST_OWNER.column()
+
+    owner: Mapped[Person] = LIST_OWNER.child_side()
+    todos: Mapped[list[Todo]] = LIST_TODOS.parent_side(order_by="Todo.id")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Todo(TimestampMixin, VersionedMixin, Base):
+    """One thing to do, on exactly one list, optionally assigned to a person."""
+
+    __tablename__ = "todo"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    description: Mapped[str] = mapped_column(String(DESCRIPTION_MAX))
+    completed: Mapped[bool] = mapped_column(
+        Boolean(create_constraint=True, name="completed_bool"),
+        default=False,
+        server_default=false(),
+        index=True,
+    )
+    due_date: Mapped[date | None] = mapped_column(Date, index=True)
+    priority: Mapped[Priority] = mapped_column(
+        Enum(
+            Priority,
+            name="priority",
+            native_enum=False,
+            create_constraint=True,
+            length=10,
+            values_callable=lambda e: [m.value for m in e],
+            validate_strings=True,
+        ),
+        default=Priority.normal,
+        server_default=Priority.normal.value,
+        index=True,
+    )
+    list_id: Mapped[int] = LIST_TODOS.column()
+    assignee_id: Mapped[int | None] = TODO_ASSIGNEE.column()
+
+    todo_list: Mapped[TodoList] = LIST_TODOS.child_side()
+    assignee: Mapped[Person | None] = TODO_ASSIGNEE.child_side()
+
+    def __str__(self) -> str:
+        return self.description
+
+
+# The number of to-dos on a list, computed by the database (deferred: only views
+# that show it pay for it, and never with one query per list).
+TodoList.todo_count = column_property(
+    select(func.count(Todo.id)).where(Todo.list_id == TodoList.id).scalar_subquery(),
+    deferred=True,
+    info={"label": "To-dos"},
+)

@@ -1,0 +1,255 @@
+"""Fixtures: the same suite runs on SQLite and on a real PostgreSQL.
+
+PostgreSQL is reached at ``CONSOLE_TEST_PG`` (default: 127.0.0.1:5432, trust auth,
+database ``test``). Each pytest run creates a database of its own there (so that
+parallel runs cannot collide) and drops it at the end. When PostgreSQL is down its
+tests are skipped with the reason shown, unless ``CONSOLE_REQUIRE_PG=1`` (CI), where
+they fail instead.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from flask import Flask
+from flask.testing import FlaskClient
+
+from console import create_app
+from console.extensions import db as _db
+from console.models import Account, Person, Role, Todo, TodoList
+
+PG_ADMIN_URL = os.environ.get(
+    "CONSOLE_TEST_PG", "postgresql+psycopg2://127.0.0.1:5432/test"
+)
+REQUIRE_PG = os.environ.get("CONSOLE_REQUIRE_PG") == "1"
+PASSWORD = "correct-horse-battery"
+TABLES = ("audit_entry", "todo", "todo_list", "person", "account")
+
+
+def _pg_reason() -> str | None:
+    try:
+        engine = sa.create_engine(PG_ADMIN_URL, poolclass=sa.pool.NullPool)
+        with engine.connect():
+            pass
+        engine.dispose()
+    except Exception as exc:
+        return f"PostgreSQL not reachable at {PG_ADMIN_URL}: {str(exc).splitlines()[0]}"
+    return None
+
+
+PG_UNAVAILABLE = _pg_reason()
+
+
+def pg_url(database: str) -> str:
+    """The URL of ``database`` on the test PostgreSQL server."""
+    return sa.engine.make_url(PG_ADMIN_URL).set(database=database).render_as_string(
+        hide_password=False
+    )
+
+
+def create_pg_database(prefix: str = "console_test") -> str:
+    """Create an empty database with a unique name; return its URL."""
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    engine = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    engine.dispose()
+    return pg_url(name)
+
+
+def drop_pg_database(url: str) -> None:
+    """Drop a database made by ``create_pg_database`` (closing stray sessions first)."""
+    name = sa.engine.make_url(url).database
+    engine = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    engine.dispose()
+
+
+def require_pg() -> None:
+    """Skip (or, in CI, fail) when PostgreSQL is not reachable."""
+    if PG_UNAVAILABLE:
+        if REQUIRE_PG:
+            pytest.fail(f"CONSOLE_REQUIRE_PG=1 but {PG_UNAVAILABLE}")
+        pytest.skip(PG_UNAVAILABLE)
+
+
+@pytest.fixture(scope="session")
+def pg_database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A PostgreSQL database for this test run, migrated to head once."""
+    require_pg()
+    url = create_pg_database()
+    app = create_app(
+        {"SQLALCHEMY_DATABASE_URI": url, "TESTING": True, "SECRET_KEY": "x",
+         "INSTANCE_PATH": str(tmp_path_factory.mktemp("instance"))}
+    )
+    with app.app_context():
+        from flask_migrate import upgrade
+
+        upgrade()
+        _db.engine.dispose()
+    yield url
+    drop_pg_database(url)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A migrated, empty database: a fresh SQLite file, or the run's PostgreSQL database."""
+    if request.param == "sqlite":
+        if request.node.get_closest_marker("postgres_only"):
+            pytest.skip("PostgreSQL-only test")
+        yield f"sqlite:///{tmp_path / 'test.sqlite3'}"
+        return
+    url = request.getfixturevalue("pg_database")
+    yield url
+    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+    with engine.begin() as conn:
+        conn.exec_driver_sql(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE")
+    engine.dispose()
+
+
+@pytest.fixture
+def app(database_url: str, tmp_path: Path) -> Iterator[Flask]:
+    """The console app on the parametrised database, with CSRF on as in production."""
+    app = create_app(
+        {
+            "TESTING": True,
+            "SECRET_KEY": "test-secret",
+            "SQLALCHEMY_DATABASE_URI": database_url,
+            "WTF_CSRF_ENABLED": True,
+            "CONSOLE_LOGIN_LOCK_SECONDS": 60,
+            "INSTANCE_PATH": str(tmp_path / "instance"),
+        }
+    )
+    app.jinja_env.undefined = __import__("jinja2").StrictUndefined
+    with app.app_context():
+        if database_url.startswith("sqlite"):
+            from flask_migrate import upgrade
+
+            upgrade()
+        yield app
+        _db.session.remove()
+        _db.engine.dispose()
+
+
+@pytest.fixture
+def db(app: Flask) -> Any:
+    """The Flask-SQLAlchemy extension, inside the app context."""
+    return _db
+
+
+@pytest.fixture
+def runner(app: Flask) -> Any:
+    """A CLI runner for the app's commands."""
+    return app.test_cli_runner()
+
+
+def make_account(role: Role, email: str | None = None) -> Account:
+    """Create and commit an account with the test password."""
+    account = Account(email=email or f"{role.value}@example.com", role=role, active=True)
+    account.set_password(PASSWORD)
+    _db.session.add(account)
+    _db.session.commit()
+    return account
+
+
+CSRF_RE = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
+
+
+def csrf_token(client: FlaskClient, url: str = "/login") -> str:
+    """Fetch a page and return the CSRF token from its form."""
+    response = client.get(url)
+    match = CSRF_RE.search(response.get_data(as_text=True))
+    assert match, f"no CSRF token on {url} (status {response.status_code})"
+    return match.group(1)
+
+
+class Auth:
+    """Logs a test client in and out through the real login form."""
+
+    def __init__(self, client: FlaskClient) -> None:
+        self.client = client
+
+    def login(self, email: str, password: str = PASSWORD) -> Any:
+        """Log in through the login form, CSRF token included."""
+        token = csrf_token(self.client)
+        return self.client.post(
+            "/login", data={"email": email, "password": password, "csrf_token": token}
+        )
+
+    def logout(self) -> Any:
+        """Log out with a POST carrying the CSRF token."""
+        token = csrf_token(self.client, "/admin/")
+        return self.client.post("/logout", data={"csrf_token": token})
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    """An anonymous test client."""
+    return app.test_client()
+
+
+@pytest.fixture
+def auth(client: FlaskClient) -> Auth:
+    """Login helper bound to ``client``."""
+    return Auth(client)
+
+
+def _logged_in(app: Flask, role: Role) -> FlaskClient:
+    make_account(role)
+    client = app.test_client()
+    response = Auth(client).login(f"{role.value}@example.com")
+    assert response.status_code == 302, response.get_data(as_text=True)
+    return client
+
+
+@pytest.fixture
+def viewer_client(app: Flask) -> FlaskClient:
+    """A client logged in as a viewer."""
+    return _logged_in(app, Role.viewer)
+
+
+@pytest.fixture
+def editor_client(app: Flask) -> FlaskClient:
+    """A client logged in as an editor."""
+    return _logged_in(app, Role.editor)
+
+
+@pytest.fixture
+def admin_client(app: Flask) -> FlaskClient:
+    """A client logged in as an admin."""
+    return _logged_in(app, Role.admin)
+
+
+def post_form(client: FlaskClient, url: str, data: dict[str, Any], **kwargs: Any) -> Any:
+    """GET ``url`` for its CSRF token, then POST ``data`` with it."""
+    token = csrf_token(client, url)
+    return client.post(url, data={**data, "csrf_token": token}, **kwargs)
+
+
+@pytest.fixture
+def sample(db: Any) -> dict[str, Any]:
+    """Two people, a list owned by the first with two to-dos, one assigned to the second."""
+    ann = Person(name="Ann", email="ann@example.com")
+    bob = Person(name="Bob", email="bob@example.com")
+    groceries = TodoList(name="Groceries", owner=ann)
+    milk = Todo(description="Buy milk", todo_list=groceries, assignee=bob)
+    eggs = Todo(description="Buy eggs", todo_list=groceries, completed=True)
+    db.session.add_all([ann, bob, groceries, milk, eggs])
+    db.session.commit()
+    ids = {"ann": ann.id, "bob": bob.id, "groceries": groceries.id, "milk": milk.id, "eggs": eggs.id}
+    db.session.expire_all()
+    return ids
+
+
+def count(model: type, *where: Any) -> int:
+    """Rows of ``model`` (matching ``where``) as the database has them now."""
+    _db.session.expire_all()
+    return _db.session.scalar(sa.select(sa.func.count()).select_from(model).where(*where)) or 0
