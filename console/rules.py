@@ -7,11 +7,15 @@ Each ``check_*`` function takes a raw value and returns the cleaned value or rai
 from __future__ import annotations
 
 import enum
+import re
 from datetime import date
 
 from email_validator import EmailNotValidError, validate_email
 
 NAME_MAX = 120
+# Strictly YYYY-MM-DD: ``date.fromisoformat`` alone also takes 20240131 and week dates,
+# which the import's SQL fast path (and most people) would not read as dates.
+DATE_PATTERN = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 DESCRIPTION_MAX = 500
 EMAIL_MAX = 254
 
@@ -116,9 +120,21 @@ def parse_date(value: str | None) -> date | None:
     if not text:
         return None
     try:
+        if not DATE_PATTERN.fullmatch(text):
+            raise ValueError(text)
         return date.fromisoformat(text)
     except ValueError:
         raise RuleError(f"Expected a date as YYYY-MM-DD (got {value!r}).") from None
+
+
+def parse_whole_number(value: str | None, *, label: str) -> int | None:
+    """A non-negative whole number (an id or a row version); blank means none."""
+    text = (value or "").strip()
+    if not text:
+        return None
+    if not text.isascii() or not text.isdigit() or len(text) > 18:
+        raise RuleError(f"{label} must be a whole number (got {value!r}).")
+    return int(text)
 
 
 def check_password(value: str | None) -> str:

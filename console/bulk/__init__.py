@@ -1,0 +1,1 @@
+"""Bulk import, export and bulk edits: plain Python over SQLAlchemy (no Flask imports)."""

@@ -1,0 +1,381 @@
+# SQL is assembled from identifiers and constants of our own spec, never from file data:
+# ruff: noqa: S608
+"""The PostgreSQL fast path: COPY into a staging table, then set-based SQL.
+
+The file goes straight from the stream into a TEMP table of text columns by COPY;
+validation, natural-key resolution, duplicate detection and the write are each
+one statement over the whole table. The SQL mirrors ``console.rules`` (tests check
+that both agree); email syntax is the exception: distinct addresses are streamed
+back through ``rules.check_email`` itself, since no SQL can mirror email-validator.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, BinaryIO
+
+import psycopg2
+from psycopg2.extras import execute_values
+from sqlalchemy.orm import Session
+
+from console import rules
+from console.bulk.csvio import FileProblem, not_utf8
+from console.bulk.importer import MAX_ERRORS, ConcurrentChange, ImportResult
+from console.bulk.spec import Field, ModelSpec
+
+WS = r"E' \t\n\r\f\v'"
+DATE_RE = "'^[0-9]{4}-[0-9]{2}-[0-9]{2}$'"
+NUMBER_RE = "'^[0-9]{1,18}$'"
+COPY_BUFFER = 1 << 20
+_COPY_LINE = re.compile(r"line (\d+)")
+
+
+def q(name: str) -> str:
+    """Quote an identifier (names come from the spec, never from the file)."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def lit(text: str) -> str:
+    """A SQL string literal for a constant from our own code."""
+    return "'" + text.replace("'", "''") + "'"
+
+
+def words(values: Any) -> str:
+    """A SQL list of string literals."""
+    return ", ".join(lit(v) for v in sorted(values))
+
+
+def got(raw: str) -> str:
+    """SQL for Python's ``(got {value!r})`` on simple values."""
+    return f"' (got ''' || coalesce({raw}, '') || ''').'"
+
+
+# -- SQL for each kind of column ----------------------------------------------------------
+
+
+def value_sql(f: Field) -> str:
+    """The cleaned value of ``f`` from its trimmed text ``t_*``."""
+    t = q(f"t_{f.name}")
+    if f.kind == "text":
+        return t
+    if f.kind == "email":
+        return f"lower({t})"
+    if f.kind == "bool":
+        return f"lower({t}) IN ({words(rules.TRUE_WORDS)})"
+    if f.kind == "date":
+        return f"CASE WHEN {date_ok_sql(t)} AND {t} <> '' THEN {t}::date END"
+    if f.kind == "priority":
+        return f"CASE WHEN {t} = '' THEN {lit(rules.Priority.normal.value)} ELSE lower({t}) END"
+    if f.kind == "ref":
+        return q(f"p_{f.name}") + ".id"
+    if f.kind in ("id", "version"):
+        return f"CASE WHEN {t} ~ {NUMBER_RE} THEN {t}::bigint END"
+    raise ValueError(f.kind)
+
+
+def date_ok_sql(t: str) -> str:
+    """True when ``t`` is blank or a real YYYY-MM-DD date (CASE keeps the casts safe)."""
+    year, month, day = (f"substr({t}, {a}, {n})::int" for a, n in ((1, 4), (6, 2), (9, 2)))
+    last_day = (
+        f"extract(day from make_date({year}, {month}, 1) + interval '1 month' - interval '1 day')"
+    )
+    return (
+        f"(CASE WHEN {t} = '' THEN true WHEN {t} !~ {DATE_RE} THEN false "
+        f"WHEN {year} < 1 OR {month} NOT BETWEEN 1 AND 12 THEN false "
+        f"ELSE {day} BETWEEN 1 AND {last_day} END)"
+    )
+
+
+def ref_key_sql(f: Field) -> str:
+    """The natural key a reference is looked up by."""
+    assert f.ref is not None
+    t = q(f"t_{f.name}")
+    return f"lower({t})" if f.ref.kind == "email" else t
+
+
+def field_errors_sql(f: Field) -> list[tuple[str, str]]:
+    """(condition, message SQL) pairs: the checks of ``console.rules`` for one column."""
+    t, r = q(f"t_{f.name}"), q(f"r_{f.name}")
+    checks: list[tuple[str, str]] = []
+    if f.kind in ("text", "email", "ref") and f.required:
+        checks.append((f"{t} = ''", lit(f"{f.label} is required.")))
+    if f.kind == "text":
+        checks.append(
+            (f"length({t}) > {f.max_length}",
+             f"{lit(f'{f.label} must be at most {f.max_length} characters (got ')}"
+             f" || length({t}) || ').'")
+        )
+    elif f.kind == "bool":
+        allowed = rules.TRUE_WORDS | rules.FALSE_WORDS
+        checks.append((f"lower({t}) NOT IN ({words(allowed)})",
+                       lit("Expected true/false, yes/no or 1/0") + " || " + got(r)))
+    elif f.kind == "date":
+        checks.append((f"NOT {date_ok_sql(t)}",
+                       lit("Expected a date as YYYY-MM-DD") + " || " + got(r)))
+    elif f.kind == "priority":
+        choices = ", ".join(p.value for p in rules.Priority)
+        checks.append((f"lower({t}) NOT IN ('', {words(p.value for p in rules.Priority)})",
+                       lit(f"Priority must be one of {choices}") + " || " + got(r)))
+    elif f.kind in ("id", "version"):
+        checks.append((f"{t} <> '' AND {t} !~ {NUMBER_RE}",
+                       lit(f"{f.label} must be a whole number") + " || " + got(r)))
+    return checks
+
+
+def _unneutralised(column: str) -> str:
+    """SQL for ``csvio.unneutralise``."""
+    return f"CASE WHEN {column} ~ '^''[=+@\\t\\r''-]' THEN substr({column}, 2) ELSE {column} END"
+
+
+# -- the import -------------------------------------------------------------------------
+
+
+def import_postgresql(
+    session: Session, spec: ModelSpec, columns: list[str], stream: BinaryIO, result: ImportResult
+) -> None:
+    """Stage, check and (unless a dry run or any error) write the file; see the module doc."""
+    cur = session.connection().connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    fields = [spec.field(c) for c in columns]
+    _stage(cur, columns, stream, result)
+    if result.rows == 0:
+        return
+    _clean(cur, spec, fields)
+    _check(cur, spec, fields, result)
+    _count(cur, spec, fields, result)
+    if result.ok and not result.dry_run:
+        _write(cur, spec, fields, result)
+
+
+def _stage(cur: Any, columns: list[str], stream: BinaryIO, result: ImportResult) -> None:
+    staged = ", ".join(q(f"s_{c}") for c in columns)
+    cur.execute(
+        "CREATE TEMP TABLE bulk_stage (line bigserial, "
+        + ", ".join(f"{q('s_' + c)} text" for c in columns)
+        + ") ON COMMIT DROP"
+    )
+    try:
+        cur.copy_expert(
+            f"COPY bulk_stage ({staged}) FROM STDIN WITH (FORMAT csv, ENCODING 'UTF8')",
+            stream, size=COPY_BUFFER,
+        )
+    except psycopg2.DataError as exc:
+        match = _COPY_LINE.search(exc.diag.context or "")
+        line = int(match.group(1)) + 1 if match else 0
+        message = exc.diag.message_primary or str(exc)
+        if "encoding" in message or "byte sequence" in message:
+            raise not_utf8(line) from None
+        if "missing data" in message or "extra data" in message:
+            which = "fewer" if "missing" in message else "more"
+            raise FileProblem(
+                f"Expected {len(columns)} values (one per header column), got {which}.", line
+            ) from None
+        raise FileProblem(f"Not a readable CSV file: {message}.", line) from None
+    result.rows = cur.rowcount
+
+
+def _clean(cur: Any, spec: ModelSpec, fields: list[Field]) -> None:
+    trimmed = ", ".join(
+        f"{_unneutralised(q('s_' + f.name))} AS {q('r_' + f.name)}, "
+        f"btrim(coalesce({_unneutralised(q('s_' + f.name))}, ''), {WS}) AS {q('t_' + f.name)}"
+        for f in fields
+    )
+    joins, selects = [], []
+    for f in fields:
+        selects.append(
+            f"{q('r_' + f.name)}, {q('t_' + f.name)}, {value_sql(f)} AS {q('v_' + f.name)}"
+        )
+        if f.kind == "ref":
+            assert f.ref is not None
+            alias = q(f"p_{f.name}")
+            joins.append(
+                f"LEFT JOIN {q(f.ref.table.name)} {alias} "
+                f"ON {alias}.{q(f.ref.key)} = {ref_key_sql(f)}"
+            )
+    table = q(spec.table.name)
+    key = spec.field(spec.key)
+    if spec.key in [f.name for f in fields]:
+        joins.append(f"LEFT JOIN {table} x ON x.{q(spec.key_column)} = {value_sql(key)}")
+        existing = ", x.id AS ex_id, x.version AS ex_version, " + ", ".join(
+            f"x.{q(f.column)} AS {q('x_' + f.name)}" for f in _writable(spec, fields)
+        )
+    else:
+        existing = ", NULL::int AS ex_id, NULL::int AS ex_version"
+    # t_* and r_* names exist only on s, so the expressions need no alias.
+    selects_sql = ", ".join(selects)
+    cur.execute(
+        "CREATE TEMP TABLE bulk_clean ON COMMIT DROP AS "
+        f"SELECT s.line, {selects_sql}{existing} "
+        f"FROM (SELECT line, {trimmed} FROM bulk_stage) s {' '.join(joins)}"
+    )
+
+
+def _writable(spec: ModelSpec, fields: list[Field]) -> list[Field]:
+    """Fields written to the table (an id only where it is the key)."""
+    return [
+        f for f in fields if f.column is not None and (f.kind != "id" or spec.key_is_id)
+    ]
+
+
+def _check(cur: Any, spec: ModelSpec, fields: list[Field], result: ImportResult) -> None:
+    cur.execute(
+        "CREATE TEMP TABLE bulk_errors (line bigint, col text, message text) ON COMMIT DROP"
+    )
+    parts = []
+    for f in fields:
+        for condition, message in field_errors_sql(f):
+            parts.append(
+                f"SELECT line, {lit(f.name)}, {message} FROM bulk_clean WHERE {condition}"
+            )
+    if parts:
+        cur.execute("INSERT INTO bulk_errors " + " UNION ALL ".join(parts))
+    emails = [f for f in fields if f.kind == "email"]
+    for f in emails:
+        _check_emails(cur, f)
+    # A row with a bad value is not looked at further, as on the Python path.
+    cur.execute(
+        "CREATE TEMP TABLE bulk_bad ON COMMIT DROP AS SELECT DISTINCT line FROM bulk_errors"
+    )
+    cur.execute("ALTER TABLE bulk_bad ADD PRIMARY KEY (line)")
+    good = "NOT EXISTS (SELECT 1 FROM bulk_bad b WHERE b.line = c.line)"
+    parts = []
+    for f in fields:
+        if f.kind != "ref":
+            continue
+        assert f.ref is not None
+        parts.append(
+            f"SELECT line, {lit(f.name)}, {lit('No ' + f.ref.noun + ' ')} || '''' || "
+            f"{ref_key_sql(f)} || '''.' FROM bulk_clean c "
+            f"WHERE {good} AND {q('t_' + f.name)} <> '' AND {q('v_' + f.name)} IS NULL"
+        )
+    if spec.key in columns_of(fields):
+        key = spec.field(spec.key)
+        v = q("v_" + key.name)
+        parts.append(
+            f"SELECT line, {lit(key.name)}, {lit(key.label + ' ')} || {v} || "
+            f"' appears twice in the file (first on line ' || (first + 1) || ').' FROM ("
+            f"SELECT line, {v}, min(line) OVER (PARTITION BY {v}) AS first FROM bulk_clean c "
+            f"WHERE {good} AND {v} IS NOT NULL) d WHERE line <> first"
+        )
+        if not result.upsert:
+            parts.append(
+                f"SELECT line, {lit(key.name)}, "
+                f"{lit(f'A {spec.model.__name__} with {key.label.lower()} ')}"
+                f" || {v} || ' already exists (import in upsert mode to update it).' "
+                f"FROM bulk_clean c WHERE {good} AND ex_id IS NOT NULL"
+            )
+    if "version" in columns_of(fields):
+        parts.append(
+            "SELECT line, 'version', 'Changed since the file was exported (version ' || "
+            "v_version || ' in the file, ' || ex_version || ' in the database): export again "
+            "and reapply your edits.' FROM bulk_clean c "
+            f"WHERE {good} AND ex_id IS NOT NULL AND v_version IS NOT NULL "
+            "AND v_version <> ex_version"
+        )
+    if parts:
+        cur.execute("INSERT INTO bulk_errors " + " UNION ALL ".join(parts))
+    cur.execute("SELECT count(*) FROM bulk_errors")
+    total = cur.fetchone()[0]
+    if total:
+        cur.execute(
+            "SELECT line, col, message FROM bulk_errors ORDER BY line, col LIMIT %s", (MAX_ERRORS,)
+        )
+        for line, col, message in cur.fetchall():
+            result.add_error(int(line) + 1, col, message)
+        result.error_count = total
+
+
+def columns_of(fields: list[Field]) -> list[str]:
+    """The names of ``fields``."""
+    return [f.name for f in fields]
+
+
+def _check_emails(cur: Any, f: Field) -> None:
+    """Run every distinct address through ``rules.check_email`` (streamed, in batches)."""
+    cur.execute("CREATE TEMP TABLE bulk_bad_email (email text, message text) ON COMMIT DROP")
+    reader = cur.connection.cursor(name="bulk_emails")
+    reader.itersize = 10_000
+    reader.execute(f"SELECT DISTINCT {q('t_' + f.name)} FROM bulk_clean")
+    bad: list[tuple[str, str]] = []
+    for (email,) in reader:
+        if email == "":
+            continue  # reported as "required" already
+        try:
+            rules.check_email(email)
+        except rules.RuleError as exc:
+            bad.append((email, str(exc)))
+        if len(bad) >= 1000:
+            execute_values(cur, "INSERT INTO bulk_bad_email VALUES %s", bad)
+            bad = []
+    reader.close()
+    if bad:
+        execute_values(cur, "INSERT INTO bulk_bad_email VALUES %s", bad)
+    cur.execute(
+        f"INSERT INTO bulk_errors SELECT c.line, {lit(f.name)}, b.message "
+        f"FROM bulk_clean c JOIN bulk_bad_email b ON b.email = c.{q('t_' + f.name)}"
+    )
+
+
+def _same_sql(spec: ModelSpec, fields: list[Field]) -> str:
+    """True when the row in the database already holds the file's values."""
+    return " AND ".join(
+        f"{q('x_' + f.name)} IS NOT DISTINCT FROM {q('v_' + f.name)}"
+        for f in _writable(spec, fields)
+    ) or "true"
+
+
+def _count(cur: Any, spec: ModelSpec, fields: list[Field], result: ImportResult) -> None:
+    same = _same_sql(spec, fields)
+    cur.execute(
+        "SELECT count(*) FILTER (WHERE ex_id IS NULL), "
+        f"count(*) FILTER (WHERE ex_id IS NOT NULL AND {same}), "
+        f"count(*) FILTER (WHERE ex_id IS NOT NULL AND NOT ({same})) FROM bulk_clean c"
+        + ("" if result.ok else
+           " WHERE NOT EXISTS (SELECT 1 FROM bulk_errors e WHERE e.line = c.line)")
+    )
+    result.inserted, result.unchanged, result.updated = cur.fetchone()
+
+
+def _write(cur: Any, spec: ModelSpec, fields: list[Field], result: ImportResult) -> None:
+    table = q(spec.table.name)
+    writable = _writable(spec, fields)
+    targets = [q(f.column) for f in writable if f.kind != "id"]  # type: ignore[arg-type]
+    values = [q("v_" + f.name) for f in writable if f.kind != "id"]
+    explicit_ids = spec.key_is_id and "id" in columns_of(fields)
+    if explicit_ids:
+        cur.execute("SELECT pg_get_serial_sequence(%s, 'id')", (spec.table.name,))
+        sequence = cur.fetchone()[0]
+        targets.insert(0, "id")
+        values.insert(0, f"coalesce(v_id, nextval({lit(sequence)}))")
+    # Natural keys and explicit ids can collide with rows added since the check:
+    # DO NOTHING then shows up as a short row count instead of an aborted transaction.
+    guard = "" if spec.key_is_id and not explicit_ids else " ON CONFLICT DO NOTHING"
+    if result.inserted:
+        cur.execute(
+            f"INSERT INTO {table} ({', '.join(targets)}) "
+            f"SELECT {', '.join(values)} FROM bulk_clean WHERE ex_id IS NULL ORDER BY line{guard}"
+        )
+        if cur.rowcount != result.inserted:
+            raise ConcurrentChange(
+                f"{result.inserted - cur.rowcount} row(s) were added by someone else during the "
+                "import; nothing was written. Check the file and retry."
+            )
+    if explicit_ids:
+        cur.execute(
+            f"SELECT setval({lit(sequence)}, GREATEST((SELECT coalesce(max(id), 1) FROM {table}), "
+            f"pg_sequence_last_value({lit(sequence)}::regclass)))"
+        )
+    if result.updated:
+        sets = ", ".join(
+            f"{q(f.column)} = c.{q('v_' + f.name)}"  # type: ignore[arg-type]
+            for f in writable if f.kind != "id"
+        )
+        cur.execute(
+            f"UPDATE {table} t SET {sets}, version = t.version + 1, updated_at = now() "
+            f"FROM bulk_clean c WHERE t.id = c.ex_id AND t.version = c.ex_version "
+            f"AND NOT ({_same_sql(spec, fields)})"
+        )
+        if cur.rowcount != result.updated:
+            raise ConcurrentChange(
+                f"{result.updated - cur.rowcount} row(s) were changed by someone else during the "
+                "import; nothing was written. Export again and retry."
+            )
