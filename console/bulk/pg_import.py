@@ -317,6 +317,8 @@ def _check_emails(cur: Any, f: Field) -> None:
 
 def _same_sql(spec: ModelSpec, fields: list[Field]) -> str:
     """True when the row in the database already holds the file's values."""
+    if spec.key not in columns_of(fields):
+        return "false"  # no key column: every row is new, and there are no x_* columns
     return " AND ".join(
         f"{q('x_' + f.name)} IS NOT DISTINCT FROM {q('v_' + f.name)}"
         for f in _writable(spec, fields)
