@@ -218,7 +218,7 @@ def _process_chunk(
         assert ref is not None
         key_col = ref.table.c[ref.key]
         parents[name] = dict(
-            session.execute(select(key_col, ref.table.c.id).where(key_col.in_(keys))).tuples().all()
+            session.execute(select(key_col, ref.table.c.id).where(key_col.in_(keys))).all()
         ) if keys else {}
 
     # Existing rows by key, to tell inserts from updates and unchanged rows.
