@@ -302,11 +302,13 @@ class BulkMixin:
         """Ask which priority to give the selected to-dos."""
         return self._confirm("priority", ids)
 
-    @expose("/bulk/<name>/", methods=("POST",))
+    # Not <name>: Flask-Admin passes URL values to _handle_view(name, **kwargs).
+    @expose("/bulk/<action_name>/", methods=("POST",))
     @requires(Role.editor)
-    def bulk_apply(self, name: str) -> Any:
+    def bulk_apply(self, action_name: str) -> Any:
         """Apply a confirmed bulk action in one transaction, or say which rows changed."""
         view: Any = self
+        name = action_name
         if self.model is not Todo or name not in bulk_actions.ACTIONS:  # type: ignore[attr-defined]
             abort(404)
         act = bulk_actions.ACTIONS[name]

@@ -68,7 +68,7 @@ def parse_rows(values: list[str]) -> dict[int, int]:
 
 def current_versions(session: Session, ids: list[int]) -> dict[int, int]:
     """{id: version} of the to-dos that exist among ``ids``."""
-    return dict(session.execute(select(Todo.id, Todo.version).where(Todo.id.in_(ids))))
+    return dict(session.execute(select(Todo.id, Todo.version).where(Todo.id.in_(ids))).all())
 
 
 def resolve(session: Session, action: BulkAction, value: str | None) -> tuple[dict[str, Any], str]:
@@ -107,7 +107,7 @@ def apply(
     locked = dict(
         session.execute(
             select(Todo.id, Todo.version).where(Todo.id.in_(ids)).with_for_update()
-        )
+        ).all()
     )
     outcome = Outcome(
         missing=[i for i in ids if i not in locked],

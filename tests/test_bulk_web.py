@@ -1,0 +1,288 @@
+"""Import pages and bulk actions through HTTP: roles, CSRF, preview, confirm, versions."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import re
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from flask import Flask
+from flask.testing import FlaskClient
+
+from console.admin.bulk import job_store, wait_for_job
+from console.models import AuditEntry, Todo
+from tests.conftest import count, csrf_token
+
+TODOS = (
+    "description,completed,due_date,priority,list,assignee\n"
+    "Paint fence,no,2025-06-01,low,Groceries,ann@example.com\n"
+    "Fix bike,yes,,high,Groceries,\n"
+)
+
+
+def upload(client: FlaskClient, model: str, data: bytes, *, mode: str = "insert",
+           name: str = "todos.csv") -> Any:
+    """Post a file to the model's import page with the page's CSRF token."""
+    url = f"/admin/{model}/import/"
+    token = csrf_token(client, url)
+    return client.post(
+        url,
+        data={"csrf_token": token, "mode": mode, "file": (io.BytesIO(data), name)},
+        content_type="multipart/form-data",
+    )
+
+
+def job_url(response: Any) -> str:
+    """The status page the upload redirected to, after its job finished."""
+    assert response.status_code == 302, response.get_data(as_text=True)
+    location = response.headers["Location"]
+    job_id = re.search(r"/import/([0-9a-f]{32})/", location).group(1)
+    assert wait_for_job(job_id, timeout=60)
+    return location
+
+
+def test_upload_preview_confirm_result(editor_client: FlaskClient, sample: dict) -> None:
+    """Upload -> dry-run preview (nothing written) -> confirm with CSRF -> result and audit."""
+    status_url = job_url(upload(editor_client, "todo", TODOS.encode()))
+    page = editor_client.get(status_url).get_data(as_text=True)
+    assert "Dry run finished" in page
+    assert re.search(r'id="count-inserted">2<', page)
+    assert count(Todo) == 2
+
+    job_id = status_url.rstrip("/").rsplit("/", 1)[1]
+    confirm = f"/admin/todo/import/{job_id}/confirm"
+    assert editor_client.post(confirm).status_code == 400  # no CSRF token
+    token = csrf_token(editor_client, status_url)
+    response = editor_client.post(confirm, data={"csrf_token": token})
+    assert response.status_code == 302
+    assert wait_for_job(job_id)
+    page = editor_client.get(status_url).get_data(as_text=True)
+    assert "Imported" in page and re.search(r'id="count-inserted">2<', page)
+    assert count(Todo) == 4
+    entry = count(AuditEntry, AuditEntry.action == "import")
+    assert entry == 1
+
+    # A second confirm of the same upload writes nothing more.
+    editor_client.post(confirm, data={"csrf_token": token})
+    assert wait_for_job(job_id)
+    assert count(Todo) == 4
+
+
+def test_preview_lists_errors_and_refuses_to_confirm(
+    editor_client: FlaskClient, sample: dict
+) -> None:
+    """Errors are shown by line and column, downloadable as CSV; confirm writes nothing."""
+    rows = "".join(f"Task {i},maybe,,,Groceries,\n" for i in range(60))
+    status_url = job_url(
+        upload(editor_client, "todo", ("description,completed,due_date,priority,list,assignee\n"
+                                       + rows).encode())
+    )
+    page = editor_client.get(status_url).get_data(as_text=True)
+    assert "60 error(s)" in page
+    assert "Expected true/false, yes/no or 1/0 (got &#39;maybe&#39;)." in page
+    assert "Page 1 of 2" in page and 'id="import-confirm"' not in page
+    second = editor_client.get(status_url + "?page=2").get_data(as_text=True)
+    assert second.count("<tr><td>") == 10
+    errors = editor_client.get(status_url + "errors.csv")
+    assert errors.status_code == 200
+    lines = errors.get_data(as_text=True).splitlines()
+    errors.close()
+    assert lines[0] == "line,column,message" and len(lines) == 61
+    assert lines[1].startswith("2,completed,")
+
+    job_id = status_url.rstrip("/").rsplit("/", 1)[1]
+    token = csrf_token(editor_client, status_url)
+    editor_client.post(f"/admin/todo/import/{job_id}/confirm", data={"csrf_token": token})
+    assert wait_for_job(job_id)
+    assert count(Todo) == 2
+
+
+def test_upload_without_a_file_says_so(editor_client: FlaskClient, sample: dict) -> None:
+    """A form sent without a file is answered with a message, not a 500."""
+    token = csrf_token(editor_client, "/admin/todo/import/")
+    response = editor_client.post("/admin/todo/import/", data={"csrf_token": token})
+    assert response.status_code == 400
+    assert "Choose a CSV file" in response.get_data(as_text=True)
+
+
+def test_upload_over_the_size_limit_is_refused(app: Flask, editor_client: FlaskClient) -> None:
+    """MAX_CONTENT_LENGTH (CONSOLE_MAX_UPLOAD_MB) caps the upload."""
+    app.config["MAX_CONTENT_LENGTH"] = 1024
+    response = upload(editor_client, "person", b"name,email\n" + b"a,a@example.com\n" * 200)
+    assert response.status_code == 413
+
+
+@pytest.mark.parametrize("url", ["/admin/todo/import/", "/admin/person/import/"])
+def test_import_needs_an_editor(viewer_client: FlaskClient, url: str) -> None:
+    """Viewers get 403."""
+    assert viewer_client.get(url).status_code == 403
+
+
+def test_anonymous_users_are_sent_to_log_in(client: FlaskClient) -> None:
+    """Anonymous users go to the login page."""
+    anonymous = client.get("/admin/todo/import/")
+    assert anonymous.status_code == 302 and "/login" in anonymous.headers["Location"]
+
+
+def test_unknown_or_foreign_jobs_are_not_found(editor_client: FlaskClient, sample: dict) -> None:
+    """A made-up id, or one of another model, is a 404."""
+    assert editor_client.get("/admin/todo/import/" + "0" * 32 + "/").status_code == 404
+    status_url = job_url(upload(editor_client, "todo", TODOS.encode()))
+    assert editor_client.get(status_url.replace("/todo/", "/person/")).status_code == 404
+
+
+def test_expired_uploads_are_removed(app: Flask, editor_client: FlaskClient, sample: dict) -> None:
+    """After an hour the upload and its status are deleted and the page is gone."""
+    status_url = job_url(upload(editor_client, "todo", TODOS.encode()))
+    job_id = status_url.rstrip("/").rsplit("/", 1)[1]
+    store = job_store(app)
+    folder = store.path(job_id)
+    status = json.loads((folder / "status.json").read_text())
+    status["created"] = time.time() - 3601
+    (folder / "status.json").write_text(json.dumps(status))
+    assert editor_client.get(status_url).status_code == 404
+    assert store.clean_expired() == 1
+    assert not Path(folder).exists()
+    assert os.listdir(store.root) == []
+
+
+# -- bulk actions -----------------------------------------------------------------------
+
+
+def action(client: FlaskClient, name: str, ids: list[int]) -> Any:
+    """Choose a bulk action on the list page (the confirmation page comes back)."""
+    token = csrf_token(client, "/admin/todo/")
+    return client.post(
+        "/admin/todo/action/",
+        data={"csrf_token": token, "action": name, "rowid": [str(i) for i in ids],
+              "url": "/admin/todo/"},
+    )
+
+
+def refs(page: str) -> list[str]:
+    """The id:version pairs the confirmation page carries."""
+    return re.findall(r'name="row" value="([0-9]+:[0-9]+)"', page)
+
+
+def test_mark_complete_through_the_confirmation_page(
+    editor_client: FlaskClient, db: Any, sample: dict
+) -> None:
+    """Action -> confirmation listing the rows -> one transaction -> audit summary."""
+    page = action(editor_client, "complete", [sample["milk"], sample["eggs"]])
+    assert page.status_code == 200
+    text = page.get_data(as_text=True)
+    assert "Mark complete: 2 to-do(s)" in text
+    assert count(Todo, Todo.completed.is_(True)) == 1  # nothing written yet
+    token = csrf_token(editor_client, "/admin/todo/")
+    response = editor_client.post(
+        "/admin/todo/bulk/complete/", data={"csrf_token": token, "row": refs(text)}
+    )
+    assert response.status_code == 302
+    assert count(Todo, Todo.completed.is_(True)) == 2
+    milk = db.session.get(Todo, sample["milk"])
+    assert milk.version == 2
+    entry = db.session.scalars(sa.select(AuditEntry)).one()
+    assert entry.action == "bulk_complete"
+    assert entry.changes == {"summary": {"action": "complete", "count": 2,
+                                         "ids": [sample["milk"], sample["eggs"]]}}
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "column", "expected"),
+    [
+        ("incomplete", "", "completed", False),
+        ("priority", "high", "priority", "high"),
+        ("assign", "ANN@example.com", "assignee_id", "ann"),
+        ("assign", "", "assignee_id", None),
+        ("move", "Errands", "list_id", "errands"),
+    ],
+)
+def test_each_bulk_action(
+    editor_client: FlaskClient, db: Any, sample: dict, name: str, value: str, column: str,
+    expected: Any,
+) -> None:
+    """Each action sets its column on every selected row."""
+    from console.models import TodoList
+
+    errands = TodoList(name="Errands", owner_id=sample["bob"])
+    db.session.add(errands)
+    db.session.commit()
+    targets = {"ann": sample["ann"], "errands": errands.id}
+    text = action(editor_client, name, [sample["milk"], sample["eggs"]]).get_data(as_text=True)
+    token = csrf_token(editor_client, "/admin/todo/")
+    response = editor_client.post(
+        f"/admin/todo/bulk/{name}/", data={"csrf_token": token, "row": refs(text), "value": value}
+    )
+    assert response.status_code == 302, response.get_data(as_text=True)
+    db.session.expire_all()
+    got = {getattr(db.session.get(Todo, i), column) for i in (sample["milk"], sample["eggs"])}
+    assert got == {targets.get(expected, expected)}
+
+
+def test_bulk_action_refused_when_a_row_changed_since_selection(
+    editor_client: FlaskClient, db: Any, sample: dict
+) -> None:
+    """Nothing is written when any selected row's version moved on; the row is named."""
+    text = action(editor_client, "priority", [sample["milk"], sample["eggs"]]).get_data(
+        as_text=True
+    )
+    # Someone else edits one of the rows meanwhile.
+    eggs = db.session.get(Todo, sample["eggs"])
+    eggs.description = "Buy free-range eggs"
+    db.session.commit()
+    token = csrf_token(editor_client, "/admin/todo/")
+    response = editor_client.post(
+        "/admin/todo/bulk/priority/",
+        data={"csrf_token": token, "row": refs(text), "value": "low"},
+    )
+    assert response.status_code == 409
+    page = response.get_data(as_text=True)
+    assert "Nothing was written: 1 of the selected to-dos changed" in page
+    assert page.count("changed since selected</span>") == 1
+    assert count(Todo, Todo.priority == "low") == 0
+    assert count(AuditEntry) == 0
+
+
+def test_unknown_target_list_is_a_message(editor_client: FlaskClient, sample: dict) -> None:
+    """A list that does not exist is named in the page; nothing is written."""
+    text = action(editor_client, "move", [sample["milk"]]).get_data(as_text=True)
+    token = csrf_token(editor_client, "/admin/todo/")
+    response = editor_client.post(
+        "/admin/todo/bulk/move/", data={"csrf_token": token, "row": refs(text), "value": "Nope"}
+    )
+    assert response.status_code == 400
+    assert "No to-do list named &#39;Nope&#39;." in response.get_data(as_text=True)
+
+
+def test_bulk_actions_need_an_editor(viewer_client: FlaskClient, sample: dict) -> None:
+    """Viewers get 403 and are not offered the bulk actions."""
+    ref = f"{sample['milk']}:1"
+    token = csrf_token(viewer_client, "/admin/todo/")
+    response = viewer_client.post(
+        "/admin/todo/bulk/complete/", data={"csrf_token": token, "row": ref}
+    )
+    assert response.status_code == 403
+    assert action(viewer_client, "complete", [sample["milk"]]).status_code == 403
+    assert "Mark complete" not in viewer_client.get("/admin/todo/").get_data(as_text=True)
+    assert count(Todo, Todo.completed.is_(True)) == 1
+
+
+def test_bulk_actions_need_the_csrf_token(editor_client: FlaskClient, sample: dict) -> None:
+    """Editors see the actions; a POST without the token is refused and writes nothing."""
+    assert "Mark complete" in editor_client.get("/admin/todo/").get_data(as_text=True)
+    ref = f"{sample['milk']}:1"
+    assert editor_client.post("/admin/todo/bulk/complete/", data={"row": ref}).status_code == 400
+    assert count(Todo, Todo.completed.is_(True)) == 1
+
+
+def test_todo_actions_only_on_the_todo_list(editor_client: FlaskClient, sample: dict) -> None:
+    """People and lists do not offer the to-do actions."""
+    page = editor_client.get("/admin/person/").get_data(as_text=True)
+    assert "Mark complete" not in page
+    assert 'id="import-link"' in page
