@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 
 import click
 from flask import current_app
@@ -113,9 +114,8 @@ def import_command(model: str, file: str, dry_run: bool, upsert: bool) -> None:
     except KeyError as exc:
         raise click.BadParameter(str(exc.args[0]), param_hint="MODEL") from None
     size = os.path.getsize(file)
-    err = click.get_text_stream("stderr")
     with open(file, "rb") as source, click.progressbar(
-        length=size, label="Checking" if dry_run else "Importing", file=err
+        length=size, label="Checking" if dry_run else "Importing", file=sys.stderr
     ) as bar:
         result = import_csv(
             db.session, model, source, upsert=upsert, dry_run=dry_run,
@@ -148,8 +148,6 @@ def import_command(model: str, file: str, dry_run: bool, upsert: bool) -> None:
 @with_appcontext
 def export_command(model: str, fmt: str, output: str | None) -> None:
     """Export every row of MODEL in the import's format (streamed; memory stays flat)."""
-    import sys
-
     from sqlalchemy import func, select
 
     from console.bulk.exporter import BATCH, copy_csv, export_select, iter_csv, iter_jsonl
@@ -169,8 +167,7 @@ def export_command(model: str, fmt: str, output: str | None) -> None:
             chunks = (iter_csv if fmt == "csv" else iter_jsonl)(
                 db.session, spec, export_select(spec)
             )
-            err = click.get_text_stream("stderr")
-            with click.progressbar(length=total, label="Exporting", file=err) as bar:
+            with click.progressbar(length=total, label="Exporting", file=sys.stderr) as bar:
                 for chunk in chunks:
                     target.write(chunk)
                     bar.update(BATCH)
