@@ -1,0 +1,164 @@
+"""Import throughput on PostgreSQL against psql's \\copy of the same file, in one run.
+
+    /work/venv/bin/python bench/bench_import.py [--rows 1000000] [--orm-rows 100000]
+
+Creates a database of its own (dropped at the end), generates a deterministic to-do
+CSV into bench/data/ (git-ignored), then times, each in its own process:
+psql \\copy into an identical table (the baseline), our dry run, our commit, and
+SQLAlchemy ORM add_all on a slice. Prints rows/s, ratios and peak RSS.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import itertools
+import json
+import subprocess
+import sys
+import time
+
+from benchlib import (
+    drop_database,
+    line,
+    make_app,
+    psql_args,
+    seed_parents,
+    step,
+    timed,
+    todo_file,
+)
+
+# The baseline table: the to-do table as it would be if the file's columns were
+# stored as they are (parents by name/email), with the same types, checks and indexes.
+BASELINE_TABLE = """
+CREATE TABLE todo_baseline (
+    id serial PRIMARY KEY,
+    description varchar(500) NOT NULL,
+    completed boolean NOT NULL DEFAULT false,
+    due_date date,
+    priority varchar(10) NOT NULL DEFAULT 'normal'
+        CHECK (priority IN ('low', 'normal', 'high')),
+    list varchar(120) NOT NULL,
+    assignee varchar(254),
+    created_at timestamptz NOT NULL DEFAULT now(),
+    updated_at timestamptz NOT NULL DEFAULT now(),
+    version integer NOT NULL DEFAULT 1
+);
+CREATE INDEX ON todo_baseline (completed);
+CREATE INDEX ON todo_baseline (due_date);
+CREATE INDEX ON todo_baseline (priority);
+CREATE INDEX ON todo_baseline (list);
+CREATE INDEX ON todo_baseline (assignee);
+"""
+
+
+def run_step(name: str, url: str, path: str, rows: int) -> None:
+    """One measured step, in this (child) process; prints its measurement as JSON."""
+    app = make_app(url)
+    with app.app_context():
+        from console.extensions import db
+
+        if name == "psql":
+            subprocess.run([*psql_args(url), "-c", BASELINE_TABLE], check=True)
+
+            def work() -> int:
+                subprocess.run(
+                    [*psql_args(url), "-c",
+                     f"\\copy todo_baseline (description, completed, due_date, priority, list, "
+                     f"assignee) FROM '{path}' WITH (FORMAT csv, HEADER true)"],
+                    check=True,
+                )
+                return rows
+        elif name in ("dry", "commit"):
+            from console.bulk.importer import import_csv
+
+            def work() -> int:
+                with open(path, "rb") as source:
+                    result = import_csv(db.session, "todo", source, dry_run=name == "dry")
+                assert result.ok, result.errors[:5]
+                assert result.inserted == rows
+                return result.rows
+        elif name == "orm":
+            from sqlalchemy import select
+
+            from console.models import Person, Todo, TodoList
+            from console.rules import parse_bool, parse_date
+
+            def work() -> int:
+                lists = dict(db.session.execute(select(TodoList.name, TodoList.id)).all())
+                people = dict(db.session.execute(select(Person.email, Person.id)).all())
+                with open(path, newline="", encoding="utf-8") as fh:
+                    reader = csv.DictReader(fh)
+                    todos = [
+                        Todo(
+                            description=r["description"], completed=parse_bool(r["completed"]),
+                            due_date=parse_date(r["due_date"]), priority=r["priority"],
+                            list_id=lists[r["list"]],
+                            assignee_id=people.get(r["assignee"]) if r["assignee"] else None,
+                        )
+                        for r in itertools.islice(reader, rows)
+                    ]
+                db.session.add_all(todos)
+                db.session.commit()
+                return len(todos)
+        else:
+            raise SystemExit(f"unknown step {name}")
+        measured = timed(work)
+    print(json.dumps(measured))
+
+
+def reset(url: str) -> None:
+    """Empty the to-do tables between steps (the parents stay)."""
+    for sql in ("TRUNCATE todo RESTART IDENTITY", "DROP TABLE IF EXISTS todo_baseline",
+                "CHECKPOINT", "VACUUM ANALYZE"):
+        subprocess.run([*psql_args(url), "-c", sql], check=True, capture_output=True)
+
+
+def main() -> None:
+    """Run every step and print the comparison."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--orm-rows", type=int, default=100_000)
+    parser.add_argument("--step")
+    parser.add_argument("--url")
+    parser.add_argument("--path")
+    parser.add_argument("--n", type=int)
+    args = parser.parse_args()
+    if args.step:
+        run_step(args.step, args.url, args.path, args.n)
+        return
+
+    from benchlib import create_database
+
+    path = str(todo_file(args.rows))
+    url = create_database()
+    try:
+        seed_parents(url)
+        results = {}
+        for name, n in (("psql", args.rows), ("dry", args.rows), ("commit", args.rows),
+                        ("orm", args.orm_rows)):
+            reset(url)
+            started = time.perf_counter()
+            results[name] = step(__file__, name, "--url", url, "--path", path, "--n", str(n))
+            print(f"  {name}: {time.perf_counter() - started:.1f} s", file=sys.stderr)
+    finally:
+        drop_database(url)
+
+    base = results["psql"]
+    print(f"\nImport of {args.rows:,} to-dos (PostgreSQL; each step in its own process)")
+    print(line("psql \\copy into an identical table", base))
+    print(line("console import --dry-run", results["dry"], base))
+    print(line("console import (commit)", results["commit"], base))
+    print(line(f"ORM add_all ({args.orm_rows:,}-row slice)", results["orm"], base))
+    commit_rate = results["commit"]["rows"] / results["commit"]["seconds"]
+    orm_rate = results["orm"]["rows"] / results["orm"]["seconds"]
+    base_rate = base["rows"] / base["seconds"]
+    print(f"\ncommit vs psql \\copy: {commit_rate / base_rate:.2f}x (target >= 0.8x)")
+    print(f"commit vs ORM add_all: {commit_rate / orm_rate:.1f}x (target >= 5x)")
+    peak = max(results["dry"]["rss_mb"], results["commit"]["rss_mb"])
+    print(f"peak RSS of our import: {peak:.0f} MB (target < 300 MB)")
+
+
+if __name__ == "__main__":
+    main()
