@@ -121,9 +121,11 @@ def peak_rss_mb() -> float:
 def step(script: str, name: str, *args: str) -> dict[str, Any]:
     """Run one measured step in its own process (so its peak RSS is its own)."""
     out = subprocess.run(
-        [sys.executable, script, "--step", name, *args], check=True, capture_output=True,
-        text=True, timeout=3600,
+        [sys.executable, script, "--step", name, *args], capture_output=True, text=True,
+        timeout=3600, check=False,
     )
+    if out.returncode:
+        raise SystemExit(f"step {name} failed:\n{out.stderr[-3000:]}")
     return json.loads(out.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
 
 

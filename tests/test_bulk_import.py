@@ -184,6 +184,12 @@ def test_files_that_cannot_be_imported(db: Any, sample: dict, data: bytes, messa
     assert count(Todo) == 2
 
 
+def test_blank_lines_at_the_end_are_ignored(db: Any, sample: dict) -> None:
+    """Editors leave blank lines at the end; they are not rows."""
+    result = run_import("todo", "description,list\r\nA,Groceries\r\n\r\n\n")
+    assert counts(result) == (1, 0, 0, 0) and result.committed
+
+
 def test_a_row_with_too_many_values(db: Any, sample: dict) -> None:
     """The line is named; the message says how many values were expected."""
     result = run_import("todo", "description,list\nA,Groceries,extra\n")

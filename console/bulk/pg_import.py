@@ -154,6 +154,46 @@ def import_postgresql(
         _write(cur, spec, fields, result)
 
 
+class _TrimTrailingBlankLines:
+    """A reader that drops blank lines at the very end of the file.
+
+    COPY reads a blank line as a row of missing values; editors often leave one or
+    two at the end, and the Python path skips them too. One chunk is held back so
+    the end can be trimmed without reading the whole file.
+    """
+
+    def __init__(self, raw: Any) -> None:
+        self.raw = raw
+        self.held = b""
+
+    def read(self, size: int = -1) -> bytes:
+        while True:
+            chunk = self.raw.read(size)
+            if not chunk:
+                return self._end()
+            out, self.held = self.held, chunk
+            if out:
+                self.last = out[-1:]
+                return out  # type: ignore[no-any-return]
+
+    last = b""
+
+    def _end(self) -> bytes:
+        held, self.held = self.held, b""
+        kept = held.rstrip(b"\r\n")
+        tail = held[len(kept):]
+        if not kept and self.last == b"\r" and tail.startswith(b"\n"):
+            return b"\n"  # finish a CRLF split between two chunks
+        # Keep one line end in the file's own style (COPY insists they are consistent).
+        for ending in (b"\r\n", b"\n", b"\r"):
+            if tail.startswith(ending):
+                return kept + ending
+        return kept
+
+    def readline(self, size: int = -1) -> bytes:  # psycopg2 only calls read()
+        raise NotImplementedError
+
+
 def _stage(cur: Any, columns: list[str], stream: BinaryIO, result: ImportResult) -> None:
     staged = ", ".join(q(f"s_{c}") for c in columns)
     cur.execute(
@@ -164,7 +204,7 @@ def _stage(cur: Any, columns: list[str], stream: BinaryIO, result: ImportResult)
     try:
         cur.copy_expert(
             f"COPY bulk_stage ({staged}) FROM STDIN WITH (FORMAT csv, ENCODING 'UTF8')",
-            stream, size=COPY_BUFFER,
+            _TrimTrailingBlankLines(stream), size=COPY_BUFFER,
         )
     except psycopg2.DataError as exc:
         match = _COPY_LINE.search(exc.diag.context or "")
