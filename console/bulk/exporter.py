@@ -81,10 +81,12 @@ def _json_value(value: Any) -> Any:
 
 
 def _rows(session: Session, stmt: Select[Any]) -> Iterator[Any]:
-    # yield_per streams through a server-side cursor on PostgreSQL.
-    result = session.execute(stmt.execution_options(yield_per=BATCH))
+    # The session's connection, not the session: plain column rows need none of the
+    # ORM's per-row work. yield_per streams through a server-side cursor on PostgreSQL.
+    result = session.connection().execute(stmt.execution_options(yield_per=BATCH))
     try:
-        yield from result
+        for partition in result.partitions():
+            yield from partition
     finally:
         result.close()
 
