@@ -108,6 +108,8 @@ def start_job(job_id: str, commit: bool) -> None:
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     thread = threading.Thread(target=run_job, args=(app, job_id, commit), daemon=True,
                               name=f"import-{job_id[:8]}")
+    for finished in [k for k, t in _threads.items() if not t.is_alive()]:
+        del _threads[finished]
     _threads[job_id] = thread
     thread.start()
 
