@@ -5,22 +5,37 @@ from __future__ import annotations
 import os
 
 import click
-from flask import current_app
-from flask.cli import FlaskGroup, with_appcontext
+from flask import Flask, current_app
+from flask.cli import AppGroup, FlaskGroup, with_appcontext
 from flask_migrate import upgrade
 
-from console import create_app
 from console.auth.service import create_account, ensure_first_admin
 from console.extensions import db
 from console.rules import Role, RuleError
 
+# The console's own commands, added to every app by the factory, so that both
+# `console ...` and `flask --app console ...` have them.
+commands = AppGroup("console")
 
-@click.group(cls=FlaskGroup, create_app=lambda: create_app())
+
+def _create_app() -> Flask:
+    from console import create_app
+
+    return create_app()
+
+
+@click.group(cls=FlaskGroup, create_app=_create_app)
 def main() -> None:
     """Console: a web admin console for people, to-do lists and to-dos."""
 
 
-@main.command("init")
+def register(app: Flask) -> None:
+    """Add the console's commands to ``app.cli``."""
+    for command in commands.commands.values():
+        app.cli.add_command(command)
+
+
+@commands.command("init")
 @click.option("--demo", is_flag=True, help="Also add a small set of demo data.")
 @with_appcontext
 def init_command(demo: bool) -> None:
@@ -47,10 +62,13 @@ def init_command(demo: bool) -> None:
     click.echo(f"Database ready: {db.engine.url.render_as_string(hide_password=True)}")
 
 
-@main.command("create-account")
+@commands.command("create-account")
 @click.argument("email")
 @click.option(
-    "--role", type=click.Choice([r.value for r in Role]), default=Role.viewer.value, show_default=True
+    "--role",
+    type=click.Choice([r.value for r in Role]),
+    default=Role.viewer.value,
+    show_default=True,
 )
 @with_appcontext
 def create_account_command(email: str, role: str) -> None:
@@ -72,7 +90,7 @@ def create_account_command(email: str, role: str) -> None:
     click.echo(f"Created {role} account {email.lower()}.")
 
 
-@main.command("seed")
+@commands.command("seed")
 @click.option("--people", default=100, show_default=True, type=click.IntRange(0))
 @click.option("--lists", default=50, show_default=True, type=click.IntRange(0))
 @click.option("--todos", default=1000, show_default=True, type=click.IntRange(0))
@@ -86,7 +104,11 @@ def seed_command(people: int, lists: int, todos: int, seed_value: int) -> None:
     try:
         with db.engine.begin() as conn, click.progressbar(length=total, label="Seeding") as bar:
             counts = seed(
-                conn, people=people, lists=lists, todos=todos, seed_value=seed_value,
+                conn,
+                people=people,
+                lists=lists,
+                todos=todos,
+                seed_value=seed_value,
                 progress=bar.update,
             )
     except ValueError as exc:

@@ -13,14 +13,58 @@ from console.rules import Priority
 
 BATCH = 10_000
 
-_WORDS = (
-    "buy milk call review write plan fix clean paint send book pay email check order "
-    "read draft ship water test renew sort file print update cancel backup deploy"
-).split()
-_NOUNS = (
-    "report garden invoice car roof budget kitchen slides contract tickets meeting "
-    "server window taxes letter plants photos bike boiler backlog"
-).split()
+_WORDS = [
+    "buy",
+    "milk",
+    "call",
+    "review",
+    "write",
+    "plan",
+    "fix",
+    "clean",
+    "paint",
+    "send",
+    "book",
+    "pay",
+    "email",
+    "check",
+    "order",
+    "read",
+    "draft",
+    "ship",
+    "water",
+    "test",
+    "renew",
+    "sort",
+    "file",
+    "print",
+    "update",
+    "cancel",
+    "backup",
+    "deploy",
+]
+_NOUNS = [
+    "report",
+    "garden",
+    "invoice",
+    "car",
+    "roof",
+    "budget",
+    "kitchen",
+    "slides",
+    "contract",
+    "tickets",
+    "meeting",
+    "server",
+    "window",
+    "taxes",
+    "letter",
+    "plants",
+    "photos",
+    "bike",
+    "boiler",
+    "backlog",
+]
 
 
 def _batches(rows: Iterator[dict], size: int = BATCH) -> Iterator[list[dict]]:
@@ -64,7 +108,9 @@ def seed(
         conn.execute(insert(Person), batch)
         tick(len(batch))
     person_ids = list(
-        conn.scalars(select(Person.id).where(Person.email.like(f"person{run}-%")).order_by(Person.id))
+        conn.scalars(
+            select(Person.id).where(Person.email.like(f"person{run}-%")).order_by(Person.id)
+        )
     )
 
     list_rows = (
@@ -75,7 +121,9 @@ def seed(
         conn.execute(insert(TodoList), batch)
         tick(len(batch))
     list_ids = list(
-        conn.scalars(select(TodoList.id).where(TodoList.name.like(f"List {run}-%")).order_by(TodoList.id))
+        conn.scalars(
+            select(TodoList.id).where(TodoList.name.like(f"List {run}-%")).order_by(TodoList.id)
+        )
     )
 
     today = date.today()

@@ -6,13 +6,13 @@ from typing import Any
 
 from flask_login import current_user
 from wtforms import PasswordField, ValidationError
-from wtforms.validators import Length, Optional
+from wtforms.validators import Optional
 
-from console.admin.base import ConsoleModelView
+from console.admin.base import ConsoleModelView, RuleValidator
 from console.auth.service import count_admins
 from console.extensions import db
 from console.models import Account
-from console.rules import Role
+from console.rules import Role, check_password
 
 
 class AccountView(ConsoleModelView):
@@ -24,7 +24,7 @@ class AccountView(ConsoleModelView):
     form_extra_fields = {
         "password": PasswordField(
             "Password",
-            validators=[Optional(), Length(min=8, max=1024)],
+            validators=[Optional(), RuleValidator(check_password)],
             description="At least 8 characters. Leave blank to keep the current password.",
         )
     }
@@ -48,7 +48,7 @@ class AccountView(ConsoleModelView):
 
     def _keep_an_admin(self, model: Any, leaving: bool) -> None:
         # Without an active admin nobody could manage accounts or run migrations.
-        if leaving and db.session.get(Account, model.id) is not None:
+        if leaving and model.id is not None:
             db.session.flush()
             if count_admins(db.session) == 0:
                 raise _field_error("role", "This is the last active admin account: keep it.")

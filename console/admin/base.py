@@ -5,16 +5,18 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from flask import flash, has_request_context, url_for
 from flask_admin.contrib.sqla import ModelView
+from flask_admin.contrib.sqla.ajax import QueryAjaxModelLoader
 from flask_admin.contrib.sqla.filters import FilterEqual
 from flask_admin.form import BaseForm
 from flask_wtf import FlaskForm
 from sqlalchemy import Boolean, Column, Date, DateTime, Enum, String, Text, func, inspect, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import ColumnProperty, RelationshipProperty, undefer
+from sqlalchemy.orm import ColumnProperty, undefer
 from wtforms import ValidationError
 from wtforms.validators import DataRequired
 
@@ -103,6 +105,39 @@ def label_attribute(model: type) -> Any:
     return getattr(model, inspect(model).primary_key[0].key)
 
 
+class SafeAjaxLoader(QueryAjaxModelLoader):
+    """Flask-Admin's ajax lookup, with malformed keys treated as "not found".
+
+    Stock, a posted value such as ``abc`` for an integer key reaches the database
+    and fails there (a 500 on PostgreSQL).
+    """
+
+    def get_one(self, pk: Any) -> Any:
+        key = inspect(self.model).primary_key[0]
+        try:
+            pk = key.type.python_type(pk)
+        except (TypeError, ValueError, NotImplementedError):
+            return None
+        return super().get_one(pk)
+
+
+def ajax_loader(name: str, model: type) -> SafeAjaxLoader:
+    """A lookup of ``model`` rows by their text columns, ten at a time."""
+    fields = [
+        c.key
+        for c in table_columns(model)
+        if isinstance(c.type, String) and not c.info.get("secret")
+    ]
+    return SafeAjaxLoader(
+        name,
+        db,
+        model,
+        fields=fields,
+        page_size=10,
+        placeholder=f"Search {humanise(name).lower()}...",
+    )
+
+
 def humanise(name: str) -> str:
     """``due_date`` -> ``Due date``."""
     return name.replace("_", " ").capitalize()
@@ -136,6 +171,11 @@ class ConsoleModelView(ModelView):
     export_types = ["csv"]
     details_template = "admin/console_details.html"
     list_template = "admin/console_list.html"
+    column_type_formatters = {
+        **ModelView.column_type_formatters,
+        datetime: lambda view, value, name: value.strftime("%Y-%m-%d %H:%M"),
+    }
+    column_type_formatters_detail = column_type_formatters
     # The least role every endpoint of this view needs (Account raises it to admin).
     min_role: Role = Role.viewer
     children_preview_size = 10
@@ -164,7 +204,7 @@ class ConsoleModelView(ModelView):
             p
             for p in mapper.column_attrs
             if isinstance(p, ColumnProperty)
-            and not hasattr(p.expression, "table")
+            and not isinstance(p.columns[0], Column)
             and p.key not in secret
         ]
         pk = mapper.primary_key[0].key
@@ -210,16 +250,7 @@ class ConsoleModelView(ModelView):
             self.column_filters = filters
         if "form_ajax_refs" not in vars(cls):
             self.form_ajax_refs = {
-                rel.key: {
-                    "fields": [
-                        c.key
-                        for c in table_columns(rel.mapper.class_)
-                        if isinstance(c.type, String) and not c.info.get("secret")
-                    ],
-                    "page_size": 10,
-                    "placeholder": f"Search {humanise(rel.key).lower()}...",
-                }
-                for rel in to_one
+                rel.key: ajax_loader(rel.key, rel.mapper.class_) for rel in to_one
             }
         excluded = [c.key for c in columns if c.key in UNEDITABLE_COLUMNS or c.key in secret]
         inline = getattr(cls, "inline_models", None) or ()
@@ -288,6 +319,25 @@ class ConsoleModelView(ModelView):
         return self._can(Role.editor)
 
     # -- queries ----------------------------------------------------------------------
+
+    def get_one(self, id: Any) -> Any:
+        # PostgreSQL refuses "abc" for an integer key with an error (a 500), SQLite
+        # just finds nothing: treat a malformed id as "no such record" on both.
+        pk = inspect(self.model).primary_key[0]
+        try:
+            key = pk.type.python_type(id)
+        except (TypeError, ValueError, NotImplementedError):
+            return None
+        return db.session.get(self.model, key)
+
+    def get_list(self, page: Any, *args: Any, page_size: Any = None, **kwargs: Any) -> Any:
+        # Hand-edited URLs: a negative page is an SQL error on PostgreSQL, a huge
+        # page size a memory hazard.
+        if page is not None:
+            page = max(int(page), 0)
+        if page_size is not None and page_size not in self.page_set:
+            page_size = None
+        return super().get_list(page, *args, page_size=page_size, **kwargs)
 
     def get_query(self) -> Any:
         query = super().get_query()
@@ -392,9 +442,10 @@ class ConsoleModelView(ModelView):
             count = db.session.scalar(select(func.count()).select_from(child).where(where)) or 0
             rows = list(
                 db.session.scalars(
-                    select(child).where(where).order_by(*inspect(child).primary_key).limit(
-                        self.children_preview_size
-                    )
+                    select(child)
+                    .where(where)
+                    .order_by(*inspect(child).primary_key)
+                    .limit(self.children_preview_size)
                 )
             )
             child_view = self._view_for(child)
@@ -413,7 +464,6 @@ class ConsoleModelView(ModelView):
                 )
             )
         return previews
-
 
     def _view_for(self, model: type) -> ConsoleModelView | None:
         for view in self.admin._views:

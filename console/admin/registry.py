@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from console.admin.accounts import AccountView
-from console.admin.base import ConsoleModelView
+from console.admin.base import ConsoleModelView, ajax_loader
 from console.models import Person, Todo, TodoList
 
 
@@ -16,10 +16,15 @@ class TodoListView(ConsoleModelView):
         (
             Todo,
             {
-                "form_columns": ["id", "description", "completed", "due_date", "priority", "assignee"],
-                "form_ajax_refs": {
-                    "assignee": {"fields": ["name", "email"], "page_size": 10},
-                },
+                "form_columns": [
+                    "id",
+                    "description",
+                    "completed",
+                    "due_date",
+                    "priority",
+                    "assignee",
+                ],
+                "form_ajax_refs": {"assignee": ajax_loader("assignee", Person)},
             },
         )
     ]

@@ -12,6 +12,7 @@ from console.models.people import Person
 from console.models.policies import LIST_OWNER, LIST_TODOS, TODO_ASSIGNEE
 from console.rules import DESCRIPTION_MAX, NAME_MAX, Priority
 
+
 class TodoList(TimestampMixin, VersionedMixin, Base):
     """A named list of to-dos owned by a person."""
 
