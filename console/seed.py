@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import random
 from collections.abc import Callable, Iterator
 from datetime import date, timedelta
@@ -78,6 +80,28 @@ def _batches(rows: Iterator[dict], size: int = BATCH) -> Iterator[list[dict]]:
         yield batch
 
 
+_TODO_COLUMNS = ("description", "completed", "due_date", "priority", "list_id", "assignee_id")
+
+
+def _copy_todos(conn: Connection, batch: list[dict]) -> None:
+    """PostgreSQL: COPY a batch in (several times faster than multi-row INSERTs)."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    for row in batch:
+        writer.writerow(
+            "" if row[c] is None else (row[c].value if c == "priority" else row[c])
+            for c in _TODO_COLUMNS
+        )
+    buffer.seek(0)
+    cursor = conn.connection.dbapi_connection.cursor()
+    try:
+        cursor.copy_expert(
+            f"COPY todo ({', '.join(_TODO_COLUMNS)}) FROM STDIN WITH (FORMAT csv)", buffer
+        )
+    finally:
+        cursor.close()
+
+
 def seed(
     conn: Connection,
     *,
@@ -145,6 +169,9 @@ def seed(
             }
 
     for batch in _batches(todo_rows()):
-        conn.execute(insert(Todo), batch)
+        if conn.dialect.name == "postgresql":
+            _copy_todos(conn, batch)
+        else:
+            conn.execute(insert(Todo), batch)
         tick(len(batch))
     return {"people": people, "lists": lists, "todos": todos}
