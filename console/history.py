@@ -201,7 +201,9 @@ def changed_values(
     # That a password changed is worth knowing; its hash is never recorded.
     for prop in state.mapper.column_attrs:
         column = prop.columns[0]
-        secret_password = column.info.get("secret") and "password" in prop.key
+        secret_password = (
+            isinstance(column, Column) and column.info.get("secret") and "password" in prop.key
+        )
         if secret_password and state.attrs[prop.key].history.added:
             before["password"] = SECRET_BEFORE
             after["password"] = SECRET_AFTER
