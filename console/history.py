@@ -23,10 +23,10 @@ from datetime import date, datetime, time
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Column, Date, DateTime, Enum, event, insert, inspect, select
+from sqlalchemy import Column, Date, DateTime, Enum, event, func, insert, inspect, select
 from sqlalchemy.orm import Session
 
-from console.models import AuditEntry
+from console.models import LINKS, AuditEntry, OnDelete
 
 # Bookkeeping columns: they change with every write and say nothing a reader needs.
 UNTRACKED_ON_UPDATE = frozenset({"version", "updated_at", "created_at", "last_login_at"})
@@ -231,13 +231,44 @@ def _before_flush(session: Session, _context: Any, _instances: Any) -> None:
     pending = session.info.setdefault(_PENDING_DELETES, {})
     for obj in session.deleted:
         if tracked_model(obj) and inspect(obj).persistent:
-            pending[id(obj)] = (_object_id(obj), snapshot(obj))
+            pending[id(obj)] = (_object_id(obj), snapshot(obj), database_effects(session, obj))
     unloaded = session.info.setdefault(_UNLOADED_BEFORE, {})
     for obj in session.dirty:
         if tracked_model(obj) and obj not in session.deleted:
             missing = _assigned_without_old_value(obj)
             if missing:
                 unloaded[id(obj)] = _committed_row(session, obj, missing)
+
+
+def database_effects(session: Session, obj: Any) -> dict[str, Any]:
+    """What the database's ON DELETE rules will do to other rows when ``obj`` goes.
+
+    Those rows change without a flush of their own (passive deletes), so the parent's
+    entry carries their counts: ``{"cascade": {"Todo": 3}, "set_null": {"Todo.assignee_id": 1}}``.
+    """
+    state = inspect(obj)
+    if state.identity is None:
+        return {}
+    registry = state.mapper.registry._class_registry
+    effects: dict[str, dict[str, int]] = {}
+    for link in LINKS:
+        if link.parent != type(obj).__name__ or link.policy is OnDelete.RESTRICT:
+            continue
+        child = registry.get(link.child)
+        if child is None:
+            continue
+        count = session.connection().scalar(
+            select(func.count())
+            .select_from(child)
+            .where(getattr(child, link.fk_column) == state.identity[0])
+        )
+        if not count:
+            continue
+        if link.policy is OnDelete.CASCADE:
+            effects.setdefault("cascade", {})[link.child] = count
+        else:
+            effects.setdefault("set_null", {})[f"{link.child}.{link.fk_column}"] = count
+    return effects
 
 
 def _assigned_without_old_value(obj: Any) -> list[str]:
@@ -313,8 +344,10 @@ def _after_flush(session: Session, _context: Any) -> None:
     for obj in session.deleted:
         if not tracked_model(obj):
             continue
-        object_id, values = pending.get(id(obj), (_object_id(obj), snapshot(obj, loaded_only=True)))
-        add("delete", obj, object_id, {"before": values, "after": {}})
+        object_id, values, effects = pending.get(
+            id(obj), (_object_id(obj), snapshot(obj, loaded_only=True), {})
+        )
+        add("delete", obj, object_id, {"before": values, "after": {}, **effects})
     if rows:
         session.connection().execute(insert(AuditEntry.__table__), rows)
 

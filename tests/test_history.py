@@ -241,3 +241,22 @@ def test_anonymous_users_are_sent_to_login(client, sample, path):
     response = client.get(path.format(**sample))
     assert response.status_code == 302
     assert "/login" in response.location
+
+
+def test_deleting_a_parent_records_what_the_database_did_to_its_children(editor_client, sample):
+    token = csrf_token(editor_client, "/admin/person/")
+    response = editor_client.post(
+        "/admin/person/delete/", data={"id": sample["bob"], "csrf_token": token}
+    )
+    assert response.status_code == 302
+    [bob] = entries(AuditEntry.action == "delete", AuditEntry.model == "Person")
+    assert bob.changes["set_null"] == {"Todo.assignee_id": 1}
+    token = csrf_token(editor_client, "/admin/todolist/")
+    editor_client.post(
+        "/admin/todolist/delete/", data={"id": sample["groceries"], "csrf_token": token}
+    )
+    [groceries] = entries(AuditEntry.action == "delete", AuditEntry.model == "TodoList")
+    assert groceries.changes["cascade"] == {"Todo": 2}
+    assert groceries.changes["before"]["name"] == "Groceries"
+    # The to-dos went by the database's cascade: summarised on the list, not one entry each.
+    assert entries(AuditEntry.action == "delete", AuditEntry.model == "Todo") == []
