@@ -17,7 +17,9 @@ class TodoListView(ConsoleModelView):
         (
             Todo,
             {
-                "form_columns": ["id", "description", "completed", "due_date", "priority", "assignee"],
+                "form_columns": [
+                    "id", "description", "completed", "due_date", "priority", "assignee"
+                ],
                 "form_ajax_refs": {
                     "assignee": {"fields": ["name", "email"], "page_size": 10},
                 },

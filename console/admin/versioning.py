@@ -238,6 +238,7 @@ class VersionCheckMixin(HistoryPagesMixin):
     # -- the check ------------------------------------------------------------------------
 
     def _on_model_change(self, form: Any, model: Any, is_created: bool) -> None:
+        g.version_conflict = False
         versioned = not is_created and is_versioned(self.model)  # type: ignore[attr-defined]
         if versioned:
             submitted = getattr(form, "loaded_row_version", None)
@@ -303,6 +304,7 @@ class VersionCheckMixin(HistoryPagesMixin):
         """Save one cell edited in the list view, refusing it when the row has moved on."""
         if not self.column_editable_list:  # type: ignore[attr-defined]
             return "Inline editing is not enabled here.", 404
+        g.version_conflict = False
         form = self.list_form()
         for form_field in list(form):
             if form_field.name not in request.form and form_field.name != "csrf_token":
