@@ -37,13 +37,21 @@ def edit_url(endpoint: str, pk: int) -> str:
 
 def conflict_rows(page: str) -> dict[str, tuple[str, str]]:
     """Field label -> (theirs, yours) from the conflict table."""
+    return {k: (t, y) for k, (t, y, _m) in conflict_table(page).items()}
+
+
+def conflict_table(page: str) -> dict[str, tuple[str, str, str]]:
+    """Field label -> (theirs, yours, merge note) from the conflict table."""
     section = page.split('id="version-conflict"', 1)[1].split("</section>", 1)[0]
     rows = re.findall(
         r'<th scope="row">([^<]*)</th>\s*<td class="theirs">([^<]*)</td>\s*'
-        r'<td class="yours">([^<]*)</td>',
+        r'<td class="yours">([^<]*)</td>\s*<td class="merge" data-merge="([^"]*)">',
         section,
     )
-    return {html_lib.unescape(k): (html_lib.unescape(t), html_lib.unescape(y)) for k, t, y in rows}
+    return {
+        html_lib.unescape(k): (html_lib.unescape(t), html_lib.unescape(y), m)
+        for k, t, y, m in rows
+    }
 
 
 def test_edit_form_carries_the_loaded_version(editor_client, sample):
@@ -71,9 +79,9 @@ def test_second_save_is_refused_with_the_others_values_and_can_be_reapplied(
     assert response.status_code == 200
     assert 'id="version-conflict"' in page
     assert "second@example.com" in page
-    rows = conflict_rows(page)
-    assert rows["Description"] == ("Buy oat milk", "Buy soy milk")
-    assert rows["Priority"] == ("normal", "high")
+    table = conflict_table(page)
+    assert table["Description"] == ("Buy oat milk", "Buy soy milk", "both")
+    assert table["Priority"] == ("normal", "high", "")
     # Nothing of mine was written, nothing of theirs was lost.
     saved = todo_now(sample["milk"])
     assert (saved.description, saved.priority, saved.version) == ("Buy oat milk", "normal", 2)
@@ -98,6 +106,35 @@ def test_second_save_is_refused_with_the_others_values_and_can_be_reapplied(
         ("second@example.com", {"description": "Buy oat milk"}),
         ("editor@example.com", {"description": "Buy soy milk", "priority": "high"}),
     ]
+
+
+def test_reapplying_never_undoes_a_field_only_the_other_person_changed(
+    editor_client, second_editor, sample
+):
+    url = edit_url("todo", sample["milk"])
+    mine = form_fields(editor_client.get(url).get_data(as_text=True))
+    theirs = form_fields(second_editor.get(url).get_data(as_text=True))
+    theirs.update(priority="high", due_date="2026-12-24")
+    theirs["assignee"] = ""
+    assert second_editor.post(url, data=theirs).status_code == 302
+
+    mine["description"] = "Buy soy milk"
+    page = editor_client.post(url, data=mine).get_data(as_text=True)
+    table = conflict_table(page)
+    assert table["Priority"] == ("high", "high", "theirs-kept")
+    assert table["Due Date"] == ("2026-12-24", "2026-12-24", "theirs-kept")
+    assert table["Assignee"] == ("(empty)", "(empty)", "theirs-kept")
+    assert table["Description"] == ("Buy milk", "Buy soy milk", "")
+    kept = form_fields(page)
+    assert (kept["priority"], kept["due_date"], kept["assignee"]) == ("high", "2026-12-24", "")
+    assert editor_client.post(url, data=kept).status_code == 302
+    saved = todo_now(sample["milk"])
+    assert (saved.description, saved.priority, str(saved.due_date), saved.assignee_id) == (
+        "Buy soy milk",
+        "high",
+        "2026-12-24",
+        None,
+    )
 
 
 def test_a_save_racing_past_the_check_is_refused_by_the_database(editor_client, sample):

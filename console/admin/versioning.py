@@ -123,6 +123,9 @@ class FieldComparison:
     label: str
     theirs: str
     yours: str
+    # "theirs-kept": only they changed it, so the form now holds their value;
+    # "both": both changed it, and the form still holds yours.
+    merge: str = ""
 
     @property
     def differs(self) -> bool:
@@ -165,8 +168,66 @@ def last_change(model: type, object_id: Any) -> AuditEntry | None:
     )
 
 
-def compare_form(form: Any, obj: Any) -> list[FieldComparison]:
-    """Field by field: the row's current values next to the submitted ones."""
+def _field_key(mapper: Any, name: str) -> str | None:
+    """The column key history records for a form field (a reference's foreign key)."""
+    if name not in mapper.attrs:
+        return None
+    prop = mapper.attrs[name]
+    if hasattr(prop, "direction"):
+        if prop.direction.name != "MANYTOONE":
+            return None
+        return mapper.get_property_by_column(next(iter(prop.local_columns))).key
+    return name
+
+
+def _recorded(value: Any) -> Any:
+    """A form or model value as history records it (a referenced row as its id)."""
+    if value is not None and hasattr(value, "_sa_instance_state"):
+        identity = inspect(value).identity
+        return identity[0] if identity else None
+    if value == "":
+        return None
+    return history.json_value(value)
+
+
+def values_at_version(obj: Any, loaded: int | None) -> dict[str, Any] | None:
+    """The row's values when it was at version ``loaded``, rebuilt from its history.
+
+    None when the history cannot say (a change that left no per-row entry, such as a
+    bulk action, happened in between).
+    """
+    if loaded is None or obj.version is None or loaded >= obj.version:
+        return None
+    steps = obj.version - loaded
+    state = inspect(obj)
+    updates = list(
+        db.session.scalars(
+            select(AuditEntry)
+            .where(
+                AuditEntry.model == type(obj).__name__,
+                AuditEntry.object_id == str(state.identity[0]),
+                AuditEntry.action.in_(("update", "revert")),
+            )
+            .order_by(AuditEntry.id.desc())
+            .limit(steps)
+        )
+    )
+    if len(updates) < steps:
+        return None
+    values = history.snapshot(obj)
+    for entry in updates:
+        values.update((entry.changes or {}).get("before") or {})
+    return values
+
+
+def compare_form(
+    form: Any, obj: Any, original: dict[str, Any] | None = None
+) -> list[FieldComparison]:
+    """Field by field: the row's current values next to the submitted ones.
+
+    With ``original`` (the values the user loaded), a field only the other person
+    changed takes their value in the form, so re-applying never undoes their work.
+    """
     mapper = inspect(type(obj))
     rows = []
     for form_field in form:
@@ -177,13 +238,28 @@ def compare_form(form: Any, obj: Any) -> list[FieldComparison]:
             "VersionField",
         ):
             continue
-        if name not in mapper.attrs:
+        key = _field_key(mapper, name)
+        if key is None:
             continue
         theirs = getattr(obj, name)
         yours = form_field.data
         if isinstance(theirs, bool) and yours in (None, ""):
             yours = False
-        rows.append(FieldComparison(str(form_field.label.text), display(theirs), display(yours)))
+        merge = ""
+        if original is not None and key in original:
+            before = original[key]
+            they_changed = _recorded(theirs) != before
+            you_changed = _recorded(yours) != before
+            if they_changed and not you_changed:
+                form_field.data = theirs
+                # Some fields (dates) render what was typed rather than their data.
+                form_field.raw_data = None
+                yours, merge = theirs, "theirs-kept"
+            elif they_changed and you_changed and _recorded(theirs) != _recorded(yours):
+                merge = "both"
+        rows.append(
+            FieldComparison(str(form_field.label.text), display(theirs), display(yours), merge)
+        )
     return rows
 
 
@@ -274,7 +350,8 @@ class VersionCheckMixin(HistoryPagesMixin):
             submitted = _as_int(form.version.data)
             if submitted != current.version:
                 conflict = describe(type(model), state.identity[0], current, str(current))
-                conflict.fields = compare_form(form, current)
+                original = values_at_version(current, submitted)
+                conflict.fields = compare_form(form, current, original)
                 found.append(conflict)
                 form.version.data = current.version
         for form_field in form:
@@ -292,7 +369,8 @@ class VersionCheckMixin(HistoryPagesMixin):
                 label = f"{child_model.__name__} {pk}" if child is None else str(child)
                 conflict = describe(child_model, pk, child, label)
                 if child is not None:
-                    conflict.fields = compare_form(entry.form, child)
+                    original = values_at_version(child, submitted)
+                    conflict.fields = compare_form(entry.form, child, original)
                     entry.form.version.data = child.version
                 found.append(conflict)
         return found
