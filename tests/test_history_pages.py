@@ -7,12 +7,12 @@ import io
 import re
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from console.audit import record
 from console.extensions import db
-from console.models import AuditEntry, Role, Todo
-from tests.conftest import csrf_token
+from console.models import AuditEntry, Role, Todo, TodoList
+from tests.conftest import csrf_token, post_form
 from tests.history_helpers import (  # noqa: F401 (an autouse fixture)
     form_fields,
     fresh_g_per_request,
@@ -286,3 +286,24 @@ def test_no_endpoint_edits_or_deletes_an_audit_entry(app, admin_client, sample):
     after = audit_snapshot()
     # Entries may be added (the writes above are themselves recorded), never changed or removed.
     assert {k: after.get(k) for k in before} == before
+
+
+def test_revert_that_the_database_refuses_explains_why_and_writes_nothing(editor_client, sample):
+    url = f"/admin/todolist/edit/?id={sample['groceries']}"
+    fields = form_fields(editor_client.get(url).get_data(as_text=True))
+    fields["name"] = "Weekly shop"
+    assert editor_client.post(url, data=fields).status_code == 302
+    post_form(editor_client, "/admin/todolist/new/", {"name": "Groceries", "owner": sample["ann"]})
+    [update] = db.session.scalars(
+        select(AuditEntry).where(AuditEntry.action == "update", AuditEntry.model == "TodoList")
+    ).all()
+    revert_url = f"/admin/todolist/history/revert/?id={sample['groceries']}&entry={update.id}"
+    before = db.session.scalar(select(func.count()).select_from(AuditEntry))
+    response = editor_client.post(
+        revert_url, data=form_fields(editor_client.get(revert_url).get_data(as_text=True))
+    )
+    assert response.status_code == 409
+    assert "Not restored (Name): Already exists" in response.get_data(as_text=True)
+    db.session.expire_all()
+    assert db.session.scalar(select(func.count()).select_from(AuditEntry)) == before
+    assert db.session.get(TodoList, sample["groceries"]).name == "Weekly shop"
