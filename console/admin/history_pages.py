@@ -92,6 +92,16 @@ def restorable_values(entry: AuditEntry, model: type) -> dict[str, Any]:
     }
 
 
+def last_change(model: type, object_id: Any) -> AuditEntry | None:
+    """The newest audit entry about one row."""
+    return db.session.scalar(
+        select(AuditEntry)
+        .where(AuditEntry.model == model.__name__, AuditEntry.object_id == str(object_id))
+        .order_by(AuditEntry.id.desc())
+        .limit(1)
+    )
+
+
 class RevertForm(FlaskForm):
     """Confirm a revert: carries the version the confirmation page showed."""
 
@@ -227,8 +237,6 @@ class HistoryPagesMixin:
         )
 
     def _moved_on_message(self, obj: Any, object_id: str) -> str:
-        from console.admin.versioning import last_change
-
         entry = last_change(type(obj), object_id)
         who = entry.account_email if entry and entry.account_email else "someone else"
         when = f" at {entry.at:%Y-%m-%d %H:%M:%S} UTC" if entry else ""

@@ -21,7 +21,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from wtforms import HiddenField, ValidationError
 
 from console import history
-from console.admin.history_pages import HistoryPagesMixin
+from console.admin.history_pages import HistoryPagesMixin, last_change
 from console.extensions import db
 from console.models import AuditEntry
 
@@ -156,16 +156,6 @@ def display(value: Any) -> str:
     if hasattr(value, "value") and isinstance(getattr(value, "value", None), str):
         return value.value
     return str(value)
-
-
-def last_change(model: type, object_id: Any) -> AuditEntry | None:
-    """The newest audit entry about one row."""
-    return db.session.scalar(
-        select(AuditEntry)
-        .where(AuditEntry.model == model.__name__, AuditEntry.object_id == str(object_id))
-        .order_by(AuditEntry.id.desc())
-        .limit(1)
-    )
 
 
 def _field_key(mapper: Any, name: str) -> str | None:
