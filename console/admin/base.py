@@ -21,6 +21,7 @@ from wtforms import ValidationError
 from wtforms.validators import DataRequired
 
 from console import rules
+from console.admin.versioning import VersionCheckMixin
 from console.auth.roles import current_role_includes, deny
 from console.db_errors import describe_integrity_error
 from console.extensions import db
@@ -154,7 +155,7 @@ class ChildPreview:
     view_endpoint: str | None
 
 
-class ConsoleModelView(ModelView):
+class ConsoleModelView(VersionCheckMixin, ModelView):
     """Every model's admin view, configured from its mapper.
 
     Subclass only for what metadata cannot say; register models in

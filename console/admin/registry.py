@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from console.admin.accounts import AccountView
+from console.admin.audit_log import AuditLogView
 from console.admin.base import ConsoleModelView, ajax_loader
 from console.models import Person, Todo, TodoList
 
@@ -37,4 +38,5 @@ def build_views() -> list[Any]:
         TodoListView(TodoList, name="To-do lists", endpoint="todolist"),
         ConsoleModelView(Todo, name="To-dos", endpoint="todo"),
         AccountView(name="Accounts", endpoint="account", category="Administration"),
+        AuditLogView(name="Audit log", endpoint="auditlog", url="audit", category="Administration"),
     ]
