@@ -29,7 +29,8 @@ from typing import Any
 
 from sqlalchemy import Column, ColumnElement, Select, delete, false, func, inspect, or_, select
 from sqlalchemy.engine import Connection
-from sqlalchemy.orm import Mapper, Session, registry as Registry  # noqa: N812
+from sqlalchemy.orm import Mapper, Session
+from sqlalchemy.orm import registry as Registry
 
 from console.audit import record
 from console.models import LINKS, Base, Link, OnDelete
