@@ -27,7 +27,19 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Column, ColumnElement, Select, delete, false, func, inspect, or_, select
+from sqlalchemy import (
+    Column,
+    ColumnElement,
+    Select,
+    delete,
+    false,
+    func,
+    inspect,
+    literal,
+    or_,
+    select,
+    text,
+)
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Mapper, Session
 from sqlalchemy.orm import registry as Registry
@@ -36,6 +48,7 @@ from console.audit import record
 from console.models import LINKS, Base, Link, OnDelete
 
 EXAMPLES = 10
+UNCOUNTED = -1
 _CHUNK = 500
 
 
@@ -124,7 +137,6 @@ class Effect:
     count: int
     examples: list[Example]
     edge: Edge | None = None
-    digest: int = 0
 
 
 @dataclass
@@ -142,6 +154,7 @@ class Plan:
     drift: list[str]
     fingerprint: str = ""
     _root: Any = field(default=None, repr=False)
+    _selection_digest: tuple[int, int, int] = (0, 0, 0)
 
     @property
     def blocked(self) -> bool:
@@ -211,12 +224,8 @@ def _examples(session: Session, model: type, where: ColumnElement[bool]) -> list
     return [Example(model, getattr(row, pk.key), str(row)) for row in rows]
 
 
-def _aggregate(session: Session, model: type, where: ColumnElement[bool]) -> tuple[int, int]:
-    pk = _pk(model)
-    count, digest = session.execute(
-        select(func.count(), func.coalesce(func.sum(pk), 0)).select_from(model).where(where)
-    ).one()
-    return int(count), int(digest)
+def _count(session: Session, model: type, where: ColumnElement[bool]) -> int:
+    return int(session.scalar(select(func.count()).select_from(model).where(where)) or 0)
 
 
 def _components(nodes: list[type], edges: list[Edge]) -> list[list[type]]:
@@ -307,20 +316,33 @@ def plan_delete(
     links: Iterable[Link] | None = None,
     lock: bool = False,
     check_database: bool = True,
+    examples: bool = True,
+    count_effects: bool = True,
 ) -> Plan:
     """Plan deleting ``selection`` (an id, a list of ids or a Select of ids) of ``model``.
 
     With ``lock`` the selected rows are locked (FOR UPDATE, where the database has
     it) first, so that nobody can add children to them before the delete runs.
+    Without ``examples`` only counts are made (what the executor needs to compare).
     """
     edges = model_graph(reg, links)
     root, requested = _root_predicate(model, selection)
     pk = _pk(model)
     if lock:
         session.execute(select(pk).where(root).with_for_update()).all()
-
+    version_col = _version(model)
+    selected_count, digest, versions = session.execute(
+        select(
+            func.count(),
+            func.coalesce(func.sum(pk), 0),
+            func.coalesce(func.sum(version_col), 0) if version_col is not None else literal(0),
+        )
+        .select_from(model)
+        .where(root)
+    ).one()
+    selected = _examples(session, model, root) if examples and selected_count else []
     missing: list[Any] = []
-    if requested is not None:
+    if requested is not None and selected_count < len(requested):
         present = set(session.scalars(select(pk).where(root)))
         missing = [i for i in requested if i not in present]
 
@@ -350,11 +372,16 @@ def plan_delete(
         else:
             where.update(seeds)
 
+    # Without count_effects, deleted and nulled counts stay UNCOUNTED: the executor takes
+    # them from the database's own row counters after the DELETE instead.
     deleted = []
     for target in reached:
-        count, digest = _aggregate(session, target, where[target])
-        examples = _examples(session, target, where[target]) if count else []
-        deleted.append(Effect("delete", target, count, examples, digest=digest))
+        if where[target] is root:
+            deleted.append(Effect("delete", target, int(selected_count), selected))
+            continue
+        count = _count(session, target, where[target]) if count_effects else UNCOUNTED
+        shown = _examples(session, target, where[target]) if examples and count > 0 else []
+        deleted.append(Effect("delete", target, count, shown))
 
     nulled, blocking = [], []
     for edge in edges:
@@ -367,22 +394,14 @@ def plan_delete(
             condition = condition & child_pk.not_in(
                 select(child_pk).where(where[edge.child]).scalar_subquery()
             )
-        count, digest = _aggregate(session, edge.child, condition)
-        examples = _examples(session, edge.child, condition) if count else []
+        measured_later = edge.policy is OnDelete.SET_NULL and not count_effects
+        count = UNCOUNTED if measured_later else _count(session, edge.child, condition)
+        shown = _examples(session, edge.child, condition) if examples and count > 0 else []
         effect = Effect(
             "set_null" if edge.policy is OnDelete.SET_NULL else "block",
-            edge.child, count, examples, edge, digest,
+            edge.child, count, shown, edge,
         )
         (nulled if edge.policy is OnDelete.SET_NULL else blocking).append(effect)
-
-    selected_count, digest = _aggregate(session, model, root)
-    selected = _examples(session, model, root) if selected_count else []
-    versions = 0
-    version_col = _version(model)
-    if version_col is not None and selected_count:
-        versions = int(
-            session.scalar(select(func.coalesce(func.sum(version_col), 0)).where(root)) or 0
-        )
 
     drift: list[str] = []
     if check_database:
@@ -394,20 +413,25 @@ def plan_delete(
         ]
 
     plan = Plan(
-        model, requested, selected_count, selected, missing, deleted, nulled, blocking, drift,
+        model, requested, int(selected_count), selected, missing, deleted, nulled, blocking, drift,
         _root=root,
     )
-    plan.fingerprint = _fingerprint(plan, digest, versions)
+    plan._selection_digest = (int(selected_count), int(digest), int(versions))
+    plan.fingerprint = _fingerprint(plan)
     return plan
 
 
-def _fingerprint(plan: Plan, digest: int, versions: int) -> str:
-    """Counts, id sums and the selection's versions: any change makes another fingerprint."""
+def _fingerprint(plan: Plan) -> str:
+    """Every effect's count plus the selection's id sum and versions.
+
+    A new child, a new blocking row, a row gone or a selected row edited since the
+    preview all give another fingerprint.
+    """
     data = {
         "model": plan.model.__name__,
-        "selected": [plan.selected_count, digest, versions],
+        "selected": list(plan._selection_digest),
         "effects": [
-            [e.kind, e.model.__name__, e.edge.name if e.edge else "", e.count, e.digest]
+            [e.kind, e.model.__name__, e.edge.name if e.edge else "", e.count]
             for e in (*plan.deleted, *plan.nulled, *plan.blocking)
         ],
         "drift": plan.drift,
@@ -449,6 +473,30 @@ def row_values(obj: Any) -> dict[str, Any]:
     }
 
 
+def _counters(session: Session, tables: list[Any]) -> dict[str, tuple[int, int]] | None:
+    """Rows deleted and updated so far in this transaction, per table (PostgreSQL only)."""
+    if session.get_bind().dialect.name != "postgresql":
+        return None
+    preparer = session.get_bind().dialect.identifier_preparer
+    names = [preparer.format_table(t) for t in tables]
+    rows = session.execute(
+        text(
+            "SELECT t.name, coalesce(s.n_tup_del, 0), coalesce(s.n_tup_upd, 0) "
+            "FROM unnest(CAST(:names AS text[])) AS t(name) "
+            "LEFT JOIN pg_stat_xact_user_tables AS s ON s.relid = to_regclass(t.name)"
+        ),
+        {"names": names},
+    ).all()
+    by_name = {name: (int(deleted), int(updated)) for name, deleted, updated in rows}
+    return {t.name: by_name[n] for t, n in zip(tables, names, strict=True)}
+
+
+def _measurable(plan: Plan) -> list[Any] | None:
+    """The tables whose counters tell each effect apart, or None when two effects share one."""
+    tables = [e.model.__table__ for e in (*plan.deleted, *plan.nulled)]
+    return tables if len({t.name for t in tables}) == len(tables) else None
+
+
 def execute_delete(
     session: Session,
     model: type,
@@ -462,49 +510,76 @@ def execute_delete(
 ) -> Outcome:
     """Delete ``selection`` in one transaction, if the plan still has ``fingerprint``.
 
-    The plan is made again inside the transaction: when it differs from the one the
-    user confirmed (or the delete is blocked, or models and database disagree)
-    nothing is deleted and the new plan is returned. Otherwise one DELETE of the
-    selected rows runs and the database's own ON DELETE rules do the rest. ``check``
-    runs after that statement and may refuse (its message), which rolls back.
+    The plan is made again inside the transaction, with the selected rows locked:
+    when it differs from the one the user confirmed (or the delete is blocked, or
+    models and database disagree) nothing is deleted and the new plan is returned.
+    Otherwise one DELETE of the selected rows runs and the database's own ON DELETE
+    rules do the rest. On PostgreSQL the rows deleted and set to NULL are then read
+    from the transaction's own row counters (what really happened, at no cost)
+    rather than counted beforehand; anywhere else they are counted before the
+    DELETE. Either way a difference rolls everything back. ``check`` runs after the
+    DELETE and may refuse (its message), which also rolls back.
     """
+
+    def refuse(reason: str, message: str | None = None) -> Outcome:
+        session.rollback()
+        shown = plan_delete(session, model, selection, reg=reg, links=links)
+        session.rollback()
+        return Outcome(False, shown, reason, message)
+
     try:
-        plan = plan_delete(session, model, selection, reg=reg, links=links, lock=True)
-        refusal = None
+        plan = plan_delete(
+            session, model, selection, reg=reg, links=links, lock=True, examples=False,
+            count_effects=session.get_bind().dialect.name != "postgresql",
+        )
+        tables = _measurable(plan)
+        if tables is None and any(e.count == UNCOUNTED for e in (*plan.deleted, *plan.nulled)):
+            plan = plan_delete(
+                session, model, selection, reg=reg, links=links, examples=False
+            )
         if plan.drift:
-            refusal = "drift"
-        elif plan.blocked:
-            refusal = "blocked"
-        elif plan.fingerprint != fingerprint:
-            refusal = "changed"
-        elif plan.selected_count == 0:
-            refusal = "missing"
-        if refusal:
-            session.rollback()
-            return Outcome(False, plan, refusal)
+            return refuse("drift")
+        if plan.blocked:
+            return refuse("blocked")
+        if plan.selected_count == 0:
+            return refuse("missing")
+        measured = any(e.count == UNCOUNTED for e in (*plan.deleted, *plan.nulled))
+        if not measured and plan.fingerprint != fingerprint:
+            return refuse("changed")
         single = plan.selected_count == 1 and plan.requested is not None
-        before = None
+        before, object_id = None, None
         if single:
-            before = row_values(session.scalars(select(model).where(plan._root)).one())
+            row = session.scalars(select(model).where(plan._root)).one()
+            before = row_values(row)
+            object_id = getattr(row, _pk(model).key)
+        baseline = _counters(session, tables) if measured and tables else None
         result = session.execute(
             delete(model).where(plan._root), execution_options={"synchronize_session": False}
         )
         if result.rowcount != plan.selected_count:
-            session.rollback()
-            again = plan_delete(session, model, selection, reg=reg, links=links)
-            return Outcome(False, again, "changed")
+            return refuse("changed")
+        if baseline is not None and tables:
+            after = _counters(session, tables) or {}
+            for effect in plan.deleted:
+                name = effect.model.__table__.name
+                effect.count = after[name][0] - baseline[name][0]
+            for effect in plan.nulled:
+                name = effect.model.__table__.name
+                effect.count = after[name][1] - baseline[name][1]
+            plan.fingerprint = _fingerprint(plan)
+            if plan.fingerprint != fingerprint:
+                return refuse("changed")
         message = check(session) if check else None
         if message:
-            session.rollback()
-            return Outcome(False, plan, "refused", message)
+            return refuse("refused", message)
         summary = plan.summary()
+        changes: dict[str, Any]
         if single:
-            changes: dict[str, Any] = {"before": before, "after": {}}
+            changes = {"before": before, "after": {}}
             if plan.cascaded or any(e.count for e in plan.nulled):
                 changes["summary"] = summary
-            object_id = plan.selected[0].id
         else:
-            changes, object_id = {"summary": summary}, None
+            changes = {"summary": summary}
         record(session, "delete", account=account, model=model.__name__,
                object_id=object_id, changes=changes)
         session.commit()

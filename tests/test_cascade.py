@@ -125,6 +125,22 @@ class Tag(CycleBase):
         return f"tag {self.id}"
 
 
+class Note(CycleBase):
+    """Two SET NULL references to nodes from one table: the executor must count, not measure."""
+
+    __tablename__ = "note"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    about_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("node.id", ondelete="SET NULL"), index=True
+    )
+    by_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("node.id", ondelete="SET NULL"), index=True
+    )
+
+    def __str__(self) -> str:
+        return f"note {self.id}"
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def cycle_session(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Session]:
     """A session on a database of the test's own holding the Node/Tag schema."""
@@ -134,7 +150,12 @@ def cycle_session(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Se
         require_pg()
         url = create_pg_database("console_cycle")
     engine = sa.create_engine(url)
-    CycleBase.metadata.create_all(engine)
+    # A fresh copy each time: creating the use_alter FK on PostgreSQL marks the shared
+    # constraint so that a later SQLite CREATE TABLE would leave it out.
+    schema = sa.MetaData()
+    for table in CycleBase.metadata.sorted_tables:
+        table.to_metadata(schema)
+    schema.create_all(engine)
     # The executor records its audit entry in the same database.
     Base.metadata.create_all(engine, tables=[Account.__table__, AuditEntry.__table__])
     with Session(engine) as session:
@@ -187,3 +208,28 @@ def test_cascade_cycles_end_and_match_the_database(cycle_session):
     looped = plan_delete(session, Node, [102], reg=CycleBase.registry, links=[],
                          check_database=False)
     assert {e.model: e.count for e in looped.deleted} == {Node: 2, Tag: 0}
+
+
+def test_two_set_null_edges_into_one_table(cycle_session):
+    session = cycle_session
+    session.add_all([Node(id=1, name="one"), Node(id=2, name="two")])
+    session.flush()
+    session.add_all([
+        Note(id=1, about_id=1, by_id=1),
+        Note(id=2, about_id=1, by_id=2),
+        Note(id=3, about_id=2, by_id=1),
+    ])
+    session.commit()
+
+    plan = plan_delete(session, Node, [1], reg=CycleBase.registry, links=[])
+    assert {e.edge.name: e.count for e in plan.nulled} == {"Note.about_id": 2, "Note.by_id": 2}
+    outcome = execute_delete(session, Node, [1], plan.fingerprint, reg=CycleBase.registry,
+                             links=[])
+
+    assert outcome.done, outcome.reason
+    assert session.scalar(sa.select(sa.func.count()).select_from(Note)) == 3
+    assert session.scalar(
+        sa.select(sa.func.count()).select_from(Note).where(
+            sa.or_(Note.about_id == 1, Note.by_id == 1)
+        )
+    ) == 0
