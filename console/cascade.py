@@ -307,6 +307,20 @@ def _chunks(values: Sequence[Any]) -> Iterable[Sequence[Any]]:
         yield values[start : start + _CHUNK]
 
 
+def _begin_for_write(session: Session) -> None:
+    """On SQLite, take the write lock now, so nobody writes between the plan and the delete.
+
+    SQLite has no FOR UPDATE, and the driver would begin the transaction only at the
+    DELETE, after the plan was counted.
+    """
+    connection = session.connection()
+    if connection.dialect.name != "sqlite":
+        return
+    raw = connection.connection.driver_connection
+    if raw is not None and not raw.in_transaction:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
 def plan_delete(
     session: Session,
     model: type,
@@ -329,6 +343,7 @@ def plan_delete(
     root, requested = _root_predicate(model, selection)
     pk = _pk(model)
     if lock:
+        _begin_for_write(session)
         session.execute(select(pk).where(root).with_for_update()).all()
     version_col = _version(model)
     selected_count, digest, versions = session.execute(

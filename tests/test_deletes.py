@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from sqlalchemy.exc import OperationalError
 
+from console.audit import record
 from console.models import Account, AuditEntry, Person, Role, Todo, TodoList
 from tests.conftest import count, csrf_token, make_account
 
@@ -306,12 +307,19 @@ def test_admin_cannot_delete_own_account(admin_client, db):
 
 def test_admin_deletes_another_account_and_audit_keeps_its_email(admin_client, db):
     other = make_account(Role.editor, "ed@example.com")
+    record(db.session, "login", account=other)
+    db.session.commit()
     response, fingerprint = preview(admin_client, "account", other.id)
-    assert "password" not in page(response).lower() or "hash" not in page(response).lower()
+    text = page(response)
+    assert "Deleting account &#39;ed@example.com&#39; leaves 1 audit entry without account" in text
+    assert "password_hash" not in text
     assert confirm(admin_client, "account", [other.id], fingerprint).status_code == 302
     assert count(Account, Account.email == "ed@example.com") == 0
     entry = db.session.scalars(db.select(AuditEntry).where(AuditEntry.model == "Account")).one()
     assert "password_hash" not in entry.changes["before"]
+    assert entry.changes["summary"]["set_null"] == {"AuditEntry.account_id": 1}
+    kept = db.session.scalars(db.select(AuditEntry).where(AuditEntry.action == "login")).one()
+    assert (kept.account_id, kept.account_email) == (None, "ed@example.com")
 
 
 def test_editor_cannot_reach_account_deletes(editor_client, db):

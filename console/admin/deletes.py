@@ -181,8 +181,13 @@ class DeleteConfirmMixin:
 
     def _name_of(self, model: type, count: int = 2) -> str:
         view = self._view_of(model)
-        name = view.name if view is not None else model.__table__.name.replace("_", " ") + "s"
-        return plural(name) if count != 1 else singular(name)
+        if view is None:
+            # A model without a view (the audit trail): its table name, in words.
+            word = model.__table__.name.replace("_", " ")
+            if count == 1:
+                return word
+            return word[:-1] + "ies" if word.endswith("y") else word + "s"
+        return plural(view.name) if count != 1 else singular(view.name)
 
     def _describe(self, effect: Effect) -> str:
         return f"{effect.count:,} {self._name_of(effect.model, effect.count)}"
