@@ -6,7 +6,7 @@ import re
 from typing import Any
 
 import pytest
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from console.audit import record
 from console.models import Account, AuditEntry, Person, Role, Todo, TodoList
@@ -261,6 +261,7 @@ def test_every_delete_button_leads_to_the_confirmation_page(editor_client, sampl
     list_page = page(editor_client.get("/admin/todolist/"))
     assert target in list_page.replace("&amp;", "&")
     assert 'action="/admin/todolist/delete/"' not in list_page
+    assert "modelActions.execute('delete')" in list_page
     details = page(editor_client.get(f"/admin/todolist/details/?id={sample['groceries']}"))
     assert target in details.replace("&amp;", "&")
     # The to-do list edit form trips a wtforms deprecation (warnings are errors), so the
@@ -277,6 +278,9 @@ def test_viewer_gets_403(viewer_client, sample):
 
 
 def test_anonymous_is_sent_to_login(client, sample):
+    response = client.get(f"/admin/todolist/delete/?id={sample['groceries']}")
+    assert response.status_code == 302
+    assert "/login" in response.location
     response = client.post(
         "/admin/todolist/delete/",
         data={"id": sample["groceries"], "fingerprint": "x", "csrf_token": csrf_token(client)},
@@ -331,3 +335,18 @@ def test_editor_cannot_reach_account_deletes(editor_client, db):
 def test_delete_without_ids_redirects_with_message(editor_client, endpoint):
     response = editor_client.get(f"/admin/{endpoint}/delete/", follow_redirects=True)
     assert "Select at least one record to delete." in page(response)
+
+
+def test_database_refusal_at_delete_time_shows_the_new_plan(editor_client, sample, monkeypatch):
+    _response, fingerprint = preview(editor_client, "person", sample["bob"])
+
+    def refuse(*_args: Any, **_kwargs: Any) -> None:
+        raise IntegrityError("DELETE FROM person", {}, Exception("still referenced"))
+
+    # As if a blocking row slipped in between the plan and the DELETE.
+    monkeypatch.setattr("console.admin.deletes.execute_delete", refuse)
+    response = confirm(editor_client, "person", [sample["bob"]], fingerprint)
+
+    assert response.status_code == 409
+    assert "The data changed" in page(response)
+    assert count(Person) == 2

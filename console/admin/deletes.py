@@ -17,7 +17,7 @@ from flask_admin.actions import action
 from flask_admin.helpers import get_redirect_target
 from flask_admin.model import template
 from flask_login import current_user
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from console.cascade import Effect, Example, Plan, PlanError, execute_delete, plan_delete
@@ -116,6 +116,12 @@ class DeleteConfirmMixin:
                 account=current_user if current_user.is_authenticated else None,
                 check=lambda session: self.delete_refusal(session, requested),
             )
+        except IntegrityError:
+            # A row that blocks the delete arrived after the plan: the database refused.
+            db.session.rollback()
+            plan = plan_delete(db.session, model, ids)
+            db.session.rollback()
+            return self._render_confirm(plan, return_url, notice=NOTICES["changed"], status=409)
         except SQLAlchemyError:
             log.exception("Delete of %s %s failed", model.__name__, ids)
             db.session.rollback()
