@@ -10,7 +10,13 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
-from console.cascade import PlanError, execute_delete, link_problems, plan_delete
+from console.cascade import (
+    PlanError,
+    execute_delete,
+    link_problems,
+    plan_delete,
+    relationship_report,
+)
 from console.models import LINKS, Account, AuditEntry, Base, Link, OnDelete, Person, Todo, TodoList
 from tests.conftest import count, create_pg_database, drop_pg_database, require_pg
 
@@ -233,3 +239,56 @@ def test_two_set_null_edges_into_one_table(cycle_session):
             sa.or_(Note.about_id == 1, Note.by_id == 1)
         )
     ) == 0
+
+
+# -- the one declaration ----------------------------------------------------------------------
+
+
+def test_a_link_refuses_options_that_would_contradict_its_policy():
+    link = Link(
+        parent="Person", child="Todo", parent_table="person", fk_column="x_id",
+        policy=OnDelete.CASCADE, collection="xs", reference="x", nullable=True,
+    )
+    with pytest.raises(TypeError, match="come from the policy"):
+        link.parent_side(cascade="save-update")
+
+
+class OwnBase(DeclarativeBase):
+    """Models of the test's own, one of whose relationships strays from its link."""
+
+
+OWN_LINK = Link(
+    parent="Owner", child="Item", parent_table="owner", fk_column="owner_id",
+    policy=OnDelete.CASCADE, collection="items", reference="owner", nullable=False,
+)
+
+
+class Owner(OwnBase):
+    """Its collection is built by hand, not from OWN_LINK, and so misses the cascade."""
+
+    __tablename__ = "owner"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    items: Mapped[list[Item]] = sa.orm.relationship(back_populates="owner")
+
+
+class Item(OwnBase):
+    """Child of Owner."""
+
+    __tablename__ = "item"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    owner_id: Mapped[int] = OWN_LINK.column()
+    owner: Mapped[Owner] = OWN_LINK.child_side()
+
+
+def test_relationships_report_an_orm_side_that_strays_from_its_link(tmp_path):
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 'own.sqlite3'}")
+    OwnBase.metadata.create_all(engine)
+    with engine.connect() as conn:
+        rows = relationship_report(conn, OwnBase.registry, [OWN_LINK])
+    engine.dispose()
+    (row,) = rows
+    assert row.database == "CASCADE"
+    assert not row.database_problem
+    assert row.problem == (
+        "The ORM relationship Owner.items has options that do not match the CASCADE policy."
+    )
