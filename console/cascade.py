@@ -522,6 +522,7 @@ def execute_delete(
     check: Callable[[Session], str | None] | None = None,
     reg: Registry | None = None,
     links: Iterable[Link] | None = None,
+    measure: bool = True,
 ) -> Outcome:
     """Delete ``selection`` in one transaction, if the plan still has ``fingerprint``.
 
@@ -545,7 +546,7 @@ def execute_delete(
     try:
         plan = plan_delete(
             session, model, selection, reg=reg, links=links, lock=True, examples=False,
-            count_effects=session.get_bind().dialect.name != "postgresql",
+            count_effects=not measure or session.get_bind().dialect.name != "postgresql",
         )
         tables = _measurable(plan)
         if tables is None and any(e.count == UNCOUNTED for e in (*plan.deleted, *plan.nulled)):
@@ -575,6 +576,14 @@ def execute_delete(
             return refuse("changed")
         if baseline is not None and tables:
             after = _counters(session, tables) or {}
+            root_table = model.__table__.name
+            if after[root_table][0] - baseline[root_table][0] < plan.selected_count:
+                # Counters off on this server (track_counts): count beforehand instead.
+                session.rollback()
+                return execute_delete(
+                    session, model, selection, fingerprint, account=account, check=check,
+                    reg=reg, links=links, measure=False,
+                )
             for effect in plan.deleted:
                 name = effect.model.__table__.name
                 effect.count = after[name][0] - baseline[name][0]

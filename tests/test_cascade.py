@@ -292,3 +292,18 @@ def test_relationships_report_an_orm_side_that_strays_from_its_link(tmp_path):
     assert row.problem == (
         "The ORM relationship Owner.items has options that do not match the CASCADE policy."
     )
+
+
+@pytest.mark.postgres_only
+def test_without_row_counters_the_executor_counts_beforehand(db, sample, monkeypatch):
+    plan = plan_delete(db.session, TodoList, [sample["groceries"]])
+    db.session.rollback()
+    # As on a server with track_counts off: every counter stays at zero.
+    monkeypatch.setattr(
+        "console.cascade._counters", lambda _session, tables: {t.name: (0, 0) for t in tables}
+    )
+
+    outcome = execute_delete(db.session, TodoList, [sample["groceries"]], plan.fingerprint)
+
+    assert outcome.done, outcome.reason
+    assert (count(TodoList), count(Todo)) == (0, 0)
