@@ -350,3 +350,12 @@ def test_database_refusal_at_delete_time_shows_the_new_plan(editor_client, sampl
     assert response.status_code == 409
     assert "The data changed" in page(response)
     assert count(Person) == 2
+
+
+def test_confirm_without_csrf_token_is_refused(editor_client, sample):
+    _response, fingerprint = preview(editor_client, "todolist", sample["groceries"])
+    response = editor_client.post(
+        "/admin/todolist/delete/", data={"id": sample["groceries"], "fingerprint": fingerprint}
+    )
+    assert response.status_code == 400
+    assert count(TodoList) == 1
