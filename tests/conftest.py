@@ -284,3 +284,23 @@ def count(model: type, *where: Any) -> int:
     """Rows of ``model`` (matching ``where``) as the database has them now."""
     _db.session.expire_all()
     return _db.session.scalar(sa.select(sa.func.count()).select_from(model).where(*where)) or 0
+
+
+FINGERPRINT_RE = re.compile(r'name="fingerprint" value="([0-9a-f]+)"')
+
+
+def delete_through_console(client: FlaskClient, endpoint: str, *ids: int) -> tuple[Any, Any]:
+    """Open the delete confirmation page for ``ids`` and, unless it is blocked, confirm it.
+
+    Returns (confirmation page, confirm response or None when it could not be confirmed).
+    """
+    page = client.get(f"/admin/{endpoint}/delete/", query_string={"id": list(ids)})
+    match = FINGERPRINT_RE.search(page.get_data(as_text=True))
+    if not match:
+        return page, None
+    token = csrf_token(client, f"/admin/{endpoint}/")
+    done = client.post(
+        f"/admin/{endpoint}/delete/",
+        data={"id": list(ids), "fingerprint": match.group(1), "csrf_token": token},
+    )
+    return page, done

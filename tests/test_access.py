@@ -7,7 +7,9 @@ import re
 import pytest
 from sqlalchemy import select, text
 
-from console.models import Base, Role
+from console.cascade import plan_delete
+from console.extensions import db as _db
+from console.models import Account, Base, Person, Role, Todo, TodoList
 from tests.conftest import Auth, csrf_token, make_account
 
 ANON, VIEWER, EDITOR, ADMIN = "anonymous", "viewer", "editor", "admin"
@@ -22,9 +24,11 @@ ENDPOINTS = [
     ("GET", "/admin/{model}/export/csv/", VIEWER),
     ("GET", "/admin/{model}/new/", EDITOR),
     ("GET", "/admin/{model}/edit/?id={id}", EDITOR),
+    ("GET", "/admin/{model}/delete/?id={id}", EDITOR),
     ("POST", "/admin/{model}/delete/", EDITOR),
 ]
 MODELS = {"person": "bob", "todolist": "groceries", "todo": "milk"}
+MODEL_CLASSES = {"person": Person, "todolist": TodoList, "todo": Todo, "account": Account}
 
 
 def _expected(least: str, role: str, method: str) -> int:
@@ -43,11 +47,16 @@ def _client_for(app, role):
     return client
 
 
-def _request(client, method, url, record_id, role):
+def _request(client, method, url, record_id, role, model):
     if method == "GET":
         return client.get(url)
     token = csrf_token(client, "/login" if role == ANON else "/admin/")
-    return client.post(url, data={"id": str(record_id), "csrf_token": token})
+    # The fingerprint the confirmation page would carry, computed as the page does.
+    plan = plan_delete(_db.session, MODEL_CLASSES[model], [record_id])
+    _db.session.rollback()
+    return client.post(
+        url, data={"id": str(record_id), "csrf_token": token, "fingerprint": plan.fingerprint}
+    )
 
 
 CASES = [
@@ -71,7 +80,7 @@ def test_role_matrix(app, sample, role, method, template, least, model):
     else:
         record_id = sample.get(MODELS.get(model, ""), 0)
     url = template.format(model=model, id=record_id)
-    response = _request(client, method, url, record_id, role)
+    response = _request(client, method, url, record_id, role, model)
     expected = _expected(least, role, method)
     assert response.status_code == expected, (role, method, url, response.status_code)
     if role == ANON:
@@ -117,8 +126,14 @@ def test_every_post_without_csrf_token_is_refused(app, db, sample):
         url = _concrete(rule, {"id": sample["groceries"]})
         response = client.post(
             url,
-            data={"id": str(sample["groceries"]), "name": "Hacked", "email": "x@example.com",
-                  "description": "Hacked", "rowid": str(sample["milk"]), "action": "delete"},
+            data={
+                "id": str(sample["groceries"]),
+                "name": "Hacked",
+                "email": "x@example.com",
+                "description": "Hacked",
+                "rowid": str(sample["milk"]),
+                "action": "delete",
+            },
         )
         assert response.status_code == 400, (rule.rule, response.status_code)
         assert "CSRF" in response.get_data(as_text=True)

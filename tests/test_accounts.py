@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from console.models import Account, Role
-from tests.conftest import Auth, count, make_account, post_form
+from tests.conftest import Auth, count, delete_through_console, make_account, post_form
 
 
 def test_admin_creates_an_account_whose_password_is_hashed(admin_client, app, db):
@@ -70,8 +70,7 @@ def test_the_last_admin_cannot_be_demoted(admin_client, db):
 
 def test_an_admin_cannot_delete_their_own_account(admin_client, db):
     admin = db.session.scalar(select(Account).where(Account.role == Role.admin))
-    response = post_form(
-        admin_client, "/admin/account/delete/", {"id": str(admin.id)}, follow_redirects=True
-    )
-    assert "cannot delete your own account" in response.get_data(as_text=True)
+    page, done = delete_through_console(admin_client, "account", admin.id)
+    assert done is None
+    assert "cannot delete your own account" in page.get_data(as_text=True)
     assert count(Account, Account.id == admin.id) == 1

@@ -51,8 +51,12 @@ def test_next_is_honoured_only_for_same_site_paths(client, app, next_url, expect
     token = csrf_token(client)
     response = client.post(
         "/login",
-        data={"email": "viewer@example.com", "password": PASSWORD, "next": next_url,
-              "csrf_token": token},
+        data={
+            "email": "viewer@example.com",
+            "password": PASSWORD,
+            "next": next_url,
+            "csrf_token": token,
+        },
     )
     assert response.status_code == 302
     assert response.location == expected

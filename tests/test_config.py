@@ -54,8 +54,11 @@ def test_sqlite_enforces_foreign_keys_on_every_connection(tmp_path):
     from console.extensions import db
 
     app = create_app(
-        {"INSTANCE_PATH": str(tmp_path), "SECRET_KEY": "x",
-         "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'fk.sqlite3'}"}
+        {
+            "INSTANCE_PATH": str(tmp_path),
+            "SECRET_KEY": "x",
+            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'fk.sqlite3'}",
+        }
     )
     with app.app_context():
         for _ in range(3):

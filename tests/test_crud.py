@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import select
 
 from console.models import Person, Priority, Todo, TodoList
-from tests.conftest import count, post_form
+from tests.conftest import count, delete_through_console, post_form
 
 
 def test_person_crud(editor_client, db):
@@ -36,10 +36,8 @@ def test_person_crud(editor_client, db):
     assert db.session.get(Person, carol.id).name == "Caroline"
     assert db.session.get(Person, carol.id).version == 2
 
-    response = post_form(
-        editor_client, "/admin/person/delete/", {"id": str(carol.id)}, follow_redirects=True
-    )
-    assert response.status_code == 200
+    _page, done = delete_through_console(editor_client, "person", carol.id)
+    assert done.status_code == 302
     assert count(Person, Person.id == carol.id) == 0
 
 
@@ -152,7 +150,7 @@ def test_todo_crud_filters_and_sort(editor_client, db, sample):
         None,
     )
 
-    post_form(editor_client, "/admin/todo/delete/", {"id": str(bread.id)})
+    delete_through_console(editor_client, "todo", bread.id)
     assert count(Todo, Todo.id == bread.id) == 0
 
 

@@ -157,10 +157,21 @@ def varied_log(db, sample):
     """A log with entries by two accounts, on two models and dates."""
     from datetime import UTC, datetime
 
-    record(db.session, "update", account=None, model="Todo", object_id=1,
-           changes={"before": {"description": "a"}, "after": {"description": "=HYPERLINK(1)"}})
-    old = record(db.session, "delete", model="Person", object_id=9,
-                 changes={"before": {"name": "Old"}, "after": {}})
+    record(
+        db.session,
+        "update",
+        account=None,
+        model="Todo",
+        object_id=1,
+        changes={"before": {"description": "a"}, "after": {"description": "=HYPERLINK(1)"}},
+    )
+    old = record(
+        db.session,
+        "delete",
+        model="Person",
+        object_id=9,
+        changes={"before": {"name": "Old"}, "after": {}},
+    )
     old.account_email = "zed@example.com"
     old.at = datetime(2020, 1, 2, 12, 0, tzinfo=UTC)
     db.session.commit()

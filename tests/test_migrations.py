@@ -32,8 +32,12 @@ def empty_database(request, tmp_path):
 
 def _app(url, tmp_path):
     return create_app(
-        {"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "x", "TESTING": True,
-         "INSTANCE_PATH": str(tmp_path / "instance")}
+        {
+            "SQLALCHEMY_DATABASE_URI": url,
+            "SECRET_KEY": "x",
+            "TESTING": True,
+            "INSTANCE_PATH": str(tmp_path / "instance"),
+        }
     )
 
 

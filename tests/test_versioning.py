@@ -48,8 +48,7 @@ def conflict_table(page: str) -> dict[str, tuple[str, str, str]]:
         section,
     )
     return {
-        html_lib.unescape(k): (html_lib.unescape(t), html_lib.unescape(y), m)
-        for k, t, y, m in rows
+        html_lib.unescape(k): (html_lib.unescape(t), html_lib.unescape(y), m) for k, t, y, m in rows
     }
 
 

@@ -8,6 +8,7 @@ from flask_admin.theme import Bootstrap4Theme
 
 from console.admin.home import HomeView
 from console.admin.registry import build_views
+from console.admin.relationships import RelationshipsView
 
 
 def init_admin(app: Flask) -> Admin:
@@ -21,4 +22,5 @@ def init_admin(app: Flask) -> Admin:
     )
     for view in build_views():
         admin.add_view(view)
+    admin.add_view(RelationshipsView(name="Relationships", endpoint="relationships"))
     return admin

@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from flask_login import current_user
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 from wtforms import PasswordField, ValidationError
 from wtforms.validators import Optional
 
@@ -41,10 +43,18 @@ class AccountView(ConsoleModelView):
             model.set_password(password)
         self._keep_an_admin(model, leaving=not model.has_role(Role.admin))
 
-    def on_model_delete(self, model: Any) -> None:
-        if model.id == current_user.id:
-            raise _field_error(None, "You cannot delete your own account.")
-        self._keep_an_admin(model, leaving=True)
+    def delete_refusal(self, session: Session, ids: list[Any]) -> str | None:
+        # Counted without the selected ids, so it holds before and after the DELETE runs.
+        if current_user.id in ids:
+            return "You cannot delete your own account."
+        admins_left = session.scalar(
+            select(func.count())
+            .select_from(Account)
+            .where(Account.role == Role.admin, Account.active.is_(True), Account.id.not_in(ids))
+        )
+        if not admins_left:
+            return "This would delete the last active admin account: keep at least one."
+        return None
 
     def _keep_an_admin(self, model: Any, leaving: bool) -> None:
         # Without an active admin nobody could manage accounts or run migrations.

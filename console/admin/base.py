@@ -21,11 +21,11 @@ from wtforms import ValidationError
 from wtforms.validators import DataRequired
 
 from console import rules
+from console.admin.deletes import DeleteConfirmMixin
 from console.admin.versioning import VersionCheckMixin
 from console.auth.roles import current_role_includes, deny
 from console.db_errors import describe_integrity_error
 from console.extensions import db
-from console.models import LINKS, Link
 from console.rules import Role
 
 log = logging.getLogger(__name__)
@@ -155,7 +155,7 @@ class ChildPreview:
     view_endpoint: str | None
 
 
-class ConsoleModelView(VersionCheckMixin, ModelView):
+class ConsoleModelView(DeleteConfirmMixin, VersionCheckMixin, ModelView):
     """Every model's admin view, configured from its mapper.
 
     Subclass only for what metadata cannot say; register models in
@@ -374,26 +374,6 @@ class ConsoleModelView(VersionCheckMixin, ModelView):
         self.after_model_change(form, model, False)
         return True
 
-    def delete_model(self, model: Any) -> bool:
-        blocked = self.restrict_message(model)
-        if blocked:
-            flash(blocked, "error")
-            return False
-        try:
-            self.on_model_delete(model)
-            db.session.delete(model)
-            db.session.commit()
-        except ValidationError as exc:
-            db.session.rollback()
-            flash(str(exc), "error")
-            return False
-        except IntegrityError as exc:
-            db.session.rollback()
-            flash(describe_integrity_error(exc, self.model).message, "error")
-            return False
-        self.after_model_delete(model)
-        return True
-
     def _report_write_error(self, form: Any, exc: Exception) -> None:
         """Put a database refusal on the field it concerns, with the input kept."""
         if isinstance(exc, ValidationError):
@@ -407,28 +387,6 @@ class ConsoleModelView(VersionCheckMixin, ModelView):
             flash("The record was not saved: see the highlighted field.", "error")
         else:
             flash(f"The record was not saved: {message}", "error")
-
-    def restrict_message(self, model: Any) -> str | None:
-        """Why ``model`` cannot be deleted (RESTRICT children exist), or None."""
-        reasons = []
-        for link in _links_with_parent(type(model)):
-            if link.policy.name != "RESTRICT":
-                continue
-            child = inspect(self.model).registry._class_registry[link.child]
-            count = db.session.scalar(
-                select(func.count())
-                .select_from(child)
-                .where(getattr(child, link.fk_column) == inspect(model).identity[0])
-            )
-            if count:
-                reasons.append(f"{count} {humanise(child.__tablename__).lower()}(s)")
-        if not reasons:
-            return None
-        return (
-            f"Cannot delete {self.name.lower()} '{model}': it still owns "
-            + " and ".join(reasons)
-            + ". Move or delete those first."
-        )
 
     # -- details page -------------------------------------------------------------------
 
@@ -484,9 +442,6 @@ class ConsoleModelView(VersionCheckMixin, ModelView):
 def _rank(role: Role) -> int:
     return role.rank
 
-
-def _links_with_parent(model: type) -> list[Link]:
-    return [link for link in LINKS if link.parent == model.__name__]
 
 
 __all__ = ["ConsoleForm", "ConsoleModelView"]
