@@ -675,7 +675,7 @@ def relationship_report(
         if table not in existing:
             row.problem = f"Table {table} does not exist in the database."
             row.database_problem = True
-            row.advice = "Run the pending migrations (flask db upgrade)."
+            row.advice = "Run the pending migrations (console db upgrade)."
             rows.append(row)
             continue
         if table not in reflected:
@@ -692,7 +692,7 @@ def relationship_report(
         if match is None:
             row.problem = f"The database has no foreign key on {table}.{edge.fk.name}."
             row.database_problem = True
-            row.advice = "Run the pending migrations (flask db upgrade)."
+            row.advice = "Run the pending migrations (console db upgrade)."
         else:
             row.database = _rule_text((match.get("options") or {}).get("ondelete"))
             if _policy(row.database) is not edge.policy:
@@ -702,7 +702,7 @@ def relationship_report(
                 )
                 row.database_problem = True
                 row.advice = (
-                    "Run the pending migration (flask db upgrade); if none is pending, "
+                    "Run the pending migration (console db upgrade); if none is pending, "
                     "generate one (flask db migrate), review it and apply it."
                 )
         if edge.link is not None and row.problem is None:

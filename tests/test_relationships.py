@@ -95,7 +95,7 @@ def test_page_flags_a_foreign_key_the_database_has_otherwise(drifted_client):
     text = drifted_client.get("/admin/relationships/").get_data(as_text=True)
     assert "1 relationship disagrees with the models" in text
     assert "The models declare ON DELETE CASCADE but the database has ON DELETE RESTRICT" in text
-    assert "Run the pending migration (flask db upgrade)" in text
+    assert "Run the pending migration (console db upgrade)" in text
     assert 'class="table-danger"' in text
 
 
