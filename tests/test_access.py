@@ -19,6 +19,10 @@ ROLES = [ANON, VIEWER, EDITOR, ADMIN]
 # anonymous -> 302 to /login; below the role -> 403; at or above -> 200 (or 302 after a POST).
 ENDPOINTS = [
     ("GET", "/admin/", VIEWER),
+    ("GET", "/admin/relationships/", VIEWER),
+    ("GET", "/admin/audit/", ADMIN),
+    ("GET", "/admin/audit/export.csv", ADMIN),
+    ("GET", "/admin/{model}/history/?id={id}", VIEWER),
     ("GET", "/admin/{model}/", VIEWER),
     ("GET", "/admin/{model}/details/?id={id}", VIEWER),
     ("GET", "/admin/{model}/export/csv/", VIEWER),
