@@ -94,3 +94,16 @@ def seed_command(people: int, lists: int, todos: int, seed_value: int) -> None:
     click.echo(
         f"Added {counts['people']:,} people, {counts['lists']:,} lists, {counts['todos']:,} to-dos."
     )
+
+
+@main.command("schema-status")
+@with_appcontext
+def schema_status_command() -> None:
+    """Show where the database stands against the migrations; exit 1 if pending or drifting."""
+    from console import schema
+
+    status = schema.status(db.engine, current_app.extensions["migrate"].directory)
+    for line in schema.status_lines(status):
+        click.echo(line)
+    if not status.ok:
+        raise click.exceptions.Exit(1)

@@ -53,7 +53,12 @@ def run_migrations_offline() -> None:
 def run_migrations_online() -> None:
     connection = config.attributes.get("connection")
     if connection is not None:
-        _configure(connection)
+        # console/schema.py asks for a transaction per revision, so that a failing
+        # revision leaves the database at the last one that succeeded.
+        _configure(
+            connection,
+            transaction_per_migration=config.attributes.get("transaction_per_migration", False),
+        )
         with context.begin_transaction():
             context.run_migrations()
         return
