@@ -587,8 +587,10 @@ def _run(
         result = RunResult(operation, target, (), (), [], ok=False)
         try:
             with engine.connect() as conn:
+                result.before = result.after = _current(conn)
                 try:
                     with migration_lock(conn):
+                        # Again under the lock: another run may have finished meanwhile.
                         result.before = _current(conn)
                         _check_and_plan(result, conn, directory, expected_current)
                         conn.commit()
