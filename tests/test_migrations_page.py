@@ -1,0 +1,220 @@
+"""The migrations page: status, drift, confirmed actions, and admin-only access."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from conftest import csrf_token, post_form
+from schema_helpers import (
+    HEAD,
+    admin_client,
+    broken,
+    console_app,
+    copy_scripts,
+    empty_database,
+    execute,
+    marker,
+    noop,
+    version,
+)
+
+from console import schema
+
+URL = "/admin/migrations/"
+ENDPOINTS = [
+    ("GET", URL),
+    ("GET", URL + "upgrade"),
+    ("GET", URL + "upgrade?target=" + HEAD),
+    ("POST", URL + "upgrade"),
+    ("GET", URL + "downgrade"),
+    ("POST", URL + "downgrade"),
+]
+
+
+def text(response) -> str:
+    """The response body with tags and runs of whitespace collapsed, as a reader sees it."""
+    body = re.sub(r"<[^>]+>", " ", response.get_data(as_text=True))
+    return re.sub(r"\s+", " ", body)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def own_url(request: pytest.FixtureRequest, tmp_path: Path):
+    """An empty database of this test's own, on each dialect."""
+    with empty_database(request.param, tmp_path) as url:
+        yield url
+
+
+def _request(client, method: str, url: str, token_page: str):
+    if method == "GET":
+        return client.get(url)
+    data = {"csrf_token": csrf_token(client, token_page), "target": "heads",
+            "expected_current": HEAD, "confirm_revision": HEAD}
+    return client.post(url, data=data)
+
+
+@pytest.mark.parametrize(("method", "url"), ENDPOINTS)
+def test_anonymous_is_sent_to_login(client, method, url):
+    response = _request(client, method, url, "/login")
+    assert response.status_code == 302
+    assert "/login" in response.location
+
+
+@pytest.mark.parametrize("role", ["viewer", "editor"])
+@pytest.mark.parametrize(("method", "url"), ENDPOINTS)
+def test_viewer_and_editor_are_refused(request, database_url, role, method, url):
+    client = request.getfixturevalue(f"{role}_client")
+    response = _request(client, method, url, "/admin/")
+    assert response.status_code == 403
+    assert version(database_url) == [HEAD]
+
+
+def test_menu_shows_migrations_to_admins(admin_client):
+    assert 'href="/admin/migrations/"' in admin_client.get("/admin/").get_data(as_text=True)
+
+
+def test_menu_hides_migrations_from_editors(editor_client):
+    assert 'href="/admin/migrations/"' not in editor_client.get("/admin/").get_data(as_text=True)
+
+
+def test_admin_sees_the_migrated_database_up_to_date(admin_client, database_url):
+    response = admin_client.get(URL)
+    assert response.status_code == 200
+    page = text(response)
+    assert f"Current revision {HEAD} Head revision {HEAD}" in page
+    assert "Up to date" in page
+    assert "Pending revisions None." in page
+    assert "No drift: the database schema matches the models." in page
+    assert "current" in page and "Downgrade one step" in page
+    assert "Upgrade to head" not in page
+    dialect = "sqlite" if database_url.startswith("sqlite") else "postgresql"
+    assert f"Dialect {dialect}" in page
+
+
+def test_the_page_masks_the_password(admin_client, app, monkeypatch):
+    status = schema.status(app.extensions["sqlalchemy"].engines[None], app.extensions[
+        "migrate"].directory)
+    status.url = "postgresql+psycopg2://ops:***@db:5432/console"
+    monkeypatch.setattr(schema, "status", lambda *_a, **_k: status)
+    page = admin_client.get(URL).get_data(as_text=True)
+    assert "ops:***@db" in page
+
+
+def test_drift_is_named_on_the_page(own_url, tmp_path):
+    assert schema.upgrade(own_url, copy_scripts(tmp_path)).ok
+    with console_app(own_url, copy_scripts(tmp_path / "b"), tmp_path) as app:
+        client = admin_client(app)
+        execute(
+            own_url,
+            "ALTER TABLE person ADD COLUMN nickname VARCHAR(20)",
+            "DROP INDEX ix_todo_list_id",
+        )
+        page = text(client.get(URL))
+    assert "Column person.nickname is in the database but not in the models." in page
+    assert "Index ix_todo_list_id on todo (list_id) is in the models but not in the" in page
+    assert "No drift" not in page
+
+
+def test_downgrade_one_step_and_upgrade_back_with_confirmation(own_url, tmp_path):
+    scripts = copy_scripts(
+        tmp_path, **{"0002_marker": marker("0002_marker", HEAD), "0003_b": noop("0003_b",
+                                                                              "0002_marker")}
+    )
+    assert schema.upgrade(own_url, scripts, "0002_marker").ok
+    with console_app(own_url, scripts, tmp_path) as app:
+        client = admin_client(app)
+        page = text(client.get(URL))
+        assert "0003_b No-op step 0003_b 2026-11-27 0002_marker" in page
+
+        confirm = text(client.get(URL + "downgrade"))
+        assert "runs the downgrade of exactly this revision: 0002_marker Marker table" in confirm
+        assert f"will then be at {HEAD}" in confirm
+
+        wrong = post_form(client, URL + "downgrade",
+                          {"expected_current": "0002_marker", "confirm_revision": "0002"})
+        assert wrong.status_code == 400
+        assert "Type the revision id 0002_marker exactly" in text(wrong)
+        assert version(own_url) == ["0002_marker"]
+
+        done = post_form(client, URL + "downgrade",
+                         {"expected_current": "0002_marker", "confirm_revision": "0002_marker"},
+                         follow_redirects=True)
+        assert f"Downgrade done: 0002_marker -&gt; {HEAD}." in done.get_data(as_text=True)
+        assert version(own_url) == [HEAD]
+
+        confirm = client.get(URL + "upgrade?target=0002_marker")
+        plan = re.findall(r"<li><code>([^<]+)</code>", confirm.get_data(as_text=True))
+        assert plan == ["0002_marker"]
+        done = post_form(client, URL + "upgrade",
+                         {"target": "0002_marker", "expected_current": HEAD},
+                         follow_redirects=True)
+        assert f"Upgrade done: {HEAD} -&gt; 0002_marker." in done.get_data(as_text=True)
+        assert version(own_url) == ["0002_marker"]
+
+        confirm = client.get(URL + "upgrade")
+        plan = re.findall(r"<li><code>([^<]+)</code>", confirm.get_data(as_text=True))
+        assert plan == ["0003_b"]
+        post_form(client, URL + "upgrade", {"target": "heads", "expected_current": "0002_marker"})
+        assert version(own_url) == ["0003_b"]
+
+        audit = execute(
+            own_url,
+            "SELECT account_email FROM audit_entry WHERE action = 'migration' ORDER BY id",
+        )
+    # The first upgrade ran before the admin existed; the three page runs name the admin.
+    assert [row[0] for row in audit] == [None, "admin@example.com", "admin@example.com",
+                                         "admin@example.com"]
+
+
+def test_upgrade_of_an_up_to_date_database_is_refused_with_a_message(admin_client):
+    response = admin_client.get(URL + "upgrade", follow_redirects=True)
+    assert "Upgrade not possible: The database is already up to date." in text(response)
+    token = csrf_token(admin_client, URL)
+    response = admin_client.post(
+        URL + "upgrade",
+        data={"csrf_token": token, "target": "heads", "expected_current": HEAD},
+        follow_redirects=True,
+    )
+    assert "Upgrade not run: The database is already up to date." in text(response)
+
+
+def test_a_pending_revision_not_in_the_list_cannot_be_chosen(own_url, tmp_path):
+    scripts = copy_scripts(tmp_path, **{"0002_a": noop("0002_a", HEAD)})
+    assert schema.upgrade(own_url, scripts, HEAD).ok
+    with console_app(own_url, scripts, tmp_path) as app:
+        client = admin_client(app)
+        response = client.get(URL + "upgrade?target=nope", follow_redirects=True)
+        assert "Revision nope is not pending" in text(response)
+        response = client.post(
+            URL + "upgrade",
+            data={"csrf_token": csrf_token(client, URL), "target": "nope",
+                  "expected_current": HEAD},
+            follow_redirects=True,
+        )
+        assert "Revision nope is not pending" in text(response)
+    assert version(own_url) == [HEAD]
+
+
+@pytest.mark.postgres_only
+def test_a_broken_revision_shows_its_error_and_keeps_the_last_good_one(tmp_path):
+    scripts = copy_scripts(
+        tmp_path,
+        **{"0002_marker": marker("0002_marker", HEAD),
+           "0003_broken": broken("0003_broken", "0002_marker")},
+    )
+    with empty_database("postgresql", tmp_path) as url:
+        assert schema.upgrade(url, scripts, HEAD).ok
+        with console_app(url, scripts, tmp_path) as app:
+            client = admin_client(app)
+            confirm = client.get(URL + "upgrade")
+            plan = re.findall(r"<li><code>([^<]+)</code>", confirm.get_data(as_text=True))
+            assert plan == ["0002_marker", "0003_broken"]
+            response = post_form(client, URL + "upgrade",
+                                 {"target": "heads", "expected_current": HEAD},
+                                 follow_redirects=True)
+            page = text(response)
+            assert "Upgrade failed:" in page and "no_such_table" in page
+            assert "The database is at 0002_marker" in page
+            assert "Current revision 0002_marker" in page
+        assert version(url) == ["0002_marker"]
