@@ -27,7 +27,10 @@ def _body(code: str) -> str:
     return textwrap.indent(textwrap.dedent(code).strip() + "\n", "    ")
 
 
-def _revision(rev: str, down: str, message: str, upgrade: str, downgrade: str = "pass") -> str:
+def revision_source(
+    rev: str, down: str, message: str, upgrade: str, downgrade: str = "pass"
+) -> str:
+    """The source of a revision file running ``upgrade`` / ``downgrade`` (Python statements)."""
     header = (
         f'"""{message}\n\nRevision ID: {rev}\nRevises: {down}\nCreate Date: 2026-11-27\n"""\n\n'
         "import sqlalchemy as sa\nfrom alembic import op\n\n"
@@ -42,12 +45,12 @@ def _revision(rev: str, down: str, message: str, upgrade: str, downgrade: str = 
 
 def noop(rev: str, down: str) -> str:
     """A revision that changes nothing the models can see (no drift after it)."""
-    return _revision(rev, down, f"No-op step {rev}", "op.execute('SELECT 1')")
+    return revision_source(rev, down, f"No-op step {rev}", "op.execute('SELECT 1')")
 
 
 def marker(rev: str, down: str) -> str:
     """A revision that creates a table and inserts one row per run, so runs can be counted."""
-    return _revision(
+    return revision_source(
         rev, down, "Marker table",
         """\
         table = op.create_table("marker", sa.Column("id", sa.Integer, primary_key=True))
@@ -59,7 +62,7 @@ def marker(rev: str, down: str) -> str:
 
 def gated(rev: str, down: str) -> str:
     """A revision that waits for the test to release advisory lock GATE_KEY (PostgreSQL)."""
-    return _revision(
+    return revision_source(
         rev, down, "Waits for the test's gate",
         f"""\
         op.execute("SELECT pg_advisory_lock({GATE_KEY})")
@@ -70,7 +73,7 @@ def gated(rev: str, down: str) -> str:
 
 def broken(rev: str, down: str) -> str:
     """A revision that adds a column and then fails."""
-    return _revision(
+    return revision_source(
         rev, down, "Broken on purpose",
         """\
         op.add_column("person", sa.Column("half_done", sa.Integer))

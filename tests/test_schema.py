@@ -21,6 +21,7 @@ from schema_helpers import (
     gated,
     marker,
     noop,
+    revision_source,
     version,
 )
 
@@ -299,3 +300,32 @@ def test_two_upgrades_at_once_run_once(own_pg_url, tmp_path):
     assert version(own_pg_url) == ["0003_gated"]
     assert execute(own_pg_url, "SELECT count(*) FROM marker") == [(1,)]
     assert sorted(s["result"] for s in audit_summaries(own_pg_url)[1:]) == ["ok", "refused"]
+
+
+BATCH_RECREATE = """
+with op.batch_alter_table("todo_list", recreate="always") as batch:
+    batch.add_column(sa.Column("colour", sa.String(10)))
+"""
+
+
+def test_sqlite_batch_migration_through_the_app_engine_keeps_child_rows(tmp_path):
+    # Foreign keys are ON on the app's connections; a table copy must not cascade to to-dos.
+    scripts = copy_scripts(
+        tmp_path, **{"0002_batch": revision_source("0002_batch", HEAD, "Recreate todo_list",
+                                             BATCH_RECREATE)}
+    )
+    url = f"sqlite:///{tmp_path / 'batch.sqlite3'}"
+    assert schema.upgrade(url, scripts, HEAD).ok
+    execute(
+        url,
+        "INSERT INTO person (name, email) VALUES ('Ann', 'ann@example.com')",
+        "INSERT INTO todo_list (name, owner_id) VALUES ('Groceries', 1)",
+        "INSERT INTO todo (description, list_id) VALUES ('Buy milk', 1)",
+    )
+    with console_app(url, scripts, tmp_path) as app:
+        engine = app.extensions["sqlalchemy"].engine
+        result = schema.upgrade(engine, scripts)
+        assert result.ok, result.error
+        with engine.connect() as conn:
+            assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+            assert conn.exec_driver_sql("SELECT description FROM todo").all() == [("Buy milk",)]

@@ -37,7 +37,8 @@ class MigrationsView(BaseView):
     @requires(Role.admin)
     def index(self) -> Any:
         status = schema.status(db.engine, scripts_directory())
-        return self.render("admin/migrations.html", status=status)
+        first = {rev.id for rev in status.history if not rev.parents}
+        return self.render("admin/migrations.html", status=status, first_revisions=first)
 
     @expose("/upgrade", methods=["GET"])
     @requires(Role.admin)
@@ -67,10 +68,8 @@ class MigrationsView(BaseView):
     @expose("/downgrade", methods=["GET"])
     @requires(Role.admin)
     def confirm_downgrade(self) -> Any:
-        try:
-            revision = schema.plan_downgrade(db.engine, scripts_directory())
-        except schema.SchemaError as exc:
-            flash(f"Downgrade not possible: {exc}", "error")
+        revision = self._downgradable()
+        if revision is None:
             return redirect(url_for(".index"))
         return self.render("admin/migrations_downgrade.html", revision=revision, error=None)
 
@@ -79,12 +78,10 @@ class MigrationsView(BaseView):
     def downgrade(self) -> Any:
         expected = request.form.get("expected_current", "")
         typed = request.form.get("confirm_revision", "").strip()
+        revision = self._downgradable()
+        if revision is None:
+            return redirect(url_for(".index"))
         if not expected or typed != expected:
-            try:
-                revision = schema.plan_downgrade(db.engine, scripts_directory())
-            except schema.SchemaError as exc:
-                flash(f"Downgrade not possible: {exc}", "error")
-                return redirect(url_for(".index"))
             error = f"Type the revision id {revision.id} exactly to confirm the downgrade."
             return self.render(
                 "admin/migrations_downgrade.html", revision=revision, error=error
@@ -93,6 +90,24 @@ class MigrationsView(BaseView):
             db.engine, scripts_directory(), expected, account=self._actor()
         )
         return self._done(result)
+
+    def _downgradable(self) -> schema.RevisionInfo | None:
+        """The revision one step down undoes, or None (with the reason flashed)."""
+        try:
+            revision = schema.plan_downgrade(db.engine, scripts_directory())
+        except schema.SchemaError as exc:
+            flash(f"Downgrade not possible: {exc}", "error")
+            return None
+        if not revision.parents:
+            # It drops the accounts table, and with it every login, this page's included.
+            flash(
+                f"Downgrade not possible here: {revision.id} is the first revision, and undoing it "
+                "drops every table, the console's accounts included. If you really mean to empty "
+                "the database, run `console db downgrade base` on the server.",
+                "error",
+            )
+            return None
+        return revision
 
     def _actor(self) -> schema.Actor:
         # Captured before the run: a downgrade may drop the table the account lives in.
