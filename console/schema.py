@@ -558,10 +558,15 @@ def upgrade(
     target: str = "heads",
     *,
     expected_current: tuple[str, ...] | None = None,
+    expected_plan: list[str] | None = None,
     account: Any = None,
 ) -> RunResult:
-    """Upgrade to ``target`` (a pending revision or ``heads``), one transaction per revision."""
-    return _run("upgrade", bind, directory, target, expected_current, account)
+    """Upgrade to ``target`` (a pending revision or ``heads``), one transaction per revision.
+
+    With ``expected_current``/``expected_plan`` (what the administrator confirmed) the run is
+    refused unless the database and the revisions to run are still exactly those.
+    """
+    return _run("upgrade", bind, directory, target, expected_current, account, expected_plan)
 
 
 def downgrade_one(
@@ -582,6 +587,7 @@ def _run(
     target: str,
     expected_current: tuple[str, ...] | None,
     account: Any,
+    expected_plan: list[str] | None = None,
 ) -> RunResult:
     with _engine(bind) as engine:
         result = RunResult(operation, target, (), (), [], ok=False)
@@ -592,7 +598,7 @@ def _run(
                     with migration_lock(conn):
                         # Again under the lock: another run may have finished meanwhile.
                         result.before = _current(conn)
-                        _check_and_plan(result, conn, directory, expected_current)
+                        _check_and_plan(result, conn, directory, expected_current, expected_plan)
                         conn.commit()
                         try:
                             config = _alembic_config(directory, conn)
@@ -621,6 +627,7 @@ def _check_and_plan(
     conn: Connection,
     directory: str | Path,
     expected_current: tuple[str, ...] | None,
+    expected_plan: list[str] | None,
 ) -> None:
     """Under the lock: refuse when the database moved since the admin confirmed."""
     if expected_current is not None and tuple(sorted(expected_current)) != tuple(
@@ -634,6 +641,11 @@ def _check_and_plan(
     conn.rollback()
     if result.operation == "upgrade":
         result.planned = [rev.id for rev in upgrade_plan(now, directory, result.target)]
+        if expected_plan is not None and result.planned != expected_plan:
+            raise SchemaError(
+                f"the revisions to run are now {', '.join(result.planned)}, not "
+                f"{', '.join(expected_plan) or 'none'} as when you confirmed. Review them again."
+            )
     else:
         if not now.can_downgrade:
             raise SchemaError(now.explanation or "nothing to downgrade.")

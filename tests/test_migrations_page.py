@@ -136,10 +136,20 @@ def test_drift_is_named_on_the_page(own_url, tmp_path):
     assert "No drift" not in page
 
 
+def confirmation(client, url: str) -> tuple[list[str], str, dict[str, str]]:
+    """GET a confirmation page: the revisions it lists, its form's action and hidden fields."""
+    html = client.get(url).get_data(as_text=True)
+    plan = re.findall(r'<ol id="plan">(.*?)</ol>', html, re.S)
+    form = html[html.rindex("<form"):]
+    action = re.search(r'action="([^"]+)"', form).group(1)
+    fields = dict(re.findall(r'type="hidden" name="([^"]+)" value="([^"]*)"', form))
+    return re.findall(r"<li><code>([^<]+)</code>", plan[0]), action, fields
+
+
 def test_downgrade_one_step_and_upgrade_back_with_confirmation(own_url, tmp_path):
     scripts = copy_scripts(
-        tmp_path, **{"0002_marker": marker("0002_marker", HEAD), "0003_b": noop("0003_b",
-                                                                              "0002_marker")}
+        tmp_path,
+        **{"0002_marker": marker("0002_marker", HEAD), "0003_b": noop("0003_b", "0002_marker")},
     )
     assert schema.upgrade(own_url, scripts, "0002_marker").ok
     with console_app(own_url, scripts, tmp_path) as app:
@@ -150,32 +160,29 @@ def test_downgrade_one_step_and_upgrade_back_with_confirmation(own_url, tmp_path
         confirm = text(client.get(URL + "downgrade"))
         assert "runs the downgrade of exactly this revision: 0002_marker Marker table" in confirm
         assert f"will then be at {HEAD}" in confirm
+        plan, action, fields = confirmation(client, URL + "downgrade")
+        assert plan == ["0002_marker"]
 
-        wrong = post_form(client, URL + "downgrade",
-                          {"expected_current": "0002_marker", "confirm_revision": "0002"})
+        wrong = client.post(action, data={**fields, "confirm_revision": "0002"})
         assert wrong.status_code == 400
         assert "Type the revision id 0002_marker exactly" in text(wrong)
         assert version(own_url) == ["0002_marker"]
 
-        done = post_form(client, URL + "downgrade",
-                         {"expected_current": "0002_marker", "confirm_revision": "0002_marker"},
-                         follow_redirects=True)
+        done = client.post(action, data={**fields, "confirm_revision": "0002_marker"},
+                           follow_redirects=True)
         assert f"Downgrade done: 0002_marker -&gt; {HEAD}." in done.get_data(as_text=True)
         assert version(own_url) == [HEAD]
+        assert "Current revision 0001_initial" in text(client.get(URL))
 
-        confirm = client.get(URL + "upgrade?target=0002_marker")
-        plan = re.findall(r"<li><code>([^<]+)</code>", confirm.get_data(as_text=True))
+        plan, action, fields = confirmation(client, URL + "upgrade?target=0002_marker")
         assert plan == ["0002_marker"]
-        done = post_form(client, URL + "upgrade",
-                         {"target": "0002_marker", "expected_current": HEAD},
-                         follow_redirects=True)
+        done = client.post(action, data=fields, follow_redirects=True)
         assert f"Upgrade done: {HEAD} -&gt; 0002_marker." in done.get_data(as_text=True)
         assert version(own_url) == ["0002_marker"]
 
-        confirm = client.get(URL + "upgrade")
-        plan = re.findall(r"<li><code>([^<]+)</code>", confirm.get_data(as_text=True))
+        plan, action, fields = confirmation(client, URL + "upgrade")
         assert plan == ["0003_b"]
-        post_form(client, URL + "upgrade", {"target": "heads", "expected_current": "0002_marker"})
+        client.post(action, data=fields)
         assert version(own_url) == ["0003_b"]
 
         audit = execute(
@@ -185,6 +192,18 @@ def test_downgrade_one_step_and_upgrade_back_with_confirmation(own_url, tmp_path
     # The first upgrade ran before the admin existed; the three page runs name the admin.
     assert [row[0] for row in audit] == [None, "admin@example.com", "admin@example.com",
                                          "admin@example.com"]
+
+
+def test_a_confirmation_gone_stale_is_refused(own_url, tmp_path):
+    scripts = copy_scripts(tmp_path, **{"0002_a": noop("0002_a", HEAD)})
+    assert schema.upgrade(own_url, scripts, HEAD).ok
+    with console_app(own_url, scripts, tmp_path) as app:
+        client = admin_client(app)
+        _plan, action, fields = confirmation(client, URL + "upgrade")
+        assert schema.upgrade(own_url, scripts).ok  # another admin got there first
+        response = client.post(action, data=fields, follow_redirects=True)
+    assert f"Upgrade not run: the database is now at 0002_a, not at {HEAD}" in text(response)
+    assert version(own_url) == ["0002_a"]
 
 
 def test_upgrade_of_an_up_to_date_database_is_refused_with_a_message(admin_client):

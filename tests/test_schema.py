@@ -161,6 +161,8 @@ def test_a_stale_confirmation_is_refused(empty_url, tmp_path):
     assert result.refused and "not at base" in result.error
     assert version(empty_url) == [HEAD]
     assert schema.downgrade_one(empty_url, scripts, "0002_a").refused
+    result = schema.upgrade(empty_url, scripts, expected_current=(HEAD,), expected_plan=["x"])
+    assert result.refused and "now 0002_a, not x" in result.error
     assert version(empty_url) == [HEAD]
 
 

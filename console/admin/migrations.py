@@ -59,9 +59,12 @@ class MigrationsView(BaseView):
     def upgrade(self) -> Any:
         target = request.form.get("target", "heads")
         expected = tuple(filter(None, request.form.get("expected_current", "").split(",")))
+        plan = request.form.get("expected_plan")
         result = schema.upgrade(
             db.engine, scripts_directory(), target,
-            expected_current=expected, account=self._actor(),
+            expected_current=expected,
+            expected_plan=None if plan is None else list(filter(None, plan.split(","))),
+            account=self._actor(),
         )
         return self._done(result)
 
