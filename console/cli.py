@@ -7,7 +7,6 @@ import os
 import click
 from flask import current_app
 from flask.cli import FlaskGroup, with_appcontext
-from flask_migrate import upgrade
 
 from console import create_app
 from console.auth.service import create_account, ensure_first_admin
@@ -25,7 +24,18 @@ def main() -> None:
 @with_appcontext
 def init_command(demo: bool) -> None:
     """Migrate the database to head and make sure an admin account exists."""
-    upgrade()
+    from console import schema
+
+    # Every instance runs this at start-up: queue behind another one's migration (advisory
+    # lock on PostgreSQL) instead of running the same revisions twice.
+    result = schema.upgrade(
+        db.engine, current_app.extensions["migrate"].directory,
+        wait_seconds=current_app.config.get("CONSOLE_MIGRATION_LOCK_WAIT", 600),
+    )
+    if not (result.ok or result.nothing_to_do):
+        raise click.ClickException(result.describe())
+    if result.ok:
+        click.echo(result.describe())
     email = current_app.config["CONSOLE_ADMIN_EMAIL"]
     generated = ensure_first_admin(db.session, email, current_app.config["CONSOLE_ADMIN_PASSWORD"])
     db.session.commit()

@@ -52,6 +52,10 @@ class MigrationRunning(SchemaError):
     """Another session holds the migration lock."""
 
 
+class NothingToDo(SchemaError):
+    """The database is already at the requested revisions."""
+
+
 @dataclass(frozen=True)
 class Actor:
     """Who runs a migration, captured before it runs (the account row may not survive it)."""
@@ -137,6 +141,7 @@ class RunResult:
     error: str | None = None
     audited: bool = False
     refused: bool = False
+    nothing_to_do: bool = False
 
     def describe(self) -> str:
         """A sentence for the administrator."""
@@ -483,8 +488,10 @@ def plan_upgrade(
 
 def upgrade_plan(current: SchemaStatus, directory: str | Path, target: str) -> list[RevisionInfo]:
     """The revisions an upgrade from ``current`` to ``target`` runs; SchemaError if it cannot."""
+    if current.up_to_date:
+        raise NothingToDo("The database is already up to date.")
     if not current.can_upgrade:
-        raise SchemaError(current.explanation or "The database is already up to date.")
+        raise SchemaError(current.explanation or "The database cannot be upgraded.")
     if target != "heads" and target not in {rev.id for rev in current.pending}:
         raise SchemaError(f"Revision {target} is not pending: choose one from the pending list.")
     return [
@@ -518,9 +525,11 @@ def _alembic_config(directory: str | Path, conn: Connection) -> Config:
 
 
 @contextmanager
-def migration_lock(conn: Connection) -> Iterator[None]:
+def migration_lock(conn: Connection, wait_seconds: float = 0) -> Iterator[None]:
     """Hold the cluster-wide migration lock on PostgreSQL, or raise MigrationRunning.
 
+    Without ``wait_seconds`` a held lock refuses at once (the page); with it the caller
+    queues behind the running migration for at most that long (``console init`` at start-up).
     The lock is session-level: it survives the per-revision commits and is released
     here (or by PostgreSQL when the connection dies).
     """
@@ -528,7 +537,10 @@ def migration_lock(conn: Connection) -> Iterator[None]:
         # SQLite is single-host development use; it serialises writers itself.
         yield
         return
-    got = conn.execute(sa.select(sa.func.pg_try_advisory_lock(LOCK_KEY))).scalar()
+    if wait_seconds > 0:
+        got = _wait_for_lock(conn, wait_seconds)
+    else:
+        got = conn.execute(sa.select(sa.func.pg_try_advisory_lock(LOCK_KEY))).scalar()
     conn.commit()
     if not got:
         raise MigrationRunning(
@@ -541,6 +553,19 @@ def migration_lock(conn: Connection) -> Iterator[None]:
         conn.rollback()
         conn.execute(sa.select(sa.func.pg_advisory_unlock(LOCK_KEY)))
         conn.commit()
+
+
+def _wait_for_lock(conn: Connection, wait_seconds: float) -> bool:
+    # lock_timeout bounds the wait for advisory locks too; SET LOCAL ends with the transaction.
+    conn.exec_driver_sql(f"SET LOCAL lock_timeout = {int(wait_seconds * 1000)}")
+    try:
+        conn.execute(sa.select(sa.func.pg_advisory_lock(LOCK_KEY)))
+    except sa.exc.OperationalError as exc:
+        if getattr(exc.orig, "pgcode", None) != "55P03":  # lock_not_available
+            raise
+        conn.rollback()
+        return False
+    return True
 
 
 def _current(conn: Connection) -> tuple[str, ...]:
@@ -560,13 +585,16 @@ def upgrade(
     expected_current: tuple[str, ...] | None = None,
     expected_plan: list[str] | None = None,
     account: Any = None,
+    wait_seconds: float = 0,
 ) -> RunResult:
     """Upgrade to ``target`` (a pending revision or ``heads``), one transaction per revision.
 
     With ``expected_current``/``expected_plan`` (what the administrator confirmed) the run is
     refused unless the database and the revisions to run are still exactly those.
     """
-    return _run("upgrade", bind, directory, target, expected_current, account, expected_plan)
+    return _run(
+        "upgrade", bind, directory, target, expected_current, account, expected_plan, wait_seconds
+    )
 
 
 def downgrade_one(
@@ -588,6 +616,7 @@ def _run(
     expected_current: tuple[str, ...] | None,
     account: Any,
     expected_plan: list[str] | None = None,
+    wait_seconds: float = 0,
 ) -> RunResult:
     with _engine(bind) as engine:
         result = RunResult(operation, target, (), (), [], ok=False)
@@ -595,7 +624,7 @@ def _run(
             with engine.connect() as conn:
                 result.before = result.after = _current(conn)
                 try:
-                    with migration_lock(conn):
+                    with migration_lock(conn, wait_seconds):
                         # Again under the lock: another run may have finished meanwhile.
                         result.before = _current(conn)
                         _check_and_plan(result, conn, directory, expected_current, expected_plan)
@@ -614,11 +643,14 @@ def _run(
                             result.after = _current(conn)
                 except SchemaError as exc:
                     result.refused = True
+                    result.nothing_to_do = isinstance(exc, NothingToDo)
                     result.error = str(exc)
                     result.after = result.before
         except sa.exc.SQLAlchemyError as exc:
             result.error = _error_text(exc)
-        result.audited = _audit(engine, result, account)
+        # Start-up runs of `console init` find nothing to do on every restart: not worth a row.
+        if not result.nothing_to_do:
+            result.audited = _audit(engine, result, account)
     return result
 
 

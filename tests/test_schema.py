@@ -331,3 +331,64 @@ def test_sqlite_batch_migration_through_the_app_engine_keeps_child_rows(tmp_path
         with engine.connect() as conn:
             assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
             assert conn.exec_driver_sql("SELECT description FROM todo").all() == [("Buy milk",)]
+
+
+def test_console_init_migrates_once_and_then_finds_nothing_to_do(empty_url, tmp_path):
+    with console_app(empty_url, SCRIPTS, tmp_path) as app:
+        runner = app.test_cli_runner()
+        first = runner.invoke(main, ["init"])
+        assert first.exit_code == 0, first.output
+        assert f"Upgrade done: base (no revision) -> {HEAD}." in first.output
+        second = runner.invoke(main, ["init"])
+        assert second.exit_code == 0, second.output
+        assert "Upgrade done" not in second.output
+        assert runner.invoke(main, ["schema-status"]).exit_code == 0
+    assert [s["result"] for s in audit_summaries(empty_url)] == ["ok"]
+
+
+def test_console_init_refuses_a_database_it_cannot_place(empty_url, tmp_path):
+    engine = sa.create_engine(empty_url, poolclass=sa.pool.NullPool)
+    with engine.begin() as conn:
+        conn.exec_driver_sql("CREATE TABLE person (id INTEGER PRIMARY KEY)")
+    engine.dispose()
+    with console_app(empty_url, SCRIPTS, tmp_path) as app:
+        result = app.test_cli_runner().invoke(main, ["init"])
+    assert result.exit_code == 1
+    assert "no Alembic version" in result.output
+
+
+def _waiting_for_migration_lock(conn) -> bool:
+    return bool(conn.exec_driver_sql(
+        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted "
+        f"AND objid = {schema.LOCK_KEY}"
+    ).scalar())
+
+
+def test_a_waiting_upgrade_queues_behind_the_lock(own_pg_url):
+    engine = sa.create_engine(own_pg_url, poolclass=sa.pool.NullPool)
+    results: queue.Queue = queue.Queue()
+    with engine.connect() as holder, engine.connect() as watcher:
+        holder.execute(sa.select(sa.func.pg_advisory_lock(schema.LOCK_KEY)))
+        holder.commit()
+        timed_out = schema.upgrade(own_pg_url, SCRIPTS, wait_seconds=0.2)
+        assert timed_out.refused and "a migration is already running" in timed_out.error
+
+        waiter = threading.Thread(
+            target=lambda: results.put(schema.upgrade(own_pg_url, SCRIPTS, wait_seconds=60))
+        )
+        waiter.start()
+        for _ in range(600):  # up to ~30 s for the waiter to queue on the lock
+            if _waiting_for_migration_lock(watcher):
+                break
+            watcher.rollback()
+            threading.Event().wait(0.05)
+        else:
+            pytest.fail("the upgrade never waited for the lock")
+        assert results.empty()
+        holder.execute(sa.select(sa.func.pg_advisory_unlock(schema.LOCK_KEY)))
+        holder.commit()
+        result = results.get(timeout=60)
+        waiter.join(timeout=60)
+    engine.dispose()
+    assert result.ok, result.error
+    assert version(own_pg_url) == [HEAD]

@@ -121,7 +121,7 @@ class MigrationsView(BaseView):
 
     def _done(self, result: schema.RunResult) -> Any:
         flash(result.describe(), "success" if result.ok else "error")
-        if not result.audited:
+        if not result.audited and not result.nothing_to_do:
             flash("The run could not be written to the audit table (it does not exist now).",
                   "warning")
         return redirect(url_for(".index"))
