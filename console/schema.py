@@ -503,14 +503,21 @@ def upgrade_plan(current: SchemaStatus, directory: str | Path, target: str) -> l
 def plan_downgrade(bind: Bind, directory: str | Path) -> RevisionInfo:
     """The one revision a downgrade step would undo; SchemaError if there is none."""
     current = status(bind, directory)
-    if not current.can_downgrade:
-        if not current.current:
-            raise SchemaError("The database has no revision to downgrade from.")
-        raise SchemaError(
-            current.explanation
-            or "The database is at several revisions: downgrade a branch with the Alembic CLI."
-        )
+    _check_downgradable(current)
     return _info(scripts(directory).get_revision(current.current[0]), is_current=True)
+
+
+def _check_downgradable(current: SchemaStatus) -> None:
+    if current.can_downgrade:
+        return
+    if not current.current:
+        raise SchemaError("The database has no revision to downgrade from.")
+    if len(current.current) > 1:
+        raise SchemaError(
+            "The database is at several revisions at once: downgrade one branch with "
+            "`console db downgrade <revision>` on the server."
+        )
+    raise SchemaError(current.explanation or "The database cannot be downgraded.")
 
 
 def _alembic_config(directory: str | Path, conn: Connection) -> Config:
@@ -679,8 +686,7 @@ def _check_and_plan(
                 f"{', '.join(expected_plan) or 'none'} as when you confirmed. Review them again."
             )
     else:
-        if not now.can_downgrade:
-            raise SchemaError(now.explanation or "nothing to downgrade.")
+        _check_downgradable(now)
         result.planned = list(now.current)
 
 

@@ -188,6 +188,13 @@ def test_several_heads_are_warned_about(empty_url, tmp_path):
     assert any("2 heads" in warning and "merge" in warning for warning in status.warnings)
     assert any(f"{HEAD} is a branch point" in warning for warning in status.warnings)
 
+    assert schema.upgrade(empty_url, scripts).ok
+    status = schema.status(empty_url, scripts)
+    assert sorted(status.current) == ["0002_a", "0002_b"] and status.up_to_date
+    assert any("several revisions at once" in warning for warning in status.warnings)
+    with pytest.raises(schema.SchemaError, match="several revisions at once"):
+        schema.plan_downgrade(empty_url, scripts)
+
 
 def test_running_alembic_in_process_keeps_the_logging_setup(empty_url):
     root = logging.getLogger()
