@@ -29,7 +29,7 @@ from sqlalchemy.engine import URL, Connection, Engine
 from sqlalchemy.orm import Session
 
 from console.audit import record
-from console.models import Base
+from console.models import Account, AuditEntry, Base
 
 log = logging.getLogger(__name__)
 
@@ -698,8 +698,6 @@ def _error_text(exc: BaseException) -> str:
 
 def _audit(engine: Engine, result: RunResult, account: Any) -> bool:
     """Record the run in its own transaction, after the outcome, so a failure is kept too."""
-    from console.models import Account, AuditEntry
-
     who = getattr(account, "email", None)
     summary = {
         "who": who,
