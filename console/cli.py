@@ -7,7 +7,6 @@ import os
 import click
 from flask import Flask, current_app
 from flask.cli import AppGroup, FlaskGroup, with_appcontext
-from flask_migrate import upgrade
 
 from console.auth.service import create_account, ensure_first_admin
 from console.extensions import db
@@ -40,7 +39,18 @@ def register(app: Flask) -> None:
 @with_appcontext
 def init_command(demo: bool) -> None:
     """Migrate the database to head and make sure an admin account exists."""
-    upgrade()
+    from console import schema
+
+    # Every instance runs this at start-up: queue behind another one's migration (advisory
+    # lock on PostgreSQL) instead of running the same revisions twice.
+    result = schema.upgrade(
+        db.engine, current_app.extensions["migrate"].directory,
+        wait_seconds=current_app.config.get("CONSOLE_MIGRATION_LOCK_WAIT", 600),
+    )
+    if not (result.ok or result.nothing_to_do):
+        raise click.ClickException(result.describe())
+    if result.ok:
+        click.echo(result.describe())
     email = current_app.config["CONSOLE_ADMIN_EMAIL"]
     generated = ensure_first_admin(db.session, email, current_app.config["CONSOLE_ADMIN_PASSWORD"])
     db.session.commit()
@@ -116,3 +126,16 @@ def seed_command(people: int, lists: int, todos: int, seed_value: int) -> None:
     click.echo(
         f"Added {counts['people']:,} people, {counts['lists']:,} lists, {counts['todos']:,} to-dos."
     )
+
+
+@commands.command("schema-status")
+@with_appcontext
+def schema_status_command() -> None:
+    """Show where the database stands against the migrations; exit 1 if pending or drifting."""
+    from console import schema
+
+    status = schema.status(db.engine, current_app.extensions["migrate"].directory)
+    for line in schema.status_lines(status):
+        click.echo(line)
+    if not status.ok:
+        raise click.exceptions.Exit(1)

@@ -112,8 +112,6 @@ def pg_database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A migrated, empty database: a fresh SQLite file, or the run's PostgreSQL database."""
     if request.param == "sqlite":
-        if request.node.get_closest_marker("postgres_only"):
-            pytest.skip("PostgreSQL-only test")
         yield f"sqlite:///{tmp_path / 'test.sqlite3'}"
         return
     url = request.getfixturevalue("pg_database")
@@ -304,3 +302,15 @@ def delete_through_console(client: FlaskClient, endpoint: str, *ids: int) -> tup
         data={"id": list(ids), "fingerprint": match.group(1), "csrf_token": token},
     )
     return page, done
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """PostgreSQL-only tests are not collected for SQLite at all (rather than shown as skipped)."""
+    keep, drop = [], []
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        on_sqlite = callspec is not None and callspec.params.get("database_url") == "sqlite"
+        (drop if on_sqlite and item.get_closest_marker("postgres_only") else keep).append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep

@@ -7,6 +7,7 @@ from flask_admin import Admin
 from flask_admin.theme import Bootstrap4Theme
 
 from console.admin.home import HomeView
+from console.admin.migrations import MigrationsView
 from console.admin.registry import build_views
 from console.admin.relationships import RelationshipsView
 
@@ -23,4 +24,7 @@ def init_admin(app: Flask) -> Admin:
     for view in build_views():
         admin.add_view(view)
     admin.add_view(RelationshipsView(name="Relationships", endpoint="relationships"))
+    admin.add_view(
+        MigrationsView(name="Migrations", endpoint="migrations", category="Administration")
+    )
     return admin
