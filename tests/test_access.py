@@ -20,6 +20,7 @@ ROLES = [ANON, VIEWER, EDITOR, ADMIN]
 ENDPOINTS = [
     ("GET", "/admin/", VIEWER),
     ("GET", "/admin/relationships/", VIEWER),
+    ("GET", "/admin/migrations/", ADMIN),
     ("GET", "/admin/audit/", ADMIN),
     ("GET", "/admin/audit/export.csv", ADMIN),
     ("GET", "/admin/{model}/history/?id={id}", VIEWER),
