@@ -14,11 +14,12 @@ from flask_admin.form import BaseForm
 from flask_wtf import FlaskForm
 from sqlalchemy import Boolean, Column, Date, DateTime, Enum, String, Text, func, inspect, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import ColumnProperty, RelationshipProperty, undefer
+from sqlalchemy.orm import ColumnProperty, undefer
 from wtforms import ValidationError
 from wtforms.validators import DataRequired
 
 from console import rules
+from console.admin.lists import BigListMixin
 from console.auth.roles import current_role_includes, deny
 from console.db_errors import describe_integrity_error
 from console.extensions import db
@@ -119,7 +120,7 @@ class ChildPreview:
     view_endpoint: str | None
 
 
-class ConsoleModelView(ModelView):
+class ConsoleModelView(BigListMixin, ModelView):
     """Every model's admin view, configured from its mapper.
 
     Subclass only for what metadata cannot say; register models in

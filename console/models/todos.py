@@ -13,6 +13,7 @@ from console.models.people import Person
 from console.models.policies import LIST_OWNER, LIST_TODOS, TODO_ASSIGNEE
 from console.rules import DESCRIPTION_MAX, NAME_MAX, Priority
 
+
 class TodoList(TimestampMixin, VersionedMixin, Base):
     """A named list of to-dos owned by a person."""
 
@@ -58,6 +59,7 @@ class Todo(TimestampMixin, VersionedMixin, Base):
         default=False,
         server_default=false(),
         index=True,
+        info={"toggle_in_list": True},
     )
     due_date: Mapped[date | None] = mapped_column(Date, index=True)
     priority: Mapped[Priority] = mapped_column(

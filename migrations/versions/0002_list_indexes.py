@@ -47,7 +47,10 @@ def upgrade() -> None:
     for name, table, column in TRIGRAM:
         if postgres:
             op.create_index(
-                name, table, [column], postgresql_using="gin",
+                name,
+                table,
+                [column],
+                postgresql_using="gin",
                 postgresql_ops={column: "gin_trgm_ops"},
             )
         else:
