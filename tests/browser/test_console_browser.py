@@ -187,7 +187,7 @@ def test_toggle_completion_in_place(editor_page, sample):
     assert not page.js_errors
 
 
-def test_without_javascript_toggle_and_create_still_work(no_js_page, sample):
+def test_without_javascript_toggle_create_and_delete_still_work(no_js_page, sample):
     page = no_js_page
     make_account(Role.editor)
     page.goto("/login")
@@ -207,6 +207,14 @@ def test_without_javascript_toggle_and_create_still_work(no_js_page, sample):
     page.click("input[type=submit][value='Save'], button:has-text('Save')")
     page.wait_for_selector(".alert-success")
     assert _db.session.scalar(sa.select(Person).where(Person.email == "cleo@example.com"))
+
+    page.goto("/admin/person/")
+    row_delete = page.locator(
+        f"form[action$='/admin/person/delete/']:has(input[name=id][value='{sample['bob']}'])"
+    )
+    row_delete.locator("button").click()
+    page.wait_for_selector(".alert-success")
+    assert fresh(Person, sample["bob"]) is None
 
 
 def test_viewer_sees_no_toggle(page, sample):
