@@ -87,7 +87,14 @@ def expected_order(key: str | None, desc: bool, dialect: str) -> list[int]:
     return [t.id for t in (reversed(ordered) if desc else ordered)]
 
 
-SORTS = [(None, None), ("id", 0), ("description", 1), ("completed", 2), ("due_date", 3), ("priority", 4)]
+SORTS = [
+    (None, None),
+    ("id", 0),
+    ("description", 1),
+    ("completed", 2),
+    ("due_date", 3),
+    ("priority", 4),
+]
 
 
 @pytest.mark.parametrize("key,column", SORTS)
