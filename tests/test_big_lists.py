@@ -343,3 +343,11 @@ def test_details_page_previews_children(viewer_client, big_list):
         as_text=True
     )
     assert "Showing 10 of 120" in page
+
+
+def test_a_cursor_past_the_end_shows_an_empty_page_with_a_way_back(viewer_client, many):
+    token = Cursor(10_000, 10_000).encode()
+    page = viewer_client.get(f"/admin/todo/?page=3&after={token}").get_data(as_text=True)
+    assert row_ids(page) == []
+    assert link(page, "first") is not None
+    assert link(page, "next") is None

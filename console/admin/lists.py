@@ -235,7 +235,8 @@ class BigListMixin:
             has_prev, has_next = page > 0, len(rows) > size
             rows = rows[:size]
         if (after or before) and not rows:
-            has_prev = has_next = False
+            # A cursor past the end (rows deleted meanwhile): offer the way back, not onwards.
+            has_prev, has_next = True, False
         g.console_list_page = self._list_page(
             count, page, size, rows, column_key, has_prev, has_next, bool(after or before)
         )
