@@ -14,7 +14,7 @@ from flask_admin.form import BaseForm
 from flask_wtf import FlaskForm
 from sqlalchemy import Boolean, Column, Date, DateTime, Enum, String, Text, func, inspect, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import ColumnProperty, undefer
+from sqlalchemy.orm import ColumnProperty, RelationshipProperty, undefer
 from wtforms import ValidationError
 from wtforms.validators import DataRequired
 
