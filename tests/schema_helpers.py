@@ -10,13 +10,13 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-from conftest import Auth, create_pg_database, drop_pg_database, make_account, require_pg
 from flask import Flask
 from flask.testing import FlaskClient
 
 from console import create_app
 from console.extensions import db as _db
 from console.models import Role
+from tests.conftest import Auth, create_pg_database, drop_pg_database, make_account, require_pg
 
 ROOT = Path(__file__).resolve().parent.parent
 HEAD = "0001_initial"

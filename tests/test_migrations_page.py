@@ -8,8 +8,10 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from conftest import csrf_token, post_form
-from schema_helpers import (
+
+from console import schema
+from tests.conftest import csrf_token, post_form
+from tests.schema_helpers import (
     HEAD,
     admin_client,
     broken,
@@ -21,8 +23,6 @@ from schema_helpers import (
     noop,
     version,
 )
-
-from console import schema
 
 SCRIPTS = Path(__file__).resolve().parent.parent / "migrations"
 URL = "/admin/migrations/"

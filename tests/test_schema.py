@@ -10,7 +10,11 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from schema_helpers import (
+
+from console import schema
+from console.cli import main
+from console.models import Base
+from tests.schema_helpers import (
     GATE_KEY,
     HEAD,
     broken,
@@ -24,10 +28,6 @@ from schema_helpers import (
     revision_source,
     version,
 )
-
-from console import schema
-from console.cli import main
-from console.models import Base
 
 SCRIPTS = Path(__file__).resolve().parent.parent / "migrations"
 

@@ -22,6 +22,7 @@ from wtforms.validators import DataRequired
 
 from console import rules
 from console.admin.deletes import DeleteConfirmMixin
+from console.admin.lists import BigListMixin
 from console.admin.versioning import VersionCheckMixin
 from console.auth.roles import current_role_includes, deny
 from console.db_errors import describe_integrity_error
@@ -155,7 +156,7 @@ class ChildPreview:
     view_endpoint: str | None
 
 
-class ConsoleModelView(DeleteConfirmMixin, VersionCheckMixin, ModelView):
+class ConsoleModelView(BigListMixin, DeleteConfirmMixin, VersionCheckMixin, ModelView):
     """Every model's admin view, configured from its mapper.
 
     Subclass only for what metadata cannot say; register models in

@@ -430,7 +430,8 @@ def editable_columns(model: type) -> list[str]:
             continue
         if column.key in hidden or not hasattr(model, column.key):
             continue
-        if column.info.get("format") == "email":
+        if column.info.get("format") == "email" or column.info.get("toggle_in_list"):
+            # Emails need the full form's checks; toggled flags have their own control.
             continue
         if isinstance(column.type, Boolean | Enum | String | Text):
             columns.append(column.key)
