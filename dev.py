@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Set up and run the console, or its tests, with nothing but Python 3.11+.
 
-    python3 dev.py serve [--demo]   install into .venv, migrate, ensure an admin, serve on :5000
-    python3 dev.py test [ARGS]      install into .venv (with test tools), lint, run pytest ARGS
+python3 dev.py serve [--demo]   install into .venv, migrate, ensure an admin, serve on :5000
+python3 dev.py test [ARGS]      install into .venv (with test tools), lint, run pytest ARGS
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 
 def _install(extras: str) -> None:
     """Create .venv and install the project, again only when pyproject.toml changed."""
-    if sys.version_info < (3, 11):
+    if sys.version_info < (3, 11):  # noqa: UP036 - dev.py runs under any python3
         sys.exit("Console needs Python 3.11 or newer.")
     stamp = VENV / f".installed-{extras or 'base'}"
     digest = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
@@ -33,8 +33,16 @@ def _install(extras: str) -> None:
     target = f".[{extras}]" if extras else "."
     print(f"Installing {target} into .venv ...", flush=True)
     subprocess.run(
-        [str(BIN / "python"), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-         "-e", target],
+        [
+            str(BIN / "python"),
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            "-e",
+            target,
+        ],
         cwd=ROOT,
         check=True,
     )
@@ -53,7 +61,7 @@ def serve(args: list[str]) -> int:
 
 
 def test(args: list[str]) -> int:
-    """Lint, then run the whole suite (PostgreSQL and browser tests skip, with reasons, if absent)."""
+    """Lint, then run the suite (PostgreSQL and browser tests skip, with reasons, if absent)."""
     _install("test")
     lint = subprocess.call([str(BIN / "ruff"), "check", "."], cwd=ROOT)
     if lint:

@@ -51,6 +51,10 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     init_admin(app)
     _register_error_pages(app)
 
+    from console import cli
+
+    cli.register(app)
+
     @app.get("/")
     def root() -> Any:
         from flask import redirect, url_for

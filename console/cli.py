@@ -6,27 +6,53 @@ import os
 import sys
 
 import click
-from flask import current_app
-from flask.cli import FlaskGroup, with_appcontext
-from flask_migrate import upgrade
+from flask import Flask, current_app
+from flask.cli import AppGroup, FlaskGroup, with_appcontext
 
-from console import create_app
 from console.auth.service import create_account, ensure_first_admin
 from console.extensions import db
 from console.rules import Role, RuleError
 
+# The console's own commands, added to every app by the factory, so that both
+# `console ...` and `flask --app console ...` have them.
+commands = AppGroup("console")
 
-@click.group(cls=FlaskGroup, create_app=lambda: create_app())
+
+def _create_app() -> Flask:
+    from console import create_app
+
+    return create_app()
+
+
+@click.group(cls=FlaskGroup, create_app=_create_app)
 def main() -> None:
     """Console: a web admin console for people, to-do lists and to-dos."""
 
 
-@main.command("init")
+def register(app: Flask) -> None:
+    """Add the console's commands to ``app.cli``."""
+    for command in commands.commands.values():
+        app.cli.add_command(command)
+
+
+@commands.command("init")
 @click.option("--demo", is_flag=True, help="Also add a small set of demo data.")
 @with_appcontext
 def init_command(demo: bool) -> None:
     """Migrate the database to head and make sure an admin account exists."""
-    upgrade()
+    from console import schema
+
+    # Every instance runs this at start-up: queue behind another one's migration (advisory
+    # lock on PostgreSQL) instead of running the same revisions twice.
+    result = schema.upgrade(
+        db.engine,
+        current_app.extensions["migrate"].directory,
+        wait_seconds=current_app.config.get("CONSOLE_MIGRATION_LOCK_WAIT", 600),
+    )
+    if not (result.ok or result.nothing_to_do):
+        raise click.ClickException(result.describe())
+    if result.ok:
+        click.echo(result.describe())
     email = current_app.config["CONSOLE_ADMIN_EMAIL"]
     generated = ensure_first_admin(db.session, email, current_app.config["CONSOLE_ADMIN_PASSWORD"])
     db.session.commit()
@@ -48,10 +74,12 @@ def init_command(demo: bool) -> None:
     click.echo(f"Database ready: {db.engine.url.render_as_string(hide_password=True)}")
 
 
-@main.command("create-account")
+@commands.command("create-account")
 @click.argument("email")
 @click.option(
-    "--role", type=click.Choice([r.value for r in Role]), default=Role.viewer.value,
+    "--role",
+    type=click.Choice([r.value for r in Role]),
+    default=Role.viewer.value,
     show_default=True,
 )
 @with_appcontext
@@ -74,7 +102,7 @@ def create_account_command(email: str, role: str) -> None:
     click.echo(f"Created {role} account {email.lower()}.")
 
 
-@main.command("seed")
+@commands.command("seed")
 @click.option("--people", default=100, show_default=True, type=click.IntRange(0))
 @click.option("--lists", default=50, show_default=True, type=click.IntRange(0))
 @click.option("--todos", default=1000, show_default=True, type=click.IntRange(0))
@@ -88,7 +116,11 @@ def seed_command(people: int, lists: int, todos: int, seed_value: int) -> None:
     try:
         with db.engine.begin() as conn, click.progressbar(length=total, label="Seeding") as bar:
             counts = seed(
-                conn, people=people, lists=lists, todos=todos, seed_value=seed_value,
+                conn,
+                people=people,
+                lists=lists,
+                todos=todos,
+                seed_value=seed_value,
                 progress=bar.update,
             )
     except ValueError as exc:
@@ -98,7 +130,7 @@ def seed_command(people: int, lists: int, todos: int, seed_value: int) -> None:
     )
 
 
-@main.command("import")
+@commands.command("import")
 @click.argument("model")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False))
 @click.option("--dry-run", is_flag=True, help="Check every row and report; write nothing.")
@@ -114,12 +146,20 @@ def import_command(model: str, file: str, dry_run: bool, upsert: bool) -> None:
     except KeyError as exc:
         raise click.BadParameter(str(exc.args[0]), param_hint="MODEL") from None
     size = os.path.getsize(file)
-    with open(file, "rb") as source, click.progressbar(
-        length=size, label="Checking" if dry_run else "Importing", file=sys.stderr
-    ) as bar:
+    with (
+        open(file, "rb") as source,
+        click.progressbar(
+            length=size, label="Checking" if dry_run else "Importing", file=sys.stderr
+        ) as bar,
+    ):
         result = import_csv(
-            db.session, model, source, upsert=upsert, dry_run=dry_run,
-            file_name=os.path.basename(file), progress=bar.update,
+            db.session,
+            model,
+            source,
+            upsert=upsert,
+            dry_run=dry_run,
+            file_name=os.path.basename(file),
+            progress=bar.update,
         )
     for error in result.errors:
         column = f" [{error.column}]" if error.column else ""
@@ -139,12 +179,17 @@ def import_command(model: str, file: str, dry_run: bool, upsert: bool) -> None:
         click.echo("Dry run: nothing was written.")
 
 
-@main.command("export")
+@commands.command("export")
 @click.argument("model")
-@click.option("--format", "fmt", type=click.Choice(["csv", "jsonl"]), default="csv",
-              show_default=True)
-@click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True),
-              help="Write to this file instead of standard output.")
+@click.option(
+    "--format", "fmt", type=click.Choice(["csv", "jsonl"]), default="csv", show_default=True
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, writable=True),
+    help="Write to this file instead of standard output.",
+)
 @with_appcontext
 def export_command(model: str, fmt: str, output: str | None) -> None:
     """Export every row of MODEL in the import's format (streamed; memory stays flat)."""
@@ -175,5 +220,19 @@ def export_command(model: str, fmt: str, output: str | None) -> None:
         if output:
             target.close()
         db.session.rollback()
-    click.echo(f"Exported {total:,} {spec.name} row(s)" + (f" to {output}." if output else "."),
-               err=True)
+    click.echo(
+        f"Exported {total:,} {spec.name} row(s)" + (f" to {output}." if output else "."), err=True
+    )
+
+
+@commands.command("schema-status")
+@with_appcontext
+def schema_status_command() -> None:
+    """Show where the database stands against the migrations; exit 1 if pending or drifting."""
+    from console import schema
+
+    status = schema.status(db.engine, current_app.extensions["migrate"].directory)
+    for line in schema.status_lines(status):
+        click.echo(line)
+    if not status.ok:
+        raise click.exceptions.Exit(1)

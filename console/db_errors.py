@@ -57,7 +57,9 @@ def describe_integrity_error(exc: IntegrityError, model: type) -> Problem:
         return Problem(column, "This field is required.")
     if kind == "ForeignKeyConstraint":
         restricting = [
-            link for link in LINKS if link.parent == model.__name__ and link.policy.name == "RESTRICT"
+            link
+            for link in LINKS
+            if link.parent == model.__name__ and link.policy.name == "RESTRICT"
         ]
         if restricting and ("delete" in text.lower() or "still referenced" in text or not name):
             owned = ", ".join(f"{link.child} ({link.description})" for link in restricting)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import random
 from collections.abc import Callable, Iterator
 from datetime import date, timedelta
@@ -13,14 +15,58 @@ from console.rules import Priority
 
 BATCH = 10_000
 
-_WORDS = (
-    "buy milk call review write plan fix clean paint send book pay email check order "
-    "read draft ship water test renew sort file print update cancel backup deploy"
-).split()
-_NOUNS = (
-    "report garden invoice car roof budget kitchen slides contract tickets meeting "
-    "server window taxes letter plants photos bike boiler backlog"
-).split()
+_WORDS = [
+    "buy",
+    "milk",
+    "call",
+    "review",
+    "write",
+    "plan",
+    "fix",
+    "clean",
+    "paint",
+    "send",
+    "book",
+    "pay",
+    "email",
+    "check",
+    "order",
+    "read",
+    "draft",
+    "ship",
+    "water",
+    "test",
+    "renew",
+    "sort",
+    "file",
+    "print",
+    "update",
+    "cancel",
+    "backup",
+    "deploy",
+]
+_NOUNS = [
+    "report",
+    "garden",
+    "invoice",
+    "car",
+    "roof",
+    "budget",
+    "kitchen",
+    "slides",
+    "contract",
+    "tickets",
+    "meeting",
+    "server",
+    "window",
+    "taxes",
+    "letter",
+    "plants",
+    "photos",
+    "bike",
+    "boiler",
+    "backlog",
+]
 
 
 def _batches(rows: Iterator[dict], size: int = BATCH) -> Iterator[list[dict]]:
@@ -32,6 +78,28 @@ def _batches(rows: Iterator[dict], size: int = BATCH) -> Iterator[list[dict]]:
             batch = []
     if batch:
         yield batch
+
+
+_TODO_COLUMNS = ("description", "completed", "due_date", "priority", "list_id", "assignee_id")
+
+
+def _copy_todos(conn: Connection, batch: list[dict]) -> None:
+    """PostgreSQL: COPY a batch in (several times faster than multi-row INSERTs)."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    for row in batch:
+        writer.writerow(
+            "" if row[c] is None else (row[c].value if c == "priority" else row[c])
+            for c in _TODO_COLUMNS
+        )
+    buffer.seek(0)
+    cursor = conn.connection.dbapi_connection.cursor()
+    try:
+        cursor.copy_expert(
+            f"COPY todo ({', '.join(_TODO_COLUMNS)}) FROM STDIN WITH (FORMAT csv)", buffer
+        )
+    finally:
+        cursor.close()
 
 
 def seed(
@@ -64,7 +132,9 @@ def seed(
         conn.execute(insert(Person), batch)
         tick(len(batch))
     person_ids = list(
-        conn.scalars(select(Person.id).where(Person.email.like(f"person{run}-%")).order_by(Person.id))
+        conn.scalars(
+            select(Person.id).where(Person.email.like(f"person{run}-%")).order_by(Person.id)
+        )
     )
 
     list_rows = (
@@ -75,7 +145,9 @@ def seed(
         conn.execute(insert(TodoList), batch)
         tick(len(batch))
     list_ids = list(
-        conn.scalars(select(TodoList.id).where(TodoList.name.like(f"List {run}-%")).order_by(TodoList.id))
+        conn.scalars(
+            select(TodoList.id).where(TodoList.name.like(f"List {run}-%")).order_by(TodoList.id)
+        )
     )
 
     today = date.today()
@@ -97,6 +169,9 @@ def seed(
             }
 
     for batch in _batches(todo_rows()):
-        conn.execute(insert(Todo), batch)
+        if conn.dialect.name == "postgresql":
+            _copy_todos(conn, batch)
+        else:
+            conn.execute(insert(Todo), batch)
         tick(len(batch))
     return {"people": people, "lists": lists, "todos": todos}

@@ -6,6 +6,7 @@ APIs with a connection handed in through ``config.attributes["connection"]``
 """
 
 import logging
+from contextlib import contextmanager
 from logging.config import fileConfig
 
 from alembic import context
@@ -33,6 +34,24 @@ def _configure(connection, **extra) -> None:
     )
 
 
+@contextmanager
+def _sqlite_foreign_keys_off(connection):
+    """Batch mode recreates SQLite tables; with foreign keys ON (as the app sets them) the
+    DROP of the old table fires ON DELETE CASCADE / SET NULL and empties the child tables."""
+    if connection.dialect.name != "sqlite":
+        yield
+        return
+    # The pragma is ignored inside a transaction: end any that autobegan.
+    connection.commit()
+    connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+    try:
+        yield
+    finally:
+        connection.rollback()
+        connection.exec_driver_sql("PRAGMA foreign_keys=ON")
+        connection.commit()
+
+
 def _flask_engine():
     try:
         from flask import current_app
@@ -53,8 +72,13 @@ def run_migrations_offline() -> None:
 def run_migrations_online() -> None:
     connection = config.attributes.get("connection")
     if connection is not None:
-        _configure(connection)
-        with context.begin_transaction():
+        # console/schema.py asks for a transaction per revision, so that a failing
+        # revision leaves the database at the last one that succeeded.
+        _configure(
+            connection,
+            transaction_per_migration=config.attributes.get("transaction_per_migration", False),
+        )
+        with _sqlite_foreign_keys_off(connection), context.begin_transaction():
             context.run_migrations()
         return
 
@@ -76,7 +100,7 @@ def run_migrations_online() -> None:
 
     with engine.connect() as connection:
         _configure(connection, process_revision_directives=skip_empty)
-        with context.begin_transaction():
+        with _sqlite_foreign_keys_off(connection), context.begin_transaction():
             context.run_migrations()
 
 

@@ -7,7 +7,10 @@ from flask_admin import Admin
 from flask_admin.theme import Bootstrap4Theme
 
 from console.admin.home import HomeView
+from console.admin.lists import assets
+from console.admin.migrations import MigrationsView
 from console.admin.registry import build_views
+from console.admin.relationships import RelationshipsView
 
 
 def init_admin(app: Flask) -> Admin:
@@ -19,6 +22,11 @@ def init_admin(app: Flask) -> Admin:
         index_view=HomeView(name="Home", url="/admin"),
         theme=Bootstrap4Theme(base_template="admin/console_master.html", fluid=True),
     )
+    app.register_blueprint(assets)
     for view in build_views():
         admin.add_view(view)
+    admin.add_view(RelationshipsView(name="Relationships", endpoint="relationships"))
+    admin.add_view(
+        MigrationsView(name="Migrations", endpoint="migrations", category="Administration")
+    )
     return admin

@@ -5,14 +5,16 @@ from __future__ import annotations
 from typing import Any
 
 from flask_login import current_user
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 from wtforms import PasswordField, ValidationError
-from wtforms.validators import Length, Optional
+from wtforms.validators import Optional
 
-from console.admin.base import ConsoleModelView
+from console.admin.base import ConsoleModelView, RuleValidator
 from console.auth.service import count_admins
 from console.extensions import db
 from console.models import Account
-from console.rules import Role
+from console.rules import Role, check_password
 
 
 class AccountView(ConsoleModelView):
@@ -24,7 +26,7 @@ class AccountView(ConsoleModelView):
     form_extra_fields = {
         "password": PasswordField(
             "Password",
-            validators=[Optional(), Length(min=8, max=1024)],
+            validators=[Optional(), RuleValidator(check_password)],
             description="At least 8 characters. Leave blank to keep the current password.",
         )
     }
@@ -41,14 +43,22 @@ class AccountView(ConsoleModelView):
             model.set_password(password)
         self._keep_an_admin(model, leaving=not model.has_role(Role.admin))
 
-    def on_model_delete(self, model: Any) -> None:
-        if model.id == current_user.id:
-            raise _field_error(None, "You cannot delete your own account.")
-        self._keep_an_admin(model, leaving=True)
+    def delete_refusal(self, session: Session, ids: list[Any]) -> str | None:
+        # Counted without the selected ids, so it holds before and after the DELETE runs.
+        if current_user.id in ids:
+            return "You cannot delete your own account."
+        admins_left = session.scalar(
+            select(func.count())
+            .select_from(Account)
+            .where(Account.role == Role.admin, Account.active.is_(True), Account.id.not_in(ids))
+        )
+        if not admins_left:
+            return "This would delete the last active admin account: keep at least one."
+        return None
 
     def _keep_an_admin(self, model: Any, leaving: bool) -> None:
         # Without an active admin nobody could manage accounts or run migrations.
-        if leaving and db.session.get(Account, model.id) is not None:
+        if leaving and model.id is not None:
             db.session.flush()
             if count_admins(db.session) == 0:
                 raise _field_error("role", "This is the last active admin account: keep it.")

@@ -5,25 +5,29 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from flask import flash, has_request_context, url_for
 from flask_admin.contrib.sqla import ModelView
+from flask_admin.contrib.sqla.ajax import QueryAjaxModelLoader
 from flask_admin.contrib.sqla.filters import FilterEqual
 from flask_admin.form import BaseForm
 from flask_wtf import FlaskForm
 from sqlalchemy import Boolean, Column, Date, DateTime, Enum, String, Text, func, inspect, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import ColumnProperty, RelationshipProperty, undefer
+from sqlalchemy.orm import ColumnProperty, undefer
 from wtforms import ValidationError
 from wtforms.validators import DataRequired
 
 from console import rules
 from console.admin.bulk import BulkMixin
+from console.admin.deletes import DeleteConfirmMixin
+from console.admin.lists import BigListMixin
+from console.admin.versioning import VersionCheckMixin
 from console.auth.roles import current_role_includes, deny
 from console.db_errors import describe_integrity_error
 from console.extensions import db
-from console.models import LINKS, Link
 from console.rules import Role
 
 log = logging.getLogger(__name__)
@@ -104,6 +108,39 @@ def label_attribute(model: type) -> Any:
     return getattr(model, inspect(model).primary_key[0].key)
 
 
+class SafeAjaxLoader(QueryAjaxModelLoader):
+    """Flask-Admin's ajax lookup, with malformed keys treated as "not found".
+
+    Stock, a posted value such as ``abc`` for an integer key reaches the database
+    and fails there (a 500 on PostgreSQL).
+    """
+
+    def get_one(self, pk: Any) -> Any:
+        key = inspect(self.model).primary_key[0]
+        try:
+            pk = key.type.python_type(pk)
+        except (TypeError, ValueError, NotImplementedError):
+            return None
+        return super().get_one(pk)
+
+
+def ajax_loader(name: str, model: type) -> SafeAjaxLoader:
+    """A lookup of ``model`` rows by their text columns, ten at a time."""
+    fields = [
+        c.key
+        for c in table_columns(model)
+        if isinstance(c.type, String) and not c.info.get("secret")
+    ]
+    return SafeAjaxLoader(
+        name,
+        db,
+        model,
+        fields=fields,
+        page_size=10,
+        placeholder=f"Search {humanise(name).lower()}...",
+    )
+
+
 def humanise(name: str) -> str:
     """``due_date`` -> ``Due date``."""
     return name.replace("_", " ").capitalize()
@@ -120,7 +157,7 @@ class ChildPreview:
     view_endpoint: str | None
 
 
-class ConsoleModelView(BulkMixin, ModelView):
+class ConsoleModelView(BulkMixin, BigListMixin, DeleteConfirmMixin, VersionCheckMixin, ModelView):
     """Every model's admin view, configured from its mapper.
 
     Subclass only for what metadata cannot say; register models in
@@ -137,6 +174,11 @@ class ConsoleModelView(BulkMixin, ModelView):
     export_types = ["csv"]
     details_template = "admin/console_details.html"
     list_template = "admin/console_list.html"
+    column_type_formatters = {
+        **ModelView.column_type_formatters,
+        datetime: lambda view, value, name: value.strftime("%Y-%m-%d %H:%M"),
+    }
+    column_type_formatters_detail = column_type_formatters
     # The least role every endpoint of this view needs (Account raises it to admin).
     min_role: Role = Role.viewer
     children_preview_size = 10
@@ -165,7 +207,7 @@ class ConsoleModelView(BulkMixin, ModelView):
             p
             for p in mapper.column_attrs
             if isinstance(p, ColumnProperty)
-            and not hasattr(p.expression, "table")
+            and not isinstance(p.columns[0], Column)
             and p.key not in secret
         ]
         pk = mapper.primary_key[0].key
@@ -211,16 +253,7 @@ class ConsoleModelView(BulkMixin, ModelView):
             self.column_filters = filters
         if "form_ajax_refs" not in vars(cls):
             self.form_ajax_refs = {
-                rel.key: {
-                    "fields": [
-                        c.key
-                        for c in table_columns(rel.mapper.class_)
-                        if isinstance(c.type, String) and not c.info.get("secret")
-                    ],
-                    "page_size": 10,
-                    "placeholder": f"Search {humanise(rel.key).lower()}...",
-                }
-                for rel in to_one
+                rel.key: ajax_loader(rel.key, rel.mapper.class_) for rel in to_one
             }
         excluded = [c.key for c in columns if c.key in UNEDITABLE_COLUMNS or c.key in secret]
         inline = getattr(cls, "inline_models", None) or ()
@@ -290,6 +323,25 @@ class ConsoleModelView(BulkMixin, ModelView):
 
     # -- queries ----------------------------------------------------------------------
 
+    def get_one(self, id: Any) -> Any:
+        # PostgreSQL refuses "abc" for an integer key with an error (a 500), SQLite
+        # just finds nothing: treat a malformed id as "no such record" on both.
+        pk = inspect(self.model).primary_key[0]
+        try:
+            key = pk.type.python_type(id)
+        except (TypeError, ValueError, NotImplementedError):
+            return None
+        return db.session.get(self.model, key)
+
+    def get_list(self, page: Any, *args: Any, page_size: Any = None, **kwargs: Any) -> Any:
+        # Hand-edited URLs: a negative page is an SQL error on PostgreSQL, a huge
+        # page size a memory hazard.
+        if page is not None:
+            page = max(int(page), 0)
+        if page_size is not None and page_size not in self.page_set:
+            page_size = None
+        return super().get_list(page, *args, page_size=page_size, **kwargs)
+
     def get_query(self) -> Any:
         query = super().get_query()
         if self._computed:
@@ -324,26 +376,6 @@ class ConsoleModelView(BulkMixin, ModelView):
         self.after_model_change(form, model, False)
         return True
 
-    def delete_model(self, model: Any) -> bool:
-        blocked = self.restrict_message(model)
-        if blocked:
-            flash(blocked, "error")
-            return False
-        try:
-            self.on_model_delete(model)
-            db.session.delete(model)
-            db.session.commit()
-        except ValidationError as exc:
-            db.session.rollback()
-            flash(str(exc), "error")
-            return False
-        except IntegrityError as exc:
-            db.session.rollback()
-            flash(describe_integrity_error(exc, self.model).message, "error")
-            return False
-        self.after_model_delete(model)
-        return True
-
     def _report_write_error(self, form: Any, exc: Exception) -> None:
         """Put a database refusal on the field it concerns, with the input kept."""
         if isinstance(exc, ValidationError):
@@ -358,28 +390,6 @@ class ConsoleModelView(BulkMixin, ModelView):
         else:
             flash(f"The record was not saved: {message}", "error")
 
-    def restrict_message(self, model: Any) -> str | None:
-        """Why ``model`` cannot be deleted (RESTRICT children exist), or None."""
-        reasons = []
-        for link in _links_with_parent(type(model)):
-            if link.policy.name != "RESTRICT":
-                continue
-            child = inspect(self.model).registry._class_registry[link.child]
-            count = db.session.scalar(
-                select(func.count())
-                .select_from(child)
-                .where(getattr(child, link.fk_column) == inspect(model).identity[0])
-            )
-            if count:
-                reasons.append(f"{count} {humanise(child.__tablename__).lower()}(s)")
-        if not reasons:
-            return None
-        return (
-            f"Cannot delete {self.name.lower()} '{model}': it still owns "
-            + " and ".join(reasons)
-            + ". Move or delete those first."
-        )
-
     # -- details page -------------------------------------------------------------------
 
     def children_previews(self, model: Any) -> list[ChildPreview]:
@@ -393,9 +403,10 @@ class ConsoleModelView(BulkMixin, ModelView):
             count = db.session.scalar(select(func.count()).select_from(child).where(where)) or 0
             rows = list(
                 db.session.scalars(
-                    select(child).where(where).order_by(*inspect(child).primary_key).limit(
-                        self.children_preview_size
-                    )
+                    select(child)
+                    .where(where)
+                    .order_by(*inspect(child).primary_key)
+                    .limit(self.children_preview_size)
                 )
             )
             child_view = self._view_for(child)
@@ -415,7 +426,6 @@ class ConsoleModelView(BulkMixin, ModelView):
             )
         return previews
 
-
     def _view_for(self, model: type) -> ConsoleModelView | None:
         for view in self.admin._views:
             if isinstance(view, ConsoleModelView) and view.model is model:
@@ -434,9 +444,6 @@ class ConsoleModelView(BulkMixin, ModelView):
 def _rank(role: Role) -> int:
     return role.rank
 
-
-def _links_with_parent(model: type) -> list[Link]:
-    return [link for link in LINKS if link.parent == model.__name__]
 
 
 __all__ = ["ConsoleForm", "ConsoleModelView"]

@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from console.admin.accounts import AccountView
-from console.admin.base import ConsoleModelView
+from console.admin.audit_log import AuditLogView
+from console.admin.base import ConsoleModelView, ajax_loader
 from console.models import Person, Todo, TodoList
 
 
@@ -16,10 +17,15 @@ class TodoListView(ConsoleModelView):
         (
             Todo,
             {
-                "form_columns": ["id", "description", "completed", "due_date", "priority", "assignee"],
-                "form_ajax_refs": {
-                    "assignee": {"fields": ["name", "email"], "page_size": 10},
-                },
+                "form_columns": [
+                    "id",
+                    "description",
+                    "completed",
+                    "due_date",
+                    "priority",
+                    "assignee",
+                ],
+                "form_ajax_refs": {"assignee": ajax_loader("assignee", Person)},
             },
         )
     ]
@@ -32,4 +38,5 @@ def build_views() -> list[Any]:
         TodoListView(TodoList, name="To-do lists", endpoint="todolist"),
         ConsoleModelView(Todo, name="To-dos", endpoint="todo"),
         AccountView(name="Accounts", endpoint="account", category="Administration"),
+        AuditLogView(name="Audit log", endpoint="auditlog", url="audit", category="Administration"),
     ]

@@ -11,6 +11,9 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from console.models.base import Base, TimestampMixin
 from console.rules import EMAIL_MAX, Role, normalise_email
 
+# werkzeug's default (scrypt). Tests lower the cost: hashing is deliberately slow.
+PASSWORD_HASH_METHOD = "scrypt"  # noqa: S105 - a method name, not a password
+
 
 class Account(TimestampMixin, Base):
     """A person who may log in to the console, with one role."""
@@ -51,7 +54,7 @@ class Account(TimestampMixin, Base):
 
     def set_password(self, password: str) -> None:
         """Store a salted hash of ``password``; the password itself is never kept."""
-        self.password_hash = generate_password_hash(password)
+        self.password_hash = generate_password_hash(password, method=PASSWORD_HASH_METHOD)
 
     def check_password(self, password: str) -> bool:
         """True when ``password`` matches the stored hash."""

@@ -109,6 +109,10 @@ class Link:
 
     def parent_side(self, **extra: Any) -> Any:
         """The parent's collection of children, with ORM options matching the policy."""
+        clash = sorted({"cascade", "passive_deletes"} & extra.keys())
+        if clash:
+            # The policy decides these; overriding them would split the one declaration.
+            raise TypeError(f"{self.parent}.{self.collection}: {clash} come from the policy")
         options = dict(_RELATIONSHIP_OPTIONS[self.policy])
         options.update(extra)
         return relationship(

@@ -8,6 +8,7 @@ from sqlalchemy import String
 from sqlalchemy.orm import Mapped, mapped_column, validates
 
 from console.models.base import Base, TimestampMixin, VersionedMixin
+from console.models.indexes import trigram_index
 from console.models.policies import LIST_OWNER, TODO_ASSIGNEE
 from console.rules import EMAIL_MAX, NAME_MAX, normalise_email
 
@@ -19,6 +20,10 @@ class Person(TimestampMixin, VersionedMixin, Base):
     """Someone who owns lists and is assigned to-dos."""
 
     __tablename__ = "person"
+    __table_args__ = (
+        trigram_index("ix_person_name_trgm", "name"),
+        trigram_index("ix_person_email_trgm", "email"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(NAME_MAX), index=True)

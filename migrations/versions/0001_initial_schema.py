@@ -21,8 +21,12 @@ depends_on = None
 
 def _timestamps() -> list[sa.Column]:
     return [
-        sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
-        sa.Column("updated_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
+        sa.Column(
+            "created_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False
+        ),
+        sa.Column(
+            "updated_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False
+        ),
     ]
 
 
@@ -34,7 +38,15 @@ def upgrade() -> None:
         sa.Column("password_hash", sa.String(length=255), nullable=False),
         sa.Column(
             "role",
-            sa.Enum("viewer", "editor", "admin", name="role", native_enum=False, create_constraint=True, length=10),
+            sa.Enum(
+                "viewer",
+                "editor",
+                "admin",
+                name="role",
+                native_enum=False,
+                create_constraint=True,
+                length=10,
+            ),
             server_default="viewer",
             nullable=False,
         ),
@@ -74,7 +86,10 @@ def upgrade() -> None:
         sa.Column("object_id", sa.String(length=64), nullable=True),
         sa.Column("changes", sa.JSON(), nullable=True),
         sa.ForeignKeyConstraint(
-            ["account_id"], ["account.id"], name="fk_audit_entry_account_id_account", ondelete="SET NULL"
+            ["account_id"],
+            ["account.id"],
+            name="fk_audit_entry_account_id_account",
+            ondelete="SET NULL",
         ),
         sa.PrimaryKeyConstraint("id", name="pk_audit_entry"),
     )
@@ -112,7 +127,15 @@ def upgrade() -> None:
         sa.Column("due_date", sa.Date(), nullable=True),
         sa.Column(
             "priority",
-            sa.Enum("low", "normal", "high", name="priority", native_enum=False, create_constraint=True, length=10),
+            sa.Enum(
+                "low",
+                "normal",
+                "high",
+                name="priority",
+                native_enum=False,
+                create_constraint=True,
+                length=10,
+            ),
             server_default="normal",
             nullable=False,
         ),

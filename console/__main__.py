@@ -1,0 +1,5 @@
+"""`python -m console` is the `console` command."""
+
+from console.cli import main
+
+main()

@@ -1,0 +1,182 @@
+// Desktop-style use of the console's list views: keyboard shortcuts, shift-click
+// range selection, and in-place toggles. Everything here is an enhancement: with
+// JavaScript off, the same links and forms still work.
+(function () {
+  "use strict";
+
+  var table = document.querySelector("table.model-list");
+  var help = document.getElementById("console-shortcuts");
+  var current = -1;
+
+  function rows() {
+    if (!table) { return []; }
+    return Array.prototype.filter.call(table.querySelectorAll("tbody tr, tr"), function (tr) {
+      return tr.querySelector("input.action-checkbox, td.list-buttons-column") !== null;
+    });
+  }
+
+  function setCurrent(index) {
+    var all = rows();
+    if (!all.length) { return; }
+    index = Math.max(0, Math.min(all.length - 1, index));
+    all.forEach(function (tr) { tr.classList.remove("console-current"); tr.removeAttribute("aria-current"); });
+    var tr = all[index];
+    tr.classList.add("console-current");
+    tr.setAttribute("aria-current", "true");
+    if (tr.scrollIntoView) { tr.scrollIntoView({block: "nearest"}); }
+    current = index;
+  }
+
+  function currentRow() {
+    var all = rows();
+    return current >= 0 && current < all.length ? all[current] : null;
+  }
+
+  function typing(target) {
+    if (!target) { return false; }
+    var tag = target.tagName;
+    return tag === "INPUT" || tag === "TEXTAREA" || tag === "SELECT" || target.isContentEditable;
+  }
+
+  function showHelp(show) {
+    if (!help) { return; }
+    help.hidden = !show;
+    if (show) {
+      var close = help.querySelector("[data-console-close]");
+      if (close) { close.focus(); }
+    }
+  }
+
+  function follow(selector, root) {
+    var link = (root || document).querySelector(selector);
+    if (link && link.href) { window.location.assign(link.href); return true; }
+    return false;
+  }
+
+  function deleteSelection() {
+    // The list's own "delete" action, so its confirmation (or preview) still applies.
+    var items = document.querySelectorAll(".dropdown-menu .dropdown-item");
+    for (var i = 0; i < items.length; i++) {
+      var onclick = items[i].getAttribute("onclick") || "";
+      if (onclick.indexOf("'delete'") !== -1 || /^\s*delete\b/i.test(items[i].textContent)) {
+        items[i].click();
+        return true;
+      }
+    }
+    return false;
+  }
+
+  if (help) {
+    help.addEventListener("click", function (event) {
+      if (event.target.hasAttribute("data-console-close")) { showHelp(false); }
+    });
+  }
+
+  document.addEventListener("keydown", function (event) {
+    if (event.defaultPrevented || event.ctrlKey || event.metaKey || event.altKey) { return; }
+    if (event.key === "Escape") {
+      if (help && !help.hidden) { showHelp(false); event.preventDefault(); }
+      return;
+    }
+    if (typing(event.target)) { return; }
+    var row = currentRow();
+    switch (event.key) {
+      case "?":
+        showHelp(help ? help.hidden : false);
+        break;
+      case "/":
+        var search = document.querySelector("form[role=search] input[name=search]");
+        if (!search) { return; }
+        search.focus();
+        search.select();
+        break;
+      case "n":
+        if (!follow("a[href*='/new/']")) { return; }
+        break;
+      case "j":
+        setCurrent(current + 1);
+        break;
+      case "k":
+        setCurrent(current < 0 ? 0 : current - 1);
+        break;
+      case "x":
+        if (!row) { return; }
+        var box = row.querySelector("input.action-checkbox");
+        if (!box) { return; }
+        box.click();
+        break;
+      case "e":
+      case "Enter":
+        if (!row || event.target.tagName === "BUTTON" || event.target.tagName === "A") { return; }
+        if (!follow("a[href*='/edit/']", row)) { return; }
+        break;
+      case "Delete":
+        if (!deleteSelection()) { return; }
+        break;
+      default:
+        return;
+    }
+    event.preventDefault();
+  });
+
+  // Shift-click selects every row checkbox between the last one clicked and this one.
+  var lastBox = null;
+  document.addEventListener("click", function (event) {
+    var box = event.target;
+    if (!box.matches || !box.matches("input.action-checkbox")) { return; }
+    var boxes = Array.prototype.slice.call(document.querySelectorAll("table.model-list input.action-checkbox"));
+    if (event.shiftKey && lastBox && lastBox !== box && boxes.indexOf(lastBox) !== -1) {
+      var from = boxes.indexOf(lastBox);
+      var to = boxes.indexOf(box);
+      var lo = Math.min(from, to);
+      var hi = Math.max(from, to);
+      for (var i = lo; i <= hi; i++) {
+        if (boxes[i].checked !== box.checked) {
+          boxes[i].checked = box.checked;
+          boxes[i].dispatchEvent(new Event("change", {bubbles: true}));
+        }
+      }
+    }
+    lastBox = box;
+    var tr = box.closest("tr");
+    var index = rows().indexOf(tr);
+    if (index !== -1) { setCurrent(index); }
+  });
+
+  // Completed (and other toggles) change in place: POST with the CSRF token and the
+  // version the page was rendered with; the server refuses stale versions.
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    if (!form.classList || !form.classList.contains("console-toggle") || !window.fetch) { return; }
+    event.preventDefault();
+    if (form.classList.contains("busy")) { return; }
+    var error = form.querySelector(".console-toggle-error");
+    var button = form.querySelector(".console-toggle-button");
+    error.textContent = "";
+    form.classList.add("busy");
+    fetch(form.action, {
+      method: "POST",
+      body: new FormData(form),
+      credentials: "same-origin",
+      headers: {"Accept": "application/json", "X-CSRFToken": form.elements.csrf_token.value}
+    }).then(function (response) {
+      return response.json().catch(function () {
+        return {ok: false, error: "The server refused the change (" + response.status + "): reload the page."};
+      });
+    }).then(function (data) {
+      if (!data.ok) {
+        error.textContent = data.error || "The change was refused: reload the page.";
+        return;
+      }
+      form.elements.version.value = data.version;
+      form.elements.value.value = data.value ? "0" : "1";
+      button.textContent = data.value ? "\u2611 Yes" : "\u2610 No";
+      button.setAttribute("aria-pressed", data.value ? "true" : "false");
+      button.title = data.value ? "Mark as not done" : "Mark as done";
+    }).catch(function () {
+      error.textContent = "The server could not be reached: nothing changed.";
+    }).then(function () {
+      form.classList.remove("busy");
+    });
+  });
+}());

@@ -1,0 +1,76 @@
+"""Account management by admins: passwords are hashed, and the last admin stays."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from console.models import Account, Role
+from tests.conftest import Auth, count, delete_through_console, make_account, post_form
+
+
+def test_admin_creates_an_account_whose_password_is_hashed(admin_client, app, db):
+    response = post_form(
+        admin_client,
+        "/admin/account/new/",
+        {"email": "New@Example.com", "role": "editor", "active": "y", "password": "pass-word-1"},
+    )
+    assert response.status_code == 302, response.get_data(as_text=True)
+    account = db.session.scalar(select(Account).where(Account.email == "new@example.com"))
+    assert account.role == Role.editor
+    assert account.password_hash != "pass-word-1" and account.check_password("pass-word-1")
+    assert Auth(app.test_client()).login("new@example.com", "pass-word-1").status_code == 302
+
+
+def test_new_account_needs_a_password(admin_client, db):
+    response = post_form(
+        admin_client, "/admin/account/new/", {"email": "x@example.com", "role": "viewer"}
+    )
+    assert response.status_code == 200
+    assert "needs a password" in response.get_data(as_text=True)
+    assert count(Account, Account.email == "x@example.com") == 0
+
+
+def test_short_password_is_refused_on_the_field(admin_client, db):
+    response = post_form(
+        admin_client,
+        "/admin/account/new/",
+        {"email": "x@example.com", "role": "viewer", "password": "short"},
+    )
+    assert response.status_code == 200
+    assert "at least 8" in response.get_data(as_text=True)
+    assert count(Account, Account.email == "x@example.com") == 0
+
+
+def test_editing_without_a_password_keeps_it(admin_client, db):
+    target = make_account(Role.viewer, "target@example.com")
+    old_hash = target.password_hash
+    response = post_form(
+        admin_client,
+        f"/admin/account/edit/?id={target.id}",
+        {"email": "target@example.com", "role": "editor", "active": "y", "password": ""},
+    )
+    assert response.status_code == 302
+    db.session.expire_all()
+    target = db.session.get(Account, target.id)
+    assert target.role == Role.editor and target.password_hash == old_hash
+
+
+def test_the_last_admin_cannot_be_demoted(admin_client, db):
+    admin = db.session.scalar(select(Account).where(Account.role == Role.admin))
+    response = post_form(
+        admin_client,
+        f"/admin/account/edit/?id={admin.id}",
+        {"email": admin.email, "role": "viewer", "active": "y"},
+    )
+    assert response.status_code == 200
+    assert "last active admin" in response.get_data(as_text=True)
+    db.session.expire_all()
+    assert db.session.get(Account, admin.id).role == Role.admin
+
+
+def test_an_admin_cannot_delete_their_own_account(admin_client, db):
+    admin = db.session.scalar(select(Account).where(Account.role == Role.admin))
+    page, done = delete_through_console(admin_client, "account", admin.id)
+    assert done is None
+    assert "cannot delete your own account" in page.get_data(as_text=True)
+    assert count(Account, Account.id == admin.id) == 1

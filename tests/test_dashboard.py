@@ -1,0 +1,121 @@
+"""The dashboard: counts, a 30-day chart, overdue to-dos, biggest lists, recent changes."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from console import dashboard
+from console.audit import record
+from console.models import Person, Todo, TodoList
+
+
+@pytest.fixture
+def activity(db: Any) -> dict[str, Any]:
+    """Two lists (3 and 1 to-dos), created over the last days, one overdue, one done today."""
+    now = datetime.now(UTC)
+    today = date.today()
+    ann = Person(name="Ann", email="ann@example.com")
+    big = TodoList(name="Big", owner=ann)
+    small = TodoList(name="Small", owner=ann)
+    db.session.add_all([ann, big, small])
+    db.session.flush()
+    rows = [
+        {
+            "description": "old",
+            "list_id": big.id,
+            "created_at": now - timedelta(days=40),
+            "updated_at": now - timedelta(days=40),
+        },
+        {
+            "description": "late <b>",
+            "list_id": big.id,
+            "due_date": today - timedelta(days=3),
+            "created_at": now - timedelta(days=2),
+            "updated_at": now - timedelta(days=2),
+        },
+        {
+            "description": "done",
+            "list_id": big.id,
+            "completed": True,
+            "due_date": today - timedelta(days=9),
+            "created_at": now - timedelta(days=2),
+            "updated_at": now,
+        },
+        {"description": "fresh", "list_id": small.id, "created_at": now, "updated_at": now},
+    ]
+    db.session.execute(sa.insert(Todo), rows)
+    db.session.commit()
+    return {"big": big.id, "small": small.id, "today": today}
+
+
+def test_chart_counts_created_and_completed_per_day(db, activity):
+    chart = dashboard.activity_chart(db.session, activity["today"])
+    assert len(chart.days) == 30
+    assert chart.days[-1].day == activity["today"]
+    assert chart.total_created == 3  # the 40-day-old to-do is outside the window
+    assert chart.total_completed == 1
+    assert chart.days[-1].completed == 1
+    tallest = max(chart.days, key=lambda d: d.created_height)
+    assert tallest.created_height <= chart.height
+
+
+def test_overdue_lists_open_past_due_todos_only(db, activity):
+    count, rows = dashboard.overdue(db.session, activity["today"])
+    assert count.label == "1"
+    assert [t.description for t in rows] == ["late <b>"]
+
+
+def test_biggest_lists_come_first(db, activity):
+    exact, biggest = dashboard.biggest_lists(db.session)
+    assert exact is True
+    assert [(lst.name, n) for lst, n in biggest] == [("Big", 3), ("Small", 1)]
+
+
+def test_dashboard_page_shows_every_panel(viewer_client, activity):
+    page = viewer_client.get("/admin/").get_data(as_text=True)
+    assert re.search(r"To-dos</div>\s*<div class=\"h4 mb-0\">\s*<a[^>]*>4</a>", page)
+    assert "<svg" in page and page.count('class="bar-created"') == 30
+    # Data is escaped in the page, never markup.
+    assert "late &lt;b&gt;" in page and "late <b>" not in page
+    assert "Big" in page and "No changes recorded yet." in page
+
+
+def test_recent_changes_come_from_the_audit_table(viewer_client, db, activity):
+    record(
+        db.session,
+        "update",
+        model="TodoList",
+        object_id=activity["big"],
+        changes={"before": {"name": "Big"}, "after": {"name": "Bigger"}},
+    )
+    db.session.commit()
+    page = viewer_client.get("/admin/").get_data(as_text=True)
+    assert "No changes recorded yet." not in page
+    assert f"/admin/todolist/details/?id={activity['big']}" in page
+
+
+def test_dashboard_needs_login(client):
+    response = client.get("/admin/")
+    assert response.status_code == 302 and "/login" in response.location
+
+
+@pytest.mark.postgres_only
+def test_big_tables_are_estimated_on_the_dashboard(db, viewer_client, activity, monkeypatch):
+    from console import paging
+
+    original = paging.count_rows
+
+    def low_threshold(*args: Any, **kwargs: Any) -> Any:
+        kwargs["estimate_from"] = 1
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(paging, "count_rows", low_threshold)
+    with db.engine.begin() as conn:
+        conn.exec_driver_sql("ANALYZE todo")
+    page = viewer_client.get("/admin/").get_data(as_text=True)
+    assert "about 4" in page

@@ -1,0 +1,114 @@
+"""The Relationships page, on the migrated schema and on a database whose foreign key drifted."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from flask.testing import FlaskClient
+
+from console import create_app
+from console.extensions import db as _db
+from console.models import Base, Person, Role, Todo, TodoList
+from tests.conftest import (
+    Auth,
+    create_pg_database,
+    csrf_token,
+    drop_pg_database,
+    make_account,
+    require_pg,
+)
+
+
+def test_every_role_reads_the_declared_and_actual_rules(viewer_client):
+    response = viewer_client.get("/admin/relationships/")
+    text = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert "Models, ORM and database agree on every relationship." in text
+    assert "relationship-problem" not in text
+    # Each relationship with its FK, declared and reflected rule and ORM options.
+    assert "<code>todo.list_id</code>" in text
+    assert "<code>TodoList.todos</code>" in text
+    assert "passive_deletes: all" in text
+    assert "back_populates: assignee" in text
+    assert "plain foreign key (no Link)" in text  # audit_entry.account_id
+    assert text.count("<strong>RESTRICT</strong>") == 1
+    assert text.count("<strong>SET NULL</strong>") == 2
+
+
+def test_anonymous_is_sent_to_login(client):
+    response = client.get("/admin/relationships/")
+    assert response.status_code == 302
+    assert "/login" in response.location
+
+
+def _drifted_metadata() -> sa.MetaData:
+    """The models' schema, except that todo.list_id is RESTRICT in the database."""
+    metadata = sa.MetaData(naming_convention=Base.metadata.naming_convention)
+    for table in Base.metadata.sorted_tables:
+        table.to_metadata(metadata)
+    fk = next(iter(metadata.tables["todo"].c.list_id.foreign_keys))
+    fk.ondelete = "RESTRICT"
+    fk.constraint.ondelete = "RESTRICT"
+    return metadata
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def drifted_client(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[FlaskClient]:
+    """An editor's client on a database of the test's own whose todo.list_id FK differs."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'drift.sqlite3'}"
+    else:
+        require_pg()
+        url = create_pg_database("console_drift")
+    engine = sa.create_engine(url)
+    _drifted_metadata().create_all(engine)
+    engine.dispose()
+    app = create_app(
+        {
+            "TESTING": True,
+            "SECRET_KEY": "test-secret",
+            "SQLALCHEMY_DATABASE_URI": url,
+            "WTF_CSRF_ENABLED": True,
+            "INSTANCE_PATH": str(tmp_path / "drift-instance"),
+        }
+    )
+    with app.app_context():
+        make_account(Role.editor)
+        ann = Person(name="Ann", email="ann@example.com")
+        groceries = TodoList(name="Groceries", owner=ann)
+        _db.session.add_all([ann, groceries, Todo(description="Milk", todo_list=groceries)])
+        _db.session.commit()
+        client = app.test_client()
+        assert Auth(client).login("editor@example.com").status_code == 302
+        yield client
+        _db.session.remove()
+        _db.engine.dispose()
+    if request.param == "postgresql":
+        drop_pg_database(url)
+
+
+def test_page_flags_a_foreign_key_the_database_has_otherwise(drifted_client):
+    text = drifted_client.get("/admin/relationships/").get_data(as_text=True)
+    assert "1 relationship disagrees with the models" in text
+    assert "The models declare ON DELETE CASCADE but the database has ON DELETE RESTRICT" in text
+    assert "Run the pending migration (console db upgrade)" in text
+    assert 'class="table-danger"' in text
+
+
+def test_delete_touching_a_drifted_relationship_is_refused(drifted_client):
+    list_id = _db.session.scalar(sa.select(TodoList.id))
+    response = drifted_client.get(f"/admin/todolist/delete/?id={list_id}")
+    text: Any = response.get_data(as_text=True)
+    assert "differ from the models" in text
+    assert 'name="fingerprint"' not in text
+    assert _db.session.scalar(sa.select(sa.func.count()).select_from(TodoList)) == 1
+    token = csrf_token(drifted_client, "/admin/todolist/")
+    response = drifted_client.post(
+        "/admin/todolist/delete/", data={"id": list_id, "fingerprint": "x", "csrf_token": token}
+    )
+    assert response.status_code == 409
+    assert _db.session.scalar(sa.select(sa.func.count()).select_from(Todo)) == 1
