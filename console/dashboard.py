@@ -192,10 +192,17 @@ def _common_list_ids(session: Session, limit: int) -> list[int]:
     return ids[:limit]
 
 
+# Sign-ins are in the audit log, but they change no data.
+NOT_CHANGES = ("login", "login_failed")
+
+
 def recent_changes(session: Session, limit: int = 10) -> list[AuditEntry]:
-    """The latest audit entries, newest first."""
+    """The latest audit entries that changed data, newest first."""
     return list(
         session.scalars(
-            select(AuditEntry).order_by(AuditEntry.at.desc(), AuditEntry.id.desc()).limit(limit)
+            select(AuditEntry)
+            .where(AuditEntry.action.not_in(NOT_CHANGES))
+            .order_by(AuditEntry.at.desc(), AuditEntry.id.desc())
+            .limit(limit)
         )
     )

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
+from alembic.script import ScriptDirectory
 from flask import Flask
 from flask.testing import FlaskClient
 
@@ -19,7 +20,10 @@ from console.models import Role
 from tests.conftest import Auth, create_pg_database, drop_pg_database, make_account, require_pg
 
 ROOT = Path(__file__).resolve().parent.parent
-HEAD = "0001_initial"
+_SCRIPTS = ScriptDirectory(str(ROOT / "migrations"))
+# The project's real revisions, oldest first, and the newest of them.
+REVISIONS = [r.revision for r in reversed(list(_SCRIPTS.walk_revisions()))]
+HEAD = REVISIONS[-1]
 GATE_KEY = 4242
 
 

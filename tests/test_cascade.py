@@ -57,7 +57,7 @@ def test_a_filtered_query_can_be_planned_and_deleted(db, sample):
     outcome = execute_delete(db.session, TodoList, selection, plan.fingerprint)
     assert outcome.done
     assert (count(TodoList), count(Todo)) == (1, 0)
-    entry = db.session.scalars(sa.select(AuditEntry)).one()
+    entry = db.session.scalars(sa.select(AuditEntry).where(AuditEntry.action == "delete")).one()
     assert entry.changes == {"summary": {"deleted": {"TodoList": 2, "Todo": 3}, "set_null": {}}}
 
 

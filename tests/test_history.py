@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from console import history
 from console.extensions import db
 from console.models import Account, AuditEntry, Person, Role, Todo
-from tests.conftest import PASSWORD, Auth, csrf_token, post_form
+from tests.conftest import PASSWORD, Auth, delete_through_console, post_form
 from tests.history_helpers import (
     form_fields,
 )
@@ -85,10 +85,7 @@ def test_update_through_the_form_records_only_changed_fields(editor_client, samp
 
 
 def test_delete_through_the_view_records_the_row_it_removed(editor_client, sample):
-    token = csrf_token(editor_client, "/admin/todo/")
-    response = editor_client.post(
-        "/admin/todo/delete/", data={"id": sample["eggs"], "csrf_token": token}
-    )
+    _page, response = delete_through_console(editor_client, "todo", sample["eggs"])
     assert response.status_code == 302
     assert db.session.get(Todo, sample["eggs"]) is None
     [entry] = entries(AuditEntry.action == "delete")
@@ -243,19 +240,13 @@ def test_anonymous_users_are_sent_to_login(client, sample, path):
 
 
 def test_deleting_a_parent_records_what_the_database_did_to_its_children(editor_client, sample):
-    token = csrf_token(editor_client, "/admin/person/")
-    response = editor_client.post(
-        "/admin/person/delete/", data={"id": sample["bob"], "csrf_token": token}
-    )
+    _page, response = delete_through_console(editor_client, "person", sample["bob"])
     assert response.status_code == 302
     [bob] = entries(AuditEntry.action == "delete", AuditEntry.model == "Person")
-    assert bob.changes["set_null"] == {"Todo.assignee_id": 1}
-    token = csrf_token(editor_client, "/admin/todolist/")
-    editor_client.post(
-        "/admin/todolist/delete/", data={"id": sample["groceries"], "csrf_token": token}
-    )
+    assert bob.changes["summary"]["set_null"] == {"Todo.assignee_id": 1}
+    delete_through_console(editor_client, "todolist", sample["groceries"])
     [groceries] = entries(AuditEntry.action == "delete", AuditEntry.model == "TodoList")
-    assert groceries.changes["cascade"] == {"Todo": 2}
+    assert groceries.changes["summary"]["deleted"]["Todo"] == 2
     assert groceries.changes["before"]["name"] == "Groceries"
     # The to-dos went by the database's cascade: summarised on the list, not one entry each.
     assert entries(AuditEntry.action == "delete", AuditEntry.model == "Todo") == []

@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from console.audit import record
 from console.extensions import db
 from console.models import AuditEntry, Role, Todo, TodoList
-from tests.conftest import csrf_token, post_form
+from tests.conftest import csrf_token, delete_through_console, post_form
 from tests.history_helpers import (
     form_fields,
     login_client,
@@ -68,8 +68,7 @@ def test_history_is_linked_from_edit_and_details_pages(editor_client, sample):
 
 
 def test_history_of_a_deleted_record_is_still_readable(editor_client, sample):
-    token = csrf_token(editor_client, "/admin/todo/")
-    editor_client.post("/admin/todo/delete/", data={"id": sample["eggs"], "csrf_token": token})
+    delete_through_console(editor_client, "todo", sample["eggs"])
     page = editor_client.get(f"/admin/todo/history/?id={sample['eggs']}").get_data(as_text=True)
     assert "deleted" in page
     assert 'data-action="delete"' in page

@@ -65,6 +65,10 @@ def drifted_client(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[F
         require_pg()
         url = create_pg_database("console_drift")
     engine = sa.create_engine(url)
+    if engine.dialect.name == "postgresql":
+        # The trigram indexes need it; the models' own metadata creates it by itself.
+        with engine.begin() as conn:
+            conn.exec_driver_sql("CREATE EXTENSION IF NOT EXISTS pg_trgm")
     _drifted_metadata().create_all(engine)
     engine.dispose()
     app = create_app(

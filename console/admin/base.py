@@ -172,6 +172,9 @@ class ConsoleModelView(BulkMixin, BigListMixin, DeleteConfirmMixin, VersionCheck
     page_set = (20, 50, 100, 200)
     can_export = True
     export_types = ["csv"]
+    # One chain of templates, each mixin adding its part: paged inline children
+    # (console/edit.html) > version conflicts (versioned_edit.html) > record tabs.
+    edit_template = "admin/console/edit.html"
     details_template = "admin/console_details.html"
     list_template = "admin/console_list.html"
     column_type_formatters = {
@@ -334,10 +337,8 @@ class ConsoleModelView(BulkMixin, BigListMixin, DeleteConfirmMixin, VersionCheck
         return db.session.get(self.model, key)
 
     def get_list(self, page: Any, *args: Any, page_size: Any = None, **kwargs: Any) -> Any:
-        # Hand-edited URLs: a negative page is an SQL error on PostgreSQL, a huge
-        # page size a memory hazard.
-        if page is not None:
-            page = max(int(page), 0)
+        # A hand-edited huge page size is a memory hazard: only the offered sizes count.
+        # (Negative pages count from the end: see BigListMixin.)
         if page_size is not None and page_size not in self.page_set:
             page_size = None
         return super().get_list(page, *args, page_size=page_size, **kwargs)

@@ -94,7 +94,6 @@ class BigListMixin:
     list_estimate_from = 100_000
     # Inline children shown per page in a parent's edit form (each is a small form).
     inline_page_size = 20
-    edit_template = "admin/console/edit.html"
 
     # -- sorting: only what an index serves ---------------------------------------------
 

@@ -269,7 +269,6 @@ def describe(model: type, object_id: Any, obj: Any | None, label: str) -> Confli
 class VersionCheckMixin(HistoryPagesMixin):
     """Added to ConsoleModelView's bases: version checks, conflict pages, list edits, history."""
 
-    edit_template = "admin/versioned_edit.html"
     inline_model_form_converter = VersionedInlineModelConverter
 
     def __init__(self, model: type, *args: Any, **kwargs: Any) -> None:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Index
+from sqlalchemy import DDL, Index, event
+
+from console.models.base import Base
 
 
 def trigram_index(name: str, column: str) -> Index:
@@ -18,3 +20,13 @@ def trigram_index(name: str, column: str) -> Index:
         postgresql_ops={column: "gin_trgm_ops"},
         info={"trigram": True},
     )
+
+
+# Trigram indexes need the pg_trgm extension. Migration 0002 creates it; this does
+# the same for schemas built straight from the metadata (tests, scripts), so that
+# ``metadata.create_all`` works on a fresh PostgreSQL database too.
+event.listen(
+    Base.metadata,
+    "before_create",
+    DDL("CREATE EXTENSION IF NOT EXISTS pg_trgm").execute_if(dialect="postgresql"),
+)
