@@ -13,6 +13,7 @@ from console import schema
 from tests.conftest import csrf_token, post_form
 from tests.schema_helpers import (
     HEAD,
+    REVISIONS,
     admin_client,
     broken,
     console_app,
@@ -91,23 +92,57 @@ def test_admin_sees_the_migrated_database_up_to_date(admin_client, database_url)
     assert "No drift: the database schema matches the models." in page
     assert "current" in page
     assert "Upgrade to head" not in page
-    # Undoing the first revision would drop the accounts this page needs: not offered here.
-    assert "Downgrade one step" not in page
+    # One step down is offered unless it would undo the first revision, which drops the
+    # accounts this page needs.
+    assert ("Downgrade one step" in page) == (len(REVISIONS) > 1)
     dialect = "sqlite" if database_url.startswith("sqlite") else "postgresql"
     assert f"Dialect {dialect}" in page
 
 
-def test_the_first_revision_cannot_be_downgraded_from_the_page(admin_client):
-    response = admin_client.get(URL + "downgrade", follow_redirects=True)
-    assert f"Downgrade not possible here: {HEAD} is the first revision" in text(response)
-    token = csrf_token(admin_client, URL)
-    response = admin_client.post(
-        URL + "downgrade",
-        data={"csrf_token": token, "expected_current": HEAD, "confirm_revision": HEAD},
-        follow_redirects=True,
-    )
-    assert "console db downgrade base" in text(response)
-    assert admin_client.get(URL).status_code == 200
+def test_the_first_revision_cannot_be_downgraded_from_the_page(own_url, tmp_path):
+    first = REVISIONS[0]
+    assert schema.upgrade(own_url, SCRIPTS, first).ok
+    with console_app(own_url, SCRIPTS, tmp_path) as app:
+        client = admin_client(app)
+        page = text(client.get(URL))
+        assert f"Current revision {first} " in page
+        assert "Downgrade one step" not in page
+        response = client.get(URL + "downgrade", follow_redirects=True)
+        assert f"Downgrade not possible here: {first} is the first revision" in text(response)
+        token = csrf_token(client, URL)
+        response = client.post(
+            URL + "downgrade",
+            data={"csrf_token": token, "expected_current": first, "confirm_revision": first},
+            follow_redirects=True,
+        )
+        assert "console db downgrade base" in text(response)
+        assert client.get(URL).status_code == 200
+    assert version(own_url) == [first]
+
+
+@pytest.mark.skipif(len(REVISIONS) < 2, reason="only the first revision, which is not undone here")
+def test_the_head_can_be_downgraded_one_step_from_the_page_and_upgraded_back(own_url, tmp_path):
+    before = REVISIONS[-2]
+    assert schema.upgrade(own_url, SCRIPTS).ok
+    with console_app(own_url, SCRIPTS, tmp_path) as app:
+        client = admin_client(app)
+        confirm = text(client.get(URL + "downgrade"))
+        assert f"will then be at {before}" in confirm
+        plan, action, fields = confirmation(client, URL + "downgrade")
+        assert plan == [HEAD]
+
+        done = client.post(action, data={**fields, "confirm_revision": HEAD},
+                           follow_redirects=True)
+        assert f"Downgrade done: {HEAD} -&gt; {before}." in done.get_data(as_text=True)
+        assert version(own_url) == [before]
+
+        plan, action, fields = confirmation(client, URL + "upgrade")
+        assert plan == [HEAD]
+        done = client.post(action, data=fields, follow_redirects=True)
+        assert f"Upgrade done: {before} -&gt; {HEAD}." in done.get_data(as_text=True)
+        page = text(client.get(URL))
+    assert version(own_url) == [HEAD]
+    assert "Up to date" in page and "No drift: the database schema matches the models." in page
 
 
 @pytest.mark.postgres_only

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import queue
+import re
 import threading
 from pathlib import Path
 
@@ -67,6 +68,9 @@ def test_empty_database_has_every_revision_pending_then_upgrade_makes_it_current
     assert [rev.id for rev in status.pending] == REVISIONS
     assert status.current == () and status.heads == (HEAD,)
     assert not status.ok and status.can_upgrade and not status.can_downgrade
+    assert [(rev.id, rev.is_pending) for rev in status.history] == [
+        (rev, True) for rev in reversed(REVISIONS)
+    ]
 
     result = schema.upgrade(empty_url, SCRIPTS, account=schema.Actor(None, "ops@example.com"))
 
@@ -75,9 +79,13 @@ def test_empty_database_has_every_revision_pending_then_upgrade_makes_it_current
     status = schema.status(empty_url, SCRIPTS)
     assert status.state == schema.UP_TO_DATE and status.up_to_date
     assert status.pending == [] and status.drift == [] and status.ok
-    assert [(rev.id, rev.is_current, rev.is_head) for rev in status.history] == [(HEAD, True, True)]
+    # Newest first; only the head is current, and nothing is pending any more.
+    assert [(rev.id, rev.is_current, rev.is_head, rev.is_pending) for rev in status.history] == [
+        (rev, rev == HEAD, rev == HEAD, False) for rev in reversed(REVISIONS)
+    ]
     [summary] = audit_summaries(empty_url)
     assert summary["who"] == "ops@example.com"
+    assert summary["revisions"] == REVISIONS
     assert (summary["from"], summary["to"], summary["result"]) == ([], [HEAD], "ok")
 
 
@@ -86,8 +94,11 @@ def test_status_describes_the_database(empty_url):
     expected = "SQLite" if empty_url.startswith("sqlite") else "PostgreSQL"
     assert status.server_version.startswith(expected)
     assert status.dialect == ("sqlite" if expected == "SQLite" else "postgresql")
-    assert status.history[0].date == "2026-11-26"
-    assert status.history[0].parent == "base"
+    # Newest first, each revision naming the one before it as its parent.
+    assert [rev.id for rev in status.history] == REVISIONS[::-1]
+    assert [rev.parent for rev in status.history] == ["base", *REVISIONS[:-1]][::-1]
+    first = status.history[-1]
+    assert (first.id, first.date, first.parent) == (REVISIONS[0], "2026-11-26", "base")
 
 
 def test_masked_url_hides_the_password():
@@ -114,7 +125,11 @@ def test_drift_is_named_in_plain_words(empty_url):
 
 def test_tables_without_alembic_version_are_explained_and_not_upgraded(empty_url):
     engine = sa.create_engine(empty_url, poolclass=sa.pool.NullPool)
-    Base.metadata.create_all(engine)
+    with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            # The models' trigram indexes need the extension, which the migrations create.
+            conn.exec_driver_sql("CREATE EXTENSION IF NOT EXISTS pg_trgm")
+        Base.metadata.create_all(conn)
     engine.dispose()
 
     status = schema.status(empty_url, SCRIPTS)
@@ -206,6 +221,18 @@ def test_running_alembic_in_process_keeps_the_logging_setup(empty_url):
     assert not app_logger.disabled
 
 
+def _revision_lines(output: str) -> tuple[list[str], list[str]]:
+    """The pending revision ids, in run order, and the history lines of schema-status."""
+    lines = output.splitlines()
+    history = lines.index("History (newest first):")
+    pending = [
+        match.group(1)
+        for line in lines[:history]
+        if (match := re.fullmatch(r"  (\S+)  .*  \(date .*, parent .*\)", line))
+    ]
+    return pending, lines[history + 1:]
+
+
 @pytest.mark.parametrize("drift", [False, True])
 def test_cli_schema_status(empty_url, tmp_path, drift):
     with console_app(empty_url, SCRIPTS, tmp_path) as app:
@@ -213,7 +240,11 @@ def test_cli_schema_status(empty_url, tmp_path, drift):
         result = runner.invoke(main, ["schema-status"])
         assert result.exit_code == 1
         assert "State:           empty" in result.output
-        assert f"  {HEAD}  Initial schema" in result.output
+        pending, history = _revision_lines(result.output)
+        assert pending == REVISIONS
+        assert [line.split()[0] for line in history] == REVISIONS[::-1]
+        assert history[-1].startswith(f"  {REVISIONS[0]}  Initial schema")
+        assert history[0].endswith("[head, pending]")
 
         assert schema.upgrade(empty_url, SCRIPTS).ok
         if drift:
@@ -226,6 +257,9 @@ def test_cli_schema_status(empty_url, tmp_path, drift):
 
     assert "State:           up to date" in result.output
     assert "Pending revisions: none" in result.output
+    _pending, history = _revision_lines(result.output)
+    assert history[0].startswith(f"  {HEAD}  ") and history[0].endswith("[current, head]")
+    assert not any(line.endswith("]") for line in history[1:])
     if drift:
         assert result.exit_code == 1
         assert "Column person.nickname is in the database but not in the models." in result.output
@@ -263,7 +297,7 @@ def test_a_failing_revision_leaves_the_last_good_one(own_pg_url, tmp_path):
     assert "half_done" not in columns
     [summary] = audit_summaries(own_pg_url)
     assert summary["result"] == "failed" and "no_such_table" in summary["error"]
-    assert summary["revisions"] == [HEAD, "0002_marker", "0003_broken"]
+    assert summary["revisions"] == [*REVISIONS, "0002_marker", "0003_broken"]
     assert summary["to"] == ["0002_marker"]
 
 
