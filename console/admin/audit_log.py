@@ -14,7 +14,7 @@ from flask import Response, request, stream_with_context, url_for
 from flask_admin import BaseView, expose
 from sqlalchemy import Select, func, select
 
-from console.auth.roles import current_role_includes, deny
+from console.admin.gated import RoleGated
 from console.extensions import db
 from console.models import AuditEntry
 from console.rules import Role
@@ -127,19 +127,10 @@ def csv_rows(statement: Select) -> Iterator[str]:
         yield flush()
 
 
-class AuditLogView(BaseView):
+class AuditLogView(RoleGated, BaseView):
     """Every recorded action, newest first. There is no endpoint that edits or deletes one."""
 
-    def is_accessible(self) -> bool:
-        return current_role_includes(Role.admin)
-
-    def is_visible(self) -> bool:
-        return current_role_includes(Role.admin)
-
-    def _handle_view(self, name: str, **kwargs: Any) -> Any:
-        if not current_role_includes(Role.admin):
-            return deny()
-        return None
+    view_role = Role.admin
 
     def _choices(self, column: Any) -> list[str]:
         return [

@@ -8,18 +8,12 @@ from typing import Any
 from flask_admin import AdminIndexView, expose
 
 from console import dashboard
-from console.auth.roles import current_role_includes, deny
+from console.admin.gated import RoleGated
 from console.extensions import db
-from console.rules import Role
 
 
-class HomeView(AdminIndexView):
+class HomeView(RoleGated, AdminIndexView):
     """Counts, activity over 30 days, overdue to-dos, biggest lists, recent changes."""
-
-    def _handle_view(self, name: str, **kwargs: Any) -> Any:
-        if not current_role_includes(Role.viewer):
-            return deny()
-        return None
 
     @expose("/")
     def index(self) -> Any:

@@ -9,7 +9,8 @@ from flask_admin import BaseView, expose
 from flask_login import current_user
 
 from console import schema
-from console.auth.roles import current_role_includes, deny, requires
+from console.admin.gated import RoleGated
+from console.auth.roles import requires
 from console.extensions import db
 from console.rules import Role
 
@@ -19,19 +20,10 @@ def scripts_directory() -> str:
     return current_app.extensions["migrate"].directory
 
 
-class MigrationsView(BaseView):
+class MigrationsView(RoleGated, BaseView):
     """Schema status, drift and actions. Every endpoint needs the admin role."""
 
-    def is_accessible(self) -> bool:
-        return current_role_includes(Role.admin)
-
-    def is_visible(self) -> bool:
-        return current_role_includes(Role.admin)
-
-    def _handle_view(self, name: str, **kwargs: Any) -> Any:
-        if not current_role_includes(Role.admin):
-            return deny()
-        return None
+    view_role = Role.admin
 
     @expose("/")
     @requires(Role.admin)
@@ -50,9 +42,7 @@ class MigrationsView(BaseView):
         except schema.SchemaError as exc:
             flash(f"Upgrade not possible: {exc}", "error")
             return redirect(url_for(".index"))
-        return self.render(
-            "admin/migrations_upgrade.html", status=status, plan=plan, target=target
-        )
+        return self.render("admin/migrations_upgrade.html", status=status, plan=plan, target=target)
 
     @expose("/upgrade", methods=["POST"])
     @requires(Role.admin)
@@ -61,7 +51,9 @@ class MigrationsView(BaseView):
         expected = tuple(filter(None, request.form.get("expected_current", "").split(",")))
         plan = request.form.get("expected_plan")
         result = schema.upgrade(
-            db.engine, scripts_directory(), target,
+            db.engine,
+            scripts_directory(),
+            target,
             expected_current=expected,
             expected_plan=None if plan is None else list(filter(None, plan.split(","))),
             account=self._actor(),
@@ -122,6 +114,8 @@ class MigrationsView(BaseView):
     def _done(self, result: schema.RunResult) -> Any:
         flash(result.describe(), "success" if result.ok else "error")
         if not result.audited and not result.nothing_to_do:
-            flash("The run could not be written to the audit table (it does not exist now).",
-                  "warning")
+            flash(
+                "The run could not be written to the audit table (it does not exist now).",
+                "warning",
+            )
         return redirect(url_for(".index"))
