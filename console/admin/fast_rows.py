@@ -127,10 +127,10 @@ class FastXEditableWidget(VersionedXEditableWidget):
         except TypeError:
             return None
         if key not in self.cache:
-            self.cache[key] = self._build(field, key)
+            self.cache[key] = self._build(field)
         return self.cache[key]
 
-    def _build(self, field: Any, key: Any) -> Any:
+    def _build(self, field: Any) -> list[str] | None:
         if field.type not in STATIC_EDITABLE_TYPES:
             return None
         kwargs: dict[str, Any] = {
