@@ -17,17 +17,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from flask import Blueprint, current_app, flash, g, jsonify, redirect, request, url_for
+from flask import Blueprint, flash, g, jsonify, redirect, request, url_for
 from flask_admin import expose
 from flask_admin.helpers import get_redirect_target
 from jinja2 import pass_context
-from markupsafe import Markup
 from sqlalchemy import Boolean, Column, Enum, inspect, select
 from sqlalchemy.orm import joinedload
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
 
 from console import paging
+from console.admin.fast_rows import FastXEditableWidget, RowLinks, can_edit_now, toggle_cell
 from console.auth.roles import requires
 from console.extensions import db
 from console.paging import Cursor, RowCount
@@ -308,29 +308,24 @@ class BigListMixin:
             kwargs["list_page"] = list_page
             # Back to this very page (cursor included) after an edit.
             kwargs["return_url"] = request.full_path.rstrip("?")
+            kwargs["row_links"] = RowLinks(kwargs.get("list_row_actions", ()))
         if template == self.edit_template:
             kwargs.setdefault("child_pages", getattr(g, "console_child_pages", []))
         return super().render(template, **kwargs)  # type: ignore[misc]
+
+    def scaffold_list_form(self, widget: Any = None, validators: Any = None) -> Any:
+        return super().scaffold_list_form(widget or FastXEditableWidget(), validators)  # type: ignore[misc]
 
     # -- toggling a boolean in place ----------------------------------------------------
 
     @pass_context
     def get_list_value(self, context: Any, model: Any, name: str) -> Any:
-        if name in self.toggle_columns() and self.can_edit:  # type: ignore[attr-defined]
-            # One compiled template, rendered per row without Flask's per-call overhead.
-            template = current_app.jinja_env.get_template("admin/console/toggle.html")
-            # Rendered by an autoescaping template: the data in it is escaped there.
-            return Markup(  # noqa: S704
-                template.render(
-                    url=url_for(f"{self.endpoint}.toggle_view", id=model.id, field=name),  # type: ignore[attr-defined]
-                    value=bool(getattr(model, name)),
-                    version=getattr(model, "version", 0),
-                    label=self.column_labels.get(name, name),  # type: ignore[attr-defined]
-                    return_url=request.full_path.rstrip("?"),
-                    csrf_token=context["csrf_token"],
-                )
-            )
+        if name in self.toggle_columns() and can_edit_now(self):
+            return toggle_cell(self, context, model, name)
         return super().get_list_value(context, model, name)  # type: ignore[misc]
+
+    def is_editable(self, name: str) -> bool:
+        return name in self.column_editable_list and can_edit_now(self)  # type: ignore[attr-defined]
 
     def toggle_columns(self) -> frozenset[str]:
         """Boolean columns the list toggles in place (``info={"toggle_in_list": True}``)."""
