@@ -35,6 +35,7 @@ from console import create_app  # noqa: E402
 from console.extensions import db  # noqa: E402
 from console.models import Account, Role, Todo  # noqa: E402
 from console.paging import Cursor  # noqa: E402
+from console.seed import NOUNS, WORDS  # noqa: E402  (the same words as `console seed`)
 
 SERVER = os.environ.get("CONSOLE_BENCH_PG", "postgresql+psycopg2://127.0.0.1:5432/test")
 PASSWORD = "bench-password-123"  # noqa: S105 (a throwaway account in a throwaway database)
@@ -42,58 +43,6 @@ BIG_LIST = 1
 BIG_LIST_SIZE = 100_000
 LISTS = 1000
 PEOPLE = 1000
-WORDS = [
-    "buy",
-    "milk",
-    "call",
-    "review",
-    "write",
-    "plan",
-    "fix",
-    "clean",
-    "paint",
-    "send",
-    "book",
-    "pay",
-    "email",
-    "check",
-    "order",
-    "read",
-    "draft",
-    "ship",
-    "water",
-    "test",
-    "renew",
-    "sort",
-    "file",
-    "print",
-    "update",
-    "cancel",
-    "backup",
-    "deploy",
-]
-NOUNS = [
-    "report",
-    "garden",
-    "invoice",
-    "car",
-    "roof",
-    "budget",
-    "kitchen",
-    "slides",
-    "contract",
-    "tickets",
-    "meeting",
-    "server",
-    "window",
-    "taxes",
-    "letter",
-    "plants",
-    "photos",
-    "bike",
-    "boiler",
-    "backlog",
-]
 
 
 def admin_engine() -> sa.Engine:

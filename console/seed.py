@@ -15,7 +15,7 @@ from console.rules import Priority
 
 BATCH = 10_000
 
-_WORDS = [
+WORDS = [
     "buy",
     "milk",
     "call",
@@ -45,7 +45,7 @@ _WORDS = [
     "backup",
     "deploy",
 ]
-_NOUNS = [
+NOUNS = [
     "report",
     "garden",
     "invoice",
@@ -156,7 +156,7 @@ def seed(
     def todo_rows() -> Iterator[dict]:
         for i in range(todos):
             yield {
-                "description": f"{rng.choice(_WORDS)} {rng.choice(_NOUNS)} #{run}-{i}",
+                "description": f"{rng.choice(WORDS)} {rng.choice(NOUNS)} #{run}-{i}",
                 "completed": rng.random() < 0.3,
                 "due_date": today + timedelta(days=rng.randint(-60, 60))
                 if rng.random() < 0.6
