@@ -37,6 +37,13 @@ def _bool(name: str, default: bool) -> bool:
     return raw.strip().lower() in {"1", "true", "yes", "on"}
 
 
+def _page_size() -> int:
+    size = _int("CONSOLE_PAGE_SIZE", 50)
+    if not 1 <= size <= 500:
+        raise RuntimeError(f"CONSOLE_PAGE_SIZE must be between 1 and 500, got {size}")
+    return size
+
+
 def load_secret_key(instance_path: str) -> str:
     """Return SECRET_KEY from the environment, else one generated once into the instance folder."""
     key = os.environ.get("SECRET_KEY")
@@ -72,6 +79,6 @@ def from_environment(instance_path: str) -> dict[str, Any]:
         "CONSOLE_ADMIN_PASSWORD": os.environ.get("CONSOLE_ADMIN_PASSWORD"),
         "CONSOLE_LOGIN_MAX_FAILURES": _int("CONSOLE_LOGIN_MAX_FAILURES", 5),
         "CONSOLE_LOGIN_LOCK_SECONDS": _int("CONSOLE_LOGIN_LOCK_SECONDS", 900),
-        "CONSOLE_PAGE_SIZE": _int("CONSOLE_PAGE_SIZE", 50),
+        "CONSOLE_PAGE_SIZE": _page_size(),
         "MAX_CONTENT_LENGTH": _int("CONSOLE_MAX_UPLOAD_MB", 200) * 1024 * 1024,
     }

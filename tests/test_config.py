@@ -69,3 +69,23 @@ def test_sqlite_enforces_foreign_keys_on_every_connection(tmp_path):
     raw = sqlite3.connect(":memory:")
     assert raw.execute("PRAGMA foreign_keys").fetchone()[0] == 0
     raw.close()
+
+
+def test_default_page_size_comes_from_the_environment(monkeypatch, tmp_path):
+    from console.extensions import db
+
+    monkeypatch.setenv("CONSOLE_PAGE_SIZE", "20")
+    app = create_app(
+        {
+            "INSTANCE_PATH": str(tmp_path),
+            "SECRET_KEY": "x",
+            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'p.sqlite3'}",
+        }
+    )
+    views = [v for v in app.extensions["admin"][0]._views if getattr(v, "endpoint", "") == "todo"]
+    assert views[0].page_size == 20
+    with app.app_context():
+        db.engine.dispose()
+    monkeypatch.setenv("CONSOLE_PAGE_SIZE", "0")
+    with pytest.raises(RuntimeError, match="CONSOLE_PAGE_SIZE"):
+        create_app({"INSTANCE_PATH": str(tmp_path), "SECRET_KEY": "x"})

@@ -24,6 +24,8 @@ def init_admin(app: Flask) -> Admin:
     )
     app.register_blueprint(assets)
     for view in build_views():
+        if hasattr(view, "page_size"):
+            view.page_size = app.config["CONSOLE_PAGE_SIZE"]
         admin.add_view(view)
     admin.add_view(RelationshipsView(name="Relationships", endpoint="relationships"))
     admin.add_view(
