@@ -18,13 +18,10 @@ which stops when a level adds no new row.
 
 from __future__ import annotations
 
-import enum
 import hashlib
 import json
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
-from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import (
@@ -41,10 +38,11 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.engine import Connection
-from sqlalchemy.orm import Mapper, Session
+from sqlalchemy.orm import Session
 from sqlalchemy.orm import registry as Registry
 
 from console.audit import record
+from console.history import json_value, snapshot
 from console.models import LINKS, Base, Link, OnDelete
 
 EXAMPLES = 10
@@ -186,7 +184,7 @@ class Plan:
             "set_null": {e.edge.name: e.count for e in self.nulled if e.count and e.edge},
         }
         if self.requested is not None:
-            data["ids"] = [json_safe(i) for i in self.requested[:1000]]
+            data["ids"] = [json_value(i) for i in self.requested[:1000]]
             if len(self.requested) > 1000:
                 data["ids_truncated"] = len(self.requested)
         return data
@@ -467,27 +465,6 @@ class Outcome:
     message: str | None = None
 
 
-def json_safe(value: Any) -> Any:
-    """A value as JSON can hold it (dates as ISO strings, enums as their value)."""
-    if isinstance(value, enum.Enum):
-        return value.value
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    if isinstance(value, Decimal):
-        return str(value)
-    return value
-
-
-def row_values(obj: Any) -> dict[str, Any]:
-    """Every stored column of ``obj`` except secrets, JSON-safe (the audit's "before")."""
-    mapper: Mapper[Any] = inspect(type(obj))
-    return {
-        attr.key: json_safe(getattr(obj, attr.key))
-        for attr in mapper.column_attrs
-        if isinstance(attr.expression, Column) and not attr.expression.info.get("secret")
-    }
-
-
 def _counters(session: Session, tables: list[Any]) -> dict[str, tuple[int, int]] | None:
     """Rows deleted and updated so far in this transaction, per table (PostgreSQL only)."""
     if session.get_bind().dialect.name != "postgresql":
@@ -566,7 +543,7 @@ def execute_delete(
         before, object_id = None, None
         if single:
             row = session.scalars(select(model).where(plan._root)).one()
-            before = row_values(row)
+            before = snapshot(row)
             object_id = getattr(row, _pk(model).key)
         baseline = _counters(session, tables) if measured and tables else None
         result = session.execute(

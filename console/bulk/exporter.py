@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session, aliased
 
 from console.bulk.csvio import neutralise
 from console.bulk.spec import ModelSpec
+from console.history import json_value
 
 BATCH = 2_000
 
@@ -72,14 +73,6 @@ def _cell(value: Any) -> str:
     return neutralise(str(value))
 
 
-def _json_value(value: Any) -> Any:
-    if isinstance(value, date):
-        return value.isoformat()
-    if hasattr(value, "value"):
-        return value.value
-    return value
-
-
 def _rows(session: Session, stmt: Select[Any]) -> Iterator[Any]:
     # The session's connection, not the session: plain column rows need none of the
     # ORM's per-row work. yield_per streams through a server-side cursor on PostgreSQL.
@@ -110,7 +103,7 @@ def iter_jsonl(session: Session, spec: ModelSpec, stmt: Select[Any]) -> Iterator
     names = spec.columns
     chunk: list[str] = []
     for row in _rows(session, stmt):
-        record = {n: _json_value(v) for n, v in zip(names, row, strict=True)}
+        record = {n: json_value(v) for n, v in zip(names, row, strict=True)}
         chunk.append(json.dumps(record, ensure_ascii=False))
         if len(chunk) >= BATCH:
             yield ("\n".join(chunk) + "\n").encode()
