@@ -112,13 +112,14 @@ def test_drift_is_named_in_plain_words(empty_url):
     execute(
         empty_url,
         "ALTER TABLE person ADD COLUMN nickname VARCHAR(20)",
-        "DROP INDEX ix_todo_list_id",
+        "DROP INDEX ix_todo_list_owner_id",
     )
     status = schema.status(empty_url, SCRIPTS)
     texts = sorted(item.text for item in status.drift)
     assert texts == [
         "Column person.nickname is in the database but not in the models.",
-        "Index ix_todo_list_id on todo (list_id) is in the models but not in the database.",
+        "Index ix_todo_list_owner_id on todo_list (owner_id) is in the models but not in the "
+        "database.",
     ]
     assert status.up_to_date and not status.ok
 
@@ -251,7 +252,7 @@ def test_cli_schema_status(empty_url, tmp_path, drift):
             execute(
                 empty_url,
                 "ALTER TABLE person ADD COLUMN nickname VARCHAR(20)",
-                "DROP INDEX ix_todo_list_id",
+                "DROP INDEX ix_todo_list_owner_id",
             )
         result = runner.invoke(main, ["schema-status"])
 
@@ -263,7 +264,9 @@ def test_cli_schema_status(empty_url, tmp_path, drift):
     if drift:
         assert result.exit_code == 1
         assert "Column person.nickname is in the database but not in the models." in result.output
-        assert "Index ix_todo_list_id on todo (list_id) is in the models" in result.output
+        assert (
+            "Index ix_todo_list_owner_id on todo_list (owner_id) is in the models" in result.output
+        )
     else:
         assert result.exit_code == 0, result.output
         assert "Drift: none" in result.output

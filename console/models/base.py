@@ -99,11 +99,15 @@ class Link:
     nullable: bool
     description: str = ""
 
-    def column(self) -> Any:
-        """The child's foreign key column, indexed, with the policy's ON DELETE rule."""
+    def column(self, *, index: bool = True) -> Any:
+        """The child's foreign key column, with the policy's ON DELETE rule.
+
+        Indexed, unless ``index=False`` says a composite index of the child's table
+        leads with it (an index the ON DELETE rule and the joins can use as well).
+        """
         return mapped_column(
             ForeignKey(f"{self.parent_table}.id", ondelete=self.policy.value),
-            index=True,
+            index=index,
             nullable=self.nullable,
         )
 

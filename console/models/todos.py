@@ -37,7 +37,9 @@ class Todo(TimestampMixin, VersionedMixin, Base):
 
     __tablename__ = "todo"
     # One (column, id) index per sortable column, so a sorted page (and its keyset
-    # cursor, which tie-breaks on id) is an index range scan at any depth.
+    # cursor, which tie-breaks on id) is an index range scan at any depth. They also
+    # serve every lookup by their leading column (filters, foreign keys, ON DELETE),
+    # so those columns have no single-column index of their own (migration 0003).
     __table_args__ = (
         Index("ix_todo_description_id", "description", "id"),
         Index("ix_todo_completed_id", "completed", "id"),
@@ -58,10 +60,9 @@ class Todo(TimestampMixin, VersionedMixin, Base):
         Boolean(create_constraint=True, name="completed_bool"),
         default=False,
         server_default=false(),
-        index=True,
         info={"toggle_in_list": True},
     )
-    due_date: Mapped[date | None] = mapped_column(Date, index=True)
+    due_date: Mapped[date | None] = mapped_column(Date)
     priority: Mapped[Priority] = mapped_column(
         Enum(
             Priority,
@@ -74,10 +75,9 @@ class Todo(TimestampMixin, VersionedMixin, Base):
         ),
         default=Priority.normal,
         server_default=Priority.normal.value,
-        index=True,
     )
-    list_id: Mapped[int] = LIST_TODOS.column()
-    assignee_id: Mapped[int | None] = TODO_ASSIGNEE.column()
+    list_id: Mapped[int] = LIST_TODOS.column(index=False)
+    assignee_id: Mapped[int | None] = TODO_ASSIGNEE.column(index=False)
 
     todo_list: Mapped[TodoList] = LIST_TODOS.child_side()
     assignee: Mapped[Person | None] = TODO_ASSIGNEE.child_side()
