@@ -269,6 +269,7 @@ def _copy_worker(raw: Any, sql: str, handoff: queue.Queue[Any], stop: threading.
         sink.flush()
         handoff.put(_DONE)
     except BaseException as exc:  # handed to the reader, who raises it
+        log.debug("An export's COPY ended early: %r", exc)
         if not stop.is_set():
             handoff.put(exc)
 
