@@ -243,6 +243,25 @@ def test_an_error_in_the_copy_reaches_the_reader(db: Any, sample: dict) -> None:
 
 
 @pytest.mark.parametrize("fmt", ["csv", "jsonl"])
+def test_the_export_has_every_row_not_a_page(
+    viewer_client: FlaskClient, db: Any, sample: dict, fmt: str
+) -> None:
+    """More rows than any list page holds (CONSOLE_PAGE_SIZE is at most 500): all, by id."""
+    extra = 501
+    db.session.execute(sa.insert(Todo), [
+        {"description": f"Row {i}", "list_id": sample["groceries"]} for i in range(extra)
+    ])
+    db.session.commit()
+    data = viewer_client.get(f"/admin/todo/export/{fmt}/").get_data()
+    lines = data.decode().splitlines()
+    if fmt == "csv":
+        lines = lines[1:]
+    assert len(lines) == extra + 2
+    ids = [int(line.split(",")[0]) if fmt == "csv" else json.loads(line)["id"] for line in lines]
+    assert ids == sorted(ids)
+
+
+@pytest.mark.parametrize("fmt", ["csv", "jsonl"])
 def test_the_export_needs_a_login_and_the_viewer_role(
     app: Flask, client: FlaskClient, db: Any, sample: dict, fmt: str
 ) -> None:
