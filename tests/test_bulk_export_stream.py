@@ -277,3 +277,27 @@ def test_the_export_needs_a_login_and_the_viewer_role(
     db.session.commit()
     refused = client.get(url)
     assert refused.status_code in (302, 403) and b"Buy milk" not in refused.get_data()
+
+
+def test_the_command_line_writes_what_the_web_sends(
+    app: Flask, viewer_client: FlaskClient, awkward: dict, tmp_path: Any
+) -> None:
+    """`console export` and the web export: the same bytes (CSV), the same records (JSONL)."""
+    from tests.test_bulk_cli import invoke
+
+    for fmt in ("csv", "jsonl"):
+        out = tmp_path / f"todos.{fmt}"
+        result = invoke(app, "export", "todo", "--format", fmt, "-o", str(out))
+        assert result.exit_code == 0, result.output
+        web = viewer_client.get(f"/admin/todo/export/{fmt}/").get_data()
+        if fmt == "csv":
+            assert out.read_bytes() == web
+            # One line ending, LF, for the header and the rows (CRLF only inside a cell).
+            assert out.read_bytes().split(b"\n", 1)[0] == b",".join(
+                c.encode() for c in spec_for("todo").columns
+            )
+            assert out.read_bytes().count(b"\r\n") == 1
+        else:
+            assert [json.loads(x) for x in out.read_bytes().splitlines()] == [
+                json.loads(x) for x in web.splitlines()
+            ]
