@@ -48,6 +48,7 @@ AWKWARD = [
     "back\\slash",
     "it's",
     "tab\tinside",
+    "control \x01\x02\x07 characters",
     # The console strips surrounding blanks from what it stores (so from an import too):
     # these two exist only in rows written some other way.
     "\tleading tab",

@@ -23,7 +23,8 @@ from collections.abc import Iterator
 from datetime import date
 from typing import Any, BinaryIO
 
-from sqlalchemy import Connection, Select, case, func, literal, select
+from sqlalchemy import Connection, Select, case, func, literal, select, true, values
+from sqlalchemy import column as sql_column
 from sqlalchemy.orm import Session, aliased
 
 from console.bulk.csvio import neutralise
@@ -91,13 +92,21 @@ def export_select(
 
 
 def json_select(spec: ModelSpec, base: Select[Any] | None = None) -> Select[Any]:
-    """One JSON object per row of ``base``, keys as the CSV header (PostgreSQL)."""
+    """One JSON object per row of ``base``, keys as the CSV header (PostgreSQL).
+
+    ``row_to_json`` of a lateral ``VALUES`` row named like the CSV columns: compact JSON,
+    and cheaper for the database than ``json_build_object`` (about 3.5 s against 5 s for
+    a million rows here); the rows keep ``base``'s order.
+    """
     stmt, columns = _columns(spec, base)
-    pairs: list[Any] = []
-    for name, column in zip(spec.columns, columns, strict=True):
-        pairs += [literal(name), column]
-    return stmt.with_only_columns(
-        func.json_build_object(*pairs).label("record"), maintain_column_froms=False
+    record = (
+        values(*[sql_column(name, c.type) for name, c in zip(spec.columns, columns, strict=True)],
+               name="export_record")
+        .data([tuple(columns)])
+        .lateral()
+    )
+    return stmt.join(record, true()).with_only_columns(
+        func.row_to_json(record.table_valued()).label("record"), maintain_column_froms=False
     )
 
 
