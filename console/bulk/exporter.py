@@ -170,8 +170,9 @@ def iter_csv(session: Session, spec: ModelSpec, stmt: Select[Any]) -> Iterator[b
     writer.writerow(spec.columns)
     for partition in _rows(session, stmt):
         writer.writerows([[_cell(v) for v in row] for row in partition])
+        yield lines.take()  # the header goes with the first rows
+    if lines.lines:  # no rows at all: the header alone
         yield lines.take()
-    yield lines.take()
 
 
 def iter_jsonl(session: Session, spec: ModelSpec, stmt: Select[Any]) -> Iterator[bytes]:
@@ -179,7 +180,7 @@ def iter_jsonl(session: Session, spec: ModelSpec, stmt: Select[Any]) -> Iterator
     names = spec.columns
     encode = json.JSONEncoder(ensure_ascii=False, default=json_value).encode
     for partition in _rows(session, stmt):
-        # Only dates and enums need json_value: the encoder's default() sees just those.
+        # default() sees only what JSON has no type for (dates, plain enums): json_value.
         text = "\n".join([encode(dict(zip(names, row, strict=True))) for row in partition])
         yield (text + "\n").encode()
 
