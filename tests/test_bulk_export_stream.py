@@ -181,8 +181,9 @@ def test_closing_the_download_early_stops_the_export(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """The client goes away mid-download: no thread is left, the app serves the next request."""
-    # One row per chunk and one chunk of slack: the export is still running when closed.
-    monkeypatch.setattr(exporter, "CHUNK_BYTES", 1)
+    # A row or two per chunk and one chunk of slack: the export is still running when closed.
+    monkeypatch.setattr(exporter, "BATCH", 2)  # the Python path (SQLite)
+    monkeypatch.setattr(exporter, "CHUNK_BYTES", 1)  # COPY (PostgreSQL)
     monkeypatch.setattr(exporter, "QUEUE_CHUNKS", 1)
     invalidated: list[Any] = []
     sa.event.listen(db.engine, "invalidate", lambda *a: invalidated.append(a))
