@@ -195,7 +195,15 @@ def export_command(model: str, fmt: str, output: str | None) -> None:
     """Export every row of MODEL in the import's format (streamed; memory stays flat)."""
     from sqlalchemy import func, select
 
-    from console.bulk.exporter import BATCH, copy_csv, export_select, iter_csv, iter_jsonl
+    from console.bulk.exporter import (
+        BATCH,
+        copy_csv,
+        copy_jsonl,
+        export_select,
+        iter_csv,
+        iter_jsonl,
+        json_select,
+    )
     from console.bulk.spec import spec_for
 
     try:
@@ -205,9 +213,12 @@ def export_command(model: str, fmt: str, output: str | None) -> None:
     total = db.session.scalar(select(func.count()).select_from(spec.model)) or 0
     target = open(output, "wb") if output else sys.stdout.buffer  # noqa: SIM115
     try:
-        if fmt == "csv" and db.engine.dialect.name == "postgresql":
-            # The database writes the CSV itself: the fastest way out.
-            copy_csv(db.session, spec, export_select(spec, as_text=True), target)
+        if db.engine.dialect.name == "postgresql":
+            # The database writes the file itself (COPY): the fastest way out.
+            if fmt == "csv":
+                copy_csv(db.session, spec, export_select(spec, as_text=True), target)
+            else:
+                copy_jsonl(db.session, spec, json_select(spec), target)
         else:
             chunks = (iter_csv if fmt == "csv" else iter_jsonl)(
                 db.session, spec, export_select(spec)

@@ -33,7 +33,7 @@ from werkzeug.utils import secure_filename
 from console import rules
 from console.auth.roles import current_role_includes, requires
 from console.bulk import actions as bulk_actions
-from console.bulk.exporter import export_select, iter_csv, iter_jsonl
+from console.bulk.exporter import export_chunks
 from console.bulk.importer import import_csv
 from console.bulk.jobs import JobStore
 from console.bulk.spec import spec_for_model
@@ -159,13 +159,16 @@ class BulkMixin:
             0, sort[0] if sort else None, args.sort_desc, args.search, args.filters,
             execute=False, page_size=0,
         )
-        base = query.statement.order_by(self.model.id)  # type: ignore[attr-defined]
-        stmt = export_select(spec, base)
-        rows = iter_csv if export_type == "csv" else iter_jsonl
+        # Every row, not a page: get_list pages by default (ConsoleModelView.get_list
+        # turns page_size=0 into the default size), so its limit and offset are dropped.
+        base = query.limit(None).offset(None).statement.order_by(self.model.id)  # type: ignore[attr-defined]
+        # By COPY on PostgreSQL (a worker thread on this request's connection), by
+        # Python elsewhere; either way streamed, so memory stays flat.
+        chunks = export_chunks(db.session, spec, export_type, base)
         stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
         filename = secure_filename(f"{spec.name}-{stamp}.{export_type}")
         return Response(
-            stream_with_context(rows(db.session, spec, stmt)),
+            stream_with_context(chunks),
             mimetype="text/csv" if export_type == "csv" else "application/x-ndjson",
             headers={"Content-Disposition": f"attachment; filename={filename}"},
         )

@@ -1,8 +1,13 @@
 """Streamed export in the import's own format (CSV and JSON Lines).
 
-Rows come from a server-side cursor (``yield_per``) and leave as they are read, so
-memory stays flat whatever the table size. ``copy_csv`` lets PostgreSQL write the
-CSV itself (COPY ... TO STDOUT) for the command line, where the target is a file.
+On PostgreSQL the database writes the file itself (``COPY (select) TO STDOUT``):
+``copy_to`` sends it to a file (the command line), ``copy_chunks`` streams it to a
+web response through a worker thread and a bounded queue, so memory stays flat
+whatever the table size. Elsewhere (SQLite) rows come from the cursor in batches and
+are written by Python (``iter_csv``, ``iter_jsonl``). ``export_chunks`` picks the path.
+
+Every path writes one line ending, LF, for the header and the rows (COPY cannot
+write CRLF; the import reads both).
 """
 
 from __future__ import annotations
@@ -10,18 +15,57 @@ from __future__ import annotations
 import csv
 import io
 import json
+import logging
+import queue
+import threading
+import time
 from collections.abc import Iterator
 from datetime import date
 from typing import Any, BinaryIO
 
-from sqlalchemy import Select, case, literal, select
+from sqlalchemy import Connection, Select, case, func, literal, select, true, values
+from sqlalchemy import column as sql_column
 from sqlalchemy.orm import Session, aliased
 
 from console.bulk.csvio import neutralise
 from console.bulk.spec import ModelSpec
 from console.history import json_value
 
+log = logging.getLogger(__name__)
+
 BATCH = 2_000
+# COPY hands over one row at a time; the streamed export gathers them into chunks of
+# about this size and keeps at most QUEUE_CHUNKS of them waiting for a slow client.
+CHUNK_BYTES = 64 * 1024
+QUEUE_CHUNKS = 8
+# How long closing an export waits for its COPY thread (it normally takes milliseconds:
+# the query is cancelled and the thread's next write stops it).
+STOP_TIMEOUT = 10.0
+THREAD_NAME = "export-copy"
+
+CSV_OPTIONS = "FORMAT csv"
+# One JSON object per row. PostgreSQL's JSON text escapes every control character
+# (\u0001, \n, ...), and COPY's CSV format quotes a value only when it holds the
+# delimiter, the quote character, CR, LF or equals the NULL string (empty): with
+# two control characters as delimiter and quote, a JSON object is never quoted or
+# altered, so each line is exactly the JSON the database made.
+JSONL_OPTIONS = "FORMAT csv, DELIMITER E'\\x02', QUOTE E'\\x01'"
+
+
+def _columns(spec: ModelSpec, base: Select[Any] | None) -> tuple[Select[Any], list[Any]]:
+    """``base`` joined to the parents, and the export columns (unlabelled) in spec order."""
+    model = spec.model
+    stmt = base if base is not None else select(model).order_by(model.id)  # type: ignore[attr-defined]
+    columns: list[Any] = []
+    for f in spec.fields:
+        if f.kind == "ref":
+            assert f.ref is not None
+            parent = aliased(_mapped(f.ref.table.name), name=f"export_{f.name}")
+            stmt = stmt.outerjoin(parent, getattr(model, f.column) == parent.id)  # type: ignore[arg-type]
+            columns.append(getattr(parent, f.ref.key))
+        else:
+            columns.append(getattr(model, f.column or f.name))
+    return stmt, columns
 
 
 def export_select(
@@ -33,17 +77,9 @@ def export_select(
     them (for a filter or a sort) keeps its meaning. ``as_text`` makes the database
     render the cells as the Python writer would (for COPY).
     """
-    model = spec.model
-    stmt = base if base is not None else select(model).order_by(model.id)  # type: ignore[attr-defined]
-    columns: list[Any] = []
-    for f in spec.fields:
-        if f.kind == "ref":
-            assert f.ref is not None
-            parent = aliased(_mapped(f.ref.table.name), name=f"export_{f.name}")
-            stmt = stmt.outerjoin(parent, getattr(model, f.column) == parent.id)  # type: ignore[arg-type]
-            column = getattr(parent, f.ref.key)
-        else:
-            column = getattr(model, f.column or f.name)
+    stmt, columns = _columns(spec, base)
+    labelled = []
+    for f, column in zip(spec.fields, columns, strict=True):
         if as_text and f.kind == "bool":
             column = case((column, literal("true")), else_=literal("false"))
         elif as_text and f.kind in ("text", "email", "ref"):
@@ -51,14 +87,36 @@ def export_select(
             column = case(
                 (column.regexp_match("^[=+@\t\r'-]"), literal("'") + column), else_=column
             )
-        columns.append(column.label(f.name))
-    return stmt.with_only_columns(*columns, maintain_column_froms=False)
+        labelled.append(column.label(f.name))
+    return stmt.with_only_columns(*labelled, maintain_column_froms=False)
+
+
+def json_select(spec: ModelSpec, base: Select[Any] | None = None) -> Select[Any]:
+    """One JSON object per row of ``base``, keys as the CSV header (PostgreSQL).
+
+    ``row_to_json`` of a lateral ``VALUES`` row named like the CSV columns: compact JSON,
+    and cheaper for the database than ``json_build_object`` (about 3.5 s against 5 s for
+    a million rows here); the rows keep ``base``'s order.
+    """
+    stmt, columns = _columns(spec, base)
+    record = (
+        values(*[sql_column(name, c.type) for name, c in zip(spec.columns, columns, strict=True)],
+               name="export_record")
+        .data([tuple(columns)])
+        .lateral()
+    )
+    return stmt.join(record, true()).with_only_columns(
+        func.row_to_json(record.table_valued()).label("record"), maintain_column_froms=False
+    )
 
 
 def _mapped(table_name: str) -> type:
     from console.models import Person, TodoList
 
     return {"person": Person, "todo_list": TodoList}[table_name]
+
+
+# -- the Python path (SQLite) -------------------------------------------------------------
 
 
 def _cell(value: Any) -> str:
@@ -78,44 +136,220 @@ def _rows(session: Session, stmt: Select[Any]) -> Iterator[Any]:
     # ORM's per-row work. yield_per streams through a server-side cursor on PostgreSQL.
     result = session.connection().execute(stmt.execution_options(yield_per=BATCH))
     try:
-        for partition in result.partitions():
-            yield from partition
+        yield from result.partitions()
     finally:
         result.close()
 
 
+class _Lines:
+    """What ``csv.writer`` writes to: its CRLF row ends become LF.
+
+    The writer is told to end rows with CRLF because it quotes a cell only when the cell
+    holds a character of the line ending: with LF alone, a cell holding a bare CR would
+    go out unquoted and split the row when read back.
+    """
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+
+    def write(self, line: str) -> None:
+        self.lines.append(line[:-2])
+
+    def take(self) -> bytes:
+        if not self.lines:
+            return b""
+        data = ("\n".join(self.lines) + "\n").encode()
+        self.lines = []
+        return data
+
+
 def iter_csv(session: Session, spec: ModelSpec, stmt: Select[Any]) -> Iterator[bytes]:
-    """The header then the rows of ``stmt`` as CSV (UTF-8, CRLF), in chunks of bytes."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
+    """The header then the rows of ``stmt`` as CSV (UTF-8, LF), in chunks of bytes."""
+    lines = _Lines()
+    writer = csv.writer(lines, lineterminator="\r\n")
     writer.writerow(spec.columns)
-    for count, row in enumerate(_rows(session, stmt), start=1):
-        writer.writerow([_cell(v) for v in row])
-        if count % BATCH == 0:
-            yield buffer.getvalue().encode()
-            buffer.seek(0)
-            buffer.truncate()
-    yield buffer.getvalue().encode()
+    for partition in _rows(session, stmt):
+        writer.writerows([[_cell(v) for v in row] for row in partition])
+        yield lines.take()  # the header goes with the first rows
+    if lines.lines:  # no rows at all: the header alone
+        yield lines.take()
 
 
 def iter_jsonl(session: Session, spec: ModelSpec, stmt: Select[Any]) -> Iterator[bytes]:
     """The rows of ``stmt`` as JSON Lines: one object per row, keys as the CSV header."""
     names = spec.columns
-    chunk: list[str] = []
-    for row in _rows(session, stmt):
-        record = {n: json_value(v) for n, v in zip(names, row, strict=True)}
-        chunk.append(json.dumps(record, ensure_ascii=False))
-        if len(chunk) >= BATCH:
-            yield ("\n".join(chunk) + "\n").encode()
-            chunk = []
-    if chunk:
-        yield ("\n".join(chunk) + "\n").encode()
+    encode = json.JSONEncoder(ensure_ascii=False, default=json_value).encode
+    for partition in _rows(session, stmt):
+        # default() sees only what JSON has no type for (dates, plain enums): json_value.
+        text = "\n".join([encode(dict(zip(names, row, strict=True))) for row in partition])
+        yield (text + "\n").encode()
+
+
+# -- COPY (PostgreSQL) -----------------------------------------------------------------------
+
+
+def copy_sql(connection: Connection, stmt: Select[Any], options: str = CSV_OPTIONS) -> str:
+    """``COPY (stmt) TO STDOUT WITH (options)``, its parameters quoted by the driver.
+
+    COPY takes no parameters, so the values (filters, search terms typed by users) are
+    put in the text by psycopg2's own quoting, exactly as it does for every query; not
+    by SQLAlchemy's ``literal_binds``, whose strings are meant for a later %-format
+    (``%`` doubled) and which it does not recommend for untrusted input.
+    """
+    dialect = connection.dialect
+    compiled = stmt.compile(dialect=dialect)
+    state = compiled.construct_expanded_state(escape_names=False)  # IN lists expanded
+    values = {}
+    for key, value in state.parameters.items():
+        process = state.processors.get(key)
+        if process is None and key in compiled.binds:
+            process = compiled.binds[key].type.dialect_impl(dialect).bind_processor(dialect)
+        values[compiled.escaped_bind_names.get(key, key)] = process(value) if process else value
+    raw = connection.connection.dbapi_connection
+    assert raw is not None
+    with raw.cursor() as cursor:
+        query = cursor.mogrify(state.statement, values).decode()
+    return f"COPY ({query}) TO STDOUT WITH ({options})"
+
+
+def _header(spec: ModelSpec) -> bytes:
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\n").writerow(spec.columns)
+    return buffer.getvalue().encode()
+
+
+def copy_to(session: Session, sql: str, target: BinaryIO) -> int:
+    """Run ``sql`` (from ``copy_sql``) on the session's connection into ``target``; rows."""
+    raw = session.connection().connection.dbapi_connection
+    assert raw is not None
+    with raw.cursor() as cursor:
+        cursor.copy_expert(sql, target)
+        return int(cursor.rowcount)
 
 
 def copy_csv(session: Session, spec: ModelSpec, stmt: Select[Any], target: BinaryIO) -> int:
     """Write ``stmt`` (from ``export_select(..., as_text=True)``) as CSV to ``target`` by COPY."""
-    sql = str(stmt.compile(session.get_bind(), compile_kwargs={"literal_binds": True}))
-    target.write((",".join(spec.columns) + "\r\n").encode())
-    cur = session.connection().connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-    cur.copy_expert(f"COPY ({sql}) TO STDOUT WITH (FORMAT csv)", target, size=1 << 20)
-    return int(cur.rowcount)
+    sql = copy_sql(session.connection(), stmt)
+    target.write(_header(spec))
+    return copy_to(session, sql, target)
+
+
+def copy_jsonl(session: Session, spec: ModelSpec, stmt: Select[Any], target: BinaryIO) -> int:
+    """Write ``stmt`` (from ``json_select``) as JSON Lines to ``target`` by COPY."""
+    return copy_to(session, copy_sql(session.connection(), stmt, JSONL_OPTIONS), target)
+
+
+class _Stopped(Exception):
+    """Raised in the COPY thread when the reader has gone: it ends the COPY."""
+
+
+class _ChunkSink:
+    """The file COPY writes to in the worker thread: rows gathered into chunks, queued."""
+
+    def __init__(self, handoff: queue.Queue[Any], stop: threading.Event) -> None:
+        self.handoff = handoff
+        self.stop = stop
+        self.parts: list[bytes] = []
+        self.size = 0
+
+    def write(self, data: bytes) -> None:
+        self.parts.append(data)
+        self.size += len(data)
+        if self.size >= CHUNK_BYTES:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.stop.is_set():
+            raise _Stopped
+        if self.parts:
+            chunk = b"".join(self.parts)
+            self.parts = []
+            self.size = 0
+            self.handoff.put(chunk)  # blocks while the queue is full: memory stays bounded
+
+
+_DONE = object()
+
+
+def _copy_worker(raw: Any, sql: str, handoff: queue.Queue[Any], stop: threading.Event) -> None:
+    sink = _ChunkSink(handoff, stop)
+    try:
+        with raw.cursor() as cursor:
+            cursor.copy_expert(sql, sink)
+        sink.flush()
+        handoff.put(_DONE)
+    except BaseException as exc:  # handed to the reader, who raises it
+        log.debug("An export's COPY ended early: %r", exc)
+        if not stop.is_set():
+            handoff.put(exc)
+
+
+def copy_chunks(session: Session, sql: str, head: bytes = b"") -> Iterator[bytes]:
+    """``head``, then the output of ``sql`` (from ``copy_sql``) in chunks, for a streamed body.
+
+    COPY runs in a worker thread on the session's own connection and hands chunks over
+    through a bounded queue. When the generator is closed early (the client went away),
+    the query is cancelled, the thread stopped and joined, and the connection
+    invalidated: the pool replaces it instead of reusing one left mid-COPY. An error in
+    the thread is raised here. Nothing else may use the session while this runs.
+    """
+    connection = session.connection()
+    raw = connection.connection.dbapi_connection
+    handoff: queue.Queue[Any] = queue.Queue(maxsize=QUEUE_CHUNKS)
+    stop = threading.Event()
+    thread = threading.Thread(
+        target=_copy_worker, args=(raw, sql, handoff, stop), name=THREAD_NAME, daemon=True
+    )
+    completed = False
+    thread.start()
+    try:
+        if head:
+            yield head
+        while (item := handoff.get()) is not _DONE:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+        completed = True
+    finally:
+        if not completed:
+            stop.set()
+            try:
+                raw.cancel()  # a COPY still waiting on the server stops at once
+            except Exception:  # the connection is dropped below anyway
+                log.debug("Cancelling an export's COPY failed", exc_info=True)
+        deadline = time.monotonic() + STOP_TIMEOUT
+        while thread.is_alive() and time.monotonic() < deadline:
+            _drain(handoff)  # a thread blocked on a full queue gets to see ``stop``
+            thread.join(0.05)
+        if thread.is_alive():
+            log.error("An export's COPY thread did not stop within %s s", STOP_TIMEOUT)
+        if not completed:
+            connection.invalidate()
+
+
+def _drain(handoff: queue.Queue[Any]) -> None:
+    try:
+        while True:
+            handoff.get_nowait()
+    except queue.Empty:
+        pass
+
+
+# -- choosing the path ------------------------------------------------------------------------
+
+
+def export_chunks(
+    session: Session, spec: ModelSpec, fmt: str, base: Select[Any] | None = None
+) -> Iterator[bytes]:
+    """The rows of ``base`` (a select of the model, filtered and sorted) as ``fmt`` chunks.
+
+    PostgreSQL writes them itself by COPY; other databases go through Python.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        connection = session.connection()
+        if fmt == "csv":
+            sql = copy_sql(connection, export_select(spec, base, as_text=True))
+            return copy_chunks(session, sql, _header(spec))
+        return copy_chunks(session, copy_sql(connection, json_select(spec, base), JSONL_OPTIONS))
+    rows = iter_csv if fmt == "csv" else iter_jsonl
+    return rows(session, spec, export_select(spec, base))
