@@ -227,6 +227,8 @@ def cases(app: Flask, stock: Any, url: str) -> list[tuple[str, str, str | None]]
             "/stock/stocktodo/?page=19999",
         ),
         ("page 20,000 (typed ?page=)", "/admin/todo/?page=19999", "/stock/stocktodo/?page=19999"),
+        # The middle of a million rows: the worst case of reading from the nearer end.
+        ("page 10,000 (typed ?page=)", "/admin/todo/?page=9999", "/stock/stocktodo/?page=9999"),
         ("last page", "/admin/todo/?page=-1", f"/stock/stocktodo/?page={last_stock_page}"),
     ]
     return rows
