@@ -10,7 +10,9 @@ enabled (ALWAYS, as migrated) and disabled, alternating, best of ``--rounds``:
 - ORM: one ``session.add`` + ``commit`` per row, as a form save does;
 - SQL: single-row INSERT statements in one transaction (the trigger's own cost,
   without the commit's fsync around it);
-- DELETE: single-row deletes by id in one transaction.
+- DELETE: single-row deletes by id in one transaction;
+- bulk: one INSERT ... SELECT of ``--bulk`` rows and one DELETE of them (the
+  transition table holds every row of the statement: its cost grows with it).
 """
 
 from __future__ import annotations
@@ -78,7 +80,24 @@ def sql_deletes(engine: sa.Engine, ids: list[int]) -> float:
         return time.perf_counter() - start
 
 
-def run(rows: int, rounds: int) -> None:
+def bulk(engine: sa.Engine, list_id: int, rows: int) -> tuple[float, float]:
+    with engine.begin() as conn:
+        start = time.perf_counter()
+        conn.execute(
+            sa.text(
+                "INSERT INTO todo (description, list_id) "
+                "SELECT 'bulk ' || g, :l FROM generate_series(1, :n) g"
+            ),
+            {"l": list_id, "n": rows},
+        )
+        inserted = time.perf_counter() - start
+    with engine.begin() as conn:
+        start = time.perf_counter()
+        conn.execute(sa.text("DELETE FROM todo WHERE description LIKE 'bulk %'"))
+        return inserted, time.perf_counter() - start
+
+
+def run(rows: int, rounds: int, bulk_rows: int) -> None:
     name = f"bench_counts_{uuid.uuid4().hex[:8]}"
     with admin_engine().connect() as conn:
         conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
@@ -107,6 +126,9 @@ def run(rows: int, rounds: int) -> None:
                 took, ids = sql_inserts(engine, list_id, rows)
                 times.setdefault(("sql insert", on), []).append(took)
                 times.setdefault(("sql delete", on), []).append(sql_deletes(engine, ids))
+                ins, dels = bulk(engine, list_id, bulk_rows)
+                times.setdefault(("bulk insert", on), []).append(ins)
+                times.setdefault(("bulk delete", on), []).append(dels)
                 # In the same mode, so the kept count stays right (disabled: not counted).
                 with engine.begin() as conn:
                     conn.execute(sa.text("DELETE FROM todo WHERE description LIKE 'orm %'"))
@@ -126,6 +148,12 @@ def run(rows: int, rounds: int) -> None:
                 f"{what:22} {off / rows * 1e6:11.0f} us {on / rows * 1e6:11.0f} us "
                 f"{(on - off) / rows * 1e6:7.0f} us"
             )
+        for what in ("bulk insert", "bulk delete"):
+            off, on = min(times[(what, False)]), min(times[(what, True)])
+            print(
+                f"{what + f' {bulk_rows:,}':22} {off * 1000:11.0f} ms {on * 1000:11.0f} ms "
+                f"{(on - off) / bulk_rows * 1e6:7.2f} us"
+            )
         print(f"kept count {kept:,} = count(*) {counted:,}: {kept == counted}; "
               f"{deltas} delta rows left (compaction)")
     finally:
@@ -137,8 +165,9 @@ def main(argv: Any = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=2000)
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--bulk", type=int, default=200_000)
     args = parser.parse_args(argv)
-    run(args.rows, args.rounds)
+    run(args.rows, args.rounds, args.bulk)
     return 0
 
 

@@ -107,8 +107,8 @@ def exact_table_count(session: Session, table_name: str) -> int | None:
 def compact_row_counts(session: Session, table_name: str) -> int:
     """Fold a table's count deltas into one row (PostgreSQL); how many rows were folded.
 
-    Never waits on writers nor makes them wait (see migration 0004); the insert
-    trigger does the same for about one statement in a hundred. Commit to keep it.
+    Never waits on writers nor makes them wait (see migration 0004); the count
+    triggers do the same for about one statement in a hundred. Commit to keep it.
     """
     if session.get_bind().dialect.name != "postgresql":
         return 0

@@ -22,10 +22,10 @@ database keeps the count:
   rows it can lock at once (FOR UPDATE SKIP LOCKED, so never waiting on another
   compaction) and inserts their sum in the same statement, so readers see either
   all the old rows or the one new row. It holds ACCESS SHARE on the counted table,
-  which writers ignore and TRUNCATE waits for. The insert trigger runs it for about
-  one statement in a hundred (under READ COMMITTED only: under REPEATABLE READ a row
-  folded by a concurrent compaction would be a serialization error in the user's
-  write).
+  which writers ignore and TRUNCATE waits for. The insert and delete triggers run
+  it for about one statement in a hundred (under READ COMMITTED only: under
+  REPEATABLE READ a row folded by a concurrent compaction would be a serialization
+  error in the user's write).
 - The counts are seeded with ``count(*)`` while the tables are locked against
   writers (SHARE ROW EXCLUSIVE, which CREATE TRIGGER needs anyway) until the
   triggers exist: the count is exact from the start.
@@ -99,6 +99,10 @@ FUNCTIONS = [
         BEGIN
             INSERT INTO row_count_delta (table_name, delta)
             SELECT TG_TABLE_NAME, -count(*) FROM removed_rows HAVING count(*) > 0;
+            IF random() < 0.01
+               AND current_setting('transaction_isolation') = 'read committed' THEN
+                PERFORM row_count_compact(TG_TABLE_NAME);
+            END IF;
             RETURN NULL;
         END
         $$
