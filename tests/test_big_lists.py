@@ -185,9 +185,24 @@ def test_cursor_tokens_round_trip():
 
 
 @pytest.mark.postgres_only
-def test_big_tables_show_an_estimate(app, viewer_client, many, monkeypatch):
+def test_big_tables_show_the_count_the_database_keeps(app, viewer_client, many, monkeypatch):
     from console.admin import lists
 
+    monkeypatch.setattr(lists.BigListMixin, "list_estimate_from", 10)
+    with _db.engine.begin() as conn:
+        conn.exec_driver_sql("ANALYZE todo")
+    page = viewer_client.get("/admin/todo/").get_data(as_text=True)
+    assert re.search(r"\b73 records", page)
+    assert not re.search(r"about [\d,]+ records", page)
+
+
+@pytest.mark.postgres_only
+def test_big_tables_without_a_kept_count_show_an_estimate(app, viewer_client, many, monkeypatch):
+    from console import paging
+    from console.admin import lists
+
+    # A database migrated before 0004 keeps no count.
+    monkeypatch.setattr(paging, "exact_table_count", lambda session, table_name: None)
     monkeypatch.setattr(lists.BigListMixin, "list_estimate_from", 10)
     monkeypatch.setattr(lists.BigListMixin, "list_count_cap", 5)
     with _db.engine.begin() as conn:

@@ -280,6 +280,11 @@ def test_postgresql_set_based_references_write_what_the_row_triggers_write(
     """Skipping the per-row foreign-key triggers changes nothing in what is written."""
     from console.bulk import pg_import
 
+    # The row-count triggers (ENABLE ALWAYS, migration 0004) fire in replica mode too.
+    assert db_rows(
+        "SELECT DISTINCT tgenabled FROM pg_trigger WHERE tgrelid = 'todo'::regclass "
+        "AND NOT tgisinternal"
+    ) == [("A",)]
     fast = run_import("todo", REFERRING)
     assert fast.committed and fast.set_based_references
     written_fast = _todos_by_description()
@@ -325,22 +330,30 @@ def test_postgresql_a_parent_deleted_during_the_import_stops_it(
 
 
 @pytest.mark.postgres_only
+@pytest.mark.parametrize("enable", ["", "ENABLE REPLICA"])
 def test_postgresql_a_table_with_its_own_trigger_keeps_every_trigger(
-    db: Any, sample: dict
+    db: Any, sample: dict, enable: str
 ) -> None:
-    """A trigger someone added to the table still fires: the fast path is not taken."""
+    """A trigger someone added to the table fires as it would: the fast path is not taken.
+
+    Replica mode would skip a plain trigger, and newly fire one enabled for replicas.
+    (The row-count triggers, enabled ALWAYS, leave the fast path open: see the test above.)
+    """
     statements = [
         "CREATE FUNCTION shout() RETURNS trigger LANGUAGE plpgsql AS "
         "$$BEGIN NEW.description := upper(NEW.description); RETURN NEW; END$$",
         "CREATE TRIGGER todo_shout BEFORE INSERT ON todo FOR EACH ROW EXECUTE FUNCTION shout()",
     ]
+    if enable:
+        statements.append(f"ALTER TABLE todo {enable} TRIGGER todo_shout")
     for sql in statements:
         db.session.execute(sa.text(sql))
     db.session.commit()
     try:
         result = run_import("todo", "description,list\nquiet,Groceries\n")
         assert result.committed and not result.set_based_references
-        assert count(Todo, Todo.description == "QUIET") == 1
+        expected = "quiet" if enable else "QUIET"
+        assert count(Todo, Todo.description == expected) == 1
     finally:
         db.session.rollback()
         db.session.execute(sa.text("DROP TRIGGER todo_shout ON todo"))

@@ -6,7 +6,9 @@ on top of them:
 
 - ``after`` / ``before``: keyset cursors (opaque tokens) for next/previous pages;
 - ``page=-1`` (``-2``, ...): the last page (second-to-last, ...), read backwards;
-- counts are exact where cheap, else "about N" from PostgreSQL's statistics;
+- counts are exact where cheap or kept by the database (migration 0004), else
+  "about N" from PostgreSQL's statistics;
+- a typed ``page=N`` nearer the end than the front (exact count) is read backwards;
 - only columns an index serves are sortable (relationship sorts are not offered).
 """
 
@@ -232,6 +234,22 @@ class BigListMixin:
             # Counted from the end: rows before this page are what "more" means here.
             count = paging.count_seen(count, (-page - 1) * size, min(len(rows), size), has_prev)
             rows = rows[:size][::-1]
+        elif (back := paging.from_the_end(page * size, size, count.value) if count.exact else None):
+            # A typed page nearer the end: read backwards from there, as ``page=-k`` does.
+            offset, limit = back
+            rows = (
+                paging.offset_rows(
+                    session,
+                    rows_stmt,
+                    descending=not descending,
+                    offset=offset,
+                    deferred_from=self.list_offset_rows,
+                    **{**common, "limit": limit},
+                )[::-1]
+                if limit
+                else []
+            )
+            has_prev, has_next = page > 0, page * size + len(rows) < count.value
         else:
             rows = paging.offset_rows(
                 session,

@@ -435,14 +435,18 @@ def trusted_references(cur: Any, table: str) -> bool:
     big import. The import has already resolved every reference by a join and
     ``_lock_parents`` holds the same locks, so they would only repeat that work. They
     can be skipped only by ``session_replication_role = replica``, which a superuser
-    may set (the docker compose database's account is one), and which would skip any
-    other trigger too: so only when the table has no trigger but the foreign keys'.
+    may set (the docker compose database's account is one), and which changes which
+    other triggers fire too: so only when the table has no trigger of its own that
+    replica mode would skip (enabled 'O', the default) or newly fire ('R'). Triggers
+    enabled ALWAYS ('A', the row counts of migration 0004) fire either way, and
+    disabled ones ('D') in neither.
     """
     if not TRUST_CHECKED_REFERENCES:
         return False
     cur.execute(
         "SELECT current_setting('is_superuser') = 'on' AND NOT EXISTS ("
-        "SELECT 1 FROM pg_trigger WHERE tgrelid = to_regclass(%s) AND NOT tgisinternal)",
+        "SELECT 1 FROM pg_trigger WHERE tgrelid = to_regclass(%s) AND NOT tgisinternal "
+        "AND tgenabled IN ('O', 'R'))",
         (table,),
     )
     return bool(cur.fetchone()[0])

@@ -4,6 +4,7 @@ from console.models.accounts import Account
 from console.models.audit import AuditEntry
 from console.models.base import LINKS, Base, Link, OnDelete
 from console.models.people import Person
+from console.models.row_counts import RowCountDelta
 from console.models.todos import Todo, TodoList
 from console.rules import Priority, Role
 
@@ -17,6 +18,7 @@ __all__ = [
     "Person",
     "Priority",
     "Role",
+    "RowCountDelta",
     "Todo",
     "TodoList",
 ]
