@@ -39,6 +39,7 @@ def list_page(client: Any, url: str = "/admin/todo/?page_size=50&search=%26") ->
 
 def slow_paths(monkeypatch: pytest.MonkeyPatch) -> None:
     """Make every row render through Flask-Admin's own per-row code."""
+    monkeypatch.setattr(fast_rows, "PAGE_ROWS", False)
     monkeypatch.setattr(fast_rows, "ROW_INDEPENDENT_ACTIONS", ())
     monkeypatch.setattr(fast_rows, "STATIC_EDITABLE_TYPES", frozenset())
     monkeypatch.setattr(fast_rows, "_toggle_pattern", lambda *args: None)

@@ -16,14 +16,14 @@ from typing import Any
 from urllib.parse import quote
 
 from flask import current_app, request, url_for
-from flask_admin.model import template
+from flask_admin.model import BaseModelView, template
 from jinja2 import pass_context
 from markupsafe import Markup, escape
 from werkzeug.routing import BuildError
 from wtforms.widgets import html_params
 
 from console.admin.deletes import DeleteLinkRowAction
-from console.admin.versioning import VersionedXEditableWidget
+from console.admin.versioning import VersionedXEditableWidget, is_versioned
 
 # Actions whose markup depends on the row only through its id (and the page's return
 # URL). Exact types: a subclass may render something else, so it takes the slow path.
@@ -234,3 +234,227 @@ def can_edit_now(view: Any) -> bool:
     if view.endpoint not in cache:
         cache[view.endpoint] = view.can_edit
     return cache[view.endpoint]
+
+
+# Off: every row goes through the template's per-cell code (the tests compare both).
+PAGE_ROWS = True
+
+
+class LazyListForm:
+    """A row's inline-edit form, built only if something reads it.
+
+    Flask-Admin builds one list form per row before rendering; ``PageRows`` needs
+    just one per page (the fields' definitions are the same for every row), so the
+    others stay unbuilt unless the per-cell fallback asks for them.
+    """
+
+    def __init__(self, build: Any) -> None:
+        self._build = build
+        self._form: Any = None
+
+    @property
+    def form(self) -> Any:
+        if self._form is None:
+            self._form = self._build()
+        return self._form
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return getattr(self.form, name)
+
+    def __getitem__(self, name: str) -> Any:
+        return self.form[name]
+
+    def __contains__(self, name: str) -> bool:
+        return name in self.form
+
+    def __iter__(self) -> Any:
+        return iter(self.form)
+
+    def __len__(self) -> int:
+        return len(self.form)
+
+
+class PageRows:
+    """One list page's rows (the template's ``list_row`` block) rendered in Python.
+
+    Everything that is the same for every row is worked out once in ``prepare``:
+    which columns are editable or toggled (role checks), the CSRF token, the
+    checkbox markup, each inline-edit link's attributes (``FastXEditableWidget``
+    patterns from one form per page). A row then costs one formatted value per
+    column. The markup is byte for byte what the block's per-cell code renders (a
+    test compares them); a cell this class cannot vouch for is rendered by that
+    same per-cell code (``list_forms[pk][column](...)``), so nothing is guessed.
+    """
+
+    def __init__(self, view: Any, row_links: RowLinks, list_forms: dict[Any, Any]) -> None:
+        self.view = view
+        self.row_links = row_links
+        self.list_forms = list_forms
+        self.ready = False
+        self.context: Any = None
+
+    @pass_context
+    def prepare(self, context: Any) -> str:
+        """Work out the per-page parts (called once, before the rows, after RowLinks')."""
+        if not PAGE_ROWS or self.row_links.patterns is None:
+            return ""
+        from console.admin.lists import BigListMixin
+
+        view = self.view
+        self.context = context
+        self.get_pk = view.get_pk_value
+        self.checkbox: tuple[str, str] | None = None
+        if context.get("actions"):
+            title = escape(context["_gettext"]("Select record"))
+            self.checkbox = (
+                '\n    <td><input type="checkbox" name="rowid" class="action-checkbox" value="',
+                f'" title="{title}" /></td>',
+            )
+        self.display_actions = bool(view.column_display_actions)
+        columns = [c for c, _name in context["list_columns"]]
+        editable = [c for c in columns if view.is_editable(c)]
+        # One form's fields stand for every row's only when nothing overrides how
+        # list forms are made (ours adds just the row's version, passed per row here).
+        self.template_form = None
+        if editable and type(view).list_form is BigListMixin.list_form:
+            self.template_form = self._template_form(context)
+        self.versioned = is_versioned(view.model)
+        # Our get_list_value (toggles, then Flask-Admin's formatters) is split per column
+        # once; a view that overrides it gets its own per cell.
+        own_value = (
+            type(view).get_list_value is BigListMixin.get_list_value
+            and type(view)._get_list_value is BaseModelView._get_list_value
+        )
+        toggles = view.toggle_columns() if can_edit_now(view) else frozenset()
+        self.cells: list[tuple[str, Any, str, Any]] = []
+        for c in columns:
+            opening = f'\n    <td class="col-{escape(c)}">'
+            if c in editable:
+                self.cells.append((opening, self._editable, c, self._editable_pattern(c)))
+            elif not own_value:
+                self.cells.append((opening, self._value, c, view.get_list_value))
+            elif c in toggles:
+                self.cells.append((opening, self._toggle, c, None))
+            else:
+                self.cells.append((opening, self._formatted, c, self._list_value(c)))
+        self.ready = True
+        return ""
+
+    # -- per page -----------------------------------------------------------------------
+
+    def _template_form(self, context: Any) -> Any:
+        """The first row's list form (its fields stand for all rows'); the CSRF value."""
+        rows = context.get("data") or []
+        form = self.list_forms.get(self.get_pk(rows[0])) if rows else None
+        if form is None:
+            return None
+        form = form.form if isinstance(form, LazyListForm) else form
+        # As the template decides it: the form's own token, else the global one, else none.
+        token = getattr(form, "csrf_token", None)
+        if token is not None and token:
+            self.csrf = str(token._value())
+        elif context.get("csrf_token"):
+            self.csrf = str(context["csrf_token"]())
+        else:
+            self.csrf = ""
+        return form
+
+    def _editable_pattern(self, c: str) -> list[str] | None:
+        """Column ``c``'s inline-edit link split around its row values, or None (per cell)."""
+        form = self.template_form
+        field = form[c] if form is not None and c in form else None
+        if field is None or not isinstance(field.widget, FastXEditableWidget):
+            return None
+        if set(field.render_kw or {}) - {"data-row-version"}:
+            return None
+        return field.widget._pattern(field)
+
+    def _list_value(self, c: str) -> Any:
+        """``BaseModelView._get_list_value`` for column ``c``, its lookups made once.
+
+        Same steps: the column's formatter (else the attribute), its choices, then the
+        first type formatter the value is an instance of (looked up once per type).
+        """
+        view, context = self.view, self.context
+        column_fmt = view.column_formatters.get(c)
+        choices = view._column_choices_map.get(c, {})
+        type_formatters = view.column_type_formatters
+        by_type: dict[type, Any] = {}
+        path = c.split(".")
+
+        def value(row: Any) -> Any:
+            if column_fmt is not None:
+                v = column_fmt(view, context, row, c)
+            else:
+                try:
+                    v = row
+                    for name in path:
+                        v = getattr(v, name)
+                except AttributeError:
+                    v = None
+            if choices:
+                return choices.get(v) or v
+            kind = type(v)
+            if kind not in by_type:
+                by_type[kind] = next(
+                    (f for t, f in type_formatters.items() if isinstance(v, t)), None
+                )
+            type_fmt = by_type[kind]
+            if type_fmt is None:
+                return v
+            try:
+                return type_fmt(view, v, c)
+            except TypeError:  # an old two-argument formatter: Flask-Admin's own handling
+                return view._get_list_value(
+                    context, row, c, view.column_formatters, type_formatters
+                )
+
+        return value
+
+    # -- per cell -------------------------------------------------------------------------
+
+    def _formatted(self, row: Any, pk: Any, c: str, value: Any) -> str:
+        return "\n    " + escape(value(row))
+
+    def _value(self, row: Any, pk: Any, c: str, get_value: Any) -> str:
+        return "\n    " + str(escape(get_value(self.context, row, c)))
+
+    def _toggle(self, row: Any, pk: Any, c: str, _arg: Any) -> str:
+        return "\n    " + str(toggle_cell(self.view, self.context, row, c))
+
+    def _editable(self, row: Any, pk: Any, c: str, pattern: Any) -> str:
+        display_value = self.view.get_list_value(self.context, row, c)
+        version = row.version if self.versioned else None
+        key = pk if version is None else f"{pk}:{version}"
+        if pattern is None or not key or isinstance(display_value, bool):
+            return "\n      " + str(self._generic_editable(row, pk, c, display_value))
+        values = {"v": str(escape(display_value)), "p": str(escape(key)), "c": str(escape(self.csrf))}
+        return f"\n      <a {fill(pattern, values)}>{escape(display_value)}</a>"
+
+    def _generic_editable(self, row: Any, pk: Any, c: str, display_value: Any) -> Any:
+        """What the template's per-cell code renders for an inline-editable cell."""
+        form = self.list_forms[pk]
+        token = getattr(form, "csrf_token", None)
+        if token is not None and token:
+            return form[c](pk=pk, display_value=display_value, csrf=token._value())
+        if self.context.get("csrf_token"):
+            return form[c](pk=pk, display_value=display_value, csrf=self.context["csrf_token"]())
+        return form[c](pk=pk, display_value=display_value)
+
+    # -- per row --------------------------------------------------------------------------
+
+    def html(self, row: Any) -> Markup:
+        """One row's cells (the ``list_row`` block's output, less its outer whitespace)."""
+        pk = self.get_pk(row)
+        parts = []
+        if self.checkbox is not None:
+            parts += [self.checkbox[0], str(escape(pk)), self.checkbox[1]]
+        if self.display_actions:
+            parts += ['\n    <td class="list-buttons-column">', self.row_links.html(pk, row), "</td>"]
+        for opening, render, c, arg in self.cells:
+            parts += [opening, render(row, pk, c, arg), "\n    </td>"]
+        parts.append("\n  ")
+        # Every value above went through escape(); the fixed markup is ours.
+        return Markup("".join(parts))  # noqa: S704
