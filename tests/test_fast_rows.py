@@ -106,3 +106,91 @@ def _token(client: Any) -> str:
     match = re.search(r'name="csrf_token" value="([^"]+)"', page)
     assert match
     return match.group(1)
+
+
+ESCAPE_ME = "<b>\"x\"&'y'</b>"
+
+
+@pytest.fixture
+def escape_me(db: Any, tricky: dict[str, int]) -> int:
+    """A to-do, its list and its assignee named with every character HTML escapes."""
+    bob = Person(name=ESCAPE_ME, email="bob@example.com")
+    lst = TodoList(name=ESCAPE_ME, owner=bob)
+    todo = Todo(description=ESCAPE_ME, todo_list=lst, assignee=bob, completed=False)
+    db.session.add_all([bob, lst, todo])
+    db.session.commit()
+    return todo.id
+
+
+def count_calls(monkeypatch: pytest.MonkeyPatch, owner: Any, name: str) -> list[int]:
+    """Count the calls of ``owner.name`` (the call goes through unchanged)."""
+    calls: list[int] = []
+    original = getattr(owner, name)
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        calls.append(1)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(owner, name, counted)
+    return calls
+
+
+@pytest.mark.parametrize("mode", ["patterns", "per-cell fallbacks"])
+@pytest.mark.parametrize("who", ["viewer_client", "editor_client", "admin_client"])
+def test_page_rows_render_what_the_per_cell_code_renders(
+    request: pytest.FixtureRequest,
+    escape_me: int,
+    monkeypatch: pytest.MonkeyPatch,
+    who: str,
+    mode: str,
+) -> None:
+    """PageRows (rows in Python) against the template's per-cell code, for every role.
+
+    "per-cell fallbacks": PageRows on, but every pattern refused, so that each cell
+    takes PageRows' own fallback to the per-row form and Flask-Admin's per-row code.
+    """
+    client = request.getfixturevalue(who)
+    url = "/admin/todo/?page_size=50"
+    if mode == "per-cell fallbacks":
+        monkeypatch.setattr(fast_rows, "ROW_INDEPENDENT_ACTIONS", ())
+        monkeypatch.setattr(fast_rows, "STATIC_EDITABLE_TYPES", frozenset())
+        monkeypatch.setattr(fast_rows, "_toggle_pattern", lambda *args: None)
+    with monkeypatch.context() as patch:
+        rows = count_calls(patch, fast_rows.PageRows, "html")
+        fast = list_page(client, url)
+    assert len(rows) == 3  # every row of the page came from PageRows
+    slow_paths(monkeypatch)
+    rows = count_calls(monkeypatch, fast_rows.PageRows, "html")
+    slow = list_page(client, url)
+    assert rows == []
+    diff = difflib.unified_diff(slow.splitlines(), fast.splitlines(), lineterm="", n=0)
+    assert fast == slow, "\n".join(list(diff)[:30])
+    # Description, list and assignee cells: escaped once, never raw, never twice.
+    escaped = str(escape(ESCAPE_ME))
+    assert ESCAPE_ME not in fast
+    assert "&amp;amp;" not in fast and "&amp;lt;" not in fast
+    cells = re.findall(r'<td class="col-(\w+)">\s*(.*?)\s*</td>', fast, re.S)
+    by_column = {column: html for column, html in cells if escaped in html}
+    assert {"todo_list", "assignee"} <= set(by_column)
+    assert by_column["todo_list"] == escaped
+    if who == "viewer_client":
+        assert by_column["description"] == escaped
+    else:
+        assert by_column["description"].endswith(f">{escaped}</a>")
+        assert f'data-value="{escaped}"' in by_column["description"]
+
+
+def test_one_list_form_per_page(
+    editor_client: Any, escape_me: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The inline-edit links come from one form's fields, not one form per row."""
+    from console.admin.versioning import VersionCheckMixin
+
+    built = count_calls(monkeypatch, VersionCheckMixin, "list_form")
+    page = list_page(editor_client, "/admin/todo/?page_size=50")
+    assert page.count('data-role="x-editable"') == 6  # 3 rows x description, priority
+    assert len(built) == 1
+    slow_paths(monkeypatch)
+    built.clear()
+    list_page(editor_client, "/admin/todo/?page_size=50")
+    assert len(built) == 3
