@@ -294,6 +294,7 @@ class PageRows:
         self.list_forms = list_forms
         self.ready = False
         self.context: Any = None
+        self.csrf = escape("")
 
     @pass_context
     def prepare(self, context: Any) -> str:
@@ -328,17 +329,20 @@ class PageRows:
             and type(view)._get_list_value is BaseModelView._get_list_value
         )
         toggles = view.toggle_columns() if can_edit_now(view) else frozenset()
+        # (opening markup, cell renderer, column, renderer's per-column argument)
         self.cells: list[tuple[str, Any, str, Any]] = []
         for c in columns:
             opening = f'\n    <td class="col-{escape(c)}">'
             if c in editable:
-                self.cells.append((opening, self._editable, c, self._editable_pattern(c)))
+                value = self._list_value(c) if own_value and c not in toggles else None
+                plan = (self._editable_pattern(c), value)
+                self.cells.append((opening + "\n      ", self._editable, c, plan))
             elif not own_value:
-                self.cells.append((opening, self._value, c, view.get_list_value))
+                self.cells.append((opening + "\n    ", self._value, c, view.get_list_value))
             elif c in toggles:
-                self.cells.append((opening, self._toggle, c, None))
+                self.cells.append((opening + "\n    ", self._toggle, c, None))
             else:
-                self.cells.append((opening, self._formatted, c, self._list_value(c)))
+                self.cells.append((opening + "\n    ", self._formatted, c, self._list_value(c)))
         self.ready = True
         return ""
 
@@ -354,11 +358,9 @@ class PageRows:
         # As the template decides it: the form's own token, else the global one, else none.
         token = getattr(form, "csrf_token", None)
         if token is not None and token:
-            self.csrf = str(token._value())
+            self.csrf = escape(token._value())
         elif context.get("csrf_token"):
-            self.csrf = str(context["csrf_token"]())
-        else:
-            self.csrf = ""
+            self.csrf = escape(context["csrf_token"]())
         return form
 
     def _editable_pattern(self, c: str) -> list[str] | None:
@@ -415,23 +417,31 @@ class PageRows:
 
     # -- per cell -------------------------------------------------------------------------
 
-    def _formatted(self, row: Any, pk: Any, c: str, value: Any) -> str:
-        return "\n    " + escape(value(row))
+    # Each returns the cell's content, escaped (after the opening's whitespace).
 
-    def _value(self, row: Any, pk: Any, c: str, get_value: Any) -> str:
-        return "\n    " + str(escape(get_value(self.context, row, c)))
+    def _formatted(self, row: Any, pk: Any, c: str, value: Any) -> Markup:
+        return escape(value(row))
 
-    def _toggle(self, row: Any, pk: Any, c: str, _arg: Any) -> str:
-        return "\n    " + str(toggle_cell(self.view, self.context, row, c))
+    def _value(self, row: Any, pk: Any, c: str, get_value: Any) -> Markup:
+        return escape(get_value(self.context, row, c))
 
-    def _editable(self, row: Any, pk: Any, c: str, pattern: Any) -> str:
-        display_value = self.view.get_list_value(self.context, row, c)
+    def _toggle(self, row: Any, pk: Any, c: str, _arg: Any) -> Markup:
+        return toggle_cell(self.view, self.context, row, c)
+
+    def _editable(self, row: Any, pk: Any, c: str, plan: Any) -> Any:
+        pattern, value = plan
+        if value is not None:
+            display_value = value(row)
+        else:
+            display_value = self.view.get_list_value(self.context, row, c)
         version = row.version if self.versioned else None
         key = pk if version is None else f"{pk}:{version}"
         if pattern is None or not key or isinstance(display_value, bool):
-            return "\n      " + str(self._generic_editable(row, pk, c, display_value))
-        values = {"v": str(escape(display_value)), "p": str(escape(key)), "c": str(escape(self.csrf))}
-        return f"\n      <a {fill(pattern, values)}>{escape(display_value)}</a>"
+            return escape(self._generic_editable(row, pk, c, display_value))
+        shown = escape(display_value)
+        values = {"v": shown, "p": escape(key), "c": self.csrf}
+        # The pattern's static attributes were escaped by html_params, the values here.
+        return f"<a {fill(pattern, values)}>{shown}</a>"
 
     def _generic_editable(self, row: Any, pk: Any, c: str, display_value: Any) -> Any:
         """What the template's per-cell code renders for an inline-editable cell."""
@@ -450,9 +460,10 @@ class PageRows:
         pk = self.get_pk(row)
         parts = []
         if self.checkbox is not None:
-            parts += [self.checkbox[0], str(escape(pk)), self.checkbox[1]]
+            parts += [self.checkbox[0], escape(pk), self.checkbox[1]]
         if self.display_actions:
-            parts += ['\n    <td class="list-buttons-column">', self.row_links.html(pk, row), "</td>"]
+            links = self.row_links.html(pk, row)
+            parts += ['\n    <td class="list-buttons-column">', links, "</td>"]
         for opening, render, c, arg in self.cells:
             parts += [opening, render(row, pk, c, arg), "\n    </td>"]
         parts.append("\n  ")
