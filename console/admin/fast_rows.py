@@ -186,11 +186,17 @@ def per_request(name: str) -> dict[Any, Any]:
     return request.environ.setdefault(f"console.fast_rows.{name}", {})
 
 
-def toggle_cell(view: Any, context: Any, model: Any, name: str) -> Markup:
-    """A boolean's in-place toggle form; rendered once per page and value, then filled in."""
+def toggle_cell(
+    view: Any, context: Any, model: Any, name: str, cache: dict[Any, Any] | None = None
+) -> Markup:
+    """A boolean's in-place toggle form; rendered once per page and value, then filled in.
+
+    ``cache``: this request's ``per_request("toggles")``, if the caller has it at hand.
+    """
     value = bool(getattr(model, name))
     version = getattr(model, "version", 0)
-    cache = per_request("toggles")
+    if cache is None:
+        cache = per_request("toggles")
     key = (view.endpoint, name, value)
     if key not in cache:
         cache[key] = _toggle_pattern(view, context, name, value)
@@ -340,7 +346,7 @@ class PageRows:
             elif not own_value:
                 self.cells.append((opening + "\n    ", self._value, c, view.get_list_value))
             elif c in toggles:
-                self.cells.append((opening + "\n    ", self._toggle, c, None))
+                self.cells.append((opening + "\n    ", self._toggle, c, per_request("toggles")))
             else:
                 self.cells.append((opening + "\n    ", self._formatted, c, self._list_value(c)))
         self.ready = True
@@ -425,8 +431,8 @@ class PageRows:
     def _value(self, row: Any, pk: Any, c: str, get_value: Any) -> Markup:
         return escape(get_value(self.context, row, c))
 
-    def _toggle(self, row: Any, pk: Any, c: str, _arg: Any) -> Markup:
-        return toggle_cell(self.view, self.context, row, c)
+    def _toggle(self, row: Any, pk: Any, c: str, cache: dict[Any, Any]) -> Markup:
+        return toggle_cell(self.view, self.context, row, c, cache)
 
     def _editable(self, row: Any, pk: Any, c: str, plan: Any) -> Any:
         pattern, value = plan
