@@ -115,9 +115,9 @@ class FastXEditableWidget(VersionedXEditableWidget):
 
     def __init__(self) -> None:
         self.token = _token()
-        self.cache: dict[Any, list[str] | None] = {}
+        self.cache: dict[Any, str | None] = {}
 
-    def _pattern(self, field: Any) -> list[str] | None:
+    def _pattern(self, field: Any) -> str | None:
         """The link's attributes split around the row's values, or None if not cacheable."""
         choices = getattr(field, "choices", None)
         try:
@@ -130,7 +130,7 @@ class FastXEditableWidget(VersionedXEditableWidget):
             self.cache[key] = self._build(field)
         return self.cache[key]
 
-    def _build(self, field: Any) -> list[str] | None:
+    def _build(self, field: Any) -> str | None:
         if field.type not in STATIC_EDITABLE_TYPES:
             return None
         kwargs: dict[str, Any] = {
@@ -170,15 +170,23 @@ class FastXEditableWidget(VersionedXEditableWidget):
         return Markup("<a {}>{}</a>").format(Markup(attrs), display_value)  # noqa: S704
 
 
-def split_slots(text: str, token: str) -> list[str] | None:
-    """``text`` split around ``token`` + one slot letter: [text, slot, text, slot, ...]."""
+def split_slots(text: str, token: str) -> str | None:
+    """``text`` as a format string: ``token`` + a slot letter becomes the field ``{letter}``.
+
+    None when ``text`` has no slot. The rest of the text is kept as is (braces doubled).
+    """
     pieces = re.split(f"{token}([a-z])", text)
-    return pieces if len(pieces) > 1 else None
+    if len(pieces) == 1:
+        return None
+    return "".join(
+        "{" + piece + "}" if i % 2 else piece.replace("{", "{{").replace("}", "}}")
+        for i, piece in enumerate(pieces)
+    )
 
 
-def fill(pieces: list[str], values: dict[str, str]) -> str:
-    """Join ``split_slots`` pieces, each slot replaced by its (already escaped) value."""
-    return "".join(values[piece] if i % 2 else piece for i, piece in enumerate(pieces))
+def fill(pattern: str, values: dict[str, str]) -> str:
+    """A ``split_slots`` pattern with each slot replaced by its (already escaped) value."""
+    return pattern.format_map(values)
 
 
 def per_request(name: str) -> dict[Any, Any]:
@@ -207,7 +215,7 @@ def toggle_cell(
     return Markup(fill(pieces, {"i": str(escape(model.id)), "v": str(escape(version))}))  # noqa: S704
 
 
-def _toggle_pattern(view: Any, context: Any, name: str, value: bool) -> list[str] | None:
+def _toggle_pattern(view: Any, context: Any, name: str, value: bool) -> str | None:
     token = _token()
     # The route's int converter accepts only digits: a random 24-digit number stands in.
     id_token = str(10**23 + secrets.randbelow(9 * 10**23))
@@ -369,7 +377,7 @@ class PageRows:
             self.csrf = escape(context["csrf_token"]())
         return form
 
-    def _editable_pattern(self, c: str) -> list[str] | None:
+    def _editable_pattern(self, c: str) -> str | None:
         """Column ``c``'s inline-edit link split around its row values, or None (per cell)."""
         form = self.template_form
         field = form[c] if form is not None and c in form else None
