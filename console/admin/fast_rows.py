@@ -6,6 +6,11 @@ and each inline-editable cell through ``html_params`` over a dozen attributes: a
 rendered once per page with an unguessable token where the row's id goes, and every
 row substitutes its escaped id into that pattern. The output is the same markup;
 anything not known to be row-independent falls back to Flask-Admin's own rendering.
+
+``PageRows`` then renders all rows of the page in one Python call, so that Jinja
+runs no per-row or per-cell code at all (a scoped block per row copied the whole
+template context; each cell was a context call), and Flask-Admin's one-form-per-row
+list forms are built only if a cell falls back to them (``LazyListForm``).
 """
 
 from __future__ import annotations
