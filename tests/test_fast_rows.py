@@ -194,3 +194,34 @@ def test_one_list_form_per_page(
     built.clear()
     list_page(editor_client, "/admin/todo/?page_size=50")
     assert len(built) == 3
+
+
+def test_every_csrf_token_on_the_page_is_a_valid_one(
+    editor_client: Any, tricky: dict[str, int]
+) -> None:
+    """The comparisons above blank the tokens: here the filled-in ones are checked."""
+    page = editor_client.get("/admin/todo/?page_size=50").get_data(as_text=True)
+    toggles = re.findall(
+        r'<form method="post" action="(/admin/todo/toggle/\d+/completed)".*?'
+        r'name="csrf_token" value="([^"]+)".*?name="version" value="(\d+)"',
+        page,
+        re.S,
+    )
+    links = re.findall(r'data-csrf="([^"]*)"', page)
+    assert len(toggles) == 2 and len(links) == 4
+    tokens = {token for _, token, _ in toggles} | set(links)
+    assert len(tokens) == 1 and "" not in tokens and "rowtoken" not in page
+    action, token, version = toggles[-1]
+    response = editor_client.post(
+        action,
+        data={"value": "1", "version": version, "csrf_token": token},
+        headers={"Accept": "application/json"},
+    )
+    assert response.status_code == 200, response.get_data(as_text=True)
+    # A tampered token is refused (so the check above had a real token to pass).
+    response = editor_client.post(
+        action,
+        data={"value": "0", "version": str(int(version) + 1), "csrf_token": token + "x"},
+        headers={"Accept": "application/json"},
+    )
+    assert response.status_code == 400

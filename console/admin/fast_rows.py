@@ -213,25 +213,78 @@ def toggle_cell(
     key = (view.endpoint, name, value)
     if key not in cache:
         cache[key] = _toggle_pattern(view, context, name, value)
-    pieces = cache[key]
-    if pieces is None or isinstance(model.id, bool):
+    entry = cache[key]
+    if entry is None or isinstance(model.id, bool):
         return _render_toggle(view, context, name, value, model.id, version)
+    pattern, values = entry
     # toggle.html escaped everything else; the row's id and version are escaped here.
-    return Markup(fill(pieces, {"i": str(escape(model.id)), "v": str(escape(version))}))  # noqa: S704
+    return Markup(fill(pattern, {**values, "i": escape(model.id), "v": escape(version)}))  # noqa: S704
 
 
-def _toggle_pattern(view: Any, context: Any, name: str, value: bool) -> str | None:
+def _toggle_pattern(
+    view: Any, context: Any, name: str, value: bool
+) -> tuple[str, dict[str, str]] | None:
+    """This request's toggle pattern: the app's (made once) and this request's own values.
+
+    The pattern has slots for the row's id and version, the CSRF token and the return
+    URL, so it holds nothing of any request or session and is kept per app (and script
+    root, endpoint, column, value and label); the CSRF token and return URL are filled
+    in from this request.
+    """
+    label = view.column_labels.get(name, name)
+    key = (request.script_root, view.endpoint, name, value, label)
+    patterns = current_app.extensions.setdefault("console_toggle_patterns", {})
+    if key not in patterns or current_app.jinja_env.auto_reload:
+        patterns[key] = _app_toggle_pattern(view, name, value)
+    pattern = patterns[key]
+    if pattern is None:
+        return None
+    values = {
+        "c": escape(context["csrf_token"]()),
+        "u": escape(request.full_path.rstrip("?")),
+    }
+    return pattern, values
+
+
+def _app_toggle_pattern(view: Any, name: str, value: bool) -> str | None:
     token = _token()
     # The route's int converter accepts only digits: a random 24-digit number stands in.
     id_token = str(10**23 + secrets.randbelow(9 * 10**23))
-    html = str(_render_toggle(view, context, name, value, int(id_token), token + "v"))
-    if html.count(id_token) != 1 or html.count(token) != 1:
+    html = str(
+        _render_toggle_with(
+            view,
+            name,
+            value,
+            id=int(id_token),
+            version=token + "v",
+            return_url=token + "u",
+            csrf_token=lambda: token + "c",
+        )
+    )
+    # Each stand-in exactly once and as written (not quoted or escaped), else no pattern.
+    if html.count(id_token) != 1 or html.count(token) != 3:
+        return None
+    if any(html.count(token + slot) != 1 for slot in "vuc"):
         return None
     return split_slots(html.replace(id_token, token + "i"), token)
 
 
 def _render_toggle(
     view: Any, context: Any, name: str, value: bool, id: Any, version: Any
+) -> Markup:
+    return _render_toggle_with(
+        view,
+        name,
+        value,
+        id=id,
+        version=version,
+        return_url=request.full_path.rstrip("?"),
+        csrf_token=context["csrf_token"],
+    )
+
+
+def _render_toggle_with(
+    view: Any, name: str, value: bool, *, id: Any, version: Any, return_url: str, csrf_token: Any
 ) -> Markup:
     template = current_app.jinja_env.get_template("admin/console/toggle.html")
     # Rendered by an autoescaping template: the data in it is escaped there.
@@ -241,8 +294,8 @@ def _render_toggle(
             value=value,
             version=version,
             label=view.column_labels.get(name, name),
-            return_url=request.full_path.rstrip("?"),
-            csrf_token=context["csrf_token"],
+            return_url=return_url,
+            csrf_token=csrf_token,
         )
     )
 
