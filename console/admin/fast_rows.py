@@ -331,7 +331,8 @@ class LazyListForm:
         return self._form
 
     def __getattr__(self, name: str) -> Any:
-        if name.startswith("_"):
+        # Only called for what this proxy lacks; its own two are missing only mid-copy.
+        if name in ("_build", "_form") or name.startswith("__"):
             raise AttributeError(name)
         return getattr(self.form, name)
 
@@ -398,6 +399,7 @@ class PageRows:
         # once; a view that overrides it gets its own per cell.
         own_value = (
             type(view).get_list_value is BigListMixin.get_list_value
+            and super(BigListMixin, view).get_list_value.__func__ is BaseModelView.get_list_value
             and type(view)._get_list_value is BaseModelView._get_list_value
         )
         toggles = view.toggle_columns() if can_edit_now(view) else frozenset()
