@@ -93,12 +93,18 @@ def count_rows(
     filtered: bool,
     cap: int = 10_000,
     estimate_from: int = 100_000,
+    trust_estimate_from: int | None = None,
 ) -> RowCount:
     """Count the rows of ``stmt``: exact when that is cheap, an honest estimate when not.
 
     Unfiltered: exact below ``estimate_from`` rows, else the table's statistics.
-    Filtered: exact up to ``cap`` (counted with a LIMIT, so it stops early), else
-    the planner's estimate, else "more than ``cap``".
+    Filtered: when the planner expects at least ``trust_estimate_from`` rows
+    (default: three times ``cap``), its estimate, without counting: a bounded count
+    of a common word's matches costs a bitmap of all of them, only to confirm that
+    there are more than ``cap`` and then show the same estimate. Otherwise exact up
+    to ``cap`` (counted with a LIMIT, so it stops early), else the planner's
+    estimate, else "more than ``cap``". ``count_seen`` corrects an estimate that a
+    page proves wrong.
     """
     inner = stmt.with_only_columns(pk).order_by(None)
     postgres = session.get_bind().dialect.name == "postgresql"
@@ -110,13 +116,32 @@ def count_rows(
         if estimate is not None and estimate >= estimate_from:
             return RowCount(_round_estimate(estimate), exact=False)
         return RowCount(session.scalar(select(func.count()).select_from(inner.subquery())) or 0)
+    trust_from = 3 * cap if trust_estimate_from is None else trust_estimate_from
+    estimate = planner_estimate(session, inner)
+    if estimate is not None and estimate >= max(trust_from, cap + 1):
+        return RowCount(_round_estimate(estimate), exact=False)
     counted = session.scalar(select(func.count()).select_from(inner.limit(cap + 1).subquery())) or 0
     if counted <= cap:
         return RowCount(counted)
-    estimate = planner_estimate(session, inner)
     if estimate is not None and estimate > cap:
         return RowCount(_round_estimate(estimate), exact=False)
     return RowCount(cap, exact=False, at_least=True)
+
+
+def count_seen(count: RowCount, offset: int | None, shown: int, more: bool) -> RowCount:
+    """``count`` corrected by what one page saw: rows from ``offset`` (None: unknown) on.
+
+    A page that reaches the end (``more`` False) at a known offset gives the exact
+    count; a page with rows past an estimate turns it into "more than N".
+    """
+    if count.exact or offset is None:
+        return count
+    if not more and (shown or offset == 0):
+        return RowCount(offset + shown)
+    seen = offset + shown
+    if more and seen >= count.value:
+        return RowCount(seen, exact=False, at_least=True)
+    return count
 
 
 # -- keyset cursors -----------------------------------------------------------------
@@ -187,14 +212,15 @@ def nulls_come_first(dialect_name: str, descending: bool) -> bool:
 def _segments(
     column: Any, pk: Any, descending: bool, after: Cursor | None, nullable: bool, dialect: str
 ) -> list[tuple[list[Any], list[Any]]]:
-    """Index-friendly (where, order by) pieces that, run in turn, continue the ordering."""
+    """Index-friendly (where, ordered columns) pieces that, run in turn, continue the ordering.
+
+    Each piece is ordered by its columns in the one direction (``_order_by``).
+    """
     step = (lambda a, b: a < b) if descending else (lambda a, b: a > b)
-    pk_order = pk.desc() if descending else pk.asc()
     if column is pk:
-        return [([step(pk, after.id)] if after else [], [pk_order])]
-    col_order = column.desc() if descending else column.asc()
-    value_group = ([column.is_not(None)] if nullable else [], [col_order, pk_order])
-    null_group = ([column.is_(None)], [pk_order])
+        return [([step(pk, after.id)] if after else [], [pk])]
+    value_group = ([column.is_not(None)] if nullable else [], [column, pk])
+    null_group = ([column.is_(None)], [pk])
     groups = [value_group]
     if nullable:
         groups = (
@@ -206,11 +232,109 @@ def _segments(
         return groups
     if after.value is None:
         start = groups.index(null_group) if nullable else len(groups)
-        first = ([column.is_(None), step(pk, after.id)], [pk_order])
+        first = ([column.is_(None), step(pk, after.id)], [pk])
     else:
         start = groups.index(value_group)
-        first = ([step(tuple_(column, pk), tuple_(after.value, after.id))], [col_order, pk_order])
+        first = ([step(tuple_(column, pk), tuple_(after.value, after.id))], [column, pk])
     return [first, *groups[start + 1 :]]
+
+
+def _order_by(columns: list[Any], descending: bool) -> list[Any]:
+    return [c.desc() if descending else c.asc() for c in columns]
+
+
+def _upto(columns: list[Any], key: Any, descending: bool) -> Any:
+    """``columns`` at or before ``key`` (a row of their values) in the ordering."""
+    left = columns[0] if len(columns) == 1 else tuple_(*columns)
+    right = key[0] if len(columns) == 1 else tuple_(*key)
+    return left >= right if descending else left <= right
+
+
+def _window_end(
+    session: Session, columns: list[Any], where: list[Any], descending: bool, size: int
+) -> Any:
+    """The key of the ``size``-th row of the bare table in this ordering, or None if fewer.
+
+    An index-only walk over ``size`` entries of a (column, id) index: cheap.
+    """
+    return session.execute(
+        select(*columns)
+        .where(*where)
+        .order_by(*_order_by(columns, descending))
+        .offset(size - 1)
+        .limit(1)
+    ).first()
+
+
+def _rows_by_id(session: Session, stmt: Select, pk: Any, ids: list[Any]) -> list[Any]:
+    """The rows of ``stmt`` with these ids, in the order of ``ids``."""
+    if not ids:
+        return []
+    found = {row.id: row for row in session.scalars(stmt.where(pk.in_(ids))).unique()}
+    return [found[i] for i in ids if i in found]
+
+
+def _matching_rows(
+    session: Session,
+    stmt: Select,
+    pk: Any,
+    columns: list[Any],
+    where: list[Any],
+    descending: bool,
+    offset: int,
+    limit: int,
+) -> list[Any]:
+    """Rows of ``stmt`` from every match at once: the matches' keys, sorted, then the page.
+
+    The OFFSET 0 keeps PostgreSQL from planning the matches as an ordered index walk
+    that filters row by row (it cannot know a search's matches come late in the
+    ordering): a text search's matches come from its trigram index as a bitmap, and
+    only their keys are sorted.
+    """
+    keys = stmt.where(*where).with_only_columns(*columns).order_by(None).offset(0).subquery()
+    sub_columns = list(keys.c)
+    ids = list(
+        session.scalars(
+            select(sub_columns[-1])
+            .order_by(*_order_by(sub_columns, descending))
+            .offset(offset)
+            .limit(limit)
+        )
+    )
+    return _rows_by_id(session, stmt, pk, ids)
+
+
+def _probed_rows(
+    session: Session,
+    stmt: Select,
+    pk: Any,
+    columns: list[Any],
+    where: list[Any],
+    descending: bool,
+    offset: int,
+    limit: int,
+    probe: int,
+) -> list[Any]:
+    """Rows ``offset``..``offset+limit`` of one ordered piece, for a text search.
+
+    First the matches among the next ``probe`` rows of the ordering (a bounded walk
+    of the sort index: a common word fills the page early); when they do not fill
+    the page, every match through its trigram index (``_matching_rows``), which is
+    what a rare word needs; ``probe`` 0 goes there at once (the count says the
+    matches are few). Either way the rows are exactly those of the ordering.
+    """
+    order = _order_by(columns, descending)
+    if probe and offset + limit <= probe:
+        end = _window_end(session, columns, where, descending, probe)
+        window = [_upto(columns, end, descending)] if end is not None else []
+        rows = list(
+            session.scalars(
+                stmt.where(*where, *window).order_by(*order).offset(offset).limit(limit)
+            ).unique()
+        )
+        if len(rows) == limit or end is None:
+            return rows
+    return _matching_rows(session, stmt, pk, columns, where, descending, offset, limit)
 
 
 def keyset_rows(
@@ -222,14 +346,26 @@ def keyset_rows(
     descending: bool,
     after: Cursor | None,
     limit: int,
+    probe: int | None = None,
 ) -> list[Any]:
-    """Up to ``limit`` rows of ``stmt`` that follow ``after`` in (column, pk) order."""
+    """Up to ``limit`` rows of ``stmt`` that follow ``after`` in (column, pk) order.
+
+    ``probe`` (for a text search): see ``_probed_rows``.
+    """
     nullable = column is not pk and bool(getattr(column, "nullable", True))
     dialect = session.get_bind().dialect.name
     rows: list[Any] = []
-    for where, order in _segments(column, pk, descending, after, nullable, dialect):
+    for where, columns in _segments(column, pk, descending, after, nullable, dialect):
         if len(rows) >= limit:
             break
+        if probe is not None:
+            rows.extend(
+                _probed_rows(
+                    session, stmt, pk, columns, where, descending, 0, limit - len(rows), probe
+                )
+            )
+            continue
+        order = _order_by(columns, descending)
         rows.extend(
             session.scalars(stmt.where(*where).order_by(*order).limit(limit - len(rows))).unique()
         )
@@ -246,22 +382,41 @@ def offset_rows(
     offset: int,
     limit: int,
     deferred_from: int = 10_000,
+    probe: int | None = None,
 ) -> list[Any]:
     """Rows ``offset``..``offset+limit`` of the (column, pk) ordering.
 
     Past ``deferred_from`` rows the offset is walked over primary keys only (an
     index-only scan where the index covers it), and just the page's rows are loaded.
+    ``probe`` (for a text search): see ``_probed_rows`` (past the first page, a
+    nullable column's page comes from every match).
     """
-    order = _order(column, pk, descending, session.get_bind().dialect.name)
+    dialect = session.get_bind().dialect.name
+    order = _order(column, pk, descending, dialect)
+    if probe is not None:
+        columns = [pk] if column is pk else [column, pk]
+        nullable = column is not pk and bool(getattr(column, "nullable", True))
+        if nullable and offset == 0:
+            # The same rows, with NULLs probed as a piece of their own.
+            return keyset_rows(
+                session,
+                stmt,
+                column,
+                pk,
+                descending=descending,
+                after=None,
+                limit=limit,
+                probe=probe,
+            )
+        if not nullable:
+            return _probed_rows(session, stmt, pk, columns, [], descending, offset, limit, probe)
+        return _matching_rows(session, stmt, pk, columns, [], descending, offset, limit)
     if offset <= deferred_from:
         return list(session.scalars(stmt.order_by(*order).offset(offset).limit(limit)).unique())
     ids = list(
         session.scalars(stmt.with_only_columns(pk).order_by(*order).offset(offset).limit(limit))
     )
-    if not ids:
-        return []
-    found = {row.id: row for row in session.scalars(stmt.where(pk.in_(ids))).unique()}
-    return [found[i] for i in ids if i in found]
+    return _rows_by_id(session, stmt, pk, ids)
 
 
 def _order(column: Any, pk: Any, descending: bool, dialect: str) -> list[Any]:

@@ -252,3 +252,124 @@ def test_postgresql_email_check_is_the_shared_rule(db: Any) -> None:
     )
     assert [(e.line, e.column) for e in result.errors] == [(3, "email"), (4, "email")]
     assert result.inserted == 2
+
+
+# -- PostgreSQL: references checked once, set-based ---------------------------------------
+
+REFERRING = (
+    "description,list,assignee\nA,Groceries,bob@example.com\nB,Groceries,\nC,Groceries,"
+    "ann@example.com\n"
+)
+
+
+def _todos_by_description() -> list[tuple[str, int, int | None]]:
+    rows = db_rows("SELECT description, list_id, assignee_id FROM todo ORDER BY description")
+    return [tuple(r) for r in rows]
+
+
+def db_rows(sql: str) -> list[Any]:
+    from console.extensions import db
+
+    return db.session.execute(sa.text(sql)).all()
+
+
+@pytest.mark.postgres_only
+def test_postgresql_set_based_references_write_what_the_row_triggers_write(
+    db: Any, sample: dict, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Skipping the per-row foreign-key triggers changes nothing in what is written."""
+    from console.bulk import pg_import
+
+    fast = run_import("todo", REFERRING)
+    assert fast.committed and fast.set_based_references
+    written_fast = _todos_by_description()
+    db.session.execute(sa.text("DELETE FROM todo WHERE description IN ('A', 'B', 'C')"))
+    db.session.commit()
+
+    monkeypatch.setattr(pg_import, "TRUST_CHECKED_REFERENCES", False)
+    slow = run_import("todo", REFERRING)
+    assert slow.committed and not slow.set_based_references
+    assert _todos_by_description() == written_fast
+    # The role is back to normal after the import: triggers fire again in this session.
+    assert db_rows("SHOW session_replication_role") == [("origin",)]
+
+
+@pytest.mark.postgres_only
+@pytest.mark.parametrize("trusted", [True, False])
+def test_postgresql_a_parent_deleted_during_the_import_stops_it(
+    db: Any, sample: dict, monkeypatch: pytest.MonkeyPatch, trusted: bool
+) -> None:
+    """A list deleted (by someone else) between the checks and the write: nothing is written."""
+    from console.bulk import pg_import
+
+    monkeypatch.setattr(pg_import, "TRUST_CHECKED_REFERENCES", trusted)
+    engine = sa.create_engine(db.engine.url)
+    real_write = pg_import._write
+
+    def write_after_a_delete(cur: Any, *args: Any) -> None:
+        with engine.begin() as other:
+            other.execute(sa.text("DELETE FROM todo_list WHERE name = 'Groceries'"))
+        real_write(cur, *args)
+
+    monkeypatch.setattr(pg_import, "_write", write_after_a_delete)
+    try:
+        result = run_import("todo", REFERRING)
+    finally:
+        engine.dispose()
+    assert not result.committed
+    assert errors_of(result) == [
+        (0, None, "1 list(s) the file refers to were deleted by someone else during the "
+                  "import; nothing was written. Check the file and retry.")
+    ]
+    assert count(Todo, Todo.description.in_(["A", "B", "C"])) == 0
+
+
+@pytest.mark.postgres_only
+def test_postgresql_a_table_with_its_own_trigger_keeps_every_trigger(
+    db: Any, sample: dict
+) -> None:
+    """A trigger someone added to the table still fires: the fast path is not taken."""
+    statements = [
+        "CREATE FUNCTION shout() RETURNS trigger LANGUAGE plpgsql AS "
+        "$$BEGIN NEW.description := upper(NEW.description); RETURN NEW; END$$",
+        "CREATE TRIGGER todo_shout BEFORE INSERT ON todo FOR EACH ROW EXECUTE FUNCTION shout()",
+    ]
+    for sql in statements:
+        db.session.execute(sa.text(sql))
+    db.session.commit()
+    try:
+        result = run_import("todo", "description,list\nquiet,Groceries\n")
+        assert result.committed and not result.set_based_references
+        assert count(Todo, Todo.description == "QUIET") == 1
+    finally:
+        db.session.rollback()
+        db.session.execute(sa.text("DROP TRIGGER todo_shout ON todo"))
+        db.session.execute(sa.text("DROP FUNCTION shout()"))
+        db.session.commit()
+
+
+@pytest.mark.postgres_only
+def test_postgresql_an_account_that_is_not_superuser_keeps_the_row_triggers(
+    db: Any, sample: dict
+) -> None:
+    """Only a superuser may skip triggers: anyone else gets PostgreSQL's own checks."""
+    import uuid
+
+    role = f"console_plain_{uuid.uuid4().hex[:8]}"
+    for sql in (
+        f'CREATE ROLE "{role}" NOLOGIN',
+        f'GRANT ALL ON ALL TABLES IN SCHEMA public TO "{role}"',
+        f'GRANT ALL ON ALL SEQUENCES IN SCHEMA public TO "{role}"',
+    ):
+        db.session.execute(sa.text(sql))
+    db.session.commit()
+    try:
+        db.session.execute(sa.text(f'SET LOCAL ROLE "{role}"'))
+        result = run_import("todo", REFERRING)
+        assert result.committed and not result.set_based_references
+        assert count(Todo, Todo.description.in_(["A", "B", "C"])) == 3
+    finally:
+        db.session.rollback()
+        db.session.execute(sa.text(f'DROP OWNED BY "{role}"'))
+        db.session.execute(sa.text(f'DROP ROLE "{role}"'))
+        db.session.commit()

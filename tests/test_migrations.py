@@ -93,16 +93,21 @@ def test_autogenerate_at_head_finds_no_difference(empty_database, tmp_path):
     assert diff == []
 
 
-def test_foreign_keys_carry_their_on_delete_rules_and_are_indexed(empty_database, tmp_path):
+def _upgraded(url, tmp_path):
+    """An engine on ``url`` after upgrading it to head through the app (dispose it after)."""
     from flask_migrate import upgrade
 
-    app = _app(empty_database, tmp_path)
+    app = _app(url, tmp_path)
     with app.app_context():
         upgrade()
         from console.extensions import db
 
         db.engine.dispose()
-    engine = sa.create_engine(empty_database, poolclass=sa.pool.NullPool)
+    return sa.create_engine(url, poolclass=sa.pool.NullPool)
+
+
+def test_foreign_keys_carry_their_on_delete_rules_and_are_indexed(empty_database, tmp_path):
+    engine = _upgraded(empty_database, tmp_path)
     inspector = sa.inspect(engine)
     rules = {}
     for table in ("todo", "todo_list"):
@@ -122,15 +127,7 @@ def test_foreign_keys_carry_their_on_delete_rules_and_are_indexed(empty_database
 
 def test_no_index_is_a_prefix_of_another(empty_database, tmp_path):
     """Every b-tree index earns its upkeep: none repeats the leading columns of another."""
-    from flask_migrate import upgrade
-
-    app = _app(empty_database, tmp_path)
-    with app.app_context():
-        upgrade()
-        from console.extensions import db
-
-        db.engine.dispose()
-    engine = sa.create_engine(empty_database, poolclass=sa.pool.NullPool)
+    engine = _upgraded(empty_database, tmp_path)
     inspector = sa.inspect(engine)
     redundant = []
     for table in inspector.get_table_names():

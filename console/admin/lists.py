@@ -99,6 +99,10 @@ class BigListMixin:
     list_count_cap = 10_000
     # Unfiltered tables bigger than this (by PostgreSQL's statistics) show "about N".
     list_estimate_from = 100_000
+    # A text search on PostgreSQL first looks for its page among this many rows of the
+    # sort order (a common word fills it early), then asks the trigram index for every
+    # match (a rare word): see paging._probed_rows.
+    list_search_probe = 5_000
     # Inline children shown per page in a parent's edit form (each is a small form).
     inline_page_size = 20
 
@@ -206,6 +210,10 @@ class BigListMixin:
         page = page or 0
         size = page_size
         common = {"column": column, "pk": pk, "limit": size + 1}
+        postgres = session.get_bind().dialect.name == "postgresql"
+        if search and self._search_supported and postgres:  # type: ignore[attr-defined]
+            # Few matches (counted exactly): straight to the trigram index.
+            common["probe"] = 0 if count.exact else self.list_search_probe
         if after is not None:
             rows = paging.keyset_rows(
                 session, rows_stmt, descending=descending, after=after, **common
@@ -228,6 +236,8 @@ class BigListMixin:
                 **common,
             )
             has_prev, has_next = len(rows) > size, page < -1
+            # Counted from the end: rows before this page are what "more" means here.
+            count = paging.count_seen(count, (-page - 1) * size, min(len(rows), size), has_prev)
             rows = rows[:size][::-1]
         else:
             rows = paging.offset_rows(
@@ -239,6 +249,7 @@ class BigListMixin:
                 **common,
             )
             has_prev, has_next = page > 0, len(rows) > size
+            count = paging.count_seen(count, page * size, min(len(rows), size), has_next)
             rows = rows[:size]
         if (after or before) and not rows:
             # A cursor past the end (rows deleted meanwhile): offer the way back, not onwards.

@@ -57,6 +57,9 @@ class ImportResult:
     error_count: int = 0
     errors: list[RowError] = field(default_factory=list)
     committed: bool = False
+    # PostgreSQL: the parents were locked once and the per-row foreign-key triggers
+    # skipped (see pg_import.trusted_references).
+    set_based_references: bool = False
 
     def add_error(self, line: int, column: str | None, message: str) -> None:
         """Count an error, keeping the first ``MAX_ERRORS`` for display."""
