@@ -401,6 +401,7 @@ class PageRows:
             type(view).get_list_value is BigListMixin.get_list_value
             and super(BigListMixin, view).get_list_value.__func__ is BaseModelView.get_list_value
             and type(view)._get_list_value is BaseModelView._get_list_value
+            and type(view)._get_field_value is BaseModelView._get_field_value
         )
         toggles = view.toggle_columns() if can_edit_now(view) else frozenset()
         # (opening markup, cell renderer, column, renderer's per-column argument)
