@@ -225,3 +225,19 @@ def test_every_csrf_token_on_the_page_is_a_valid_one(
         headers={"Accept": "application/json"},
     )
     assert response.status_code == 400
+
+
+@pytest.mark.parametrize("url", ["/admin/person/", "/admin/todolist/", "/admin/account/"])
+def test_page_rows_match_on_the_other_list_views(
+    admin_client: Any, escape_me: int, monkeypatch: pytest.MonkeyPatch, url: str
+) -> None:
+    """People (inline-edited names), lists (a computed count), accounts (an enum role)."""
+    with monkeypatch.context() as patch:
+        rows = count_calls(patch, fast_rows.PageRows, "html")
+        fast = list_page(admin_client, url)
+    assert rows
+    slow_paths(monkeypatch)
+    slow = list_page(admin_client, url)
+    diff = difflib.unified_diff(slow.splitlines(), fast.splitlines(), lineterm="", n=0)
+    assert fast == slow, "\n".join(list(diff)[:30])
+    assert ESCAPE_ME not in fast

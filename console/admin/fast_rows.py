@@ -359,6 +359,9 @@ class PageRows:
     column. The markup is byte for byte what the block's per-cell code renders (a
     test compares them); a cell this class cannot vouch for is rendered by that
     same per-cell code (``list_forms[pk][column](...)``), so nothing is guessed.
+    Column formatters get the page's template context (as RowLinks' per-row
+    fallback does), not the per-row copy the template would pass; no formatter of
+    ours reads the context.
     """
 
     def __init__(self, view: Any, row_links: RowLinks, list_forms: dict[Any, Any]) -> None:
