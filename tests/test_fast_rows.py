@@ -39,6 +39,7 @@ def list_page(client: Any, url: str = "/admin/todo/?page_size=50&search=%26") ->
 
 def slow_paths(monkeypatch: pytest.MonkeyPatch) -> None:
     """Make every row render through Flask-Admin's own per-row code."""
+    monkeypatch.setattr(fast_rows, "PAGE_ROWS", False)
     monkeypatch.setattr(fast_rows, "ROW_INDEPENDENT_ACTIONS", ())
     monkeypatch.setattr(fast_rows, "STATIC_EDITABLE_TYPES", frozenset())
     monkeypatch.setattr(fast_rows, "_toggle_pattern", lambda *args: None)
@@ -105,3 +106,138 @@ def _token(client: Any) -> str:
     match = re.search(r'name="csrf_token" value="([^"]+)"', page)
     assert match
     return match.group(1)
+
+
+ESCAPE_ME = "<b>\"x\"&'y'</b>"
+
+
+@pytest.fixture
+def escape_me(db: Any, tricky: dict[str, int]) -> int:
+    """A to-do, its list and its assignee named with every character HTML escapes."""
+    bob = Person(name=ESCAPE_ME, email="bob@example.com")
+    lst = TodoList(name=ESCAPE_ME, owner=bob)
+    todo = Todo(description=ESCAPE_ME, todo_list=lst, assignee=bob, completed=False)
+    db.session.add_all([bob, lst, todo])
+    db.session.commit()
+    return todo.id
+
+
+def count_calls(monkeypatch: pytest.MonkeyPatch, owner: Any, name: str) -> list[int]:
+    """Count the calls of ``owner.name`` (the call goes through unchanged)."""
+    calls: list[int] = []
+    original = getattr(owner, name)
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        calls.append(1)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(owner, name, counted)
+    return calls
+
+
+@pytest.mark.parametrize("mode", ["patterns", "per-cell fallbacks"])
+@pytest.mark.parametrize("who", ["viewer_client", "editor_client", "admin_client"])
+def test_page_rows_render_what_the_per_cell_code_renders(
+    request: pytest.FixtureRequest,
+    escape_me: int,
+    monkeypatch: pytest.MonkeyPatch,
+    who: str,
+    mode: str,
+) -> None:
+    """PageRows (rows in Python) against the template's per-cell code, for every role.
+
+    "per-cell fallbacks": PageRows on, but every pattern refused, so that each cell
+    takes PageRows' own fallback to the per-row form and Flask-Admin's per-row code.
+    """
+    client = request.getfixturevalue(who)
+    url = "/admin/todo/?page_size=50"
+    if mode == "per-cell fallbacks":
+        monkeypatch.setattr(fast_rows, "ROW_INDEPENDENT_ACTIONS", ())
+        monkeypatch.setattr(fast_rows, "STATIC_EDITABLE_TYPES", frozenset())
+        monkeypatch.setattr(fast_rows, "_toggle_pattern", lambda *args: None)
+    with monkeypatch.context() as patch:
+        rows = count_calls(patch, fast_rows.PageRows, "html")
+        fast = list_page(client, url)
+    assert len(rows) == 3  # every row of the page came from PageRows
+    slow_paths(monkeypatch)
+    rows = count_calls(monkeypatch, fast_rows.PageRows, "html")
+    slow = list_page(client, url)
+    assert rows == []
+    diff = difflib.unified_diff(slow.splitlines(), fast.splitlines(), lineterm="", n=0)
+    assert fast == slow, "\n".join(list(diff)[:30])
+    # Description, list and assignee cells: escaped once, never raw, never twice.
+    escaped = str(escape(ESCAPE_ME))
+    assert ESCAPE_ME not in fast
+    assert "&amp;amp;" not in fast and "&amp;lt;" not in fast
+    cells = re.findall(r'<td class="col-(\w+)">\s*(.*?)\s*</td>', fast, re.S)
+    by_column = {column: html for column, html in cells if escaped in html}
+    assert {"todo_list", "assignee"} <= set(by_column)
+    assert by_column["todo_list"] == escaped
+    if who == "viewer_client":
+        assert by_column["description"] == escaped
+    else:
+        assert by_column["description"].endswith(f">{escaped}</a>")
+        assert f'data-value="{escaped}"' in by_column["description"]
+
+
+def test_one_list_form_per_page(
+    editor_client: Any, escape_me: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The inline-edit links come from one form's fields, not one form per row."""
+    from console.admin.versioning import VersionCheckMixin
+
+    built = count_calls(monkeypatch, VersionCheckMixin, "list_form")
+    page = list_page(editor_client, "/admin/todo/?page_size=50")
+    assert page.count('data-role="x-editable"') == 6  # 3 rows x description, priority
+    assert len(built) == 1
+    slow_paths(monkeypatch)
+    built.clear()
+    list_page(editor_client, "/admin/todo/?page_size=50")
+    assert len(built) == 3
+
+
+def test_every_csrf_token_on_the_page_is_a_valid_one(
+    editor_client: Any, tricky: dict[str, int]
+) -> None:
+    """The comparisons above blank the tokens: here the filled-in ones are checked."""
+    page = editor_client.get("/admin/todo/?page_size=50").get_data(as_text=True)
+    toggles = re.findall(
+        r'<form method="post" action="(/admin/todo/toggle/\d+/completed)".*?'
+        r'name="csrf_token" value="([^"]+)".*?name="version" value="(\d+)"',
+        page,
+        re.S,
+    )
+    links = re.findall(r'data-csrf="([^"]*)"', page)
+    assert len(toggles) == 2 and len(links) == 4
+    tokens = {token for _, token, _ in toggles} | set(links)
+    assert len(tokens) == 1 and "" not in tokens and "rowtoken" not in page
+    action, token, version = toggles[-1]
+    response = editor_client.post(
+        action,
+        data={"value": "1", "version": version, "csrf_token": token},
+        headers={"Accept": "application/json"},
+    )
+    assert response.status_code == 200, response.get_data(as_text=True)
+    # A tampered token is refused (so the check above had a real token to pass).
+    response = editor_client.post(
+        action,
+        data={"value": "0", "version": str(int(version) + 1), "csrf_token": token + "x"},
+        headers={"Accept": "application/json"},
+    )
+    assert response.status_code == 400
+
+
+@pytest.mark.parametrize("url", ["/admin/person/", "/admin/todolist/", "/admin/account/"])
+def test_page_rows_match_on_the_other_list_views(
+    admin_client: Any, escape_me: int, monkeypatch: pytest.MonkeyPatch, url: str
+) -> None:
+    """People (inline-edited names), lists (a computed count), accounts (an enum role)."""
+    with monkeypatch.context() as patch:
+        rows = count_calls(patch, fast_rows.PageRows, "html")
+        fast = list_page(admin_client, url)
+    assert rows
+    slow_paths(monkeypatch)
+    slow = list_page(admin_client, url)
+    diff = difflib.unified_diff(slow.splitlines(), fast.splitlines(), lineterm="", n=0)
+    assert fast == slow, "\n".join(list(diff)[:30])
+    assert ESCAPE_ME not in fast

@@ -29,7 +29,14 @@ from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
 
 from console import paging
-from console.admin.fast_rows import FastXEditableWidget, RowLinks, can_edit_now, toggle_cell
+from console.admin.fast_rows import (
+    FastXEditableWidget,
+    LazyListForm,
+    PageRows,
+    RowLinks,
+    can_edit_now,
+    toggle_cell,
+)
 from console.auth.roles import requires
 from console.extensions import db
 from console.paging import Cursor, RowCount
@@ -338,12 +345,19 @@ class BigListMixin:
             # Back to this very page (cursor included) after an edit.
             kwargs["return_url"] = request.full_path.rstrip("?")
             kwargs["row_links"] = RowLinks(kwargs.get("list_row_actions", ()))
+            kwargs["page_rows"] = PageRows(self, kwargs["row_links"], kwargs.get("list_forms", {}))
         if template == self.edit_template:
             kwargs.setdefault("child_pages", getattr(g, "console_child_pages", []))
         return super().render(template, **kwargs)  # type: ignore[misc]
 
     def scaffold_list_form(self, widget: Any = None, validators: Any = None) -> Any:
         return super().scaffold_list_form(widget or FastXEditableWidget(), validators)  # type: ignore[misc]
+
+    def list_form(self, obj: Any = None) -> Any:
+        # The list page asks for one form per row up front; PageRows reads one of them.
+        if obj is not None and request.endpoint == f"{self.endpoint}.index_view":  # type: ignore[attr-defined]
+            return LazyListForm(lambda: super(BigListMixin, self).list_form(obj))  # type: ignore[misc]
+        return super().list_form(obj)  # type: ignore[misc]
 
     # -- toggling a boolean in place ----------------------------------------------------
 

@@ -16,7 +16,8 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 def current_role_includes(role: Role) -> bool:
     """True when someone is logged in with an active account whose role includes ``role``."""
-    return bool(current_user.is_authenticated and current_user.has_role(role))
+    user = current_user._get_current_object()  # one proxy lookup, not two
+    return bool(user.is_authenticated and user.has_role(role))
 
 
 def deny() -> Any:
