@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from flask import Flask, current_app, request, url_for
+from flask import Flask
 from flask_admin import Admin
 from flask_admin.theme import Bootstrap4Theme
 
@@ -25,7 +23,6 @@ def init_admin(app: Flask) -> Admin:
         theme=Bootstrap4Theme(base_template="admin/console_master.html", fluid=True),
     )
     app.register_blueprint(assets)
-    app.jinja_env.globals["console_static_url"] = static_url
     for view in build_views():
         if hasattr(view, "page_size"):
             view.page_size = app.config["CONSOLE_PAGE_SIZE"]
@@ -35,20 +32,3 @@ def init_admin(app: Flask) -> Admin:
         MigrationsView(name="Migrations", endpoint="migrations", category="Administration")
     )
     return admin
-
-
-def static_url(endpoint: str, **kwargs: Any) -> str:
-    """``url_for`` for a static file, remembered per app, script root, endpoint and arguments.
-
-    Flask-Admin's templates ask for the same two dozen script and style URLs on every
-    page; they depend on nothing else (no ``_external``, no URL defaults for them).
-    """
-    try:
-        key = (request.script_root, endpoint, tuple(sorted(kwargs.items())))
-        hash(key)
-    except TypeError:
-        return url_for(endpoint, **kwargs)
-    cache = current_app.extensions.setdefault("console_static_urls", {})
-    if key not in cache:
-        cache[key] = url_for(endpoint, **kwargs)
-    return cache[key]
