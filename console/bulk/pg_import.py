@@ -431,9 +431,10 @@ def _lock_parents(cur: Any, fields: list[Field]) -> None:
 def trusted_references(cur: Any, table: str) -> bool:
     """True when the write may skip PostgreSQL's per-row foreign-key triggers.
 
-    Those triggers run one locking query per row and per foreign key: a third of a
-    big import. The import has already resolved every reference by a join and
-    ``_lock_parents`` holds the same locks, so they would only repeat that work. They
+    Those triggers run one locking query per row and per foreign key: about a
+    quarter of a big import's time (bench/README.md). The import has already
+    resolved every reference by a join and ``_lock_parents`` holds the same locks,
+    so they would only repeat that work. They
     can be skipped only by ``session_replication_role = replica``, which a superuser
     may set (the docker compose database's account is one), and which changes which
     other triggers fire too: so only when the table has no trigger of its own that
