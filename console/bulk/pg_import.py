@@ -434,9 +434,9 @@ def trusted_references(cur: Any, table: str) -> bool:
     Those triggers run one locking query per row and per foreign key: about a
     quarter of a big import's time (bench/README.md). The import has already
     resolved every reference by a join and ``_lock_parents`` holds the same locks,
-    so they would only repeat that work. They
-    can be skipped only by ``session_replication_role = replica``, which a superuser
-    may set (the docker compose database's account is one), and which changes which
+    so they would only repeat that work. They can be skipped only by
+    ``session_replication_role = replica``, which a superuser may set (the docker
+    compose database's account is one), and which changes which
     other triggers fire too: so only when the table has no trigger of its own that
     replica mode would skip (enabled 'O', the default) or newly fire ('R'). Triggers
     enabled ALWAYS ('A', the row counts of migration 0004) fire either way, and
