@@ -31,7 +31,7 @@ def run_step(name: str, url: str, rows: int) -> None:
     app = make_app(url)
     target = DATA / f"export_{name}.out"
     with app.app_context():
-        from console.bulk.exporter import copy_csv, export_select, iter_csv, iter_jsonl
+        from console.bulk.exporter import copy_query, copy_to, export_select, iter_csv, iter_jsonl
         from console.bulk.spec import spec_for
         from console.extensions import db
 
@@ -50,7 +50,9 @@ def run_step(name: str, url: str, rows: int) -> None:
         elif name == "copy":
             def work() -> int:
                 with open(target, "wb") as fh:
-                    return copy_csv(db.session, spec, export_select(spec, as_text=True), fh)
+                    sql, head = copy_query(db.session, spec, "csv")
+                    fh.write(head)
+                    return copy_to(db.session, sql, fh)
         elif name in ("web_csv", "web_jsonl"):
             client = _viewer_client(app, name)
             fmt = name.removeprefix("web_")

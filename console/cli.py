@@ -197,12 +197,11 @@ def export_command(model: str, fmt: str, output: str | None) -> None:
 
     from console.bulk.exporter import (
         BATCH,
-        copy_csv,
-        copy_jsonl,
+        copy_query,
+        copy_to,
         export_select,
         iter_csv,
         iter_jsonl,
-        json_select,
     )
     from console.bulk.spec import spec_for
 
@@ -215,10 +214,9 @@ def export_command(model: str, fmt: str, output: str | None) -> None:
     try:
         if db.engine.dialect.name == "postgresql":
             # The database writes the file itself (COPY): the fastest way out.
-            if fmt == "csv":
-                copy_csv(db.session, spec, export_select(spec, as_text=True), target)
-            else:
-                copy_jsonl(db.session, spec, json_select(spec), target)
+            sql, head = copy_query(db.session, spec, fmt)
+            target.write(head)
+            copy_to(db.session, sql, target)
         else:
             chunks = (iter_csv if fmt == "csv" else iter_jsonl)(
                 db.session, spec, export_select(spec)

@@ -1,9 +1,9 @@
 """Streamed export in the import's own format (CSV and JSON Lines).
 
 On PostgreSQL the database writes the file itself (``COPY (select) TO STDOUT``):
-``copy_to`` sends it to a file (the command line), ``copy_chunks`` streams it to a
-web response through a worker thread and a bounded queue, so memory stays flat
-whatever the table size. Elsewhere (SQLite) rows come from the cursor in batches and
+``copy_query`` builds the statement, ``copy_to`` sends its output to a file (the
+command line), ``copy_chunks`` streams it to a web response through a worker thread
+and a bounded queue, so memory stays flat whatever the table size. Elsewhere (SQLite) rows come from the cursor in batches and
 are written by Python (``iter_csv``, ``iter_jsonl``). ``export_chunks`` picks the path.
 
 Every path writes one line ending, LF, for the header and the rows (COPY cannot
@@ -227,16 +227,18 @@ def copy_to(session: Session, sql: str, target: BinaryIO) -> int:
         return int(cursor.rowcount)
 
 
-def copy_csv(session: Session, spec: ModelSpec, stmt: Select[Any], target: BinaryIO) -> int:
-    """Write ``stmt`` (from ``export_select(..., as_text=True)``) as CSV to ``target`` by COPY."""
-    sql = copy_sql(session.connection(), stmt)
-    target.write(_header(spec))
-    return copy_to(session, sql, target)
+def copy_query(
+    session: Session, spec: ModelSpec, fmt: str, base: Select[Any] | None = None
+) -> tuple[str, bytes]:
+    """The COPY of ``base`` in ``fmt`` ("csv" or "jsonl"), and what goes before its output.
 
-
-def copy_jsonl(session: Session, spec: ModelSpec, stmt: Select[Any], target: BinaryIO) -> int:
-    """Write ``stmt`` (from ``json_select``) as JSON Lines to ``target`` by COPY."""
-    return copy_to(session, copy_sql(session.connection(), stmt, JSONL_OPTIONS), target)
+    The one place that picks the select and COPY options per format, for the command
+    line (``copy_to`` a file) and the web (``copy_chunks``).
+    """
+    connection = session.connection()
+    if fmt == "csv":
+        return copy_sql(connection, export_select(spec, base, as_text=True)), _header(spec)
+    return copy_sql(connection, json_select(spec, base), JSONL_OPTIONS), b""
 
 
 class _Stopped(Exception):
@@ -346,10 +348,7 @@ def export_chunks(
     PostgreSQL writes them itself by COPY; other databases go through Python.
     """
     if session.get_bind().dialect.name == "postgresql":
-        connection = session.connection()
-        if fmt == "csv":
-            sql = copy_sql(connection, export_select(spec, base, as_text=True))
-            return copy_chunks(session, sql, _header(spec))
-        return copy_chunks(session, copy_sql(connection, json_select(spec, base), JSONL_OPTIONS))
+        sql, head = copy_query(session, spec, fmt, base)
+        return copy_chunks(session, sql, head)
     rows = iter_csv if fmt == "csv" else iter_jsonl
     return rows(session, spec, export_select(spec, base))
