@@ -444,10 +444,9 @@ def offset_rows(
     ``probe`` (for a text search): see ``_probed_rows`` (past the first page, a
     nullable column's page comes from every match).
     """
-    dialect = session.get_bind().dialect.name
-    order = _order(column, pk, descending, dialect)
+    columns = [pk] if column is pk else [column, pk]
+    order = _order_by(columns, descending)
     if probe is not None:
-        columns = [pk] if column is pk else [column, pk]
         nullable = column is not pk and bool(getattr(column, "nullable", True))
         if nullable and offset == 0:
             # The same rows, with NULLs probed as a piece of their own.
@@ -486,14 +485,6 @@ def from_the_end(offset: int, size: int, total: int) -> tuple[int, int] | None:
     if end <= offset:
         return 0, 0
     return total - end, end - offset
-
-
-def _order(column: Any, pk: Any, descending: bool, dialect: str) -> list[Any]:
-    """The ORDER BY that ``keyset_rows`` follows, as one clause list."""
-    pk_order = pk.desc() if descending else pk.asc()
-    if column is pk:
-        return [pk_order]
-    return [column.desc() if descending else column.asc(), pk_order]
 
 
 def cursor_of(row: Any, column_key: str | None) -> Cursor:

@@ -70,8 +70,7 @@ def searched(term: str, extra: list[Any]) -> sa.Select:
 
 def plain_ids(stmt: sa.Select, column: Any, descending: bool) -> list[int]:
     """Every id of ``stmt`` in the (column, id) ordering, by the plain ORDER BY."""
-    dialect = _db.engine.dialect.name
-    order = paging._order(column, Todo.id, descending, dialect)
+    order = paging._order_by([Todo.id] if column is Todo.id else [column, Todo.id], descending)
     return list(_db.session.scalars(stmt.with_only_columns(Todo.id).order_by(*order)))
 
 

@@ -3,8 +3,9 @@
 On PostgreSQL the database writes the file itself (``COPY (select) TO STDOUT``):
 ``copy_query`` builds the statement, ``copy_to`` sends its output to a file (the
 command line), ``copy_chunks`` streams it to a web response through a worker thread
-and a bounded queue, so memory stays flat whatever the table size. Elsewhere (SQLite) rows come from the cursor in batches and
-are written by Python (``iter_csv``, ``iter_jsonl``). ``export_chunks`` picks the path.
+and a bounded queue, so memory stays flat whatever the table size. Elsewhere (SQLite)
+rows come from the cursor in batches and are written by Python (``iter_csv``,
+``iter_jsonl``). ``export_chunks`` picks the path.
 
 Every path writes one line ending, LF, for the header and the rows (COPY cannot
 write CRLF; the import reads both).
