@@ -170,7 +170,9 @@ class ConsoleModelView(BulkMixin, BigListMixin, DeleteConfirmMixin, VersionCheck
     can_view_details = True
     can_set_page_size = True
     page_size = 50
-    page_set = (20, 50, 100, 200)
+    # Flask-Admin offers these in the page size menu and accepts no other size from the
+    # URL (get_safe_page_size): a hand-edited huge size is refused there.
+    page_size_options = (20, 50, 100, 200)
     can_export = True
     export_types = ["csv"]
     # One chain of templates, each mixin adding its part: paged inline children
@@ -343,12 +345,6 @@ class ConsoleModelView(BulkMixin, BigListMixin, DeleteConfirmMixin, VersionCheck
             return None
         return db.session.get(self.model, key)
 
-    def get_list(self, page: Any, *args: Any, page_size: Any = None, **kwargs: Any) -> Any:
-        # A hand-edited huge page size is a memory hazard: only the offered sizes count.
-        # (Negative pages count from the end: see BigListMixin.)
-        if page_size is not None and page_size not in self.page_set:
-            page_size = None
-        return super().get_list(page, *args, page_size=page_size, **kwargs)
 
     def get_query(self) -> Any:
         query = super().get_query()

@@ -159,9 +159,8 @@ class BulkMixin:
             0, sort[0] if sort else None, args.sort_desc, args.search, args.filters,
             execute=False, page_size=0,
         )
-        # Every row, not a page: get_list pages by default (ConsoleModelView.get_list
-        # turns page_size=0 into the default size), so its limit and offset are dropped.
-        base = query.limit(None).offset(None).statement.order_by(self.model.id)  # type: ignore[attr-defined]
+        # page_size=0: every row, not a page.
+        base = query.statement.order_by(self.model.id)  # type: ignore[attr-defined]
         # By COPY on PostgreSQL (a worker thread on this request's connection), by
         # Python elsewhere; either way streamed, so memory stays flat.
         chunks = export_chunks(db.session, spec, export_type, base)
