@@ -195,14 +195,7 @@ def export_command(model: str, fmt: str, output: str | None) -> None:
     """Export every row of MODEL in the import's format (streamed; memory stays flat)."""
     from sqlalchemy import func, select
 
-    from console.bulk.exporter import (
-        BATCH,
-        copy_query,
-        copy_to,
-        export_select,
-        iter_csv,
-        iter_jsonl,
-    )
+    from console.bulk.exporter import export_chunks
     from console.bulk.spec import spec_for
 
     try:
@@ -212,19 +205,12 @@ def export_command(model: str, fmt: str, output: str | None) -> None:
     total = db.session.scalar(select(func.count()).select_from(spec.model)) or 0
     target = open(output, "wb") if output else sys.stdout.buffer  # noqa: SIM115
     try:
-        if db.engine.dialect.name == "postgresql":
-            # The database writes the file itself (COPY): the fastest way out.
-            sql, head = copy_query(db.session, spec, fmt)
-            target.write(head)
-            copy_to(db.session, sql, target)
-        else:
-            chunks = (iter_csv if fmt == "csv" else iter_jsonl)(
-                db.session, spec, export_select(spec)
-            )
-            with click.progressbar(length=total, label="Exporting", file=sys.stderr) as bar:
-                for chunk in chunks:
-                    target.write(chunk)
-                    bar.update(BATCH)
+        # PostgreSQL writes the file itself (COPY, handed over in chunks); elsewhere Python.
+        with click.progressbar(length=total, label="Exporting", file=sys.stderr) as bar:
+            for chunk in export_chunks(db.session, spec, fmt):
+                target.write(chunk)
+                # Lines, not rows (a header, cells holding line breaks): enough for a bar.
+                bar.update(min(chunk.count(b"\n"), total - bar.pos))
     finally:
         if output:
             target.close()

@@ -1,9 +1,8 @@
 """Streamed export in the import's own format (CSV and JSON Lines).
 
 On PostgreSQL the database writes the file itself (``COPY (select) TO STDOUT``):
-``copy_query`` builds the statement, ``copy_to`` sends its output to a file (the
-command line), ``copy_chunks`` streams it to a web response through a worker thread
-and a bounded queue, so memory stays flat whatever the table size. Elsewhere (SQLite)
+``copy_chunks`` streams it, for a web response or the command line, through a worker
+thread and a bounded queue, so memory stays flat whatever the table size. Elsewhere (SQLite)
 rows come from the cursor in batches and are written by Python (``iter_csv``,
 ``iter_jsonl``). ``export_chunks`` picks the path.
 
@@ -22,7 +21,7 @@ import threading
 import time
 from collections.abc import Iterator
 from datetime import date
-from typing import Any, BinaryIO
+from typing import Any
 
 from sqlalchemy import Connection, Select, case, func, literal, select, true, values
 from sqlalchemy import column as sql_column
@@ -219,29 +218,6 @@ def _header(spec: ModelSpec) -> bytes:
     return buffer.getvalue().encode()
 
 
-def copy_to(session: Session, sql: str, target: BinaryIO) -> int:
-    """Run ``sql`` (from ``copy_sql``) on the session's connection into ``target``; rows."""
-    raw = session.connection().connection.dbapi_connection
-    assert raw is not None
-    with raw.cursor() as cursor:
-        cursor.copy_expert(sql, target)
-        return int(cursor.rowcount)
-
-
-def copy_query(
-    session: Session, spec: ModelSpec, fmt: str, base: Select[Any] | None = None
-) -> tuple[str, bytes]:
-    """The COPY of ``base`` in ``fmt`` ("csv" or "jsonl"), and what goes before its output.
-
-    The one place that picks the select and COPY options per format, for the command
-    line (``copy_to`` a file) and the web (``copy_chunks``).
-    """
-    connection = session.connection()
-    if fmt == "csv":
-        return copy_sql(connection, export_select(spec, base, as_text=True)), _header(spec)
-    return copy_sql(connection, json_select(spec, base), JSONL_OPTIONS), b""
-
-
 class _Stopped(Exception):
     """Raised in the COPY thread when the reader has gone: it ends the COPY."""
 
@@ -346,10 +322,14 @@ def export_chunks(
 ) -> Iterator[bytes]:
     """The rows of ``base`` (a select of the model, filtered and sorted) as ``fmt`` chunks.
 
-    PostgreSQL writes them itself by COPY; other databases go through Python.
+    PostgreSQL writes them itself by COPY; other databases go through Python. The web
+    export and ``console export`` both read them.
     """
     if session.get_bind().dialect.name == "postgresql":
-        sql, head = copy_query(session, spec, fmt, base)
-        return copy_chunks(session, sql, head)
+        connection = session.connection()
+        if fmt == "csv":
+            sql = copy_sql(connection, export_select(spec, base, as_text=True))
+            return copy_chunks(session, sql, _header(spec))
+        return copy_chunks(session, copy_sql(connection, json_select(spec, base), JSONL_OPTIONS))
     rows = iter_csv if fmt == "csv" else iter_jsonl
     return rows(session, spec, export_select(spec, base))
