@@ -131,13 +131,24 @@ def parse_date(value: str | None) -> date | None:
         raise RuleError(f"Expected a date as YYYY-MM-DD (got {value!r}).") from None
 
 
+# Ids and row versions are 32-bit integer columns on every database.
+WHOLE_NUMBER_MAX = 2**31 - 1
+# Longer text is refused before it is read as a number (18 digits fit in 64 bits).
+WHOLE_NUMBER_DIGITS = 18
+
+
 def parse_whole_number(value: str | None, *, label: str) -> int | None:
-    """A non-negative whole number (an id or a row version); blank means none."""
+    """A whole number from 0 to WHOLE_NUMBER_MAX (an id or a row version); blank means none."""
     text = (value or "").strip()
     if not text:
         return None
-    if not text.isascii() or not text.isdigit() or len(text) > 18:
-        raise RuleError(f"{label} must be a whole number (got {value!r}).")
+    if (
+        not text.isascii() or not text.isdigit() or len(text) > WHOLE_NUMBER_DIGITS
+        or int(text) > WHOLE_NUMBER_MAX
+    ):
+        raise RuleError(
+            f"{label} must be a whole number from 0 to {WHOLE_NUMBER_MAX} (got {value!r})."
+        )
     return int(text)
 
 

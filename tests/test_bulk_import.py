@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import io
+import sys
 from datetime import date
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
 
+from console import rules
+from console.bulk import pg_import
 from console.bulk.importer import ImportResult, _import_python
 from console.bulk.pg_import import import_postgresql
 from console.bulk.spec import spec_for
@@ -222,24 +225,91 @@ MIRROR_CASES = (
     ",x,,,,Groceries,,-1\n"
     ",x,,,,Nowhere,nobody@example.com,\n"
     ",x,maybe,2024-02-30,urgent,Nowhere,,\n"
+    # Whitespace Python strips that is not ASCII, digits and letters that are not ASCII,
+    # and the edges of the date and number rules.
+    f",{'y' * 500}\u00a0,,,,Groceries,,\n"
+    ",\u3000x\u2003,\uff34\uff32\uff35\uff25,1900-02-29,,Groceries,,\n"
+    ",x,,\uff12\uff10\uff12\uff14-01-01,\uff28igh,Groceries,,\n"
+    ",x,,2024-1 -01,,Groceries,,\n"
+    ",x,,+024-01-01,,Groceries,,\n"
+    ",x,,2024-01-01x,,Groceries,,\n"
+    "1234567890123456789,x,,,,Groceries,,\n"
+    "2147483648,x,,,,Groceries,,2147483647\n"
+    "\u0663,x,,,,Groceries,,1.0\n"
+    ",x,'\t1,,,Groceries,,+1\n"
+)
+
+# Rows every rule accepts, at the edges of each: imported by both paths, stored alike.
+MIRROR_GOOD = (
+    "id,description,completed,due_date,priority,list,assignee,version\n"
+    f"007,{'y' * 500}\u00a0,YES,2000-02-29,HIGH,Groceries,\u3000Bob@Example.com,\n"
+    ",\u2003 spaced \u205f,'\t1,0001-01-01,Low ,Groceries ,,\n"
+    ",'=1+1,Off,9999-12-31,,\tGroceries,,\n"
+    "0099,'-x,\u00a0t\u00a0,2024-02-29,nOrMaL,Groceries,,\n"
 )
 
 
 @pytest.mark.postgres_only
 def test_postgresql_sql_agrees_with_the_python_rules(db: Any, sample: dict) -> None:
     """The set-based checks and the Python rules give the same errors and counts."""
-    spec = spec_for("todo")
-    columns = MIRROR_CASES.splitlines()[0].split(",")
     outcomes = []
     for run in (_import_python, import_postgresql):
-        result = ImportResult(model="todo", upsert=False, dry_run=True)
-        stream = io.BytesIO(MIRROR_CASES.encode())
-        stream.readline()
-        run(db.session, spec, columns, stream, result)
+        result = _run_engine(db, run, MIRROR_CASES, dry_run=True)
         db.session.rollback()
         outcomes.append((counts(result), sorted(errors_of(result), key=str)))
     assert outcomes[0] == outcomes[1]
-    assert outcomes[0][0][3] == 17  # the cases above hold seventeen errors
+    assert outcomes[0][0][3] == 29  # the cases above hold twenty-nine errors
+
+
+@pytest.mark.postgres_only
+def test_postgresql_stores_what_the_python_rules_store(db: Any, sample: dict) -> None:
+    """Trimmed, un-neutralised, parsed values and resolved parents are the same either way."""
+    stored = []
+    for run in (_import_python, import_postgresql):
+        result = _run_engine(db, run, MIRROR_GOOD, dry_run=False)
+        assert result.ok, errors_of(result)
+        db.session.flush()
+        given_id = sa.case((Todo.id.in_([7, 99]), Todo.id))  # others come from the sequence
+        stored.append(db.session.execute(
+            sa.select(given_id.label("id"), Todo.description, Todo.completed, Todo.due_date,
+                      Todo.priority, Todo.list_id, Todo.assignee_id)
+            .where(Todo.id.not_in([sample["milk"], sample["eggs"]])).order_by(Todo.description)
+        ).all())
+        db.session.rollback()
+    assert stored[0] == stored[1]
+    assert len(stored[0]) == 4
+    by_description = {row.description: row for row in stored[0]}
+    assert by_description["y" * 500].id == 7 and by_description["y" * 500].completed
+    assert by_description["y" * 500].assignee_id == sample["bob"]
+    assert by_description["spaced"].completed and by_description["spaced"].priority == "low"
+    assert by_description["=1+1"].due_date == date(9999, 12, 31)
+    assert by_description["-x"].id == 99
+
+
+def _run_engine(db: Any, run: Any, text: str, *, dry_run: bool) -> ImportResult:
+    """One engine (``_import_python`` or ``import_postgresql``) on a to-do CSV text."""
+    columns = text.splitlines()[0].split(",")
+    result = ImportResult(model="todo", upsert=False, dry_run=dry_run)
+    stream = io.BytesIO(text.encode())
+    stream.readline()
+    run(db.session, spec_for("todo"), columns, stream, result)
+    return result
+
+
+def test_the_sql_trims_what_python_strips() -> None:
+    """The SQL's whitespace is exactly what str.strip() removes."""
+    everything = (chr(c) for c in range(sys.maxunicode + 1))
+    assert set(pg_import.WHITESPACE) == {c for c in everything if c.isspace()}
+
+
+def test_ascii_lower_decides_as_python_lower_does() -> None:
+    """pg_import.ascii_lower is enough for our words: see its docstring."""
+    to_ascii = [
+        chr(c) for c in range(128, sys.maxunicode + 1) if chr(c).lower().isascii()
+    ]
+    assert to_ascii == ["\u212a"]  # the Kelvin sign, lower-cased to "k"
+    words = rules.TRUE_WORDS | rules.FALSE_WORDS | {p.value for p in rules.Priority}
+    assert not any("k" in word for word in words)
 
 
 @pytest.mark.postgres_only

@@ -11,6 +11,7 @@ back through ``rules.check_email`` itself, since no SQL can mirror email-validat
 
 from __future__ import annotations
 
+import calendar
 import re
 from typing import Any, BinaryIO
 
@@ -23,9 +24,21 @@ from console.bulk.csvio import FileProblem, not_utf8
 from console.bulk.importer import MAX_ERRORS, ConcurrentChange, ImportResult
 from console.bulk.spec import Field, ModelSpec
 
-WS = r"E' \t\n\r\f\v'"
-DATE_RE = "'^[0-9]{4}-[0-9]{2}-[0-9]{2}$'"
-NUMBER_RE = "'^[0-9]{1,18}$'"
+# Python's str.strip() (the rules' trim) removes every character for which isspace()
+# is true, not only ASCII blanks; the SQL trims the same set (tests check that it is
+# the whole set).
+WHITESPACE = (
+    "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005"
+    "\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
+)
+WS = "E'" + "".join(f"\\u{ord(c):04x}" for c in WHITESPACE) + "'"
+# Every "-MM-DD" of a leap year: with four digits before it, what DATE_PATTERN and
+# date.fromisoformat accept (29 February only in a leap year, checked apart).
+MONTH_DAYS = tuple(
+    f"-{month:02d}-{day:02d}"
+    for month in range(1, 13)
+    for day in range(1, calendar.monthrange(2024, month)[1] + 1)
+)
 COPY_BUFFER = 1 << 20
 _COPY_LINE = re.compile(r"line (\d+)")
 
@@ -51,40 +64,80 @@ def got(raw: str, trimmed: str) -> str:
 
 
 # -- SQL for each kind of column ----------------------------------------------------------
+# Each cell is trimmed once (t_*), each value cleaned once (v_*), and every check is a
+# condition on the two: a value the rule refuses is cleaned to NULL, so "given but NULL"
+# is the check. The expressions avoid regular expressions and locale-aware lower() on
+# the hot path (each costs about as much per million cells as a whole column's COPY).
+
+
+def trimmed_sql(s: str) -> str:
+    """``unneutralise`` then ``strip()`` of the staged cell ``s`` ('' when it is missing)."""
+    return (
+        f"CASE WHEN {s} ^@ '''' THEN btrim({_unneutralised(s)}, {WS}) "
+        f"ELSE btrim(coalesce({s}, ''), {WS}) END"
+    )
+
+
+def _unneutralised(column: str) -> str:
+    """SQL for ``csvio.unneutralise`` (string functions: cheaper than a regex per cell)."""
+    return (
+        f"CASE WHEN left({column}, 1) = '''' AND length({column}) > 1 "
+        f"AND strpos(E'=+-@\\t\\r''', substr({column}, 2, 1)) > 0 "
+        f"THEN substr({column}, 2) ELSE {column} END"
+    )
+
+
+def ascii_lower(t: str) -> str:
+    """``lower()`` of ASCII letters only: enough to match our ASCII words.
+
+    The only character outside ASCII that Python's lower() turns into ASCII is the
+    Kelvin sign (to "k"), and no boolean or priority word has a "k" (a test checks):
+    so the verdict is Python's, without the locale-aware lower() of the database.
+    """
+    return f'lower({t} COLLATE "C")'
 
 
 def value_sql(f: Field) -> str:
-    """The cleaned value of ``f`` from its trimmed text ``t_*``."""
+    """The cleaned value of ``f`` from its trimmed text ``t_*``; NULL where the rule refuses it."""
     t = q(f"t_{f.name}")
     if f.kind == "text":
         return t
     if f.kind == "email":
         return f"lower({t})"
     if f.kind == "bool":
-        return f"lower({t}) IN ({words(rules.TRUE_WORDS)})"
+        cases = [(w, "true") for w in sorted(rules.TRUE_WORDS)]
+        cases += [(w, "false") for w in sorted(rules.FALSE_WORDS)]
+        return _case(ascii_lower(t), cases)
     if f.kind == "date":
-        return f"CASE WHEN {date_ok_sql(t)} AND {t} <> '' THEN {t}::date END"
+        year = f"left({t}, 4)::int"
+        leap = f"({year} % 4 = 0 AND {year} % 100 <> 0) OR {year} % 400 = 0"
+        # Four ASCII digits (not 0000) and a real "-MM-DD" decide the format; the
+        # year is read as a number only for 29 February.
+        return (
+            f"CASE WHEN substr({t}, 5) IN ({words(MONTH_DAYS)}) "
+            f"AND ltrim(left({t}, 4), '0123456789') = '' AND {t} NOT LIKE '0000%' THEN "
+            f"CASE WHEN {t} NOT LIKE '%-02-29' OR {leap} THEN {t}::date END END"
+        )
     if f.kind == "priority":
-        return f"CASE WHEN {t} = '' THEN {lit(rules.Priority.normal.value)} ELSE lower({t}) END"
+        cases = [("", lit(rules.Priority.normal.value))]
+        cases += [(p.value, lit(p.value)) for p in rules.Priority]
+        return _case(ascii_lower(t), cases)
     if f.kind == "ref":
         return q(f"p_{f.name}") + ".id"
     if f.kind in ("id", "version"):
-        return f"CASE WHEN {t} ~ {NUMBER_RE} THEN {t}::bigint END"
+        # parse_whole_number: ASCII digits (few enough for bigint), at most the maximum.
+        return (
+            f"CASE WHEN octet_length({t}) BETWEEN 1 AND {rules.WHOLE_NUMBER_DIGITS} "
+            f"AND ltrim({t}, '0123456789') = '' THEN "
+            f"CASE WHEN {t}::bigint <= {rules.WHOLE_NUMBER_MAX} THEN {t}::bigint END END"
+        )
     raise ValueError(f.kind)
 
 
-def date_ok_sql(t: str) -> str:
-    """True when ``t`` is blank or a real YYYY-MM-DD date (integer arithmetic, no cast to fail)."""
-    year, month, day = (f"substr({t}, {a}, {n})::int" for a, n in ((1, 4), (6, 2), (9, 2)))
-    leap = f"(({year} % 4 = 0 AND {year} % 100 <> 0) OR {year} % 400 = 0)"
-    last_day = (
-        f"CASE WHEN {month} = 2 THEN CASE WHEN {leap} THEN 29 ELSE 28 END "
-        f"WHEN {month} IN (4, 6, 9, 11) THEN 30 ELSE 31 END"
-    )
-    return (
-        f"(CASE WHEN {t} = '' THEN true WHEN {t} !~ {DATE_RE} THEN false "
-        f"ELSE {year} >= 1 AND {month} BETWEEN 1 AND 12 AND {day} BETWEEN 1 AND {last_day} END)"
-    )
+def _case(subject: str, cases: list[tuple[str, str]]) -> str:
+    """``CASE subject WHEN ... END``: the subject is computed once, whatever the cases."""
+    whens = " ".join(f"WHEN {lit(word)} THEN {value}" for word, value in cases)
+    return f"CASE {subject} {whens} END"
 
 
 def ref_key_sql(f: Field) -> str:
@@ -96,40 +149,32 @@ def ref_key_sql(f: Field) -> str:
 
 def field_errors_sql(f: Field) -> list[tuple[str, str]]:
     """(condition, message SQL) pairs: the checks of ``console.rules`` for one column."""
-    t, r = q(f"t_{f.name}"), q(f"r_{f.name}")
+    t, r, v = q(f"t_{f.name}"), q(f"r_{f.name}"), q(f"v_{f.name}")
     checks: list[tuple[str, str]] = []
     if f.kind in ("text", "email", "ref") and f.required:
         checks.append((f"{t} = ''", lit(f"{f.label} is required.")))
     if f.kind == "text":
+        # octet_length is read from the header: length() counts only for long values.
         checks.append(
-            (f"length({t}) > {f.max_length}",
+            (f"octet_length({t}) > {f.max_length} AND length({t}) > {f.max_length}",
              f"{lit(f'{f.label} must be at most {f.max_length} characters (got ')}"
              f" || length({t}) || ').'")
         )
     elif f.kind == "bool":
-        allowed = rules.TRUE_WORDS | rules.FALSE_WORDS
-        checks.append((f"lower({t}) NOT IN ({words(allowed)})",
+        checks.append((f"{v} IS NULL",
                        lit("Expected true/false, yes/no or 1/0") + " || " + got(r, t)))
     elif f.kind == "date":
-        checks.append((f"NOT {date_ok_sql(t)}",
+        checks.append((f"{t} <> '' AND {v} IS NULL",
                        lit("Expected a date as YYYY-MM-DD") + " || " + got(r, t)))
     elif f.kind == "priority":
         choices = ", ".join(p.value for p in rules.Priority)
-        checks.append((f"lower({t}) NOT IN ('', {words(p.value for p in rules.Priority)})",
+        checks.append((f"{v} IS NULL",
                        lit(f"Priority must be one of {choices}") + " || " + got(r, t)))
     elif f.kind in ("id", "version"):
-        checks.append((f"{t} <> '' AND {t} !~ {NUMBER_RE}",
-                       lit(f"{f.label} must be a whole number") + " || " + got(r, t)))
+        checks.append((f"{t} <> '' AND {v} IS NULL",
+                       lit(f"{f.label} must be a whole number from 0 to {rules.WHOLE_NUMBER_MAX}")
+                       + " || " + got(r, t)))
     return checks
-
-
-def _unneutralised(column: str) -> str:
-    """SQL for ``csvio.unneutralise`` (string functions: cheaper than a regex per cell)."""
-    return (
-        f"CASE WHEN left({column}, 1) = '''' AND length({column}) > 1 "
-        f"AND strpos(E'=+-@\\t\\r''', substr({column}, 2, 1)) > 0 "
-        f"THEN substr({column}, 2) ELSE {column} END"
-    )
 
 
 # -- the import -------------------------------------------------------------------------
@@ -147,7 +192,7 @@ def import_postgresql(
     _stage(cur, columns, stream, result)
     if result.rows == 0:
         return
-    _clean(cur, spec, fields)
+    _clean(cur, spec, fields, result.upsert)
     _check(cur, spec, fields, result)
     _count(cur, spec, fields, result)
     if result.ok and not result.dry_run:
@@ -221,19 +266,25 @@ def _stage(cur: Any, columns: list[str], stream: BinaryIO, result: ImportResult)
     result.rows = cur.rowcount
 
 
-def _clean(cur: Any, spec: ModelSpec, fields: list[Field]) -> None:
-    # OFFSET 0 fences keep PostgreSQL from inlining the inner levels, so each cell is
-    # un-neutralised and trimmed once rather than once per use.
-    raw = ", ".join(f"{_unneutralised(q('s_' + f.name))} AS {q('r_' + f.name)}" for f in fields)
-    trimmed = ", ".join(
-        f"{q('r_' + f.name)}, btrim(coalesce({q('r_' + f.name)}, ''), {WS}) AS {q('t_' + f.name)}"
-        for f in fields
-    )
-    joins, selects = [], []
+def _rows_sql(spec: ModelSpec, fields: list[Field], *, detail: bool) -> str:
+    """A SELECT of the staged rows: line, t_*, v_*, ex_id, ex_version and x_* per row.
+
+    ``detail`` adds r_* (the cell before trimming, kept only where trimming changed
+    it: error messages quote it) and reads only the rows ``bulk_clean`` marks bad.
+    The OFFSET 0 fence keeps PostgreSQL from inlining the trimming into every use of
+    a t_* column: each cell is trimmed once.
+    """
+    cells = []
     for f in fields:
-        r, t = q("r_" + f.name), q("t_" + f.name)
-        # The raw text is only needed for messages, and only where trimming changed it.
-        selects.append(f"NULLIF({r}, {t}) AS {r}, {t}, {value_sql(f)} AS {q('v_' + f.name)}")
+        s, t = q("s_" + f.name), q("t_" + f.name)
+        cells.append(f"{trimmed_sql(s)} AS {t}")
+        if detail:
+            raw = _unneutralised(s)
+            cells.append(f"NULLIF({raw}, {trimmed_sql(s)}) AS {q('r_' + f.name)}")
+    where = " WHERE line IN (SELECT line FROM bulk_clean WHERE bad)" if detail else ""
+    joins, values = [], []
+    for f in fields:
+        values.append(f"{value_sql(f)} AS {q('v_' + f.name)}")
         if f.kind == "ref":
             assert f.ref is not None
             alias = q(f"p_{f.name}")
@@ -241,21 +292,41 @@ def _clean(cur: Any, spec: ModelSpec, fields: list[Field]) -> None:
                 f"LEFT JOIN {q(f.ref.table.name)} {alias} "
                 f"ON {alias}.{q(f.ref.key)} = {ref_key_sql(f)}"
             )
-    table = q(spec.table.name)
-    key = spec.field(spec.key)
-    if spec.key in [f.name for f in fields]:
-        joins.append(f"LEFT JOIN {table} x ON x.{q(spec.key_column)} = {value_sql(key)}")
-        existing = ", x.id AS ex_id, x.version AS ex_version, " + ", ".join(
-            f"x.{q(f.column)} AS {q('x_' + f.name)}" for f in _writable(spec, fields)
+    if spec.key in columns_of(fields):
+        key = spec.field(spec.key)
+        joins.append(
+            f"LEFT JOIN {q(spec.table.name)} x ON x.{q(spec.key_column)} = {value_sql(key)}"
+        )
+        existing = "x.id AS ex_id, x.version AS ex_version" + "".join(
+            f", x.{q(f.column)} AS {q('x_' + f.name)}"  # type: ignore[arg-type]
+            for f in _writable(spec, fields)
         )
     else:
-        existing = ", NULL::int AS ex_id, NULL::int AS ex_version"
-    # r_* and t_* names exist only on s, so the expressions need no alias.
+        existing = "NULL::int AS ex_id, NULL::int AS ex_version"
+    return (
+        f"SELECT s.*, {', '.join(values)}, {existing} "
+        f"FROM (SELECT line, {', '.join(cells)} FROM bulk_stage{where} OFFSET 0) s "
+        + " ".join(joins)
+    )
+
+
+def _clean(cur: Any, spec: ModelSpec, fields: list[Field], upsert: bool) -> None:
+    """``bulk_clean``: every row's values, and ``bad`` where any check of the row fails.
+
+    One pass computes each value once and evaluates every row's own checks (not the
+    messages): a file without errors is never looked at again before the write.
+    """
+    keep = [q("line")]
+    keep += [q("v_" + f.name) for f in fields]
+    keep += [q("t_" + f.name) for f in fields if f.kind == "email"]  # for _check_emails
+    keep += ["ex_id", "ex_version"]
+    if spec.key in columns_of(fields):
+        keep += [q("x_" + f.name) for f in _writable(spec, fields)]
+    checks = [check for stage in _row_checks(spec, fields, upsert) for check in stage]
+    bad = " OR ".join(f"({condition})" for _, condition, _ in checks) or "false"
     cur.execute(
-        "CREATE TEMP TABLE bulk_clean ON COMMIT DROP AS "
-        f"SELECT s.line, {', '.join(selects)}{existing} FROM ("
-        f"SELECT line, {trimmed} FROM (SELECT line, {raw} FROM bulk_stage OFFSET 0) s0 OFFSET 0"
-        f") s {' '.join(joins)}"
+        f"CREATE TEMP TABLE bulk_clean ON COMMIT DROP AS SELECT {', '.join(keep)}, "
+        f"({bad}) AS bad FROM ({_rows_sql(spec, fields, detail=False)} OFFSET 0) c"
     )
 
 
@@ -266,59 +337,84 @@ def _writable(spec: ModelSpec, fields: list[Field]) -> list[Field]:
     ]
 
 
-def _check(cur: Any, spec: ModelSpec, fields: list[Field], result: ImportResult) -> None:
-    cur.execute(
-        "CREATE TEMP TABLE bulk_errors (line bigint, col text, message text) ON COMMIT DROP"
-    )
-    _insert_errors(cur, [
-        (f.name, condition, message)
-        for f in fields
-        for condition, message in field_errors_sql(f)
-    ])
-    emails = [f for f in fields if f.kind == "email"]
-    for f in emails:
-        _check_emails(cur, f)
-    # A row with a bad value is not looked at further, as on the Python path.
-    cur.execute(
-        "CREATE TEMP TABLE bulk_bad ON COMMIT DROP AS SELECT DISTINCT line FROM bulk_errors"
-    )
-    cur.execute("ALTER TABLE bulk_bad ADD PRIMARY KEY (line)")
-    good = "NOT EXISTS (SELECT 1 FROM bulk_bad b WHERE b.line = c.line)"
-    checks: list[tuple[str, str, str]] = []
+Check = tuple[str, str, str]  # (column, condition, message SQL)
+
+
+def _row_checks(
+    spec: ModelSpec, fields: list[Field], upsert: bool
+) -> tuple[list[Check], list[Check]]:
+    """The checks of one row, in two stages: its values, then its links to other rows.
+
+    As on the Python path, a row with a bad value is not looked at further: the
+    second stage (parents, existing keys, versions) reports only on rows the first
+    (and the email check) passed.
+    """
+    values = [
+        (f.name, condition, message) for f in fields for condition, message in field_errors_sql(f)
+    ]
+    links: list[Check] = []
     for f in fields:
         if f.kind != "ref":
             continue
         assert f.ref is not None
-        checks.append((
+        links.append((
             f.name,
             f"{q('t_' + f.name)} <> '' AND {q('v_' + f.name)} IS NULL",
             f"{lit('No ' + f.ref.noun + ' ')} || '''' || {ref_key_sql(f)} || '''.'",
         ))
     names = columns_of(fields)
-    if spec.key in names:
+    if spec.key in names and not upsert:
+        key = spec.field(spec.key)
+        links.append((
+            key.name,
+            "ex_id IS NOT NULL",
+            f"{lit(f'A {spec.model.__name__} with {key.label.lower()} ')} || "
+            f"{q('v_' + key.name)} || ' already exists (import in upsert mode to update it).'",
+        ))
+    if "version" in names:
+        links.append((
+            "version",
+            "ex_id IS NOT NULL AND v_version IS NOT NULL AND v_version <> ex_version",
+            "'Changed since the file was exported (version ' || v_version || ' in the file, ' "
+            "|| ex_version || ' in the database): export again and reapply your edits.'",
+        ))
+    return values, links
+
+
+def _check(cur: Any, spec: ModelSpec, fields: list[Field], result: ImportResult) -> None:
+    """Every error with its line, column and message, into ``bulk_errors``."""
+    cur.execute(
+        "CREATE TEMP TABLE bulk_errors (line bigint, col text, message text) ON COMMIT DROP"
+    )
+    values, links = _row_checks(spec, fields, result.upsert)
+    cur.execute("SELECT EXISTS (SELECT 1 FROM bulk_clean WHERE bad)")
+    any_bad = cur.fetchone()[0]
+    if any_bad:
+        # Only the bad rows are read again, with what the messages need.
+        cur.execute(
+            "CREATE TEMP TABLE bulk_detail ON COMMIT DROP AS "
+            + _rows_sql(spec, fields, detail=True)
+        )
+        _insert_errors(cur, "bulk_detail", values)
+    for f in fields:
+        if f.kind == "email":
+            _check_emails(cur, f)
+    cur.execute(
+        "CREATE TEMP TABLE bulk_bad ON COMMIT DROP AS SELECT DISTINCT line FROM bulk_errors"
+    )
+    cur.execute("ALTER TABLE bulk_bad ADD PRIMARY KEY (line)")
+    good = "NOT EXISTS (SELECT 1 FROM bulk_bad b WHERE b.line = c.line)"
+    if any_bad:
+        _insert_errors(cur, "bulk_detail", links, good)
+    if spec.key in columns_of(fields):
         key = spec.field(spec.key)
         v = q("v_" + key.name)
-        if not result.upsert:
-            checks.append((
-                key.name,
-                "ex_id IS NOT NULL",
-                f"{lit(f'A {spec.model.__name__} with {key.label.lower()} ')} || {v} || "
-                "' already exists (import in upsert mode to update it).'",
-            ))
         cur.execute(
             f"INSERT INTO bulk_errors SELECT line, {lit(key.name)}, {lit(key.label + ' ')} || {v}"
             " || ' appears twice in the file (first on line ' || (first + 1) || ').' FROM ("
             f"SELECT line, {v}, min(line) OVER (PARTITION BY {v}) AS first FROM bulk_clean c "
             f"WHERE {good} AND {v} IS NOT NULL) d WHERE line <> first"
         )
-    if "version" in names:
-        checks.append((
-            "version",
-            "ex_id IS NOT NULL AND v_version IS NOT NULL AND v_version <> ex_version",
-            "'Changed since the file was exported (version ' || v_version || ' in the file, ' "
-            "|| ex_version || ' in the database): export again and reapply your edits.'",
-        ))
-    _insert_errors(cur, checks, good)
     cur.execute("SELECT count(*) FROM bulk_errors")
     total = cur.fetchone()[0]
     if total:
@@ -330,7 +426,7 @@ def _check(cur: Any, spec: ModelSpec, fields: list[Field], result: ImportResult)
         result.error_count = total
 
 
-def _insert_errors(cur: Any, checks: list[tuple[str, str, str]], where: str = "true") -> None:
+def _insert_errors(cur: Any, table: str, checks: list[Check], where: str = "true") -> None:
     """Record (column, condition, message SQL) checks in one pass over the rows.
 
     The OR of the conditions picks the bad rows first; only those are expanded into
@@ -345,7 +441,7 @@ def _insert_errors(cur: Any, checks: list[tuple[str, str, str]], where: str = "t
     )
     cur.execute(
         "INSERT INTO bulk_errors SELECT c.line, e.col, e.message "
-        f"FROM (SELECT * FROM bulk_clean c WHERE ({any_bad}) AND {where}) c "
+        f"FROM (SELECT * FROM {table} c WHERE ({any_bad}) AND {where}) c "
         f"CROSS JOIN LATERAL (VALUES {values}) e(col, message) WHERE e.message IS NOT NULL"
     )
 
@@ -415,10 +511,12 @@ def _lock_parents(cur: Any, fields: list[Field]) -> None:
             continue
         assert f.ref is not None
         parent, v = q(f.ref.table.name), q("v_" + f.name)
+        # One pass over the file's rows: their distinct parents (hashed), counted and locked.
         cur.execute(
-            f"SELECT (SELECT count(DISTINCT {v}) FROM bulk_clean), count(*) FROM ("
-            f"SELECT 1 FROM {parent} p WHERE p.id IN (SELECT {v} FROM bulk_clean) "
-            "FOR KEY SHARE) locked"
+            f"WITH wanted AS MATERIALIZED (SELECT DISTINCT {v} AS id FROM bulk_clean "
+            f"WHERE {v} IS NOT NULL) SELECT (SELECT count(*) FROM wanted), count(*) FROM ("
+            f"SELECT 1 FROM {parent} p WHERE p.id IN (SELECT id FROM wanted) "
+            "FOR KEY SHARE OF p) locked"
         )
         wanted, locked = cur.fetchone()
         if locked != wanted:
