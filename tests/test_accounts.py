@@ -74,3 +74,26 @@ def test_an_admin_cannot_delete_their_own_account(admin_client, db):
     assert done is None
     assert "cannot delete your own account" in page.get_data(as_text=True)
     assert count(Account, Account.id == admin.id) == 1
+
+
+def test_admin_exports_every_account_without_password_hashes(admin_client, db):
+    """The accounts CSV holds every account (not one page of 50) and never a hash."""
+    db.session.add_all(
+        Account(email=f"user{i}@example.com", role=Role.viewer, active=True,
+                password_hash=f"secret-hash-{i}")
+        for i in range(60)
+    )
+    db.session.commit()
+    response = admin_client.get("/admin/account/export/csv/")
+    assert response.status_code == 200
+    text = response.get_data(as_text=True)
+    lines = text.strip().splitlines()
+    assert len(lines) == 1 + 61  # the header, the 60 accounts and the admin
+    assert "user59@example.com" in text
+    assert "secret-hash" not in text and "password" not in lines[0].lower()
+
+
+def test_only_admins_export_accounts(editor_client, db):
+    response = editor_client.get("/admin/account/export/csv/")
+    assert response.status_code in (302, 403)
+    assert "@example.com" not in response.get_data(as_text=True)
