@@ -31,7 +31,18 @@ WHITESPACE = (
     "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005"
     "\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
 )
-WS = "E'" + "".join(f"\\u{ord(c):04x}" for c in WHITESPACE) + "'"
+
+
+def whitespace_sql(server_encoding: str) -> str:
+    """The SQL literal of WHITESPACE, or of its ASCII part where the database is not UTF-8.
+
+    A database in another encoding cannot hold most of those characters, and a
+    literal naming them would make every statement that uses it fail.
+    """
+    chars = WHITESPACE if server_encoding == "UTF8" else [c for c in WHITESPACE if c < "\x80"]
+    return "E'" + "".join(f"\\u{ord(c):04x}" for c in chars) + "'"
+
+
 # Every "-MM-DD" of a leap year: with four digits before it, what DATE_PATTERN and
 # date.fromisoformat accept (29 February only in a leap year, checked apart).
 MONTH_DAYS = tuple(
@@ -70,11 +81,14 @@ def got(raw: str, trimmed: str) -> str:
 # the hot path (each costs about as much per million cells as a whole column's COPY).
 
 
-def trimmed_sql(s: str) -> str:
-    """``unneutralise`` then ``strip()`` of the staged cell ``s`` ('' when it is missing)."""
+def trimmed_sql(s: str, ws: str) -> str:
+    """``unneutralise`` then ``strip()`` of the staged cell ``s`` ('' when it is missing).
+
+    ``ws`` is the whitespace literal of ``whitespace_sql``.
+    """
     return (
-        f"CASE WHEN {s} ^@ '''' THEN btrim({_unneutralised(s)}, {WS}) "
-        f"ELSE btrim(coalesce({s}, ''), {WS}) END"
+        f"CASE WHEN {s} ^@ '''' THEN btrim({_unneutralised(s)}, {ws}) "
+        f"ELSE btrim(coalesce({s}, ''), {ws}) END"
     )
 
 
@@ -192,8 +206,10 @@ def import_postgresql(
     _stage(cur, columns, stream, result)
     if result.rows == 0:
         return
-    _clean(cur, spec, fields, result.upsert)
-    _check(cur, spec, fields, result)
+    cur.execute("SHOW server_encoding")
+    ws = whitespace_sql(cur.fetchone()[0])
+    _clean(cur, spec, fields, result.upsert, ws)
+    _check(cur, spec, fields, result, ws)
     _count(cur, spec, fields, result)
     if result.ok and not result.dry_run:
         _write(cur, spec, fields, result)
@@ -266,7 +282,7 @@ def _stage(cur: Any, columns: list[str], stream: BinaryIO, result: ImportResult)
     result.rows = cur.rowcount
 
 
-def _rows_sql(spec: ModelSpec, fields: list[Field], *, detail: bool) -> str:
+def _rows_sql(spec: ModelSpec, fields: list[Field], ws: str, *, detail: bool) -> str:
     """A SELECT of the staged rows: line, t_*, v_*, ex_id, ex_version and x_* per row.
 
     ``detail`` adds r_* (the cell before trimming, kept only where trimming changed
@@ -277,10 +293,10 @@ def _rows_sql(spec: ModelSpec, fields: list[Field], *, detail: bool) -> str:
     cells = []
     for f in fields:
         s, t = q("s_" + f.name), q("t_" + f.name)
-        cells.append(f"{trimmed_sql(s)} AS {t}")
+        cells.append(f"{trimmed_sql(s, ws)} AS {t}")
         if detail:
             raw = _unneutralised(s)
-            cells.append(f"NULLIF({raw}, {trimmed_sql(s)}) AS {q('r_' + f.name)}")
+            cells.append(f"NULLIF({raw}, {trimmed_sql(s, ws)}) AS {q('r_' + f.name)}")
     where = " WHERE line IN (SELECT line FROM bulk_clean WHERE bad)" if detail else ""
     joins, values = [], []
     for f in fields:
@@ -310,7 +326,7 @@ def _rows_sql(spec: ModelSpec, fields: list[Field], *, detail: bool) -> str:
     )
 
 
-def _clean(cur: Any, spec: ModelSpec, fields: list[Field], upsert: bool) -> None:
+def _clean(cur: Any, spec: ModelSpec, fields: list[Field], upsert: bool, ws: str) -> None:
     """``bulk_clean``: every row's values, and ``bad`` where any check of the row fails.
 
     One pass computes each value once and evaluates every row's own checks (not the
@@ -326,7 +342,7 @@ def _clean(cur: Any, spec: ModelSpec, fields: list[Field], upsert: bool) -> None
     bad = " OR ".join(f"({condition})" for _, condition, _ in checks) or "false"
     cur.execute(
         f"CREATE TEMP TABLE bulk_clean ON COMMIT DROP AS SELECT {', '.join(keep)}, "
-        f"({bad}) AS bad FROM ({_rows_sql(spec, fields, detail=False)} OFFSET 0) c"
+        f"({bad}) AS bad FROM ({_rows_sql(spec, fields, ws, detail=False)} OFFSET 0) c"
     )
 
 
@@ -381,7 +397,9 @@ def _row_checks(
     return values, links
 
 
-def _check(cur: Any, spec: ModelSpec, fields: list[Field], result: ImportResult) -> None:
+def _check(
+    cur: Any, spec: ModelSpec, fields: list[Field], result: ImportResult, ws: str
+) -> None:
     """Every error with its line, column and message, into ``bulk_errors``."""
     cur.execute(
         "CREATE TEMP TABLE bulk_errors (line bigint, col text, message text) ON COMMIT DROP"
@@ -393,7 +411,7 @@ def _check(cur: Any, spec: ModelSpec, fields: list[Field], result: ImportResult)
         # Only the bad rows are read again, with what the messages need.
         cur.execute(
             "CREATE TEMP TABLE bulk_detail ON COMMIT DROP AS "
-            + _rows_sql(spec, fields, detail=True)
+            + _rows_sql(spec, fields, ws, detail=True)
         )
         _insert_errors(cur, "bulk_detail", values)
     for f in fields:
