@@ -2,11 +2,13 @@
 # ruff: noqa: S608
 """The PostgreSQL fast path: COPY into a staging table, then set-based SQL.
 
-The file goes straight from the stream into a TEMP table of text columns by COPY;
-validation, natural-key resolution, duplicate detection and the write are each
-one statement over the whole table. The SQL mirrors ``console.rules`` (tests check
-that both agree); email syntax is the exception: distinct addresses are streamed
-back through ``rules.check_email`` itself, since no SQL can mirror email-validator.
+The file goes straight from the stream into a TEMP table of text columns by COPY.
+One statement then cleans every cell, resolves the natural keys by join and marks
+each row that fails any of its own checks; the error messages are built afterwards
+for the marked rows only. Duplicate detection and the write are one statement each.
+The SQL mirrors ``console.rules`` (tests check that both agree, value by value);
+email syntax is the exception: distinct addresses are streamed back through
+``rules.check_email`` itself, since no SQL can mirror email-validator.
 """
 
 from __future__ import annotations
