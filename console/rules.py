@@ -142,14 +142,16 @@ def parse_whole_number(value: str | None, *, label: str) -> int | None:
     text = (value or "").strip()
     if not text:
         return None
-    if (
-        not text.isascii() or not text.isdigit() or len(text) > WHOLE_NUMBER_DIGITS
-        or int(text) > WHOLE_NUMBER_MAX
-    ):
+    number = (
+        int(text)
+        if text.isascii() and text.isdigit() and len(text) <= WHOLE_NUMBER_DIGITS
+        else None
+    )
+    if number is None or number > WHOLE_NUMBER_MAX:
         raise RuleError(
             f"{label} must be a whole number from 0 to {WHOLE_NUMBER_MAX} (got {value!r})."
         )
-    return int(text)
+    return number
 
 
 def check_password(value: str | None) -> str:

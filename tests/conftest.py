@@ -59,12 +59,12 @@ def pg_url(database: str) -> str:
     )
 
 
-def create_pg_database(prefix: str = "console_test") -> str:
-    """Create an empty database with a unique name; return its URL."""
+def create_pg_database(prefix: str = "console_test", options: str = "") -> str:
+    """Create an empty database with a unique name (and CREATE DATABASE ``options``)."""
     name = f"{prefix}_{uuid.uuid4().hex[:10]}"
     engine = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
     with engine.connect() as conn:
-        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+        conn.exec_driver_sql(f'CREATE DATABASE "{name}" {options}')
     engine.dispose()
     return pg_url(name)
 

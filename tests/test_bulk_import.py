@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import sys
-import uuid
 from datetime import date
 from typing import Any
 
@@ -18,7 +17,7 @@ from console.bulk.pg_import import import_postgresql
 from console.bulk.spec import spec_for
 from console.models import AuditEntry, Person, Todo, TodoList
 from tests.bulk_helpers import LISTS, PEOPLE, counts, errors_of, run_import, todo_csv
-from tests.conftest import PG_ADMIN_URL, count, drop_pg_database, pg_url
+from tests.conftest import count, create_pg_database, drop_pg_database
 
 
 def test_people_lists_and_todos_import(db: Any) -> None:
@@ -462,14 +461,10 @@ def test_postgresql_an_account_that_is_not_superuser_keeps_the_row_triggers(
 @pytest.mark.postgres_only
 def test_the_whitespace_literal_suits_the_database_encoding(db: Any) -> None:
     """A LATIN1 database gets the ASCII blanks: the full literal cannot even be parsed there."""
-    name = f"console_test_latin1_{uuid.uuid4().hex[:8]}"
-    admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.exec_driver_sql(
-            f"CREATE DATABASE {name} ENCODING 'LATIN1' LC_COLLATE 'C' LC_CTYPE 'C' "
-            "TEMPLATE template0"
-        )
-    engine = sa.create_engine(pg_url(name))
+    url = create_pg_database(
+        "console_test_latin1", "ENCODING 'LATIN1' LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0"
+    )
+    engine = sa.create_engine(url)
     try:
         with engine.connect() as conn:
             encoding = conn.exec_driver_sql("SHOW server_encoding").scalar()
@@ -482,5 +477,4 @@ def test_the_whitespace_literal_suits_the_database_encoding(db: Any) -> None:
                 conn.exec_driver_sql("SELECT " + pg_import.whitespace_sql("UTF8"))
     finally:
         engine.dispose()
-        drop_pg_database(pg_url(name))
-        admin.dispose()
+        drop_pg_database(url)

@@ -16,16 +16,12 @@ from console.models import Person, Priority, Todo, TodoList
 from console.models.row_counts import COUNTED_TABLES
 from tests.bulk_helpers import run_import, todo_csv
 from tests.conftest import create_pg_database, drop_pg_database, require_pg
+from tests.test_big_lists import row_ids
 
-ROW_ID = re.compile(r'href="/admin/todo/details/\?id=(\d+)&amp;')
 ROWS = 130
 SIZE = 20
 # 130 rows, 20 a page: pages 0-6 (the last one short). Offsets past 65 are read backwards.
 PAGES = [0, 1, 3, 4, 5, 6, 7, 50]
-
-
-def row_ids(page: str) -> list[int]:
-    return [int(i) for i in ROW_ID.findall(page)]
 
 
 @pytest.fixture

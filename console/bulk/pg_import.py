@@ -208,8 +208,8 @@ def import_postgresql(
     _stage(cur, columns, stream, result)
     if result.rows == 0:
         return
-    cur.execute("SHOW server_encoding")
-    ws = whitespace_sql(cur.fetchone()[0])
+    # Reported by the server at connection time: no query needed.
+    ws = whitespace_sql(cur.connection.get_parameter_status("server_encoding"))
     _clean(cur, spec, fields, result.upsert, ws)
     _check(cur, spec, fields, result, ws)
     _count(cur, spec, fields, result)
