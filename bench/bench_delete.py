@@ -28,7 +28,8 @@ from sqlalchemy.orm import Session
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from console.cascade import execute_delete, plan_delete
-from console.models import Base, TodoList
+from console.demo.models import TodoList
+from console.models import Base
 
 ADMIN_URL = os.environ.get("CONSOLE_BENCH_PG", "postgresql+psycopg2://127.0.0.1:5432/test")
 PREVIEW_TARGET_MS = 100

@@ -20,7 +20,8 @@ from sqlalchemy import create_engine, func, select
 from sqlalchemy.orm import Session
 
 from console import history
-from console.models import AuditEntry, Base, Person, Todo, TodoList
+from console.demo.models import Person, Todo, TodoList
+from console.models import AuditEntry, Base
 
 ROUNDS = 3
 EDITS = 300  # one commit each, like form saves

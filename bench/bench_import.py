@@ -132,8 +132,8 @@ def run_step(name: str, url: str, path: str, rows: int) -> None:
         elif name in ("orm", "orm_history"):
             from sqlalchemy import select
 
+            from console.demo.models import Person, Todo, TodoList
             from console.history import suppressed
-            from console.models import Person, Todo, TodoList
             from console.rules import parse_bool, parse_date
 
             def work() -> int:

@@ -32,10 +32,11 @@ from flask_admin import Admin  # noqa: E402
 from flask_admin.contrib.sqla import ModelView  # noqa: E402
 
 from console import create_app  # noqa: E402
+from console.demo.models import Todo  # noqa: E402
+from console.demo.seed import NOUNS, WORDS  # noqa: E402  (the same words as `console seed`)
 from console.extensions import db  # noqa: E402
-from console.models import Account, Role, Todo  # noqa: E402
+from console.models import Account, Role  # noqa: E402
 from console.paging import Cursor  # noqa: E402
-from console.seed import NOUNS, WORDS  # noqa: E402  (the same words as `console seed`)
 
 SERVER = os.environ.get("CONSOLE_BENCH_PG", "postgresql+psycopg2://127.0.0.1:5432/test")
 PASSWORD = "bench-password-123"  # noqa: S105 (a throwaway account in a throwaway database)

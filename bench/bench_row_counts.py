@@ -32,8 +32,8 @@ import sqlalchemy as sa  # noqa: E402
 from sqlalchemy.orm import Session  # noqa: E402
 
 from console import create_app  # noqa: E402
+from console.demo.models import Person, Todo, TodoList  # noqa: E402
 from console.extensions import db  # noqa: E402
-from console.models import Person, Todo, TodoList  # noqa: E402
 
 SERVER = os.environ.get("CONSOLE_BENCH_PG", "postgresql+psycopg2://127.0.0.1:5432/test")
 TRIGGERS = ("row_count_insert", "row_count_delete")

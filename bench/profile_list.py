@@ -28,8 +28,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from console import create_app  # noqa: E402
+from console.demo.models import Person, Todo, TodoList  # noqa: E402
 from console.extensions import db  # noqa: E402
-from console.models import Account, Person, Role, Todo, TodoList  # noqa: E402
+from console.models import Account, Role  # noqa: E402
 from console.models import accounts as accounts_module  # noqa: E402
 
 PASSWORD = "profile-password-123"  # noqa: S105 (a throwaway account in a throwaway database)

@@ -1,4 +1,4 @@
-"""Console: a web admin console for people, to-do lists and to-dos."""
+"""Console: a desktop-style admin console for parent/child data, on Flask-Admin."""
 
 from __future__ import annotations
 
@@ -11,11 +11,26 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from werkzeug.exceptions import HTTPException
 
+from console import catalogue
 from console import config as settings
+from console.catalogue import Catalogue, load_models
 from console.extensions import csrf, db, login_manager, migrate
 
 ROOT = Path(__file__).resolve().parent.parent
 log = logging.getLogger(__name__)
+
+
+def build_catalogue(models: str | list[type]) -> Catalogue:
+    """The catalogue of ``models`` (a CONSOLE_MODELS value or classes) and the console's own."""
+    from console.models import Account, AuditEntry
+
+    classes = load_models(models) if isinstance(models, str) else models
+    return catalogue.build(classes, own=[Account, AuditEntry])
+
+
+def catalogue_of_app(app: Flask) -> Catalogue:
+    """The catalogue ``create_app`` built for ``app``."""
+    return app.extensions["console_catalogue"]  # type: ignore[no-any-return]
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
@@ -37,6 +52,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = settings.load_secret_key(app.instance_path)
 
+    app.extensions["console_catalogue"] = build_catalogue(app.config["CONSOLE_MODELS"])
     db.init_app(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"), compare_type=True)
     csrf.init_app(app)

@@ -2,13 +2,13 @@
 
 Plain SQLAlchemy, no Flask: the views and any CLI command are thin callers.
 
-The model graph comes from table metadata (every foreign key between mapped
-tables), so relationships declared with ``Link`` and plain foreign keys such as
-``audit_entry.account_id`` are both followed. The policy of each edge is the
-``ON DELETE`` rule the models declare; the rule present in the connected database
-is reflected and compared (``relationship_report``), and a delete is refused
-while they disagree, because the database would then do something else than the
-preview said.
+The model graph is the catalogue's (``console.catalogue.relationship_graph``: every
+foreign key between described tables), so relationships with ORM attributes and
+plain foreign keys such as ``audit_entry.account_id`` are both followed. The policy
+of each edge is the ``ON DELETE`` rule the models declare; the rule present in the
+connected database is reflected and compared (``relationship_report``), and a
+delete is refused while they disagree, because the database would then do
+something else than the preview said.
 
 Row sets are SQL predicates (``pk IN (SELECT ...)``), so a preview runs a few
 aggregate queries whatever the number of rows; only cascade cycles (a table that
@@ -39,11 +39,11 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
-from sqlalchemy.orm import registry as Registry
 
 from console.audit import record
+from console.catalogue import Edge
+from console.declare import RELATIONSHIP_OPTIONS, OnDelete
 from console.history import json_value, snapshot
-from console.models import LINKS, Base, Link, OnDelete
 
 EXAMPLES = 10
 UNCOUNTED = -1
@@ -55,63 +55,7 @@ class PlanError(ValueError):
 
 
 # -- the model graph ---------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Edge:
-    """One foreign key between two mapped tables, with the delete policy the models declare."""
-
-    parent: type
-    child: type
-    fk: Column[Any]
-    target: Column[Any]
-    policy: OnDelete
-    link: Link | None
-
-    @property
-    def name(self) -> str:
-        """``Child.fk_column``: names the edge in plans, fingerprints and audit entries."""
-        return f"{self.child.__name__}.{self.fk.key}"
-
-
-def _policy(rule: str | None) -> OnDelete | None:
-    """The policy an ON DELETE rule amounts to; NO ACTION (or none) refuses like RESTRICT."""
-    rule = (rule or "NO ACTION").upper()
-    if rule in ("RESTRICT", "NO ACTION"):
-        return OnDelete.RESTRICT
-    for policy in OnDelete:
-        if policy.value == rule:
-            return policy
-    return None
-
-
-def model_graph(reg: Registry | None = None, links: Iterable[Link] | None = None) -> list[Edge]:
-    """Every foreign key between mapped tables of ``reg`` as an edge, in a stable order."""
-    reg = reg or Base.registry
-    links = list(LINKS if links is None else links)
-    classes = {m.local_table: m.class_ for m in reg.mappers}
-    edges = []
-    for table, child in sorted(classes.items(), key=lambda item: item[0].name):
-        for constraint in sorted(table.foreign_key_constraints, key=lambda c: str(c.name)):
-            if len(constraint.elements) != 1:
-                raise PlanError(f"{table.name}: composite foreign keys are not supported")
-            element = constraint.elements[0]
-            parent = classes.get(element.column.table)
-            if parent is None:
-                continue
-            declared = next(
-                (
-                    lk
-                    for lk in links
-                    if lk.child == child.__name__ and lk.fk_column == element.parent.key
-                ),
-                None,
-            )
-            policy = _policy(constraint.ondelete)
-            if policy is None:
-                raise PlanError(f"{table.name}: ON DELETE {constraint.ondelete} is not supported")
-            edges.append(Edge(parent, child, element.parent, element.column, policy, declared))
-    return edges
+# ``console.catalogue.relationship_graph`` walks it; every function here takes its edges.
 
 
 # -- plans -----------------------------------------------------------------------------
@@ -324,8 +268,7 @@ def plan_delete(
     model: type,
     selection: Any,
     *,
-    reg: Registry | None = None,
-    links: Iterable[Link] | None = None,
+    edges: Sequence[Edge],
     lock: bool = False,
     check_database: bool = True,
     examples: bool = True,
@@ -337,7 +280,6 @@ def plan_delete(
     it) first, so that nobody can add children to them before the delete runs.
     Without ``examples`` only counts are made (what the executor needs to compare).
     """
-    edges = model_graph(reg, links)
     root, requested = _root_predicate(model, selection)
     pk = _pk(model)
     if lock:
@@ -421,7 +363,7 @@ def plan_delete(
         involved = {e.child.__table__.name for e in edges if e.parent in where}
         drift = [
             row.problem
-            for row in relationship_report(session.connection(), reg, links, tables=involved)
+            for row in relationship_report(session.connection(), edges, tables=involved)
             if row.problem and row.database_problem
         ]
 
@@ -495,10 +437,9 @@ def execute_delete(
     selection: Any,
     fingerprint: str,
     *,
+    edges: Sequence[Edge],
     account: Any = None,
     check: Callable[[Session], str | None] | None = None,
-    reg: Registry | None = None,
-    links: Iterable[Link] | None = None,
     measure: bool = True,
 ) -> Outcome:
     """Delete ``selection`` in one transaction, if the plan still has ``fingerprint``.
@@ -516,20 +457,18 @@ def execute_delete(
 
     def refuse(reason: str, message: str | None = None) -> Outcome:
         session.rollback()
-        shown = plan_delete(session, model, selection, reg=reg, links=links)
+        shown = plan_delete(session, model, selection, edges=edges)
         session.rollback()
         return Outcome(False, shown, reason, message)
 
     try:
         plan = plan_delete(
-            session, model, selection, reg=reg, links=links, lock=True, examples=False,
+            session, model, selection, edges=edges, lock=True, examples=False,
             count_effects=not measure or session.get_bind().dialect.name != "postgresql",
         )
         tables = _measurable(plan)
         if tables is None and any(e.count == UNCOUNTED for e in (*plan.deleted, *plan.nulled)):
-            plan = plan_delete(
-                session, model, selection, reg=reg, links=links, examples=False
-            )
+            plan = plan_delete(session, model, selection, edges=edges, examples=False)
         if plan.drift:
             return refuse("drift")
         if plan.blocked:
@@ -558,8 +497,8 @@ def execute_delete(
                 # Counters off on this server (track_counts): count beforehand instead.
                 session.rollback()
                 return execute_delete(
-                    session, model, selection, fingerprint, account=account, check=check,
-                    reg=reg, links=links, measure=False,
+                    session, model, selection, fingerprint, edges=edges, account=account,
+                    check=check, measure=False,
                 )
             for effect in plan.deleted:
                 name = effect.model.__table__.name
@@ -629,21 +568,43 @@ def _orm_options(edge: Edge) -> dict[str, Any]:
     return {}
 
 
+def _orm_disagreement(edge: Edge, orm: dict[str, Any]) -> tuple[str | None, str | None]:
+    """What deleting a parent through the ORM would do to the children, if not the policy.
+
+    The console deletes with one DELETE and lets the database apply the rule; code
+    that deletes through the ORM (``session.delete``) gets what the relationship's
+    options say instead, which must not contradict it.
+    """
+    deletes = "delete" in orm["_cascade_set"]
+    passive = orm["passive_deletes"]
+    if deletes and edge.policy is not OnDelete.CASCADE:
+        does = "deletes the children itself"
+    elif not deletes and passive is False and edge.policy is not OnDelete.SET_NULL:
+        does = "sets the children's foreign key to NULL itself"
+    else:
+        return None, None
+    expected = RELATIONSHIP_OPTIONS[edge.policy]
+    problem = (
+        f"The ORM relationship {orm['attribute']} {does} when a parent is deleted through "
+        f"the ORM, which the {edge.policy.label} policy does not."
+    )
+    advice = (
+        f"Give it cascade={expected['cascade']!r}, passive_deletes="
+        f"{expected['passive_deletes']!r} (console.declare.Link builds both sides from one "
+        "declaration)."
+    )
+    return problem, advice
+
+
 def relationship_report(
-    connection: Connection,
-    reg: Registry | None = None,
-    links: Iterable[Link] | None = None,
-    *,
-    tables: set[str] | None = None,
+    connection: Connection, edges: Sequence[Edge], *, tables: set[str] | None = None
 ) -> list[RelationshipRow]:
     """Each relationship's declared policy, the database's ON DELETE rule and the ORM options."""
-    from sqlalchemy.orm import CascadeOptions
-
     inspector = inspect(connection)
     existing = set(inspector.get_table_names())
     reflected: dict[str, list[dict[str, Any]]] = {}
     rows = []
-    for edge in model_graph(reg, links):
+    for edge in edges:
         table = edge.child.__table__.name
         if tables is not None and table not in tables:
             continue
@@ -672,7 +633,7 @@ def relationship_report(
             row.advice = "Run the pending migrations (console db upgrade)."
         else:
             row.database = _rule_text((match.get("options") or {}).get("ondelete"))
-            if _policy(row.database) is not edge.policy:
+            if OnDelete.of_rule(row.database) is not edge.policy:
                 row.problem = (
                     f"The models declare ON DELETE {declared_rule} but the database has "
                     f"ON DELETE {row.database}: a delete would not do what its preview says."
@@ -682,48 +643,9 @@ def relationship_report(
                     "Run the pending migration (console db upgrade); if none is pending, "
                     "generate one (flask db migrate), review it and apply it."
                 )
-        if edge.link is not None and row.problem is None:
-            expected = edge.link.relationship_options
-            orm = row.orm
-            cascade = CascadeOptions(expected["cascade"])
-            if not orm:
-                row.problem = f"{edge.parent.__name__} has no relationship for this link."
-            elif (
-                orm["_cascade_set"] != set(cascade)
-                or orm["passive_deletes"] != expected["passive_deletes"]
-            ):
-                row.problem = (
-                    f"The ORM relationship {orm['attribute']} has options that do not match "
-                    f"the {edge.policy.label} policy."
-                )
-            if row.problem:
-                row.advice = "Build both sides from the Link (parent_side/child_side)."
+        orm = row.orm
+        if orm and row.problem is None:
+            row.problem, row.advice = _orm_disagreement(edge, orm)
         row.orm.pop("_cascade_set", None)
         rows.append(row)
     return rows
-
-
-def link_problems(reg: Registry | None = None, links: Iterable[Link] | None = None) -> list[str]:
-    """Ways the models stray from their Link declarations (empty when each link is whole)."""
-    reg = reg or Base.registry
-    classes = {m.class_.__name__: m.class_ for m in reg.mappers}
-    problems = []
-    for lk in LINKS if links is None else links:
-        child, parent = classes.get(lk.child), classes.get(lk.parent)
-        if child is None or parent is None:
-            problems.append(f"{lk.parent} -> {lk.child}: model not mapped")
-            continue
-        column = child.__table__.c.get(lk.fk_column)
-        fks = list(column.foreign_keys) if column is not None else []
-        if not fks or fks[0].column.table is not parent.__table__:
-            problems.append(f"{lk.child}.{lk.fk_column}: no foreign key to {lk.parent_table}")
-        elif _policy(fks[0].ondelete) is not lk.policy:
-            problems.append(f"{lk.child}.{lk.fk_column}: ON DELETE differs from {lk.policy.label}")
-        if column is not None and column.nullable != lk.nullable:
-            problems.append(f"{lk.child}.{lk.fk_column}: nullable differs from the link")
-        rels = inspect(parent).relationships
-        if lk.collection not in rels:
-            problems.append(f"{lk.parent}.{lk.collection}: collection missing")
-        if lk.reference not in inspect(child).relationships:
-            problems.append(f"{lk.child}.{lk.reference}: reference missing")
-    return problems

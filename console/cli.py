@@ -64,8 +64,8 @@ def init_command(demo: bool) -> None:
         click.echo("  (set CONSOLE_ADMIN_EMAIL and CONSOLE_ADMIN_PASSWORD to choose them)")
         click.echo("")
     if demo:
-        from console.models import Person
-        from console.seed import seed
+        from console.demo.models import Person
+        from console.demo.seed import seed
 
         if db.session.query(Person.id).first() is None:
             with db.engine.begin() as conn:
@@ -110,7 +110,7 @@ def create_account_command(email: str, role: str) -> None:
 @with_appcontext
 def seed_command(people: int, lists: int, todos: int, seed_value: int) -> None:
     """Add generated people, lists and to-dos (batched inserts, one transaction)."""
-    from console.seed import seed
+    from console.demo.seed import seed
 
     total = people + lists + todos
     try:
@@ -142,7 +142,7 @@ def import_command(model: str, file: str, dry_run: bool, upsert: bool) -> None:
     from console.bulk.spec import spec_for
 
     try:
-        spec_for(model)
+        spec = spec_for(current_app.extensions["console_catalogue"], model)
     except KeyError as exc:
         raise click.BadParameter(str(exc.args[0]), param_hint="MODEL") from None
     size = os.path.getsize(file)
@@ -154,7 +154,7 @@ def import_command(model: str, file: str, dry_run: bool, upsert: bool) -> None:
     ):
         result = import_csv(
             db.session,
-            model,
+            spec,
             source,
             upsert=upsert,
             dry_run=dry_run,
@@ -199,7 +199,7 @@ def export_command(model: str, fmt: str, output: str | None) -> None:
     from console.bulk.spec import spec_for
 
     try:
-        spec = spec_for(model)
+        spec = spec_for(current_app.extensions["console_catalogue"], model)
     except KeyError as exc:
         raise click.BadParameter(str(exc.args[0]), param_hint="MODEL") from None
     total = db.session.scalar(select(func.count()).select_from(spec.model)) or 0

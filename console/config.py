@@ -7,6 +7,8 @@ import secrets
 from pathlib import Path
 from typing import Any
 
+DEMO_MODELS = "console.demo.models"
+
 
 def normalise_database_url(url: str) -> str:
     """Point every PostgreSQL URL spelling at psycopg2, the driver we install.
@@ -80,5 +82,7 @@ def from_environment(instance_path: str) -> dict[str, Any]:
         "CONSOLE_LOGIN_MAX_FAILURES": _int("CONSOLE_LOGIN_MAX_FAILURES", 5),
         "CONSOLE_LOGIN_LOCK_SECONDS": _int("CONSOLE_LOGIN_LOCK_SECONDS", 900),
         "CONSOLE_PAGE_SIZE": _page_size(),
+        # The modules whose mapped classes the console manages (default: the to-do demo).
+        "CONSOLE_MODELS": os.environ.get("CONSOLE_MODELS", "").strip() or DEMO_MODELS,
         "MAX_CONTENT_LENGTH": _int("CONSOLE_MAX_UPLOAD_MB", 200) * 1024 * 1024,
     }

@@ -16,7 +16,8 @@ from sqlalchemy import desc, func, select, text
 from sqlalchemy.orm import Session, joinedload
 
 from console import paging
-from console.models import Account, AuditEntry, Person, Todo, TodoList
+from console.demo.models import Person, Todo, TodoList
+from console.models import Account, AuditEntry
 
 CHART_DAYS = 30
 

@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from sqlalchemy import inspect
 from sqlalchemy.exc import IntegrityError
 
-from console.models import LINKS
+from console.catalogue import catalogue_of
+from console.declare import OnDelete
 
 
 @dataclass
@@ -56,13 +57,20 @@ def describe_integrity_error(exc: IntegrityError, model: type) -> Problem:
     if kind == "NotNull" and column:
         return Problem(column, "This field is required.")
     if kind == "ForeignKeyConstraint":
+        catalogue = catalogue_of(model)
         restricting = [
-            link
-            for link in LINKS
-            if link.parent == model.__name__ and link.policy.name == "RESTRICT"
+            edge
+            for edge in (catalogue.children_of(model) if catalogue else [])
+            if edge.policy is OnDelete.RESTRICT
         ]
         if restricting and ("delete" in text.lower() or "still referenced" in text or not name):
-            owned = ", ".join(f"{link.child} ({link.description})" for link in restricting)
-            return Problem(None, f"Other records still depend on this one: {owned}")
+            assert catalogue is not None
+            owned = ", ".join(
+                sorted({catalogue.describe(edge.child).plural for edge in restricting})
+            )
+            return Problem(
+                None,
+                f"Other records still depend on this one ({owned}): move or delete them first.",
+            )
         return Problem(column, "The referenced record does not exist (it may have been deleted).")
     return Problem(column, "The database refused the change: it conflicts with existing data.")

@@ -26,7 +26,8 @@ from typing import Any
 from sqlalchemy import Column, Date, DateTime, Enum, event, func, insert, inspect, select
 from sqlalchemy.orm import Session
 
-from console.models import LINKS, AuditEntry, OnDelete
+from console.declare import OnDelete
+from console.models import AuditEntry
 
 # Bookkeeping columns: they change with every write and say nothing a reader needs.
 UNTRACKED_ON_UPDATE = frozenset({"version", "updated_at", "created_at", "last_login_at"})
@@ -245,29 +246,29 @@ def database_effects(session: Session, obj: Any) -> dict[str, Any]:
 
     Those rows change without a flush of their own (passive deletes), so the parent's
     entry carries their counts: ``{"cascade": {"Todo": 3}, "set_null": {"Todo.assignee_id": 1}}``.
+    The edges are the catalogue's, the ones the delete preview follows.
     """
+    from console.catalogue import catalogue_of
+
     state = inspect(obj)
-    if state.identity is None:
+    catalogue = catalogue_of(type(obj))
+    if state.identity is None or catalogue is None:
         return {}
-    registry = state.mapper.registry._class_registry
     effects: dict[str, dict[str, int]] = {}
-    for link in LINKS:
-        if link.parent != type(obj).__name__ or link.policy is OnDelete.RESTRICT:
+    for edge in catalogue.children_of(type(obj)):
+        if edge.policy is OnDelete.RESTRICT:
             continue
-        child = registry.get(link.child)
-        if child is None:
-            continue
+        target = getattr(obj, state.mapper.get_property_by_column(edge.target).key)
         count = session.connection().scalar(
-            select(func.count())
-            .select_from(child)
-            .where(getattr(child, link.fk_column) == state.identity[0])
+            select(func.count()).select_from(edge.child.__table__).where(edge.fk == target)
         )
         if not count:
             continue
-        if link.policy is OnDelete.CASCADE:
-            effects.setdefault("cascade", {})[link.child] = count
+        if edge.policy is OnDelete.CASCADE:
+            cascade = effects.setdefault("cascade", {})
+            cascade[edge.child.__name__] = cascade.get(edge.child.__name__, 0) + count
         else:
-            effects.setdefault("set_null", {})[f"{link.child}.{link.fk_column}"] = count
+            effects.setdefault("set_null", {})[edge.name] = count
     return effects
 
 

@@ -8,15 +8,14 @@ from __future__ import annotations
 
 import enum
 import re
-from datetime import date
+from datetime import UTC, date, datetime
+from decimal import Decimal, InvalidOperation
 
 from email_validator import EmailNotValidError, validate_email
 
-NAME_MAX = 120
 # Strictly YYYY-MM-DD: ``date.fromisoformat`` alone also takes 20240131 and week dates,
 # which the import's SQL fast path (and most people) would not read as dates.
 DATE_PATTERN = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
-DESCRIPTION_MAX = 500
 EMAIL_MAX = 254
 
 TRUE_WORDS = frozenset({"true", "yes", "1", "y", "t", "on"})
@@ -25,14 +24,6 @@ FALSE_WORDS = frozenset({"false", "no", "0", "n", "f", "off", ""})
 
 class RuleError(ValueError):
     """A value broke a domain rule; the message is for the user."""
-
-
-class Priority(enum.StrEnum):
-    """A to-do's priority."""
-
-    low = "low"
-    normal = "normal"
-    high = "high"
 
 
 class Role(enum.StrEnum):
@@ -56,24 +47,16 @@ class Role(enum.StrEnum):
 _ROLE_RANKS = {role: index for index, role in enumerate(Role)}
 
 
-def check_text(value: str | None, *, label: str, max_length: int, required: bool = True) -> str:
-    """Strip surrounding blanks and enforce presence and length."""
+def check_text(
+    value: str | None, *, label: str, max_length: int | None, required: bool = True
+) -> str:
+    """Strip surrounding blanks and enforce presence and length (None: no limit)."""
     text = (value or "").strip()
     if required and not text:
         raise RuleError(f"{label} is required.")
-    if len(text) > max_length:
+    if max_length is not None and len(text) > max_length:
         raise RuleError(f"{label} must be at most {max_length} characters (got {len(text)}).")
     return text
-
-
-def check_name(value: str | None) -> str:
-    """A person's or a list's name: required, 1-120 characters."""
-    return check_text(value, label="Name", max_length=NAME_MAX)
-
-
-def check_description(value: str | None) -> str:
-    """A to-do's description: required, 1-500 characters."""
-    return check_text(value, label="Description", max_length=DESCRIPTION_MAX)
 
 
 def normalise_email(value: str | None) -> str:
@@ -96,16 +79,17 @@ def check_email(value: str | None) -> str:
     return email
 
 
-def check_priority(value: str | None) -> Priority:
-    """One of low, normal, high (blank means normal)."""
+def check_choice(
+    value: str | None, *, label: str, choices: tuple[str, ...], default: str | None = None
+) -> str | None:
+    """One of ``choices`` (any case); blank means ``default``."""
     text = (value or "").strip().lower()
     if not text:
-        return Priority.normal
-    try:
-        return Priority(text)
-    except ValueError:
-        choices = ", ".join(p.value for p in Priority)
-        raise RuleError(f"Priority must be one of {choices} (got {value!r}).") from None
+        return default
+    for choice in choices:
+        if choice.lower() == text:
+            return choice
+    raise RuleError(f"{label} must be one of {', '.join(choices)} (got {value!r}).")
 
 
 def parse_bool(value: str | None) -> bool:
@@ -137,21 +121,102 @@ WHOLE_NUMBER_MAX = 2**31 - 1
 WHOLE_NUMBER_DIGITS = 18
 
 
-def parse_whole_number(value: str | None, *, label: str) -> int | None:
-    """A whole number from 0 to WHOLE_NUMBER_MAX (an id or a row version); blank means none."""
+def parse_whole_number(
+    value: str | None, *, label: str, maximum: int = WHOLE_NUMBER_MAX
+) -> int | None:
+    """A whole number from 0 to ``maximum`` (an id or a row version); blank means none."""
     text = (value or "").strip()
     if not text:
         return None
     number = (
         int(text)
-        if text.isascii() and text.isdigit() and len(text) <= WHOLE_NUMBER_DIGITS
+        if text.isascii() and text.isdigit() and len(text) <= WHOLE_NUMBER_DIGITS + 1
         else None
     )
-    if number is None or number > WHOLE_NUMBER_MAX:
+    if number is None or number > maximum:
+        raise RuleError(f"{label} must be a whole number from 0 to {maximum} (got {value!r}).")
+    return number
+
+
+def parse_integer(
+    value: str | None, *, label: str, minimum: int, maximum: int
+) -> int | None:
+    """A whole number (optionally signed) between ``minimum`` and ``maximum``; blank: none."""
+    text = (value or "").strip()
+    if not text:
+        return None
+    digits = text[1:] if text[:1] in "+-" else text
+    number = int(text) if digits.isascii() and digits.isdigit() and len(digits) <= 19 else None
+    if number is None or not minimum <= number <= maximum:
         raise RuleError(
-            f"{label} must be a whole number from 0 to {WHOLE_NUMBER_MAX} (got {value!r})."
+            f"{label} must be a whole number from {minimum} to {maximum} (got {value!r})."
         )
     return number
+
+
+def parse_decimal(
+    value: str | None, *, label: str, precision: int | None, scale: int | None
+) -> Decimal | None:
+    """A decimal number with at most ``precision`` digits, ``scale`` of them after the point."""
+    text = (value or "").strip()
+    if not text:
+        return None
+    number: Decimal | None
+    try:
+        number = Decimal(text) if text.isascii() and "_" not in text else None
+    except InvalidOperation:
+        number = None
+    if number is None or not number.is_finite() or "e" in text.lower():
+        raise RuleError(f"{label} must be a number such as 12.50 (got {value!r}).")
+    _sign, digits, exponent = number.as_tuple()
+    assert isinstance(exponent, int)
+    places = max(0, -exponent)
+    whole = max(0, len(digits) + exponent)
+    if scale is not None and places > scale:
+        raise RuleError(f"{label} takes at most {scale} decimal place(s) (got {value!r}).")
+    if precision is not None and whole > precision - (scale or 0):
+        raise RuleError(
+            f"{label} must have at most {precision - (scale or 0)} digit(s) before the point "
+            f"(got {value!r})."
+        )
+    return number
+
+
+def parse_float(value: str | None, *, label: str) -> float | None:
+    """A number (decimal point, optional exponent); blank means none."""
+    text = (value or "").strip()
+    if not text:
+        return None
+    try:
+        number = float(text) if text.isascii() and "_" not in text else None
+    except ValueError:
+        number = None
+    if number is None or number != number or number in (float("inf"), float("-inf")):
+        raise RuleError(f"{label} must be a number (got {value!r}).")
+    return number
+
+
+def parse_datetime(value: str | None, *, label: str, aware: bool) -> datetime | None:
+    """An ISO 8601 date and time (``2026-01-31 14:30``, seconds and offset optional).
+
+    ``aware``: a time without an offset is taken as UTC; otherwise times are kept
+    without one (an offset is converted to UTC first).
+    """
+    text = (value or "").strip()
+    if not text:
+        return None
+    try:
+        if not DATE_PATTERN.fullmatch(text[:10]) or len(text) < 16 or text[10] not in "T ":
+            raise ValueError(text)
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise RuleError(
+            f"{label}: expected a date and time as YYYY-MM-DD HH:MM (got {value!r})."
+        ) from None
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC)
+        return moment if aware else moment.replace(tzinfo=None)
+    return moment.replace(tzinfo=UTC) if aware else moment
 
 
 def check_password(value: str | None) -> str:

@@ -31,6 +31,23 @@ from sqlalchemy.orm import Session
 from console.audit import record
 from console.models import Account, AuditEntry, Base
 
+
+def _combined_metadata() -> sa.MetaData:
+    """The console's tables and the demo's, as one history of migrations creates them.
+
+    Transitional: the console's migrations still create the demo's tables.
+    """
+    from console.demo.models import DemoBase
+
+    combined = sa.MetaData(naming_convention=dict(Base.metadata.naming_convention))
+    for metadata in (Base.metadata, DemoBase.metadata):
+        for table in metadata.tables.values():
+            table.to_metadata(combined)
+    return combined
+
+
+SCHEMA_METADATA = _combined_metadata()
+
 log = logging.getLogger(__name__)
 
 # pg_try_advisory_lock key shared by every instance: "cons" as a 32-bit number.
@@ -234,7 +251,7 @@ def _pending(script_dir: ScriptDirectory, current: tuple[str, ...], target: str)
 def status(
     bind: Bind,
     directory: str | Path,
-    metadata: sa.MetaData = Base.metadata,
+    metadata: sa.MetaData = SCHEMA_METADATA,
 ) -> SchemaStatus:
     """Read where the database stands: revisions, pending scripts, history and drift."""
     script_dir = scripts(directory)
@@ -378,7 +395,7 @@ def status_lines(status: SchemaStatus) -> list[str]:
 # --- drift -------------------------------------------------------------------------------
 
 
-def compare(conn: Connection, metadata: sa.MetaData = Base.metadata) -> list[Any]:
+def compare(conn: Connection, metadata: sa.MetaData = SCHEMA_METADATA) -> list[Any]:
     """Autogenerate's raw differences between ``metadata`` and the live schema."""
     context = MigrationContext.configure(
         conn, opts={"compare_type": True, "target_metadata": metadata}
@@ -386,7 +403,7 @@ def compare(conn: Connection, metadata: sa.MetaData = Base.metadata) -> list[Any
     return compare_metadata(context, metadata)
 
 
-def describe_drift(conn: Connection, metadata: sa.MetaData = Base.metadata) -> list[DriftItem]:
+def describe_drift(conn: Connection, metadata: sa.MetaData = SCHEMA_METADATA) -> list[DriftItem]:
     """The differences between the models and the live schema, in plain words."""
     items: list[DriftItem] = []
     for diff in compare(conn, metadata):

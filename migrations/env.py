@@ -12,7 +12,7 @@ from logging.config import fileConfig
 from alembic import context
 from sqlalchemy import engine_from_config, pool
 
-from console.models import Base
+from console.schema import SCHEMA_METADATA
 
 config = context.config
 if config.config_file_name is not None and not config.attributes.get("skip_logging_config"):
@@ -20,7 +20,7 @@ if config.config_file_name is not None and not config.attributes.get("skip_loggi
     fileConfig(config.config_file_name, disable_existing_loggers=False)
 logger = logging.getLogger("alembic.env")
 
-target_metadata = config.attributes.get("target_metadata", Base.metadata)
+target_metadata = config.attributes.get("target_metadata", SCHEMA_METADATA)
 
 
 def _configure(connection, **extra) -> None:

@@ -23,8 +23,9 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from console import create_app
+from console.demo.models import Person, Todo, TodoList
 from console.extensions import db as _db
-from console.models import Account, Person, Role, Todo, TodoList
+from console.models import Account, Role
 from console.models import accounts as accounts_module
 
 # Hashing is slow by design; the tests log in hundreds of times.

@@ -5,11 +5,13 @@ from __future__ import annotations
 import re
 
 import pytest
+from flask import current_app
 from sqlalchemy import select, text
 
 from console.cascade import plan_delete
+from console.demo.models import Person, Todo, TodoList
 from console.extensions import db as _db
-from console.models import Account, Base, Person, Role, Todo, TodoList
+from console.models import Account, Base, Role
 from tests.conftest import Auth, csrf_token, make_account
 
 ANON, VIEWER, EDITOR, ADMIN = "anonymous", "viewer", "editor", "admin"
@@ -57,7 +59,8 @@ def _request(client, method, url, record_id, role, model):
         return client.get(url)
     token = csrf_token(client, "/login" if role == ANON else "/admin/")
     # The fingerprint the confirmation page would carry, computed as the page does.
-    plan = plan_delete(_db.session, MODEL_CLASSES[model], [record_id])
+    edges = current_app.extensions["console_catalogue"].edges
+    plan = plan_delete(_db.session, MODEL_CLASSES[model], [record_id], edges=edges)
     _db.session.rollback()
     return client.post(
         url, data={"id": str(record_id), "csrf_token": token, "fingerprint": plan.fingerprint}

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
+from console.demo.models import Person, Priority, Todo, TodoList
 from console.extensions import db as _db
-from console.models import Person, Priority, Todo, TodoList
 from console.paging import Cursor, RowCount, _round_estimate
 from tests.conftest import post_form
 

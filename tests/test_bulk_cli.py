@@ -11,7 +11,7 @@ from flask import Flask
 from flask.cli import ScriptInfo
 
 from console.cli import main
-from console.models import Person, Todo
+from console.demo.models import Person, Todo
 from tests.conftest import count
 
 

@@ -14,7 +14,7 @@ from flask.testing import FlaskClient
 
 from console.bulk.exporter import export_select, iter_csv
 from console.bulk.spec import spec_for
-from console.models import Person, Todo, TodoList
+from console.demo.models import Person, Todo, TodoList
 from tests.bulk_helpers import counts, run_import
 from tests.conftest import count
 

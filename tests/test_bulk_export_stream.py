@@ -26,8 +26,8 @@ from flask.testing import FlaskClient
 import console.admin.bulk as admin_bulk
 from console.bulk import exporter
 from console.bulk.spec import spec_for
-from console.models import Person, Todo, TodoList
-from console.rules import Priority, Role
+from console.demo.models import Person, Priority, Todo, TodoList
+from console.rules import Role
 from tests.bulk_helpers import run_import
 from tests.conftest import Auth, make_account
 

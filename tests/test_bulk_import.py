@@ -15,7 +15,8 @@ from console.bulk import pg_import
 from console.bulk.importer import ImportResult, _import_python
 from console.bulk.pg_import import import_postgresql
 from console.bulk.spec import spec_for
-from console.models import AuditEntry, Person, Todo, TodoList
+from console.demo.models import Person, Todo, TodoList
+from console.models import AuditEntry
 from tests.bulk_helpers import LISTS, PEOPLE, counts, errors_of, run_import, todo_csv
 from tests.conftest import count, create_pg_database, drop_pg_database
 

@@ -16,7 +16,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from console.admin.bulk import job_store, wait_for_job
-from console.models import AuditEntry, Todo
+from console.demo.models import Todo
+from console.models import AuditEntry
 from tests.conftest import count, csrf_token
 
 TODOS = (
@@ -208,7 +209,7 @@ def test_each_bulk_action(
     expected: Any,
 ) -> None:
     """Each action sets its column on every selected row."""
-    from console.models import TodoList
+    from console.demo.models import TodoList
 
     errands = TodoList(name="Errands", owner_id=sample["bob"])
     db.session.add(errands)

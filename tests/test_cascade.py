@@ -13,32 +13,16 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 from console.cascade import (
     PlanError,
     execute_delete,
-    link_problems,
     plan_delete,
     relationship_report,
 )
-from console.models import LINKS, Account, AuditEntry, Base, Link, OnDelete, Person, Todo, TodoList
+from console.catalogue import relationship_graph
+from console.declare import Link, OnDelete
+from console.demo.models import Person, Todo, TodoList
+from console.models import Account, AuditEntry, Base
 from tests.conftest import count, create_pg_database, drop_pg_database, require_pg
 
-
-def test_every_link_is_declared_once_and_whole():
-    assert link_problems() == []
-
-
-def test_a_link_the_models_do_not_follow_is_reported():
-    stray = Link(
-        parent="Person",
-        child="Todo",
-        parent_table="person",
-        fk_column="reviewer_id",
-        policy=OnDelete.SET_NULL,
-        collection="reviewed",
-        reference="reviewer",
-        nullable=True,
-    )
-    problems = link_problems(links=[*LINKS, stray])
-    assert "Todo.reviewer_id: no foreign key to person" in problems
-    assert "Person.reviewed: collection missing" in problems
+DEMO_EDGES = relationship_graph([Person, TodoList, Todo, Account, AuditEntry])
 
 
 def test_a_filtered_query_can_be_planned_and_deleted(db, sample):
@@ -50,11 +34,11 @@ def test_a_filtered_query_can_be_planned_and_deleted(db, sample):
     db.session.commit()
     selection = sa.select(TodoList.id).where(TodoList.name.like("G%"))
 
-    plan = plan_delete(db.session, TodoList, selection)
+    plan = plan_delete(db.session, TodoList, selection, edges=DEMO_EDGES)
 
     assert plan.selected_count == 2
     assert {e.model: e.count for e in plan.deleted} == {TodoList: 2, Todo: 3}
-    outcome = execute_delete(db.session, TodoList, selection, plan.fingerprint)
+    outcome = execute_delete(db.session, TodoList, selection, plan.fingerprint, edges=DEMO_EDGES)
     assert outcome.done
     assert (count(TodoList), count(Todo)) == (1, 0)
     entry = db.session.scalars(sa.select(AuditEntry).where(AuditEntry.action == "delete")).one()
@@ -74,7 +58,7 @@ def test_examples_are_capped_and_counted_by_aggregates(db, sample):
 
     sa.event.listen(db.engine, "before_cursor_execute", remember)
     try:
-        plan = plan_delete(db.session, TodoList, [sample["groceries"]])
+        plan = plan_delete(db.session, TodoList, [sample["groceries"]], edges=DEMO_EDGES)
     finally:
         sa.event.remove(db.engine, "before_cursor_execute", remember)
     db.session.rollback()
@@ -88,18 +72,19 @@ def test_examples_are_capped_and_counted_by_aggregates(db, sample):
 
 def test_bad_ids_are_a_plan_error(db):
     with pytest.raises(PlanError):
-        plan_delete(db.session, Person, ["not-a-number"])
+        plan_delete(db.session, Person, ["not-a-number"], edges=DEMO_EDGES)
     with pytest.raises(PlanError):
-        plan_delete(db.session, Person, [])
+        plan_delete(db.session, Person, [], edges=DEMO_EDGES)
 
 
 def test_unchanged_plan_has_the_same_fingerprint(db, sample):
-    first = plan_delete(db.session, Person, [sample["bob"]])
-    second = plan_delete(db.session, Person, [sample["bob"]])
+    first = plan_delete(db.session, Person, [sample["bob"]], edges=DEMO_EDGES)
+    second = plan_delete(db.session, Person, [sample["bob"]], edges=DEMO_EDGES)
     assert first.fingerprint == second.fingerprint
     db.session.execute(sa.update(Todo).values(assignee_id=sample["bob"]))
     db.session.commit()
-    assert plan_delete(db.session, Person, [sample["bob"]]).fingerprint != first.fingerprint
+    again = plan_delete(db.session, Person, [sample["bob"]], edges=DEMO_EDGES)
+    assert again.fingerprint != first.fingerprint
 
 
 # -- cycles in the model graph ----------------------------------------------------------------
@@ -151,6 +136,9 @@ class Note(CycleBase):
 
     def __str__(self) -> str:
         return f"note {self.id}"
+
+
+CYCLE_EDGES = relationship_graph([Node, Tag, Note])
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -205,19 +193,17 @@ def test_cascade_cycles_end_and_match_the_database(cycle_session):
     session.execute(sa.update(Node).where(Node.id == 102).values(parent_id=103))
     session.commit()
 
-    plan = plan_delete(session, Node, [1], reg=CycleBase.registry, links=[], check_database=False)
+    plan = plan_delete(session, Node, [1], edges=CYCLE_EDGES, check_database=False)
     counts = {e.model: e.count for e in plan.deleted}
     assert counts == {Node: 1 + 2 + 4 + 8 + 16 + 1, Tag: 1}
 
-    outcome = execute_delete(session, Node, [1], plan.fingerprint, reg=CycleBase.registry, links=[])
+    outcome = execute_delete(session, Node, [1], plan.fingerprint, edges=CYCLE_EDGES)
     assert outcome.done, outcome.reason
     remaining = set(session.scalars(sa.select(Node.id)))
     assert remaining == {100, 102, 103}
     assert session.scalar(sa.select(sa.func.count()).select_from(Tag)) == 0
 
-    looped = plan_delete(
-        session, Node, [102], reg=CycleBase.registry, links=[], check_database=False
-    )
+    looped = plan_delete(session, Node, [102], edges=CYCLE_EDGES, check_database=False)
     assert {e.model: e.count for e in looped.deleted} == {Node: 2, Tag: 0}
 
 
@@ -234,9 +220,9 @@ def test_two_set_null_edges_into_one_table(cycle_session):
     )
     session.commit()
 
-    plan = plan_delete(session, Node, [1], reg=CycleBase.registry, links=[])
+    plan = plan_delete(session, Node, [1], edges=CYCLE_EDGES)
     assert {e.edge.name: e.count for e in plan.nulled} == {"Note.about_id": 2, "Note.by_id": 2}
-    outcome = execute_delete(session, Node, [1], plan.fingerprint, reg=CycleBase.registry, links=[])
+    outcome = execute_delete(session, Node, [1], plan.fingerprint, edges=CYCLE_EDGES)
 
     assert outcome.done, outcome.reason
     assert session.scalar(sa.select(sa.func.count()).select_from(Note)) == 3
@@ -305,26 +291,35 @@ def test_relationships_report_an_orm_side_that_strays_from_its_link(tmp_path):
     engine = sa.create_engine(f"sqlite:///{tmp_path / 'own.sqlite3'}")
     OwnBase.metadata.create_all(engine)
     with engine.connect() as conn:
-        rows = relationship_report(conn, OwnBase.registry, [OWN_LINK])
+        rows = relationship_report(conn, relationship_graph([Owner, Item]))
     engine.dispose()
     (row,) = rows
     assert row.database == "CASCADE"
     assert not row.database_problem
     assert row.problem == (
-        "The ORM relationship Owner.items has options that do not match the CASCADE policy."
+        "The ORM relationship Owner.items sets the children's foreign key to NULL itself when "
+        "a parent is deleted through the ORM, which the CASCADE policy does not."
     )
+
+
+def test_relationships_built_from_a_link_agree_with_the_policy(db):
+    rows = relationship_report(db.session.connection(), DEMO_EDGES)
+    db.session.rollback()
+    assert [r.problem for r in rows] == [None] * len(rows)
 
 
 @pytest.mark.postgres_only
 def test_without_row_counters_the_executor_counts_beforehand(db, sample, monkeypatch):
-    plan = plan_delete(db.session, TodoList, [sample["groceries"]])
+    plan = plan_delete(db.session, TodoList, [sample["groceries"]], edges=DEMO_EDGES)
     db.session.rollback()
     # As on a server with track_counts off: every counter stays at zero.
     monkeypatch.setattr(
         "console.cascade._counters", lambda _session, tables: {t.name: (0, 0) for t in tables}
     )
 
-    outcome = execute_delete(db.session, TodoList, [sample["groceries"]], plan.fingerprint)
+    outcome = execute_delete(
+        db.session, TodoList, [sample["groceries"]], plan.fingerprint, edges=DEMO_EDGES
+    )
 
     assert outcome.done, outcome.reason
     assert (count(TodoList), count(Todo)) == (0, 0)

@@ -5,7 +5,8 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from console.cli import main
-from console.models import Account, Person, Role, Todo, TodoList
+from console.demo.models import Person, Todo, TodoList
+from console.models import Account, Role
 from tests.conftest import count
 
 

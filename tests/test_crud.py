@@ -7,7 +7,7 @@ import re
 import pytest
 from sqlalchemy import select
 
-from console.models import Person, Priority, Todo, TodoList
+from console.demo.models import Person, Priority, Todo, TodoList
 from tests.conftest import count, delete_through_console, post_form
 
 

@@ -11,7 +11,8 @@ import sqlalchemy as sa
 
 from console import dashboard
 from console.audit import record
-from console.models import AuditEntry, Person, Todo, TodoList
+from console.demo.models import Person, Todo, TodoList
+from console.models import AuditEntry
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError
 
-from console.models import Person, Todo, TodoList
+from console.demo.models import Person, Todo, TodoList
 from tests.conftest import count, delete_through_console
 
 

@@ -9,7 +9,8 @@ import pytest
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from console.audit import record
-from console.models import Account, AuditEntry, Person, Role, Todo, TodoList
+from console.demo.models import Person, Todo, TodoList
+from console.models import Account, AuditEntry, Role
 from tests.conftest import count, csrf_token, make_account
 
 FINGERPRINT_RE = re.compile(r'name="fingerprint" value="([0-9a-f]+)"')

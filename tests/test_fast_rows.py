@@ -10,7 +10,7 @@ import pytest
 from markupsafe import escape
 
 from console.admin import fast_rows
-from console.models import Person, Todo, TodoList
+from console.demo.models import Person, Todo, TodoList
 
 TRICKY = "Fish & chips <b>\"quoted\"</b> 'single' {braces} %(fmt)s"
 CSRF = re.compile(r'((?:data-csrf|name="csrf_token"(?: type="hidden")? value)=)"[^"]*"')

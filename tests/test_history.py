@@ -8,8 +8,9 @@ import pytest
 from sqlalchemy import func, select
 
 from console import history
+from console.demo.models import Person, Todo
 from console.extensions import db
-from console.models import Account, AuditEntry, Person, Role, Todo
+from console.models import Account, AuditEntry, Role
 from tests.conftest import PASSWORD, Auth, delete_through_console, post_form
 from tests.history_helpers import (
     form_fields,

@@ -10,8 +10,9 @@ import pytest
 from sqlalchemy import func, select
 
 from console.audit import record
+from console.demo.models import Todo, TodoList
 from console.extensions import db
-from console.models import AuditEntry, Role, Todo, TodoList
+from console.models import AuditEntry, Role
 from tests.conftest import csrf_token, delete_through_console, post_form
 from tests.history_helpers import (
     form_fields,

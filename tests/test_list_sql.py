@@ -17,8 +17,8 @@ import pytest
 import sqlalchemy as sa
 
 from console import paging
+from console.demo.models import Person, Priority, Todo, TodoList
 from console.extensions import db as _db
-from console.models import Person, Priority, Todo, TodoList
 from console.paging import RowCount, count_seen
 from tests.test_big_lists import row_ids, walk
 

@@ -11,8 +11,9 @@ import sqlalchemy as sa
 from flask.testing import FlaskClient
 
 from console import create_app
+from console.demo.models import Person, Todo, TodoList
 from console.extensions import db as _db
-from console.models import Base, Person, Role, Todo, TodoList
+from console.models import Base, Role
 from tests.conftest import (
     Auth,
     create_pg_database,

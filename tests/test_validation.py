@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from console.models import Person, Todo, TodoList
+from console.demo.models import Person, Todo, TodoList
 from tests.conftest import count, post_form
 
 

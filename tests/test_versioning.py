@@ -8,8 +8,9 @@ import re
 import pytest
 from sqlalchemy import select
 
+from console.demo.models import Todo, TodoList
 from console.extensions import db
-from console.models import AuditEntry, Role, Todo, TodoList
+from console.models import AuditEntry, Role
 from tests.history_helpers import (
     editable_pk,
     form_fields,

@@ -23,7 +23,7 @@ def init_admin(app: Flask) -> Admin:
         theme=Bootstrap4Theme(base_template="admin/console_master.html", fluid=True),
     )
     app.register_blueprint(assets)
-    for view in build_views():
+    for view in build_views(app.extensions["console_catalogue"]):
         if hasattr(view, "page_size"):
             view.page_size = app.config["CONSOLE_PAGE_SIZE"]
         admin.add_view(view)

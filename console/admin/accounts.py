@@ -31,9 +31,7 @@ class AccountView(ConsoleModelView):
         )
     }
 
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(Account, **kwargs)
-        self.form_columns = ["email", "role", "active", "password"]
+    form_columns = ["email", "role", "active", "password"]
 
     def on_model_change(self, form: Any, model: Any, is_created: bool) -> None:
         password = form.password.data

@@ -27,6 +27,8 @@ from console.admin.lists import BigListMixin
 from console.admin.static_urls import static_url
 from console.admin.versioning import VersionCheckMixin
 from console.auth.roles import current_role_includes, deny
+from console.catalogue import ModelDescription, catalogue_of
+from console.kinds import EmailKind
 from console.db_errors import describe_integrity_error
 from console.extensions import db
 from console.rules import Role
@@ -97,16 +99,18 @@ def table_columns(model: type) -> list[Column]:
     return [c for c in inspect(model).columns if isinstance(c, Column)]
 
 
+def description_of(model: type) -> ModelDescription:
+    """The catalogue's description of ``model``."""
+    catalogue = catalogue_of(model)
+    assert catalogue is not None
+    return catalogue.describe(model)
+
+
 def label_attribute(model: type) -> Any:
-    """The column that names a row to people: its natural key, else its first text column."""
-    columns = table_columns(model)
-    for column in columns:
-        if column.info.get("natural_key"):
-            return getattr(model, column.key)
-    for column in columns:
-        if isinstance(column.type, String) and not column.info.get("secret"):
-            return getattr(model, column.key)
-    return getattr(model, inspect(model).primary_key[0].key)
+    """The column that names a row to people (the catalogue's label)."""
+    catalogue = catalogue_of(model)
+    assert catalogue is not None
+    return getattr(model, catalogue.describe(model).label.key)
 
 
 class SafeAjaxLoader(QueryAjaxModelLoader):
@@ -191,9 +195,29 @@ class ConsoleModelView(BulkMixin, BigListMixin, DeleteConfirmMixin, VersionCheck
     # Per-model additions that metadata cannot say.
     extra_form_args: dict[str, dict[str, Any]] = {}
 
-    def __init__(self, model: type, **kwargs: Any) -> None:
-        self._configure_from_metadata(model)
-        super().__init__(model, db, **kwargs)
+    def __init__(self, description: ModelDescription, **kwargs: Any) -> None:
+        self.description = description
+        kwargs.setdefault("name", description.title)
+        kwargs.setdefault("endpoint", description.name)
+        if description.inline and "inline_models" not in vars(type(self)):
+            self.inline_models = [self._inline(edge) for edge in description.inline]
+        self._configure_from_metadata(description.cls)
+        super().__init__(description.cls, db, **kwargs)
+
+    def _inline(self, edge: Any) -> Any:
+        """The inline form of one child relationship: the child's editable columns."""
+        assert description_of(edge.child) is not None
+        child = description_of(edge.child)
+        columns = [c for c in child.columns if c.editable and c.column is not edge.fk]
+        form_columns = [child.pk.key]
+        refs = {}
+        for c in columns:
+            if c.reference is not None and c.reference.reference:
+                form_columns.append(c.reference.reference)
+                refs[c.reference.reference] = ajax_loader(c.reference.reference, c.reference.parent)
+            elif c.reference is None:
+                form_columns.append(c.key)
+        return (edge.child, {"form_columns": form_columns, "form_ajax_refs": refs})
 
     # -- generation from metadata ---------------------------------------------------
 
@@ -201,7 +225,7 @@ class ConsoleModelView(BulkMixin, BigListMixin, DeleteConfirmMixin, VersionCheck
         mapper = inspect(model)
         columns = table_columns(model)
         fk_columns = {c.key for c in columns if c.foreign_keys}
-        secret = {c.key for c in columns if c.info.get("secret")}
+        secret = {c.key for c in self.description.columns if c.hidden}
         plain = [
             c
             for c in columns
@@ -277,7 +301,8 @@ class ConsoleModelView(BulkMixin, BigListMixin, DeleteConfirmMixin, VersionCheck
             if not isinstance(column.type, String):
                 continue
             entry: dict[str, Any] = {"filters": [strip_filter], "validators": []}
-            if column.info.get("format") == "email":
+            info = self.description.find(column.key)
+            if info is not None and isinstance(info.kind, EmailKind):
                 entry["filters"] = [email_filter]
                 entry["validators"].append(RuleValidator(rules.check_email))
             if not column.nullable:

@@ -36,9 +36,10 @@ from console.bulk import actions as bulk_actions
 from console.bulk.exporter import export_chunks
 from console.bulk.importer import import_csv
 from console.bulk.jobs import JobStore
-from console.bulk.spec import spec_for_model
+from console.bulk.spec import spec_for, spec_for_model
+from console.demo.models import Person, Priority, Todo, TodoList
 from console.extensions import db
-from console.models import Account, Person, Todo, TodoList
+from console.models import Account
 from console.rules import Role
 
 log = logging.getLogger(__name__)
@@ -84,7 +85,8 @@ def run_job(app: Flask, job_id: str, commit: bool) -> None:
             )
             with open(store.upload(job_id), "rb") as source:
                 result = import_csv(
-                    db.session, status["model"], source, upsert=status["upsert"],
+                    db.session, spec_for(app.extensions["console_catalogue"], status["model"]),
+                    source, upsert=status["upsert"],
                     dry_run=not commit, account=account, file_name=status["file_name"],
                     progress=progress,
                 )
@@ -128,7 +130,7 @@ class BulkMixin:
     @property
     def import_spec(self) -> Any:
         """The CSV spec of this view's model, or None when it is not importable."""
-        return spec_for_model(self.model)  # type: ignore[attr-defined]
+        return spec_for_model(self.description.catalogue, self.model)  # type: ignore[attr-defined]
 
     @property
     def can_import(self) -> bool:
@@ -354,5 +356,5 @@ def _choices(name: str) -> list[str]:
     if asks == "person":
         return list(db.session.scalars(select(Person.email).order_by(Person.email).limit(200)))
     if asks == "priority":
-        return [p.value for p in rules.Priority]
+        return [p.value for p in Priority]
     return []

@@ -92,7 +92,7 @@ class DeleteConfirmMixin:
             return redirect(return_url)
         model = self.model  # type: ignore[attr-defined]
         try:
-            plan = plan_delete(db.session, model, ids)
+            plan = plan_delete(db.session, model, ids, edges=self._edges)
         except PlanError as exc:
             flash(str(exc), "error")
             return redirect(return_url)
@@ -112,19 +112,20 @@ class DeleteConfirmMixin:
                 model,
                 ids,
                 request.form.get("fingerprint", ""),
+                edges=self._edges,
                 account=current_user if current_user.is_authenticated else None,
                 check=lambda session: self.delete_refusal(session, requested),
             )
         except IntegrityError:
             # A row that blocks the delete arrived after the plan: the database refused.
             db.session.rollback()
-            plan = plan_delete(db.session, model, ids)
+            plan = plan_delete(db.session, model, ids, edges=self._edges)
             db.session.rollback()
             return self._render_confirm(plan, return_url, notice=NOTICES["changed"], status=409)
         except SQLAlchemyError:
             log.exception("Delete of %s %s failed", model.__name__, ids)
             db.session.rollback()
-            plan = plan_delete(db.session, model, ids)
+            plan = plan_delete(db.session, model, ids, edges=self._edges)
             db.session.rollback()
             return self._render_confirm(
                 plan, return_url,
@@ -141,6 +142,10 @@ class DeleteConfirmMixin:
         db.session.rollback()
         return self._render_confirm(outcome.plan, return_url, notice=notice, refusal=refusal,
                                     status=409)
+
+    @property
+    def _edges(self) -> Any:
+        return self.description.catalogue.edges  # type: ignore[attr-defined]
 
     # -- per-model rules -------------------------------------------------------------------
 

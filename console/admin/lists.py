@@ -23,7 +23,7 @@ from flask import Blueprint, flash, g, jsonify, redirect, request, url_for
 from flask_admin import expose
 from flask_admin.helpers import get_redirect_target
 from jinja2 import pass_context
-from sqlalchemy import Boolean, Column, Enum, inspect, select
+from sqlalchemy import Column, Enum, inspect, select
 from sqlalchemy.orm import joinedload
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
@@ -374,11 +374,7 @@ class BigListMixin:
         """Boolean columns the list toggles in place (``info={"toggle_in_list": True}``)."""
         cached = self.__dict__.get("_toggle_columns")
         if cached is None:
-            cached = frozenset(
-                c.key
-                for c in self.model.__table__.columns  # type: ignore[attr-defined]
-                if isinstance(c.type, Boolean) and c.info.get("toggle_in_list")
-            )
+            cached = frozenset(c.key for c in self.description.toggles)  # type: ignore[attr-defined]
             self.__dict__["_toggle_columns"] = cached
         return cached
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask import current_app
 from flask_admin import BaseView, expose
 
 from console.admin.gated import RoleGated
@@ -17,6 +18,8 @@ class RelationshipsView(RoleGated, BaseView):
     @expose("/")
     def index(self) -> Any:
         """Every relationship, with disagreements between models and database flagged."""
-        rows = relationship_report(db.session.connection())
+        rows = relationship_report(
+            db.session.connection(), current_app.extensions["console_catalogue"].edges
+        )
         db.session.rollback()
         return self.render("admin/relationships.html", rows=rows)

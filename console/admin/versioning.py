@@ -16,7 +16,7 @@ from flask_admin import expose
 from flask_admin.contrib.sqla.form import InlineModelConverter
 from flask_admin.model.form import InlineFormAdmin
 from flask_admin.model.widgets import XEditableWidget
-from sqlalchemy import Boolean, Column, Enum, String, Text, inspect, select
+from sqlalchemy import inspect, select
 from sqlalchemy.orm.exc import StaleDataError
 from wtforms import HiddenField, ValidationError
 
@@ -273,7 +273,7 @@ class VersionCheckMixin(HistoryPagesMixin):
 
     def __init__(self, model: type, *args: Any, **kwargs: Any) -> None:
         if is_versioned(model) and "column_editable_list" not in vars(type(self)):
-            self.column_editable_list = editable_columns(model)
+            self.column_editable_list = editable_columns(self.description)  # type: ignore[attr-defined]
         super().__init__(model, *args, **kwargs)  # type: ignore[call-arg]
 
     # -- forms ----------------------------------------------------------------------------
@@ -418,23 +418,18 @@ def _as_int(value: Any) -> int | None:
         return None
 
 
-def editable_columns(model: type) -> list[str]:
+def editable_columns(description: Any) -> list[str]:
     """Columns sensible to edit in place: short text, flags and choices, never keys or secrets."""
-    hidden = {"version", "created_at", "updated_at"}
-    columns = []
-    for column in inspect(model).columns:
-        if not isinstance(column, Column):
-            continue
-        if column.primary_key or column.foreign_keys or column.info.get("secret"):
-            continue
-        if column.key in hidden or not hasattr(model, column.key):
-            continue
-        if column.info.get("format") == "email" or column.info.get("toggle_in_list"):
-            # Emails need the full form's checks; toggled flags have their own control.
-            continue
-        if isinstance(column.type, Boolean | Enum | String | Text):
-            columns.append(column.key)
-    return columns
+    from console.kinds import BooleanKind, ChoiceKind, EmailKind, TextKind
+
+    return [
+        c.key
+        for c in description.columns
+        if c.editable and not c.is_reference and not c.toggle
+        # Emails need the full form's checks; toggled flags have their own control.
+        and isinstance(c.kind, BooleanKind | ChoiceKind | TextKind)
+        and not isinstance(c.kind, EmailKind)
+    ]
 
 
 __all__ = ["Conflict", "VersionCheckMixin", "VersionConflict", "is_versioned"]

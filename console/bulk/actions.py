@@ -13,7 +13,7 @@ from sqlalchemy import select, tuple_, update
 from sqlalchemy.orm import Session
 
 from console import audit, rules
-from console.models import Person, Todo, TodoList
+from console.demo.models import NAME_MAX, Person, Todo, TodoList
 from console.models.base import utcnow
 
 
@@ -77,7 +77,7 @@ def resolve(session: Session, action: BulkAction, value: str | None) -> tuple[di
         return {"completed": action.name == "complete"}, ""
     text = (value or "").strip()
     if action.asks == "list":
-        name = rules.check_text(text, label="List", max_length=rules.NAME_MAX)
+        name = rules.check_text(text, label="List", max_length=NAME_MAX)
         list_id = session.scalar(select(TodoList.id).where(TodoList.name == name))
         if list_id is None:
             raise rules.RuleError(f"No to-do list named {name!r}.")
@@ -90,8 +90,10 @@ def resolve(session: Session, action: BulkAction, value: str | None) -> tuple[di
         if person_id is None:
             raise rules.RuleError(f"No person with email {email!r}.")
         return {"assignee_id": person_id}, email
-    priority = rules.check_priority(text)
-    return {"priority": priority.value}, priority.value
+    priority = rules.check_choice(
+        text, label="Priority", choices=("low", "normal", "high"), default="normal"
+    )
+    return {"priority": priority}, str(priority)
 
 
 def apply(

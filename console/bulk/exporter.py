@@ -60,7 +60,8 @@ def _columns(spec: ModelSpec, base: Select[Any] | None) -> tuple[Select[Any], li
     for f in spec.fields:
         if f.kind == "ref":
             assert f.ref is not None
-            parent = aliased(_mapped(f.ref.table.name), name=f"export_{f.name}")
+            assert f.ref.model is not None
+            parent = aliased(f.ref.model, name=f"export_{f.name}")
             stmt = stmt.outerjoin(parent, getattr(model, f.column) == parent.id)  # type: ignore[arg-type]
             columns.append(getattr(parent, f.ref.key))
         else:
@@ -108,12 +109,6 @@ def json_select(spec: ModelSpec, base: Select[Any] | None = None) -> Select[Any]
     return stmt.join(record, true()).with_only_columns(
         func.row_to_json(record.table_valued()).label("record"), maintain_column_froms=False
     )
-
-
-def _mapped(table_name: str) -> type:
-    from console.models import Person, TodoList
-
-    return {"person": Person, "todo_list": TodoList}[table_name]
 
 
 # -- the Python path (SQLite) -------------------------------------------------------------

@@ -25,7 +25,7 @@ from console.bulk.csvio import (
     read_header,
     unneutralise,
 )
-from console.bulk.spec import Field, ModelSpec, spec_for
+from console.bulk.spec import Field, ModelSpec, spec_singular
 from console.models.base import utcnow
 
 CHUNK = 5_000
@@ -98,7 +98,7 @@ class ConcurrentChange(Exception):
 
 def import_csv(
     session: Session,
-    model: str,
+    spec: ModelSpec,
     source: BinaryIO,
     *,
     upsert: bool = False,
@@ -112,7 +112,6 @@ def import_csv(
     ``progress`` is called with the number of bytes read since the last call. The
     session's transaction is committed on success and rolled back otherwise.
     """
-    spec = spec_for(model)
     result = ImportResult(model=spec.name, upsert=upsert, dry_run=dry_run, file_name=file_name)
     stream = CountingReader(source, progress)
     try:
@@ -316,7 +315,7 @@ def _duplicate(spec: ModelSpec, key: Any, first: int) -> str:
 def _exists(spec: ModelSpec, key: Any) -> str:
     label = spec.field(spec.key).label
     return (
-        f"A {spec.model.__name__} with {label.lower()} {key!s} already exists "
+        f"A {spec_singular(spec)} with {label.lower()} {key!s} already exists "
         "(import in upsert mode to update it)."
     )
 

@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 from console import rules
 from console.bulk.csvio import FileProblem, not_utf8
 from console.bulk.importer import MAX_ERRORS, ConcurrentChange, ImportResult
-from console.bulk.spec import Field, ModelSpec
+from console.bulk.spec import Field, ModelSpec, spec_singular
 
 # Python's str.strip() (the rules' trim) removes every character for which isspace()
 # is true, not only ASCII blanks; the SQL trims the same set (tests check that it is
@@ -134,10 +134,11 @@ def value_sql(f: Field) -> str:
             f"AND ltrim(left({t}, 4), '0123456789') = '' AND {t} NOT LIKE '0000%' THEN "
             f"CASE WHEN {t} NOT LIKE '%-02-29' OR {leap} THEN {t}::date END END"
         )
-    if f.kind == "priority":
-        cases = [("", lit(rules.Priority.normal.value))]
-        cases += [(p.value, lit(p.value)) for p in rules.Priority]
-        return _case(ascii_lower(t), cases)
+    if f.kind == "choice":
+        cases = [("", lit(f.default) if f.default is not None else "NULL")] if f.default else []
+        cases += [(c.lower(), lit(c)) for c in f.choices]
+        subject = ascii_lower(t) if all(c.isascii() for c in f.choices) else f"lower({t})"
+        return _case(subject, cases)
     if f.kind == "ref":
         return q(f"p_{f.name}") + ".id"
     if f.kind in ("id", "version"):
@@ -182,10 +183,10 @@ def field_errors_sql(f: Field) -> list[tuple[str, str]]:
     elif f.kind == "date":
         checks.append((f"{t} <> '' AND {v} IS NULL",
                        lit("Expected a date as YYYY-MM-DD") + " || " + got(r, t)))
-    elif f.kind == "priority":
-        choices = ", ".join(p.value for p in rules.Priority)
-        checks.append((f"{v} IS NULL",
-                       lit(f"Priority must be one of {choices}") + " || " + got(r, t)))
+    elif f.kind == "choice":
+        choices = ", ".join(f.choices)
+        given = f"{v} IS NULL" if f.default else f"{t} <> '' AND {v} IS NULL"
+        checks.append((given, lit(f"{f.label} must be one of {choices}") + " || " + got(r, t)))
     elif f.kind in ("id", "version"):
         checks.append((f"{t} <> '' AND {v} IS NULL",
                        lit(f"{f.label} must be a whole number from 0 to {rules.WHOLE_NUMBER_MAX}")
@@ -386,7 +387,7 @@ def _row_checks(
         links.append((
             key.name,
             "ex_id IS NOT NULL",
-            f"{lit(f'A {spec.model.__name__} with {key.label.lower()} ')} || "
+            f"{lit(f'A {spec_singular(spec)} with {key.label.lower()} ')} || "
             f"{q('v_' + key.name)} || ' already exists (import in upsert mode to update it).'",
         ))
     if "version" in names:

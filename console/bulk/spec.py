@@ -13,7 +13,8 @@ from typing import Any
 from sqlalchemy import Table
 
 from console import rules
-from console.models import Person, Todo, TodoList
+from console.catalogue import Catalogue, ColumnInfo, ModelDescription
+from console.kinds import BooleanKind, ChoiceKind, DateKind, EmailKind, TextKind
 
 
 @dataclass(frozen=True)
@@ -22,8 +23,9 @@ class Ref:
 
     table: Table
     key: str
-    kind: str  # "name" (compared stripped) or "email" (compared stripped, lower-case)
+    kind: str  # "name" (compared stripped), "email" (stripped, lower-case) or "id"
     noun: str
+    model: type | None = None
 
 
 @dataclass(frozen=True)
@@ -31,12 +33,14 @@ class Field:
     """One CSV column: how its text is checked and where its value goes."""
 
     name: str
-    kind: str  # text, email, bool, date, priority, ref, id, version
+    kind: str  # text, email, bool, date, choice, ref, id, version
     column: str | None
     required: bool = False
     label: str = ""
     max_length: int = 0
     ref: Ref | None = None
+    choices: tuple[str, ...] = ()
+    default: str | None = None
 
     def check(self, raw: str | None) -> Any:
         """Clean ``raw`` with the shared rule for this kind of column (refs: the key only)."""
@@ -52,6 +56,7 @@ class ModelSpec:
     fields: tuple[Field, ...]
     key: str  # the field that identifies a row for upsert and duplicate checks
     key_column: str
+    description: ModelDescription | None = None
 
     @property
     def table(self) -> Table:
@@ -91,6 +96,8 @@ def _ref(field: Field, raw: str | None) -> str | None:
         if field.required:
             raise rules.RuleError(f"{field.label} is required.")
         return None
+    if field.ref.kind == "id":
+        return rules.parse_whole_number(text, label=field.label)
     return text
 
 
@@ -99,80 +106,72 @@ CHECKS: dict[str, Callable[[Field, str | None], Any]] = {
     "email": lambda _f, raw: rules.check_email(raw),
     "bool": lambda _f, raw: rules.parse_bool(raw),
     "date": lambda _f, raw: rules.parse_date(raw),
-    "priority": lambda _f, raw: rules.check_priority(raw).value,
+    "choice": lambda f, raw: rules.check_choice(
+        raw, label=f.label, choices=f.choices, default=f.default
+    ),
     "ref": _ref,
     "id": lambda f, raw: rules.parse_whole_number(raw, label=f.label),
     "version": lambda f, raw: rules.parse_whole_number(raw, label=f.label),
 }
 
-_person = Person.__table__
-_list = TodoList.__table__
-_ID = Field("id", "id", "id", label="ID")
-_VERSION = Field("version", "version", None, label="Version")
-
-SPECS: dict[str, ModelSpec] = {
-    "person": ModelSpec(
-        name="person",
-        model=Person,
-        fields=(
-            _ID,
-            Field("name", "text", "name", True, "Name", rules.NAME_MAX),
-            Field("email", "email", "email", True, "Email", rules.EMAIL_MAX),
-            _VERSION,
-        ),
-        key="email",
-        key_column="email",
-    ),
-    "todolist": ModelSpec(
-        name="todolist",
-        model=TodoList,
-        fields=(
-            _ID,
-            Field("name", "text", "name", True, "Name", rules.NAME_MAX),
-            Field("owner", "ref", "owner_id", True, "Owner",
-                  ref=Ref(_person, "email", "email", "person with email")),
-            _VERSION,
-        ),
-        key="name",
-        key_column="name",
-    ),
-    "todo": ModelSpec(
-        name="todo",
-        model=Todo,
-        fields=(
-            _ID,
-            Field("description", "text", "description", True, "Description",
-                  rules.DESCRIPTION_MAX),
-            Field("completed", "bool", "completed", label="Completed"),
-            Field("due_date", "date", "due_date", label="Due date"),
-            Field("priority", "priority", "priority", label="Priority"),
-            Field("list", "ref", "list_id", True, "List",
-                  ref=Ref(_list, "name", "name", "to-do list named")),
-            Field("assignee", "ref", "assignee_id", label="Assignee",
-                  ref=Ref(_person, "email", "email", "person with email")),
-            _VERSION,
-        ),
-        key="id",
-        key_column="id",
-    ),
-}
-
-# Names people type on the command line, mapped to the spec names.
-ALIASES = {
-    "person": "person", "people": "person", "persons": "person",
-    "todolist": "todolist", "todo_list": "todolist", "list": "todolist", "lists": "todolist",
-    "todo": "todo", "todos": "todo",
-}
+def _field(description: ModelDescription, info: ColumnInfo) -> Field:
+    label = info.label
+    column = info.column.key
+    if info.reference is not None:
+        parent = description.parent_of(info)
+        key = parent.natural_key
+        kind = "email" if isinstance(key.kind, EmailKind) else "id" if key.primary_key else "name"
+        ref = Ref(parent.table, key.column.key, kind,
+                  f"{parent.singular} with {key.label.lower()}", parent.cls)
+        return Field(info.file_name or info.key, "ref", column, info.required, label, ref=ref)
+    if description.version is info:
+        return Field("version", "version", None, label=label)
+    if info.primary_key:
+        return Field(info.file_name or info.key, "id", column, label=label)
+    kind_name = {
+        EmailKind: "email", TextKind: "text", BooleanKind: "bool", DateKind: "date",
+        ChoiceKind: "choice",
+    }.get(type(info.kind))
+    if kind_name is None:
+        raise ValueError(f"{description.model_name}.{info.key}: no file format for this kind yet")
+    choices: tuple[str, ...] = ()
+    default = None
+    if isinstance(info.kind, ChoiceKind):
+        choices = info.kind.choices
+        arg = getattr(info.column.default, "arg", None)
+        default = None if arg is None or callable(arg) else str(getattr(arg, "value", arg))
+    max_length = getattr(info.kind, "max_length", None) or 0
+    return Field(info.file_name or info.key, kind_name, column, info.required, label,
+                 max_length, choices=choices, default=default)
 
 
-def spec_for(name: str) -> ModelSpec:
-    """The spec for a model name (``person``, ``todolist``, ``todo`` or a plural)."""
-    try:
-        return SPECS[ALIASES[name.strip().lower().replace("-", "")]]
-    except KeyError:
-        raise KeyError(f"Unknown model {name!r}: choose person, todolist or todo.") from None
+def spec_of(description: ModelDescription) -> ModelSpec:
+    """The file format of a described model."""
+    fields = tuple(_field(description, c) for c in description.file_columns)
+    key = description.natural_key
+    return ModelSpec(
+        name=description.name,
+        model=description.cls,
+        fields=fields,
+        key=key.file_name or key.key,
+        key_column=key.column.key,
+        description=description,
+    )
 
 
-def spec_for_model(model: type) -> ModelSpec | None:
-    """The spec of a mapped class, or None when the model cannot be imported."""
-    return next((s for s in SPECS.values() if s.model is model), None)
+def spec_singular(spec: ModelSpec) -> str:
+    """What one row of the spec's model is called ("person", "to-do list")."""
+    return spec.description.singular if spec.description else spec.model.__name__
+
+
+def spec_for(catalogue: Catalogue, name: str) -> ModelSpec:
+    """The spec of a managed model by the word a user types (name, table, singular, plural)."""
+    return spec_of(catalogue.by_name(name))
+
+
+def spec_for_model(catalogue: Catalogue, model: type) -> ModelSpec | None:
+    """The spec of a mapped class, or None when it is not a managed model."""
+    description = catalogue.get(model)
+    if description is None or description.own:
+        return None
+    return spec_of(description)

@@ -1,24 +1,9 @@
-"""The domain models. Importing this package maps every model."""
+"""The console's own tables. Importing this package maps them."""
 
 from console.models.accounts import Account
 from console.models.audit import AuditEntry
-from console.models.base import LINKS, Base, Link, OnDelete
-from console.models.people import Person
+from console.models.base import Base, utcnow
 from console.models.row_counts import RowCountDelta
-from console.models.todos import Todo, TodoList
-from console.rules import Priority, Role
+from console.rules import Role
 
-__all__ = [
-    "LINKS",
-    "Account",
-    "AuditEntry",
-    "Base",
-    "Link",
-    "OnDelete",
-    "Person",
-    "Priority",
-    "Role",
-    "RowCountDelta",
-    "Todo",
-    "TodoList",
-]
+__all__ = ["Account", "AuditEntry", "Base", "Role", "RowCountDelta", "utcnow"]

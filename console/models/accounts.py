@@ -8,6 +8,7 @@ from sqlalchemy import Boolean, DateTime, Enum, Integer, String, true
 from sqlalchemy.orm import Mapped, mapped_column, validates
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from console.declare import Options
 from console.models.base import Base, TimestampMixin
 from console.rules import EMAIL_MAX, Role, normalise_email
 
@@ -19,6 +20,12 @@ class Account(TimestampMixin, Base):
     """A person who may log in to the console, with one role."""
 
     __tablename__ = "account"
+    __console__ = Options(
+        natural_key="email",
+        hidden=("failed_logins", "locked_until"),
+        uneditable=("last_login_at",),
+        bulk_edit=(),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     email: Mapped[str] = mapped_column(String(EMAIL_MAX), unique=True, info={"format": "email"})

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import JSON, DateTime, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
+from console.declare import Options
 from console.models.base import Base, utcnow
 
 
@@ -15,6 +16,9 @@ class AuditEntry(Base):
     """One recorded action. Entries are only ever inserted."""
 
     __tablename__ = "audit_entry"
+    __console__ = Options(
+        singular="audit entry", plural="audit entries", read_only=True, bulk_edit=()
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)

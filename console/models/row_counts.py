@@ -1,7 +1,7 @@
 """Exact row counts kept by the database (migration 0004).
 
-On PostgreSQL, statement-level triggers on ``todo``, ``todo_list`` and ``person``
-append one row ``(table, +n)`` or ``(table, -n)`` per INSERT or DELETE statement,
+On PostgreSQL, statement-level triggers on each counted table (``console.counts``
+installs them) append one row ``(table, +n)`` or ``(table, -n)`` per INSERT or DELETE statement,
 so ``sum(delta)`` is the table's exact row count in any snapshot: a delta row
 commits (or rolls back) with the rows it counts. No row is ever updated by a
 writer, so concurrent writers never wait on each other. See the migration for
@@ -17,9 +17,6 @@ from sqlalchemy import BigInteger, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from console.models.base import Base
-
-# The tables whose counts the triggers keep (migration 0004).
-COUNTED_TABLES = ("person", "todo_list", "todo")
 
 
 class RowCountDelta(Base):

@@ -7,8 +7,9 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from console.demo.models import Person, Todo, TodoList
 from console.extensions import db as _db
-from console.models import Person, Role, Todo, TodoList
+from console.models import Role
 from tests.browser.conftest import log_in
 from tests.conftest import PASSWORD, make_account
 

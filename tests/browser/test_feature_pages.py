@@ -12,8 +12,9 @@ import pytest
 import sqlalchemy as sa
 
 from console import schema
+from console.demo.models import Person, Todo, TodoList
 from console.extensions import db as _db
-from console.models import Person, Role, Todo, TodoList
+from console.models import Role
 from tests.browser.conftest import TIMEOUT_MS, LiveServer, log_in
 from tests.conftest import count
 from tests.schema_helpers import HEAD, REVISIONS, console_app, empty_database, version

@@ -10,8 +10,7 @@ from datetime import date, timedelta
 
 from sqlalchemy import Connection, func, insert, select
 
-from console.models import Person, Todo, TodoList
-from console.rules import Priority
+from console.demo.models import Person, Priority, Todo, TodoList
 
 BATCH = 10_000
 
