@@ -1,0 +1,1 @@
+"""Throwaway models that keep the genericity promise: CONSOLE_MODELS=tests.contract.models."""
