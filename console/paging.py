@@ -205,7 +205,7 @@ class Cursor:
     """A position in an ordering: the sort value and the primary key of one row."""
 
     value: Any
-    id: int
+    id: int | str
 
     def encode(self) -> str:
         """An opaque URL-safe token."""
@@ -225,7 +225,7 @@ class Cursor:
         try:
             raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
             value, ident = json.loads(raw)
-            if not isinstance(ident, int) or isinstance(ident, bool):
+            if not isinstance(ident, int | str) or isinstance(ident, bool):
                 return None
             return cls(_typed(column, value), ident)
         except (ValueError, TypeError, binascii.Error, json.JSONDecodeError):
@@ -323,7 +323,8 @@ def _rows_by_id(session: Session, stmt: Select, pk: Any, ids: list[Any]) -> list
     """The rows of ``stmt`` with these ids, in the order of ``ids``."""
     if not ids:
         return []
-    found = {row.id: row for row in session.scalars(stmt.where(pk.in_(ids))).unique()}
+    rows = session.scalars(stmt.where(pk.in_(ids))).unique()
+    found = {getattr(row, pk.key): row for row in rows}
     return [found[i] for i in ids if i in found]
 
 
@@ -487,7 +488,8 @@ def from_the_end(offset: int, size: int, total: int) -> tuple[int, int] | None:
     return total - end, end - offset
 
 
-def cursor_of(row: Any, column_key: str | None) -> Cursor:
+def cursor_of(row: Any, column_key: str | None, pk_key: str = "id") -> Cursor:
     """The cursor of ``row`` in the ordering by ``column_key`` (None: the primary key)."""
-    value = getattr(row, column_key) if column_key else row.id
-    return Cursor(value, row.id)
+    ident = getattr(row, pk_key)
+    value = getattr(row, column_key) if column_key else ident
+    return Cursor(value, ident)
