@@ -10,7 +10,8 @@ from sqlalchemy.orm import Session
 from wtforms import PasswordField, ValidationError
 from wtforms.validators import Optional
 
-from console.admin.base import ConsoleModelView, RuleValidator
+from console.admin.forms import RuleValidator
+from console.admin.model_view import ConsoleModelView
 from console.auth.service import count_admins
 from console.extensions import db
 from console.models import Account
@@ -21,17 +22,16 @@ class AccountView(ConsoleModelView):
     """Console accounts. The hash is never shown, exported or editable."""
 
     min_role = Role.admin
-    column_filters = ["role", "active"]
-    column_searchable_list = ["email"]
+    # Class attributes: Flask-Admin builds the forms from them in __init__.
+    form_columns = ["email", "role", "active", "password"]
     form_extra_fields = {
         "password": PasswordField(
             "Password",
             validators=[Optional(), RuleValidator(check_password)],
-            description="At least 8 characters. Leave blank to keep the current password.",
+            description="At least 8 characters. When editing, leave blank to keep the "
+            "current password.",
         )
     }
-
-    form_columns = ["email", "role", "active", "password"]
 
     def on_model_change(self, form: Any, model: Any, is_created: bool) -> None:
         password = form.password.data
@@ -63,6 +63,6 @@ class AccountView(ConsoleModelView):
 
 
 def _field_error(field: str | None, message: str) -> ValidationError:
-    error = ValidationError(message)
-    error.field_name = field  # type: ignore[attr-defined]
-    return error
+    from console.admin.edit_page import FieldProblem
+
+    return FieldProblem(message, field)

@@ -11,10 +11,11 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from flask import Response, request, stream_with_context, url_for
-from flask_admin import BaseView, expose
+from flask_admin import expose
 from sqlalchemy import Select, func, select
 
-from console.admin.gated import RoleGated
+from console.admin.gated import RoleGatedView
+from console.admin.registry import Registry
 from console.extensions import db
 from console.models import AuditEntry
 from console.rules import Role
@@ -127,10 +128,14 @@ def csv_rows(statement: Select) -> Iterator[str]:
         yield flush()
 
 
-class AuditLogView(RoleGated, BaseView):
+class AuditLogView(RoleGatedView):
     """Every recorded action, newest first. There is no endpoint that edits or deletes one."""
 
     view_role = Role.admin
+
+    def __init__(self, registry: Registry, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.registry = registry
 
     def _choices(self, column: Any) -> list[str]:
         return [
@@ -180,9 +185,7 @@ class AuditLogView(RoleGated, BaseView):
 
     def _history_endpoints(self) -> dict[str, str]:
         """Model name -> the endpoint of its per-record History page."""
-        endpoints = {}
-        for view in self.admin._views:  # type: ignore[union-attr]
-            model = getattr(view, "model", None)
-            if model is not None and hasattr(view, "history_view"):
-                endpoints[model.__name__] = f"{view.endpoint}.history_view"
-        return endpoints
+        return {
+            view.description.model_name: f"{view.endpoint}.history_view"
+            for view in self.registry.views()
+        }

@@ -5,14 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from flask import current_app
-from flask_admin import BaseView, expose
+from flask_admin import expose
 
-from console.admin.gated import RoleGated
+from console.admin.gated import RoleGatedView
 from console.cascade import relationship_report
 from console.extensions import db
 
 
-class RelationshipsView(RoleGated, BaseView):
+class RelationshipsView(RoleGatedView):
     """Read-only, for every role: what a delete follows, and whether the database agrees."""
 
     @expose("/")
