@@ -164,6 +164,9 @@ def inline_form_options(description: ModelDescription, edge: Any) -> tuple[type,
                 info.reference.reference, catalogue.describe(info.reference.parent)
             )
     return edge.child, {
+        "column_labels": {c.key: c.label for c in child.columns}
+        | {c.reference.reference: c.label for c in child.columns
+           if c.reference is not None and c.reference.reference},
         "form_columns": form_columns,
         "form_ajax_refs": refs,
         "form_args": form_args(child),

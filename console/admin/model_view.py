@@ -114,6 +114,8 @@ def options_for(description: ModelDescription) -> dict[str, Any]:
         else:
             filters.append(info.key)
     inline = [inline_form_options(description, edge) for edge in description.inline]
+    for edge in description.inline:
+        labels[edge.collection or ""] = catalogue.describe(edge.child).title
     return {
         "form_columns": form_columns,
         "form_args": form_args(description),
