@@ -30,7 +30,8 @@ def build_catalogue(models: str | list[type]) -> Catalogue:
 
 def catalogue_of_app(app: Flask) -> Catalogue:
     """The catalogue ``create_app`` built for ``app``."""
-    return app.extensions["console_catalogue"]  # type: ignore[no-any-return]
+    found: Catalogue = app.extensions["console_catalogue"]
+    return found
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import desc, func, select, text
+from sqlalchemy import Select, desc, func, select, text
 from sqlalchemy.orm import Session
 
 from console import paging
@@ -170,7 +170,9 @@ def overdue(
     """Open rows whose due date has passed, oldest first, and how many there are."""
     assert description.due is not None and description.done is not None
     due, pk = description.due.column, description.pk.column
-    stmt = select(description.cls).where(description.done.column.is_(False), due < today)
+    stmt: Select[Any] = select(description.cls).where(
+        description.done.column.is_(False), due < today
+    )
     count = paging.count_rows(
         session, stmt, pk, table_name=description.table.name, filtered=True, cap=10_000
     )
@@ -221,10 +223,10 @@ def biggest_parents(
         ]
         exact = True
     pk = parent.pk
-    found = {
-        getattr(row, pk.key): row
-        for row in session.scalars(select(parent.cls).where(pk.column.in_([k for k, _ in top])))
-    }
+    parents: list[Any] = list(
+        session.scalars(select(parent.cls).where(pk.column.in_([k for k, _ in top])))
+    )
+    found = {getattr(row, pk.key): row for row in parents}
     return Biggest(parent, child, edge, exact, [(found[k], n) for k, n in top if k in found])
 
 

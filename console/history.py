@@ -26,6 +26,7 @@ from typing import Any
 from sqlalchemy import Column, Date, DateTime, Enum, event, func, insert, inspect, select
 from sqlalchemy.orm import Session
 
+from console.catalogue import catalogue_of, mapper_of, table_of
 from console.declare import OnDelete
 from console.models import AuditEntry
 
@@ -38,13 +39,11 @@ def untracked_on_update(cls: type) -> frozenset[str]:
     """
     cached = _UNTRACKED.get(cls)
     if cached is None:
-        from console.catalogue import catalogue_of
-
         catalogue = catalogue_of(cls)
         description = catalogue.get(cls) if catalogue else None
         if description is None:
             # Not described (yet): the row version and self-updating columns.
-            mapper = inspect(cls)
+            mapper = mapper_of(cls)
             version = mapper.version_id_col
             return frozenset(
                 p.key for p in mapper.column_attrs
@@ -175,7 +174,7 @@ def tracked_model(obj_or_class: Any) -> bool:
 
 def tracked_columns(cls: type) -> dict[str, Column]:
     """Attribute key -> table column of what history records: never secrets (hashes, lock-outs)."""
-    mapper = inspect(cls)
+    mapper = mapper_of(cls)
     columns: dict[str, Column] = {}
     for prop in mapper.column_attrs:
         column = prop.columns[0]
@@ -271,11 +270,9 @@ def database_effects(session: Session, obj: Any) -> dict[str, Any]:
     """What the database's ON DELETE rules will do to other rows when ``obj`` goes.
 
     Those rows change without a flush of their own (passive deletes), so the parent's
-    entry carries their counts: ``{"cascade": {"Todo": 3}, "set_null": {"Todo.assignee_id": 1}}``.
+    entry carries their counts: ``{"cascade": {"Step": 3}, "set_null": {"Task.reviewer_id": 1}}``.
     The edges are the catalogue's, the ones the delete preview follows.
     """
-    from console.catalogue import catalogue_of
-
     state = inspect(obj)
     catalogue = catalogue_of(type(obj))
     if state.identity is None or catalogue is None:
@@ -286,7 +283,7 @@ def database_effects(session: Session, obj: Any) -> dict[str, Any]:
             continue
         target = getattr(obj, state.mapper.get_property_by_column(edge.target).key)
         count = session.connection().scalar(
-            select(func.count()).select_from(edge.child.__table__).where(edge.fk == target)
+            select(func.count()).select_from(table_of(edge.child)).where(edge.fk == target)
         )
         if not count:
             continue
@@ -377,7 +374,7 @@ def _after_flush(session: Session, _context: Any) -> None:
         )
         add("delete", obj, object_id, {"before": values, "after": {}, **effects})
     if rows:
-        session.connection().execute(insert(AuditEntry.__table__), rows)
+        session.connection().execute(insert(table_of(AuditEntry)), rows)
 
 
 # -- reading it back --------------------------------------------------------------------------

@@ -13,7 +13,7 @@ from wtforms.validators import Optional
 from console.admin.forms import RuleValidator
 from console.admin.model_view import ConsoleModelView
 from console.auth.service import count_admins
-from console.extensions import db
+from console.extensions import session as current_session
 from console.models import Account
 from console.rules import Role, check_password
 
@@ -57,8 +57,8 @@ class AccountView(ConsoleModelView):
     def _keep_an_admin(self, model: Any, leaving: bool) -> None:
         # Without an active admin nobody could manage accounts or run migrations.
         if leaving and model.id is not None:
-            db.session.flush()
-            if count_admins(db.session) == 0:
+            current_session().flush()
+            if count_admins(current_session()) == 0:
                 raise _field_error("role", "This is the last active admin account: keep it.")
 
 

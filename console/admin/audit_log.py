@@ -16,7 +16,7 @@ from sqlalchemy import Select, func, select
 
 from console.admin.gated import RoleGatedView
 from console.admin.registry import Registry
-from console.extensions import db
+from console.extensions import session as current_session
 from console.models import AuditEntry
 from console.rules import Role
 
@@ -78,7 +78,7 @@ class AuditFilters:
             statement = statement.where(AuditEntry.at < limit)
         return statement
 
-    def query_args(self) -> dict[str, str]:
+    def query_args(self) -> dict[str, Any]:
         """The filters as query arguments (for links that keep them)."""
         args = {
             "account": self.account,
@@ -111,7 +111,7 @@ def csv_rows(statement: Select) -> Iterator[str]:
 
     writer.writerow(CSV_COLUMNS)
     yield flush()
-    result = db.session.execute(statement.execution_options(yield_per=EXPORT_BATCH))
+    result = current_session().execute(statement.execution_options(yield_per=EXPORT_BATCH))
     for entry in result.scalars():
         writer.writerow(
             [
@@ -140,7 +140,7 @@ class AuditLogView(RoleGatedView):
     def _choices(self, column: Any) -> list[str]:
         return [
             value
-            for value in db.session.scalars(select(column).distinct().order_by(column))
+            for value in current_session().scalars(select(column).distinct().order_by(column))
             if value
         ]
 
@@ -153,7 +153,7 @@ class AuditLogView(RoleGatedView):
         if before.isdigit():
             statement = statement.where(AuditEntry.id < int(before))
         entries = list(
-            db.session.scalars(statement.order_by(AuditEntry.id.desc()).limit(PAGE_SIZE + 1))
+            current_session().scalars(statement.order_by(AuditEntry.id.desc()).limit(PAGE_SIZE + 1))
         )
         older_url = None
         if len(entries) > PAGE_SIZE:

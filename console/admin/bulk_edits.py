@@ -8,6 +8,7 @@ writes every row or none (``console.bulk.edits``).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from flask import abort, current_app, flash, redirect, request
@@ -21,7 +22,7 @@ from console.admin import adapter, deletes
 from console.admin.list_page import display, label_of, list_columns
 from console.admin.returns import back_to
 from console.catalogue import ColumnInfo
-from console.extensions import db
+from console.extensions import session as current_session
 from console.kinds import BooleanKind, ChoiceKind, DateKind, DateTimeKind, NumberKind
 
 if TYPE_CHECKING:
@@ -37,9 +38,15 @@ def register_actions(view: ConsoleModelView) -> None:
     adapter.add_action(view, "delete", "Delete", lambda ids: deletes.selection_action(view, ids))
     for info in view.description.bulk_columns:
         adapter.add_action(
-            view, f"set:{info.key}", f"Set {info.label.lower()}",
-            lambda ids, key=info.key: confirm_view(view, key, ids),
+            view, f"set:{info.key}", f"Set {info.label.lower()}", _confirm_for(view, info.key)
         )
+
+
+def _confirm_for(view: ConsoleModelView, key: str) -> Callable[[list[str]], Any]:
+    def handler(ids: list[str]) -> Any:
+        return confirm_view(view, key, ids)
+
+    return handler
 
 
 def max_selection() -> int:
@@ -75,7 +82,7 @@ def _selected(view: ConsoleModelView, ids: list[str]) -> list[Any] | None:
         flash(f"Select at least one {description.singular}.", "error")
         return None
     pk = description.pk.column
-    return list(db.session.scalars(select(description.cls).where(pk.in_(keys)).order_by(pk)))
+    return list(current_session().scalars(select(description.cls).where(pk.in_(keys)).order_by(pk)))
 
 
 def confirm_view(view: ConsoleModelView, key: str, ids: list[str]) -> Any:
@@ -148,7 +155,8 @@ def _parent_label(view: ConsoleModelView, info: ColumnInfo, row: Any) -> str:
         return ""
     catalogue = view.description.catalogue
     assert catalogue is not None
-    parent = db.session.scalar(select(info.reference.parent).where(info.reference.target == value))
+    session = current_session()
+    parent = session.scalar(select(info.reference.parent).where(info.reference.target == value))
     return label_of(parent, catalogue.describe(info.reference.parent)) if parent else display(value)
 
 
@@ -180,10 +188,11 @@ def apply_view(view: ConsoleModelView, key: str) -> Any:
     stale: set[Any] = set()
     try:
         rows = parse_refs(refs)
-        parsed = edits.parse_value(db.session, description, key, value)
-        outcome = edits.apply(db.session, description, key, parsed, rows, account=current_user)
+        session = current_session()
+        parsed = edits.parse_value(session, description, key, value)
+        outcome = edits.apply(session, description, key, parsed, rows, account=current_user)
     except rules.RuleError as exc:
-        db.session.rollback()
+        current_session().rollback()
         error = str(exc)
         rows = {}
     else:

@@ -15,7 +15,7 @@ from console.admin import conflicts
 from console.admin.list_page import display
 from console.admin.returns import back_to
 from console.cell_edits import CellChange, CellOutcome, apply_cells
-from console.extensions import db
+from console.extensions import session as current_session
 
 if TYPE_CHECKING:
     from console.admin.model_view import ConsoleModelView
@@ -34,15 +34,13 @@ def _problems_json(view: ConsoleModelView, outcome: CellOutcome) -> list[dict[st
             if obj is not None:
                 from console.versions import token_of
 
-                item["message"] = (
-                    "Not saved: " + conflicts.moved_on_message(db.session, description, problem.row)
-                    + " since you loaded the page."
-                )
+                who = conflicts.moved_on_message(current_session(), description, problem.row)
+                item["message"] = f"Not saved: {who} since you loaded the page."
                 item["token"] = token_of(description, obj)
                 item["theirs"] = {
                     c.key: display(getattr(obj, c.key)) for c in description.visible
                 }
-            db.session.rollback()
+            current_session().rollback()
         out.append(item)
     return out
 
@@ -63,7 +61,7 @@ def cells_view(view: ConsoleModelView) -> Any:
                                                 "text value."}]), 400
         batch.append(CellChange(str(change.get("row", "")), change.get("token"),
                                 change["column"], value))
-    outcome = apply_cells(db.session, view.description, batch)
+    outcome = apply_cells(current_session(), view.description, batch)
     if outcome.saved:
         return jsonify(ok=True, tokens=outcome.tokens, values=outcome.values), 200
     status = 409 if any(p.conflict for p in outcome.problems) else 400
@@ -83,7 +81,7 @@ def toggle_view(view: ConsoleModelView, id: str, field: str) -> Any:
         return _answer(view, wants_json,
                        "The request was incomplete: reload the page and try again.", 400)
     outcome = apply_cells(
-        db.session, description, [CellChange(id, token, info.key, "true" if value == "1"
+        current_session(), description, [CellChange(id, token, info.key, "true" if value == "1"
                                              else "false")]
     )
     if outcome.saved:
@@ -97,12 +95,12 @@ def toggle_view(view: ConsoleModelView, id: str, field: str) -> Any:
         from console.versions import token_of
 
         message = (
-            "Not saved: " + conflicts.moved_on_message(db.session, description, id)
+            "Not saved: " + conflicts.moved_on_message(current_session(), description, id)
             + " since you loaded the page: reload to see it."
         )
         current = token_of(description, obj)
         current_value = getattr(obj, info.key)
-        db.session.rollback()
+        current_session().rollback()
         return _answer(view, wants_json, message, 409, value=current_value, version=current)
     return _answer(view, wants_json, f"Not saved: {problem.message}", 400)
 

@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from console.admin.returns import back_to
 from console.cascade import Effect, Example, Plan, PlanError, execute_delete, plan_delete
 from console.catalogue import ModelDescription
-from console.extensions import db
+from console.extensions import session as current_session
 
 if TYPE_CHECKING:
     from console.admin.model_view import ConsoleModelView
@@ -49,25 +49,25 @@ def delete_view(view: ConsoleModelView) -> Any:
     edges = _edges(description)
     model = description.cls
     try:
-        plan = plan_delete(db.session, model, ids, edges=edges)
+        plan = plan_delete(current_session(), model, ids, edges=edges)
     except PlanError as exc:
-        db.session.rollback()
+        current_session().rollback()
         flash(str(exc), "error")
         return redirect(return_url)
     if plan.selected_count == 0:
-        db.session.rollback()
+        current_session().rollback()
         flash("Record does not exist." if len(ids) == 1 else "None of those records exist.",
               "error")
         return redirect(return_url)
     requested = plan.requested or []
     if request.method == "GET":
-        refusal = view.delete_refusal(db.session, requested)
-        db.session.rollback()
+        refusal = view.delete_refusal(current_session(), requested)
+        current_session().rollback()
         return render_confirm(view, plan, return_url, refusal=refusal)
 
     try:
         outcome = execute_delete(
-            db.session,
+            current_session(),
             model,
             ids,
             request.form.get("fingerprint", ""),
@@ -77,15 +77,15 @@ def delete_view(view: ConsoleModelView) -> Any:
         )
     except IntegrityError:
         # A row that blocks the delete arrived after the plan: the database refused.
-        db.session.rollback()
-        plan = plan_delete(db.session, model, ids, edges=edges)
-        db.session.rollback()
+        current_session().rollback()
+        plan = plan_delete(current_session(), model, ids, edges=edges)
+        current_session().rollback()
         return render_confirm(view, plan, return_url, notice=NOTICES["changed"], status=409)
     except SQLAlchemyError:
         log.exception("Delete of %s %s failed", description.model_name, ids)
-        db.session.rollback()
-        plan = plan_delete(db.session, model, ids, edges=edges)
-        db.session.rollback()
+        current_session().rollback()
+        plan = plan_delete(current_session(), model, ids, edges=edges)
+        current_session().rollback()
         return render_confirm(
             view, plan, return_url,
             notice="The database reported an error: nothing was deleted. Try again; if it "
@@ -96,8 +96,8 @@ def delete_view(view: ConsoleModelView) -> Any:
         flash(done_message(description, outcome.plan), "success")
         return redirect(return_url)
     notice = outcome.message or NOTICES.get(outcome.reason or "", "Nothing was deleted.")
-    refusal = outcome.message or view.delete_refusal(db.session, requested)
-    db.session.rollback()
+    refusal = outcome.message or view.delete_refusal(current_session(), requested)
+    current_session().rollback()
     return render_confirm(view, outcome.plan, return_url, notice=notice, refusal=refusal,
                           status=409)
 
@@ -187,7 +187,7 @@ def blocking_list_url(view: ConsoleModelView, plan: Plan, effect: Effect) -> str
     child_view = registry.view_of(effect.model) if registry else None
     if child_view is None or plan.selected_count != 1 or effect.edge is None:
         return None
-    parent = db.session.get(plan.model, plan.selected[0].id)
+    parent = current_session().get(plan.model, plan.selected[0].id)
     if parent is None:
         return None
     child = child_view.description

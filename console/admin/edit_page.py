@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from flask import abort, flash, redirect, request, url_for
 from flask_admin.form import FormOpts
-from sqlalchemy import inspect, select
+from sqlalchemy import Select, inspect, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
@@ -26,7 +26,7 @@ from console.admin.forms import TOKEN_FIELD
 from console.admin.returns import back_to
 from console.catalogue import ModelDescription
 from console.db_errors import describe_integrity_error
-from console.extensions import db
+from console.extensions import session as current_session
 from console.paging import RowCount
 
 if TYPE_CHECKING:
@@ -128,7 +128,7 @@ def fill_tokens(description: ModelDescription, form: Any, obj: Any) -> None:
 def save_edit(view: ConsoleModelView, form: Any, obj: Any) -> EditOutcome:
     """Write the form in one transaction, or refuse it whole (conflict or field error)."""
     description = view.description
-    session = db.session
+    session = current_session()
     ident = inspect(obj).identity[0]
     try:
         loaded = versions.parse_token(description, form[TOKEN_FIELD].data)
@@ -182,7 +182,8 @@ def _child_tokens(description: ModelDescription, form: Any) -> list[tuple[Any, A
             pk = entry.get_pk()
             if not pk or TOKEN_FIELD not in entry.form:
                 continue
-            child_obj = db.session.get(form_field.model, child.pk.kind.parse(str(pk), label="ID"))
+            key = child.pk.kind.parse(str(pk), label="ID")
+            child_obj = current_session().get(form_field.model, key)
             if child_obj is None:
                 raise versions.Conflict(deleted=True)
             try:
@@ -213,7 +214,7 @@ def report_write_error(view: ConsoleModelView, form: Any, exc: Exception) -> Non
 def conflict_reports(view: ConsoleModelView, form: Any, obj: Any) -> list[conflicts.ConflictReport]:
     """The rows of this form that moved on; their token fields now hold the current ones."""
     description = view.description
-    session = db.session
+    session = current_session()
     found: list[conflicts.ConflictReport] = []
     state = inspect(obj)
     if state.identity is None:
@@ -254,7 +255,7 @@ def conflict_reports(view: ConsoleModelView, form: Any, obj: Any) -> list[confli
 def _conflict_for(
     description: ModelDescription, form: Any, current: Any, submitted: str | None
 ) -> conflicts.ConflictReport:
-    session = db.session
+    session = current_session()
     ident = inspect(current).identity[0]
     report = conflicts.report(session, description, ident, current, str(current))
     try:
@@ -275,11 +276,11 @@ def create(view: ConsoleModelView, form: Any) -> Any:
     obj = view.build_new_instance()
     try:
         form.populate_obj(obj)
-        db.session.add(obj)
+        current_session().add(obj)
         view.on_model_change(form, obj, True)
-        db.session.commit()
+        current_session().commit()
     except (IntegrityError, ValidationError) as exc:
-        db.session.rollback()
+        current_session().rollback()
         report_write_error(view, form, exc)
         return False
     view.after_model_change(form, obj, True)
@@ -305,7 +306,7 @@ def page_inline_children(view: ConsoleModelView, obj: Any) -> list[ChildPage]:
         assert edge.collection is not None
         child = catalogue.describe(edge.child)
         child_pk = child.pk.column
-        base = select(edge.child).where(edge.fk == ident)
+        base: Select[Any] = select(edge.child).where(edge.fk == ident)
         arg = f"{edge.collection}_after"
         if request.method == "POST":
             pattern = re.compile(rf"^{re.escape(edge.collection)}-\d+-{child.pk.key}$")
@@ -317,7 +318,7 @@ def page_inline_children(view: ConsoleModelView, obj: Any) -> list[ChildPage]:
                     except ValueError:
                         abort(400)
             ids = [i for i in ids if i is not None]
-            rows = list(db.session.scalars(base.where(child_pk.in_(ids)).order_by(child_pk)))
+            rows = list(current_session().scalars(base.where(child_pk.in_(ids)).order_by(child_pk)))
             after = None
         else:
             raw_after = request.args.get(arg)
@@ -326,14 +327,14 @@ def page_inline_children(view: ConsoleModelView, obj: Any) -> list[ChildPage]:
             except ValueError:
                 after = None
             stmt = base.where(child_pk > after) if after is not None else base
-            rows = list(db.session.scalars(stmt.order_by(child_pk).limit(INLINE_PAGE_SIZE + 1)))
+            rows = list(current_session().scalars(stmt.order_by(child_pk).limit(INLINE_PAGE_SIZE + 1)))
         more = len(rows) > INLINE_PAGE_SIZE
         rows = rows[:INLINE_PAGE_SIZE]
         set_committed_value(obj, edge.collection, rows)
         count = paging.count_rows(
-            db.session, base, child_pk, table_name=child.table.name, filtered=True, cap=COUNT_CAP
+            current_session(), base, child_pk, table_name=child.table.name, filtered=True, cap=COUNT_CAP
         )
-        args = {k: v for k, v in request.args.items() if k != arg}
+        args: dict[str, Any] = {k: v for k, v in request.args.items() if k != arg}
         child_view = view.registry.view_of(edge.child) if view.registry else None
         fk_info = next(c for c in child.columns if c.column is edge.fk)
         pages.append(

@@ -22,7 +22,7 @@ from console.admin.list_page import display
 from console.admin.returns import back_to
 from console.catalogue import humanise
 from console.db_errors import describe_integrity_error
-from console.extensions import db
+from console.extensions import session as current_session
 from console.models import AuditEntry
 
 if TYPE_CHECKING:
@@ -103,7 +103,7 @@ def history_view(view: ConsoleModelView) -> Any:
     description = view.description
     object_id = _object_id(view)
     obj = view.get_one(object_id)
-    entries = audit.entries_for(db.session, description.model_name, object_id, HISTORY_LIMIT + 1)
+    entries = audit.entries_for(current_session(), description.model_name, object_id, HISTORY_LIMIT + 1)
     if obj is None and not entries:
         abort(404)
     can_revert = obj is not None and view.can_edit
@@ -134,7 +134,7 @@ def revert_view(view: ConsoleModelView) -> Any:
     object_id = _object_id(view)
     obj = view.get_one(object_id)
     entry_id = request.values.get("entry", "")
-    entry = db.session.get(AuditEntry, int(entry_id)) if entry_id.isdigit() and len(
+    entry = current_session().get(AuditEntry, int(entry_id)) if entry_id.isdigit() and len(
         entry_id) < 19 else None
     if (
         obj is None
@@ -196,7 +196,7 @@ def apply_revert(
 ) -> str | None:
     """Write the values in one transaction, if the record is still what the page showed."""
     description = view.description
-    session = db.session
+    session = current_session()
     columns = history.tracked_columns(type(obj))
     ident = getattr(obj, description.pk.key)
     try:

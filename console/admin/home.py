@@ -13,7 +13,7 @@ from console.admin import adapter
 from console.admin.list_page import display, label_of
 from console.admin.registry import Registry
 from console.auth.roles import current_role_includes, deny
-from console.extensions import db
+from console.extensions import session as current_session
 from console.rules import Role
 
 # Parent/child panels shown at most (a model with many relationships would fill the page).
@@ -37,7 +37,7 @@ class HomeView(adapter.IndexViewBase):
 
     @expose("/")
     def index(self) -> Any:
-        session = db.session
+        session = current_session()
         catalogue = self.registry.catalogue
         today = date.today()
         admin = current_role_includes(Role.admin)

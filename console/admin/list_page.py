@@ -19,7 +19,7 @@ are small functions here that a view may replace, in the spirit of SQLAdmin's.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -32,7 +32,7 @@ from sqlalchemy import Select, func, or_, select
 from console import paging
 from console.admin import adapter
 from console.catalogue import ColumnInfo, Edge, ModelDescription
-from console.extensions import db
+from console.extensions import session as current_session
 from console.kinds import BooleanKind, ChoiceKind, DateKind, NumberKind, TextKind
 from console.paging import Cursor, RowCount
 from console.versions import token_of
@@ -263,7 +263,7 @@ def build_list_state(view: ConsoleModelView) -> ListState:
     descending = bool(args.sort_desc) and sort is not None
     stmt, filtered = filtered_select(view, args)
 
-    session = db.session
+    session = current_session()
     pk = description.pk.column
     column = sort.column if sort is not None else pk
     count = paging.count_rows(
@@ -465,8 +465,8 @@ class RowMaker:
             keys = {getattr(o, info.key) for o in objects} - {None}
             target = info.reference.target
             parent = info.reference.parent
-            rows = (
-                db.session.scalars(select(parent).where(target.in_(keys))).all() if keys else []
+            rows: Sequence[Any] = (
+                current_session().scalars(select(parent).where(target.in_(keys))).all() if keys else []
             )
             attribute = self._attribute_of(parent, target)
             found[info.key] = {getattr(r, attribute): r for r in rows}
@@ -485,7 +485,7 @@ class RowMaker:
             if edge.target is not self.description.pk.column:
                 counts[edge.name] = {}
                 continue
-            rows = db.session.execute(
+            rows = current_session().execute(
                 select(edge.fk, func.count())
                 .where(edge.fk.in_(ids))
                 .group_by(edge.fk)

@@ -10,14 +10,13 @@ needs is derived from the description once, in ``options_for``.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from flask import has_request_context, url_for
 from flask_admin import expose
 from flask_admin.contrib.sqla.filters import FilterEqual
-from sqlalchemy import Select, inspect, select
+from sqlalchemy import Select
 from sqlalchemy.orm import Session
 
 from console.admin import (
@@ -237,15 +236,15 @@ class ConsoleModelView(adapter.ModelViewBase):
         return has_request_context() and current_role_includes(wanted)
 
     @property
-    def can_create(self) -> bool:  # type: ignore[override]
+    def can_create(self) -> bool:
         return not self.description.read_only and self._can(Role.editor)
 
     @property
-    def can_edit(self) -> bool:  # type: ignore[override]
+    def can_edit(self) -> bool:
         return not self.description.read_only and self._can(Role.editor)
 
     @property
-    def can_delete(self) -> bool:  # type: ignore[override]
+    def can_delete(self) -> bool:
         return not self.description.read_only and self._can(Role.editor)
 
     @property
@@ -274,8 +273,8 @@ class ConsoleModelView(adapter.ModelViewBase):
             for candidate in (parent_description.natural_key, parent_description.label):
                 if column is candidate.column:
                     arg = f"flt0_{self.get_filter_arg(index, flt)}"
-                    return url_for(f"{self.endpoint}.index_view",
-                                   **{arg: list_page.display(getattr(parent, candidate.key))})
+                    value = list_page.display(getattr(parent, candidate.key))
+                    return url_for(f"{self.endpoint}.index_view", **{arg: value})  # type: ignore[arg-type]
             if column is info.column:
                 arg = f"flt0_{self.get_filter_arg(index, flt)}"
                 value = getattr(parent, parent_description.pk.key)
@@ -408,16 +407,4 @@ def list_context(view: ConsoleModelView, state: list_page.ListState) -> dict[str
     }
 
 
-def count_label(model: type) -> str:
-    """The row count of a whole table, exact where cheap ('about N' on big PostgreSQL tables)."""
-    from console import paging
-
-    pk = inspect(model).primary_key[0]
-    return paging.count_rows(
-        db.session, select(model), pk, table_name=inspect(model).local_table.name, filtered=False
-    ).label
-
-
-Hook = Callable[..., Any]
-
-__all__ = ["ENDPOINT_ROLES", "ConsoleModelView", "count_label", "list_context", "options_for"]
+__all__ = ["ENDPOINT_ROLES", "ConsoleModelView", "list_context", "options_for"]

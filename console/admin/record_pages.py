@@ -11,7 +11,7 @@ from sqlalchemy import func, inspect, select
 from console.admin.list_page import display, label_of
 from console.admin.returns import back_to
 from console.catalogue import ColumnInfo
-from console.extensions import db
+from console.extensions import session as current_session
 
 if TYPE_CHECKING:
     from console.admin.model_view import ConsoleModelView
@@ -74,7 +74,7 @@ def _reference_row(view: ConsoleModelView, info: ColumnInfo, value: Any) -> Deta
     catalogue = view.description.catalogue
     assert catalogue is not None
     parent_description = catalogue.describe(info.reference.parent)
-    parent = db.session.scalar(
+    parent = current_session().scalar(
         select(info.reference.parent).where(info.reference.target == value)
     )
     if parent is None:
@@ -101,9 +101,9 @@ def children_previews(view: ConsoleModelView, obj: Any) -> list[ChildPreview]:
         child = catalogue.describe(edge.child)
         target = getattr(obj, mapper.get_property_by_column(edge.target).key)
         where = edge.fk == target
-        count = db.session.scalar(select(func.count()).select_from(edge.child).where(where)) or 0
-        found = list(
-            db.session.scalars(
+        count = current_session().scalar(select(func.count()).select_from(edge.child).where(where)) or 0
+        found: list[Any] = list(
+            current_session().scalars(
                 select(edge.child).where(where).order_by(child.pk.column).limit(PREVIEW_SIZE)
             )
         )

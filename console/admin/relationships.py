@@ -9,7 +9,7 @@ from flask_admin import expose
 
 from console.admin.gated import RoleGatedView
 from console.cascade import relationship_report
-from console.extensions import db
+from console.extensions import session as current_session
 
 
 class RelationshipsView(RoleGatedView):
@@ -19,7 +19,7 @@ class RelationshipsView(RoleGatedView):
     def index(self) -> Any:
         """Every relationship, with disagreements between models and database flagged."""
         rows = relationship_report(
-            db.session.connection(), current_app.extensions["console_catalogue"].edges
+            current_session().connection(), current_app.extensions["console_catalogue"].edges
         )
-        db.session.rollback()
+        current_session().rollback()
         return self.render("admin/relationships.html", rows=rows)

@@ -31,6 +31,7 @@ from console.bulk.jobs import JobStore
 from console.bulk.spec import spec_of
 from console.catalogue import ModelDescription
 from console.extensions import db
+from console.extensions import session as current_session
 
 if TYPE_CHECKING:
     from console.admin.model_view import ConsoleModelView
@@ -75,7 +76,7 @@ def export(view: ConsoleModelView, export_type: str) -> Any:
         stmt = stmt.order_by(pk)
     # By COPY on PostgreSQL (a worker thread on this request's connection), by Python
     # elsewhere; either way streamed, so memory stays flat.
-    chunks = export_chunks(db.session, spec_of(description), export_type, stmt)
+    chunks = export_chunks(current_session(), spec_of(description), export_type, stmt)
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
     filename = secure_filename(f"{description.name}-{stamp}.{export_type}")
     return Response(
@@ -109,7 +110,7 @@ def import_view(view: ConsoleModelView) -> Any:
             error = "Choose a CSV file to upload."
         else:
             job_id = job_store().create(
-                upload.stream,
+                upload.stream,  # type: ignore[arg-type]
                 model=description.name,
                 file_name=secure_filename(upload.filename) or "upload.csv",
                 upsert=request.form.get("mode") == "upsert",
