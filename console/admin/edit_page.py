@@ -327,12 +327,14 @@ def page_inline_children(view: ConsoleModelView, obj: Any) -> list[ChildPage]:
             except ValueError:
                 after = None
             stmt = base.where(child_pk > after) if after is not None else base
-            rows = list(current_session().scalars(stmt.order_by(child_pk).limit(INLINE_PAGE_SIZE + 1)))
+            limited = stmt.order_by(child_pk).limit(INLINE_PAGE_SIZE + 1)
+            rows = list(current_session().scalars(limited))
         more = len(rows) > INLINE_PAGE_SIZE
         rows = rows[:INLINE_PAGE_SIZE]
         set_committed_value(obj, edge.collection, rows)
         count = paging.count_rows(
-            current_session(), base, child_pk, table_name=child.table.name, filtered=True, cap=COUNT_CAP
+            current_session(), base, child_pk, table_name=child.table.name, filtered=True,
+            cap=COUNT_CAP,
         )
         args: dict[str, Any] = {k: v for k, v in request.args.items() if k != arg}
         child_view = view.registry.view_of(edge.child) if view.registry else None
