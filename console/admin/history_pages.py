@@ -103,7 +103,9 @@ def history_view(view: ConsoleModelView) -> Any:
     description = view.description
     object_id = _object_id(view)
     obj = view.get_one(object_id)
-    entries = audit.entries_for(current_session(), description.model_name, object_id, HISTORY_LIMIT + 1)
+    entries = audit.entries_for(
+        current_session(), description.model_name, object_id, HISTORY_LIMIT + 1
+    )
     if obj is None and not entries:
         abort(404)
     can_revert = obj is not None and view.can_edit

@@ -465,9 +465,8 @@ class RowMaker:
             keys = {getattr(o, info.key) for o in objects} - {None}
             target = info.reference.target
             parent = info.reference.parent
-            rows: Sequence[Any] = (
-                current_session().scalars(select(parent).where(target.in_(keys))).all() if keys else []
-            )
+            stmt = select(parent).where(target.in_(keys))
+            rows: Sequence[Any] = current_session().scalars(stmt).all() if keys else []
             attribute = self._attribute_of(parent, target)
             found[info.key] = {getattr(r, attribute): r for r in rows}
         return found
