@@ -101,7 +101,8 @@ def children_previews(view: ConsoleModelView, obj: Any) -> list[ChildPreview]:
         child = catalogue.describe(edge.child)
         target = getattr(obj, mapper.get_property_by_column(edge.target).key)
         where = edge.fk == target
-        count = current_session().scalar(select(func.count()).select_from(edge.child).where(where)) or 0
+        session = current_session()
+        count = session.scalar(select(func.count()).select_from(edge.child).where(where)) or 0
         found: list[Any] = list(
             current_session().scalars(
                 select(edge.child).where(where).order_by(child.pk.column).limit(PREVIEW_SIZE)
