@@ -347,8 +347,8 @@ def load_models(spec: str) -> list[type]:
         for value in vars(module).values():
             if not isinstance(value, type) or value in classes:
                 continue
-            found = inspect(value, raiseerr=False)
-            if not isinstance(found, Mapper) or found.class_ is not value:
+            mapped = inspect(value, raiseerr=False)
+            if not isinstance(mapped, Mapper) or mapped.class_ is not value:
                 continue
             if issubclass(value, ConsoleBase):
                 continue  # the console's own tables are never "managed"

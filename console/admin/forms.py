@@ -17,7 +17,7 @@ from wtforms.validators import DataRequired
 from console import rules
 from console.catalogue import ModelDescription, catalogue_of
 from console.extensions import db
-from console.kinds import EmailKind, TextKind
+from console.kinds import EmailKind, IntegerKind, NumberKind, TextKind
 
 # The hidden field that carries what the user loaded (its version, or its values).
 TOKEN_FIELD = "version"  # noqa: S105 - a field name, not a secret
@@ -84,12 +84,30 @@ def email_filter(value: Any) -> Any:
     return rules.normalise_email(value) if isinstance(value, str) else value
 
 
+class FitsKind:
+    """The value must be one the column's kind accepts (a Numeric's digits and places)."""
+
+    def __init__(self, kind: Any, label: str) -> None:
+        self.kind = kind
+        self.label = label
+
+    def __call__(self, form: Any, field: Any) -> None:
+        if field.data in (None, ""):
+            return
+        try:
+            self.kind.parse(str(field.data), label=self.label)
+        except rules.RuleError as exc:
+            raise ValidationError(str(exc)) from None
+
+
 def form_args(description: ModelDescription) -> dict[str, dict[str, Any]]:
     """Each editable column's form filters and validators, from its kind."""
     args: dict[str, dict[str, Any]] = {}
     for info in description.columns:
         if not info.editable or info.is_reference:
             continue
+        if isinstance(info.kind, NumberKind | IntegerKind):
+            args[info.key] = {"validators": [FitsKind(info.kind, info.label)]}
         if isinstance(info.kind, TextKind):
             entry: dict[str, Any] = {"filters": [strip_filter], "validators": [no_nul]}
             if isinstance(info.kind, EmailKind):

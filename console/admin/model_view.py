@@ -30,6 +30,7 @@ from console.admin import (
     record_pages,
     transfer,
 )
+from console.admin.filters import ConsoleFilterConverter
 from console.admin.forms import (
     TOKEN_FIELD,
     ConsoleForm,
@@ -131,6 +132,7 @@ class ConsoleModelView(adapter.ModelViewBase):
     """Every model's admin view, configured from its description."""
 
     form_base_class = ConsoleForm
+    filter_converter = ConsoleFilterConverter()
     inline_model_form_converter = TokenInlineModelConverter
     named_filter_urls = True
     can_view_details = True
