@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from flask import flash, request, url_for
+from flask_wtf.csrf import generate_csrf
 from sqlalchemy import Select, func, or_, select
 
 from console import paging
@@ -67,8 +68,28 @@ class Cell:
     # "text", "choice", "number", "date": the in-place editor; None: not editable here.
     editor: str | None = None
     raw: str = ""
-    # For a toggled boolean: its value (the template renders a form).
+    # For a toggled boolean: its value and where its form posts.
     toggle: bool | None = None
+    toggle_url: str = ""
+    # How the template renders it ("text", "link", "edit" or "toggle") and its class;
+    # worked out here so that the row loop makes no decisions of its own.
+    mode: str = "text"
+    css: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.css:
+            self.css = css_class(self.key)
+        if self.toggle is not None:
+            self.mode = "toggle"
+        elif self.editor:
+            self.mode = "edit"
+        elif self.url:
+            self.mode = "link"
+
+
+def css_class(key: str) -> str:
+    """A column's cell class: ``col-`` and its key, made CSS-safe."""
+    return "col-" + key.replace(":", "-").replace(".", "-")
 
 
 @dataclass
@@ -136,6 +157,7 @@ class ListState:
     return_url: str
     page_size: int
     can_edit: bool
+    csrf: str = ""
 
     @property
     def count(self) -> RowCount:
@@ -330,6 +352,8 @@ def build_list_state(view: ConsoleModelView) -> ListState:
         sort=sort, descending=descending, search=args.search, filters=list(args.filters or []),
         return_url=return_url, page_size=size, can_edit=can_edit,
     )
+    if can_edit:
+        state.csrf = generate_csrf()
     state.rows = RowMaker(view, state).rows(rows)
     return state
 
@@ -530,8 +554,17 @@ class RowMaker:
 
             return reference
         if info.toggle and self.state.can_edit:
-            return lambda obj: Cell(key, display(getattr(obj, key)),
-                                    toggle=bool(getattr(obj, key)))
+            token = "rowtoken" + secrets.token_hex(8)
+            built = url_for(f"{self.view.endpoint}.toggle_view", id=token, field=key)
+            head, _, tail = built.partition(token)
+            pk_key = self.description.pk.key
+
+            def toggle(obj: Any) -> Cell:
+                url = head + quote(str(getattr(obj, pk_key)), safe="") + tail
+                return Cell(key, display(getattr(obj, key)), toggle=bool(getattr(obj, key)),
+                            toggle_url=url)
+
+            return toggle
         editor = self._editor(info) if self.state.can_edit else None
         if editor is None:
             return lambda obj: Cell(key, display(getattr(obj, key)))
