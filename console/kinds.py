@@ -264,10 +264,15 @@ class DateTimeKind(Kind):
 
 @dataclass(frozen=True)
 class ChoiceKind(Kind):
-    """One of a fixed set of values (an Enum column), matched without regard to case."""
+    """One of a fixed set of values (an Enum column), matched without regard to case.
+
+    ``choices`` are what the database stores (an Enum's member names, or its values
+    when the column says ``values_callable``); ``members`` the enum members they stand
+    for, in the same order.
+    """
 
     choices: tuple[str, ...] = ()
-    enum_class: type[enum.Enum] | None = None
+    members: tuple[Any, ...] = ()
     name: ClassVar[str] = "choice"
     bulk: ClassVar[bool] = True
     filters: ClassVar[bool] = True
@@ -277,9 +282,21 @@ class ChoiceKind(Kind):
 
     def python(self, value: str | None) -> Any:
         """The stored value as the ORM wants it (the enum member, when there is a class)."""
-        if value is None or self.enum_class is None:
+        if value is None or not self.members:
             return value
-        return next(m for m in self.enum_class if _enum_value(m) == value)
+        return self.members[self.choices.index(value)]
+
+    def stored(self, value: Any) -> Any:
+        """What the database stores for ``value`` (an enum member or a stored string)."""
+        if isinstance(value, enum.Enum) and value in self.members:
+            return self.choices[self.members.index(value)]
+        return value
+
+    def to_text(self, value: Any) -> str:
+        return "" if value is None else str(self.stored(value))
+
+    def to_json(self, value: Any) -> Any:
+        return None if value is None else self.stored(value)
 
     def from_json(self, value: Any) -> Any:
         return self.python(value)
@@ -307,10 +324,6 @@ class ReferenceKind(Kind):
         return "the parent's " + self.key_kind.describe()
 
 
-def _enum_value(member: enum.Enum) -> str:
-    return str(member.value)
-
-
 def enum_choices(column_type: Enum) -> tuple[str, ...]:
     """The values an Enum column stores, in declaration order."""
     return tuple(str(v) for v in column_type.enums)
@@ -320,7 +333,8 @@ def kind_of(column: Column[Any], *, email: bool = False) -> Kind:
     """The kind of a table column, from its SQLAlchemy type."""
     column_type = column.type
     if isinstance(column_type, Enum):
-        return ChoiceKind(choices=enum_choices(column_type), enum_class=column_type.enum_class)
+        members = tuple(column_type.enum_class) if column_type.enum_class is not None else ()
+        return ChoiceKind(choices=enum_choices(column_type), members=members)
     if isinstance(column_type, Boolean):
         return BooleanKind()
     if isinstance(column_type, DateTime):
