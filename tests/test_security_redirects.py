@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from console.models import Role
 from console.redirects import safe_target
+from tests.conftest import PASSWORD, csrf_token, make_account
 
 HOME = "/admin/"
 
@@ -98,3 +100,43 @@ def test_a_same_site_path_is_followed(target):
 @pytest.mark.parametrize("target", ELSEWHERE)
 def test_anything_else_goes_to_the_default(target):
     assert safe_target(target, HOME) == HOME
+
+
+# Every payload through the real login, once per database: one app, a fresh browser each.
+LOCATION_CASES = [(t, t) for t in SAME_SITE if t.isascii()] + [
+    (t, HOME) for t in ELSEWHERE if t is not None and len(t) < 100
+]
+
+
+def test_the_login_redirects_only_to_same_site_paths(app):
+    assert len(LOCATION_CASES) >= 40
+    app.config["CONSOLE_LOGIN_RATE_LIMIT"] = "1000/minute"
+    make_account(Role.viewer)
+    wrong = []
+    for target, expected in LOCATION_CASES:
+        client = app.test_client()
+        token = csrf_token(client)
+        response = client.post(
+            "/login",
+            data={
+                "email": "viewer@example.com",
+                "password": PASSWORD,
+                "next": target,
+                "csrf_token": token,
+            },
+        )
+        if response.status_code != 302 or response.headers["Location"] != expected:
+            wrong.append((target, response.status_code, response.headers.get("Location")))
+    assert wrong == []
+
+
+def test_a_logged_in_visitor_of_the_login_page_is_sent_on_safely(app):
+    make_account(Role.viewer)
+    client = app.test_client()
+    token = csrf_token(client)
+    client.post(
+        "/login", data={"email": "viewer@example.com", "password": PASSWORD, "csrf_token": token}
+    )
+    assert client.get("/login?next=/admin/todo/").headers["Location"] == "/admin/todo/"
+    assert client.get("/login?next=//evil.example").headers["Location"] == HOME
+    assert client.get("/login?next=/%5Cevil.example").headers["Location"] == HOME
