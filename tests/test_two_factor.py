@@ -357,3 +357,76 @@ def test_an_admin_resets_a_lost_second_factor_from_the_command_line(app, db, clo
     entry = db.session.scalar(select(AuditEntry).where(AuditEntry.action == "two_factor_reset"))
     assert entry.changes["summary"]["email"] == "editor@example.com"
     assert runner.invoke(args=["reset-2fa", "nobody@example.com"]).exit_code != 0
+
+
+def test_the_admin_pages_never_show_secrets_or_session_tokens(app, db, clock, admin_client):
+    secret, codes = _enrolled(app, clock, role=Role.editor, email="editor@example.com")
+    account = db.session.scalar(select(Account).where(Account.email == "editor@example.com"))
+    db.session.refresh(account)
+    pages = [
+        admin_client.get("/admin/account/").get_data(as_text=True),
+        admin_client.get(f"/admin/account/details/?id={account.id}").get_data(as_text=True),
+        admin_client.get(f"/admin/account/edit/?id={account.id}").get_data(as_text=True),
+        admin_client.get("/admin/account/export/csv/").get_data(as_text=True),
+        admin_client.get("/admin/audit/").get_data(as_text=True),
+    ]
+    for page in pages:
+        assert secret not in page and account.session_token not in page
+        assert "totp" not in page.lower() and "session_token" not in page.lower()
+        assert not any(code in page for code in codes)
+
+
+def test_wrong_codes_fold_into_an_entry_of_their_own(app, db, clock):
+    secret, _codes = _enrolled(app, clock)
+    client = app.test_client()
+    _password_step(client, password="wrong-password")
+    _password_step(client)
+    base = int(clock.code(secret))
+    for i in (1, 2):
+        _code_step(client, f"{(base + 11 * i) % 1000000:06d}")
+    db.session.expire_all()
+    entries = db.session.scalars(
+        select(AuditEntry).where(AuditEntry.action == "login_failed").order_by(AuditEntry.id)
+    )
+    folded = [(e.changes["summary"]["reason"], e.changes["summary"]["attempts"]) for e in entries]
+    assert folded == [("wrong password", 1), ("wrong code", 2)]
+
+
+def _reset(client, account_id, url=""):
+    token = csrf_token(client, "/account")
+    return client.post(
+        "/accounts/reset-two-factor", data={"id": account_id, "url": url, "csrf_token": token}
+    )
+
+
+def test_an_admin_resets_another_accounts_second_factor(app, db, clock, admin_client):
+    secret, _codes = _enrolled(app, clock, role=Role.editor, email="editor@example.com")
+    editor_id = db.session.scalar(select(Account.id).where(Account.email == "editor@example.com"))
+    signed_in = app.test_client()
+    _password_step(signed_in, email="editor@example.com")
+    _code_step(signed_in, clock.code(secret))
+    response = _reset(admin_client, editor_id, url="/admin/account/")
+    assert response.status_code == 302 and response.location == "/admin/account/"
+    assert signed_in.get("/admin/").status_code == 302
+    assert Auth(app.test_client()).login("editor@example.com").location == "/admin/"
+    entry = db.session.scalar(select(AuditEntry).where(AuditEntry.action == "two_factor_reset"))
+    assert entry.account_email == "admin@example.com"
+    assert entry.object_id == str(editor_id)
+
+
+def test_only_admins_reset_second_factors_and_never_their_own(app, db, clock):
+    secret, _codes = _enrolled(app, clock, role=Role.editor, email="editor@example.com")
+    editor_id = db.session.scalar(select(Account.id).where(Account.email == "editor@example.com"))
+    editor = app.test_client()
+    _password_step(editor, email="editor@example.com")
+    _code_step(editor, clock.code(secret))
+    assert _reset(editor, editor_id).status_code == 403
+    admin_secret, _ = _enrolled(app, clock, role=Role.admin, email="admin@example.com")
+    admin = app.test_client()
+    _password_step(admin, email="admin@example.com")
+    _code_step(admin, clock.code(admin_secret))
+    admin_id = db.session.scalar(select(Account.id).where(Account.email == "admin@example.com"))
+    _reset(admin, admin_id)
+    db.session.expire_all()
+    assert db.session.get(Account, admin_id).totp_secret is not None
+    assert db.session.get(Account, editor_id).totp_secret is not None

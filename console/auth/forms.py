@@ -1,7 +1,7 @@
 """Forms of the auth blueprint."""
 
 from flask_wtf import FlaskForm
-from wtforms import EmailField, HiddenField, PasswordField, StringField
+from wtforms import EmailField, HiddenField, IntegerField, PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
 
@@ -26,9 +26,7 @@ class CodeForm(FlaskForm):
 class EnableTwoFactorForm(FlaskForm):
     """Enrolment: the first code the app shows proves it holds the secret."""
 
-    code = StringField(
-        "Code from the app", validators=[DataRequired(), Length(max=40)]
-    )
+    code = StringField("Code from the app", validators=[DataRequired(), Length(max=40)])
 
 
 class DisableTwoFactorForm(FlaskForm):
@@ -46,6 +44,12 @@ class RecoveryCodesForm(FlaskForm):
     code = StringField(
         "Code from the app or a recovery code", validators=[DataRequired(), Length(max=40)]
     )
+
+
+class ResetTwoFactorForm(FlaskForm):
+    """An admin's reset of another account's second factor: a POST with a CSRF token."""
+
+    id = IntegerField(validators=[DataRequired()])
 
 
 class LogoutForm(FlaskForm):

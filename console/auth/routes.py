@@ -8,6 +8,7 @@ from typing import Any
 
 from flask import (
     Blueprint,
+    abort,
     current_app,
     flash,
     make_response,
@@ -30,8 +31,10 @@ from console.auth.forms import (
     LoginForm,
     LogoutForm,
     RecoveryCodesForm,
+    ResetTwoFactorForm,
     SignOutEverywhereForm,
 )
+from console.auth.roles import requires
 from console.auth.service import (
     WRONG_CODE,
     LoginPolicy,
@@ -207,7 +210,9 @@ def _audit_failure(email: str, result: LoginResult) -> None:
                    "emails": {email: 1}, "first_at": moment, "last_at": moment}
         account_id, account_email = None, None
     else:
-        key = f"login_failed|{client}|{email}"
+        # Codes fold apart from passwords: each entry keeps one reason.
+        step = "|code" if result.reason == "wrong code" else ""
+        key = f"login_failed|{client}|{email}{step}"
         summary = {"email": email, "address": client, "reason": result.reason, "attempts": 1,
                    "first_at": moment, "last_at": moment}
         account_id, account_email = (subject.id if subject else None), email
@@ -380,6 +385,39 @@ def new_recovery_codes() -> Any:
     record(db.session, "recovery_codes_replaced", account=user, model="Account", object_id=user.id)
     db.session.commit()
     return render_template("auth/recovery_codes.html", codes=codes, first=False)
+
+
+@bp.post("/accounts/reset-two-factor")
+@requires(Role.admin)
+def reset_two_factor() -> Any:
+    """An admin turns another account's two-factor sign-in off (lost phone and codes).
+
+    Form fields: ``id`` (the account), ``url`` (where to go back to), ``csrf_token``.
+    """
+    form = ResetTwoFactorForm()
+    target = db.session.get(Account, form.id.data) if form.validate_on_submit() else None
+    back = safe_target(request.form.get("url"), url_for("auth.account"))
+    if target is None:
+        abort(400)
+    if target.id == current_user.id:
+        flash("Turn your own two-factor sign-in off on your account page.", "danger")
+        return redirect(back)
+    if target.two_factor_enabled:
+        otp.disable(db.session, target)
+        target.end_sessions()
+        record(
+            db.session,
+            "two_factor_reset",
+            account=current_user._get_current_object(),
+            model="Account",
+            object_id=target.id,
+            changes={"summary": {"email": target.email, "by": "admin"}},
+        )
+        db.session.commit()
+        flash(f"Two-factor sign-in is off for {target.email}; its sessions have ended.", "success")
+    else:
+        flash(f"{target.email} does not use two-factor sign-in.", "info")
+    return redirect(back)
 
 
 def _second_factor_checked(user: Account, code: str | None, password: str | None = None) -> bool:
