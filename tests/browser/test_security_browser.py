@@ -48,6 +48,7 @@ def test_enrolment_and_sign_in_with_a_code_under_the_csp(page):
     page.screenshot(path=str(ARTIFACTS / "two_factor_recovery_codes.png"), full_page=True)
     page.click("text=I have saved them")
     assert "On: signing in takes your password" in page.locator("#two-factor-status").inner_text()
+    page.screenshot(path=str(ARTIFACTS / "account_page.png"), full_page=True)
     assert errors == []
 
     page.click("button:has-text('Log out')")
