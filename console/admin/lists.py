@@ -204,6 +204,7 @@ class BigListMixin:
             filtered=bool(search) or bool(filters),
             cap=self.list_count_cap,
             estimate_from=self.list_estimate_from,
+            keep_matches=bool(search),
         )
         rows_stmt = stmt.options(*(joinedload(j) for j in self._auto_joins))  # type: ignore[attr-defined]
         cursors = getattr(g, "console_cursors", {})
@@ -211,7 +212,8 @@ class BigListMixin:
         before = Cursor.decode(cursors.get("before"), column.expression)
         page = page or 0
         size = page_size
-        common = {"column": column, "pk": pk, "limit": size + 1}
+        # A search's exact count brings its matching keys: pages are ordered among them.
+        common = {"column": column, "pk": pk, "limit": size + 1, "matches": count.matches}
         postgres = session.get_bind().dialect.name == "postgresql"
         if search and self._search_supported and postgres:  # type: ignore[attr-defined]
             # Few matches (counted exactly): straight to the trigram index.
