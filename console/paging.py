@@ -449,8 +449,6 @@ def _probed_rows(
 # key as one array of keys; PostgreSQL plans a bigger array (it reads every element)
 # for longer than matching the search again takes (bench/README.md).
 ARRAY_ORDER_MAX = 1_000
-# Past that, a bounded walk of the sort order (``_probed_rows``) of this many rows.
-PROBE_AMONG = 5_000
 
 
 def _rows_among(
@@ -470,8 +468,7 @@ def _rows_among(
     By primary key the ordering is the sorted keys. By another column the database
     orders just those keys (a lookup by primary key; the search is not run again)
     in the pieces ``_segments`` gives, so NULLs and ties fall as on every other path;
-    past ``ARRAY_ORDER_MAX`` matches, by a probe of the sort order where the matches'
-    share of the table says it holds the page, else from every match again.
+    past ``ARRAY_ORDER_MAX`` matches, from every match again (``probe=0``).
     """
     if column is pk:
         ids = sorted(matches, reverse=descending)
@@ -479,12 +476,7 @@ def _rows_among(
             ids = [i for i in ids if (i < after.id if descending else i > after.id)]
         return _rows_by_id(session, stmt, pk, ids[offset : offset + limit])
     if len(matches) > ARRAY_ORDER_MAX:
-        # Too many keys for one array (see ARRAY_ORDER_MAX). Where the matches are dense
-        # enough for a walk of PROBE_AMONG rows of the sort order to hold the page, probe
-        # (``_probed_rows``); otherwise every match again, as without ``matches``.
-        rows = table_estimate(session, column.table.name) if hasattr(column, "table") else None
-        walk = (offset + limit) * (rows or 0) / len(matches)
-        probe = PROBE_AMONG if rows and walk <= PROBE_AMONG / 2 else 0
+        # Every match again, as without ``matches``; see ARRAY_ORDER_MAX.
         if after is None:
             return offset_rows(
                 session,
@@ -494,10 +486,10 @@ def _rows_among(
                 descending=descending,
                 offset=offset,
                 limit=limit,
-                probe=probe,
+                probe=0,
             )
         return keyset_rows(
-            session, stmt, column, pk, descending=descending, after=after, limit=limit, probe=probe
+            session, stmt, column, pk, descending=descending, after=after, limit=limit, probe=0
         )
     among = pk == any_(bindparam("console_matches", list(matches), type_=ARRAY(pk.type)))
     if after is None:
