@@ -47,6 +47,7 @@ PAGE = 50
 COMMON_WORD = "invoice"  # one of the seed's nouns: about 1 row in 20 of the seed's rows
 RARE_TERM = "quetzal"  # planted in the rows whose id ends in 7777 (1 in 10,000)
 RARE_EVERY, RARE_AT = 10_000, 7777
+CODE_TERM = "#1-7777"  # the seed's suffix "#<run>-<i>" of one row of its first run
 FAKER_EVERY = 5  # rows whose id is a multiple of 5 get a Faker description
 # "Page 20,000" of a million rows, at the same relative depth for the other sizes.
 DEEP_PAGE, DEEP_OF = 19_999, 20_000
@@ -201,6 +202,9 @@ def pages_for(url: str, size: int) -> list[Page]:
             Page(f"page {deep + 1:,} by our Next link",
                  {"kind": "after", "index": deep, "id": before_deep[-1] if before_deep else 0},
                  ids(offset=deep * PAGE), ours_only=True, extra=True),
+            # The seed's own numbering: one row at every size, of digits many rows share.
+            Page(f"search, a to-do's number ({CODE_TERM})", {"kind": "search", "term": CODE_TERM},
+                 ids(search, p=f"%{CODE_TERM}%"), extra=True),
             Page(f"page {middle + 1:,} of {pages_total:,} (typed, the middle)",
                  {"kind": "page", "index": middle}, ids(offset=middle * PAGE), extra=True),
         ]
@@ -359,14 +363,13 @@ def median(values: list[float] | None) -> float | None:
 def table(size: int, facts: dict, systems: list[System], pages: list[Page], result: dict) -> str:
     names = [s.name for s in systems]
     peers = names[1:]
-    labels = {"ours": "ours", **{s.name: s.name for s in systems}}
     out = io.StringIO()
     out.write(
         f"\n### {size:,} to-dos ({facts['faker_rows']:,} with Faker descriptions; "
         f"'{COMMON_WORD}' in {facts['common_matches']:,} rows, '{RARE_TERM}' in "
         f"{facts['rare_matches']:,}); medians of {result['rounds']} interleaved rounds, ms\n\n"
     )
-    head = ["page", *[labels[n] for n in names], "ours / fastest peer", "SQL: ours", "SQL: fastest"]
+    head = ["page", *names, "ours / fastest peer", "SQL: ours", "SQL: fastest"]
     out.write("| " + " | ".join(head) + " |\n")
     out.write("|" + "---|" * len(head) + "\n")
     bad_checks = []
