@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from console import schema
 from tests.conftest import csrf_token, post_form
 from tests.schema_helpers import (
+    DEMO_HEAD,
     HEAD,
     REVISIONS,
     admin_client,
@@ -20,6 +21,7 @@ from tests.schema_helpers import (
     copy_scripts,
     empty_database,
     execute,
+    legacy_upgrade,
     marker,
     noop,
     version,
@@ -99,6 +101,44 @@ def test_admin_sees_the_migrated_database_up_to_date(admin_client, database_url)
     assert f"Dialect {dialect}" in page
 
 
+def test_the_page_shows_the_demo_history_below_the_console_own(admin_client):
+    page = text(admin_client.get(URL))
+    own, demo = page.split("tables (people, to-do lists, to-dos)")
+    assert f"Current revision {HEAD} Head revision {HEAD} State Up to date" in own
+    assert "Version table console_alembic_version" in own
+    assert f"Current revision {DEMO_HEAD} Head revision {DEMO_HEAD} State Up to date" in demo
+    assert "Version table alembic_version" in demo
+    assert demo.count("No drift: the database schema matches the models.") == 1
+    assert "Not managed by the console: none." in demo
+
+
+def test_the_page_names_tables_the_console_does_not_manage(own_url, tmp_path):
+    assert schema.initialise(own_url, [schema.console_history(), schema.demo_history()]).ok
+    execute(own_url, "CREATE TABLE their_table (id INTEGER PRIMARY KEY)")
+    with console_app(own_url, SCRIPTS, tmp_path) as app:
+        page = text(admin_client(app).get(URL))
+    assert "Not managed by the console: their_table ." in page
+    assert "No drift: the database schema matches the models." in page
+    assert "their_table is in the database" not in page
+
+
+def test_a_legacy_database_is_adopted_from_the_page(own_url, tmp_path):
+    legacy_upgrade(own_url)
+    with console_app(own_url, SCRIPTS, tmp_path) as app:
+        client = admin_client(app)
+        page = text(client.get(URL))
+        assert f"Current revision {schema.LEGACY_HEAD} Head revision {HEAD} State Legacy" in page
+        assert "adopts it without changing any table" in page
+        plan, action, fields = confirmation(client, URL + "upgrade")
+        assert plan == []
+        done = text(client.post(action, data=fields, follow_redirects=True))
+        assert "Adopted a database of the console&#39;s old migration history" in done
+        assert f"Upgrade done: {schema.LEGACY_HEAD} -&gt; {HEAD}." in done
+        assert f"Current revision {HEAD} Head revision {HEAD} State Up to date" in done
+    assert version(own_url) == [HEAD]
+    assert version(own_url, "alembic_version") == [DEMO_HEAD]
+
+
 def test_the_first_revision_cannot_be_downgraded_from_the_page(own_url, tmp_path):
     first = REVISIONS[0]
     assert schema.upgrade(own_url, SCRIPTS, first).ok
@@ -144,7 +184,9 @@ def test_drift_is_named_on_the_page(own_url, tmp_path):
         page = text(client.get(URL))
     assert "Column account.nickname is in the database but not in the models." in page
     assert "Index ix_audit_entry_model on audit_entry (model) is in the models" in page
-    assert "No drift" not in page
+    # The demo's history is not run here: it says so, with nothing to compare.
+    assert "tables (people, to-do lists, to-dos) Current revision none" in page
+    assert "history&#39;s tables exist yet: nothing to compare." in page
 
 
 def confirmation(client, url: str) -> tuple[list[str], str, dict[str, str]]:
