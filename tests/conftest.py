@@ -3,7 +3,8 @@
 PostgreSQL is reached at ``CONSOLE_TEST_PG`` (default: 127.0.0.1:5432, trust auth,
 database ``test``). Each pytest run creates a database of its own there (so that
 parallel runs cannot collide), migrates it once, empties its tables after each test
-and drops it at the end. When PostgreSQL is down its tests are skipped with the
+and drops it at the end. SQLite is migrated once per run into a template file that
+each test gets a copy of. When PostgreSQL is down its tests are skipped with the
 reason shown, unless ``CONSOLE_REQUIRE_PG=1`` (CI), where they fail instead.
 """
 
@@ -12,6 +13,7 @@ from __future__ import annotations
 import contextvars
 import os
 import re
+import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -132,13 +134,21 @@ def pg_database() -> Iterator[tuple[str, list[str]]]:
     drop_pg_database(url)
 
 
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite file migrated to head once per run; each test gets a copy."""
+    path = tmp_path_factory.mktemp("sqlite_template") / "migrated.sqlite3"
+    migrate_database(f"sqlite:///{path}")
+    return path
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A migrated, empty database: a fresh SQLite file, or the run's PostgreSQL database."""
+    """A migrated, empty database: a copy of the SQLite template, or the run's PostgreSQL one."""
     if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'test.sqlite3'}"
-        migrate_database(url)
-        yield url
+        path = tmp_path / "test.sqlite3"
+        shutil.copyfile(request.getfixturevalue("sqlite_template"), path)
+        yield f"sqlite:///{path}"
         return
     url, tables = request.getfixturevalue("pg_database")
     yield url
