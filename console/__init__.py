@@ -48,8 +48,11 @@ def histories_of_app(app: Flask) -> list[History]:
 
 
 def managed_tables(app: Flask) -> list[str]:
-    """The tables of the models the console manages on ``app`` (its own excluded)."""
-    return [description.table.name for description in catalogue_of_app(app).models]
+    """The tables of the models the console manages on ``app`` (its own excluded).
+
+    By name, qualified (``schema.table``) for a table outside the default schema.
+    """
+    return [description.table.key for description in catalogue_of_app(app).models]
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:

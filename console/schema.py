@@ -592,15 +592,22 @@ def report(
         tables = set(sa.inspect(conn).get_table_names())
         ours = set().union(*(h.tables | {h.version_table} for h in chosen))
         application = sorted(set(managed_tables) - ours)
+        inspector = sa.inspect(conn)
         return SchemaReport(
             dialect=conn.dialect.name,
             server_version=_server_version(conn),
             url=masked_url(conn.engine),
             histories=statuses,
-            managed=[table for table in application if table in tables],
-            missing=[table for table in application if table not in tables],
+            managed=[table for table in application if _exists(inspector, table)],
+            missing=[table for table in application if not _exists(inspector, table)],
             unmanaged=sorted(tables - ours - set(application)),
         )
+
+
+def _exists(inspector: Any, key: str) -> bool:
+    """Whether table ``key`` (``name`` or ``schema.name``) exists."""
+    schema_name, _, name = key.rpartition(".")
+    return bool(inspector.has_table(name, schema=schema_name or None))
 
 
 def status_lines(status: SchemaStatus, *, database: bool = True) -> list[str]:
@@ -1089,9 +1096,13 @@ def _check_tables(
     counted_tables: Iterable[str],
 ) -> None:
     conn.rollback()
-    present = set(sa.inspect(conn).get_table_names())
-    outcome.missing_tables = [t for t in dict.fromkeys(required_tables) if t not in present]
+    inspector = sa.inspect(conn)
+    outcome.missing_tables = [
+        table for table in dict.fromkeys(required_tables) if not _exists(inspector, table)
+    ]
     if conn.dialect.name == "postgresql":
+        present = set(inspector.get_table_names())
+        # Counts are kept for tables of the search path only (see console.counts).
         outcome.uncounted_tables = [
             table
             for table in dict.fromkeys(counted_tables)
