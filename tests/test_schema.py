@@ -415,7 +415,8 @@ def test_sqlite_batch_migration_through_the_app_engine_keeps_child_rows(tmp_path
     assert schema.upgrade(url, scripts, HEAD).ok
     execute(
         url,
-        "INSERT INTO account (email, password_hash) VALUES ('ann@example.com', 'x')",
+        "INSERT INTO account (email, password_hash, session_token) "
+        "VALUES ('ann@example.com', 'x', 't')",
         "INSERT INTO audit_entry (at, account_id, action) VALUES (CURRENT_TIMESTAMP, 1, 'login')",
     )
     with console_app(url, scripts, tmp_path) as app:
@@ -498,7 +499,8 @@ def test_console_init_creates_none_of_an_applications_tables_and_names_the_missi
     assert "your application's migrations" in text and "metadata.create_all" in text
     tables = inspect(empty_url, lambda i: set(i.get_table_names()))
     # Its own tables only: nothing of the shop's, nothing of the demo's.
-    assert tables == {"account", "audit_entry", "row_count_delta", "console_alembic_version"}
+    assert tables == {"account", "audit_entry", "row_count_delta", "login_throttle",
+                      "recovery_code", "console_alembic_version"}
 
     engine = sa.create_engine(empty_url, poolclass=sa.pool.NullPool)
     ShopBase.metadata.create_all(engine, tables=[ShopBase.metadata.tables["customer"]])
