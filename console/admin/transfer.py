@@ -25,15 +25,15 @@ from flask_login import current_user
 from werkzeug.utils import secure_filename
 
 from console import jobs
-from console.auth.roles import current_role_includes
-from console.rules import Role
 from console.admin import list_page
+from console.auth.roles import current_role_includes
 from console.bulk.exporter import export_chunks
 from console.bulk.jobs import JobStore
 from console.bulk.spec import spec_of
 from console.catalogue import ModelDescription
 from console.extensions import db
 from console.extensions import session as current_session
+from console.rules import Role
 
 if TYPE_CHECKING:
     from console.admin.model_view import ConsoleModelView
