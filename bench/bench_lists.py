@@ -260,9 +260,9 @@ def run(rows: int, repeat: int) -> int:
             }
         )
         with app.app_context():
-            from flask_migrate import upgrade
+            from console import histories_of_app, schema
 
-            upgrade()
+            assert schema.initialise(db.engine, histories_of_app(app)).ok
         engine = sa.create_engine(url)
         with engine.begin() as conn:
             seed_base(conn)

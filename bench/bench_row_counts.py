@@ -105,9 +105,9 @@ def run(rows: int, rounds: int, bulk_rows: int) -> None:
     try:
         app = create_app({"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "bench"})
         with app.app_context():
-            from flask_migrate import upgrade
+            from console import histories_of_app, schema
 
-            upgrade()
+            assert schema.initialise(db.engine, histories_of_app(app)).ok
             db.engine.dispose()
         engine = sa.create_engine(url)
         with Session(engine) as session:

@@ -35,11 +35,10 @@ def create_database() -> str:
     url = sa.engine.make_url(ADMIN_URL).set(database=name).render_as_string(hide_password=False)
     app = make_app(url)
     with app.app_context():
-        from flask_migrate import upgrade
-
+        from console import histories_of_app, schema
         from console.extensions import db
 
-        upgrade()
+        assert schema.initialise(db.engine, histories_of_app(app)).ok
         db.engine.dispose()
     return url
 

@@ -56,9 +56,9 @@ def main() -> int:
         }
     )
     with app.app_context():
-        from flask_migrate import upgrade
+        from console import histories_of_app, schema
 
-        upgrade()
+        assert schema.initialise(db.engine, histories_of_app(app)).ok
         account = Account(email="admin@example.com", role=Role.admin, active=True)
         account.set_password(PASSWORD)
         people = [Person(name=f"Person {i}", email=f"p{i}@example.com") for i in range(20)]
