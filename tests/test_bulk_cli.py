@@ -43,7 +43,8 @@ def test_import_exits_non_zero_on_a_bad_row(app: Flask, tmp_path: Path, sample: 
     path.write_text("description,list\nA,Groceries\nB,Nowhere\n")
     result = invoke(app, "import", "todo", str(path))
     assert result.exit_code == 1
-    assert "line 3 [list]: No to-do list named 'Nowhere'." in result.output
+    # Named by the model's description and its key, as for any model (was "named 'Nowhere'").
+    assert "line 3 [list]: No to-do list with name 'Nowhere'." in result.output
     assert "Nothing was written." in result.output
     assert count(Todo) == 2
 

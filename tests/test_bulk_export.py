@@ -13,9 +13,9 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from console.bulk.exporter import export_select, iter_csv
-from console.bulk.spec import spec_for
+from console.bulk.fileformat import file_format
 from console.demo.models import Person, Todo, TodoList
-from tests.bulk_helpers import counts, run_import
+from tests.bulk_helpers import counts, described, run_import
 from tests.conftest import count
 
 
@@ -50,7 +50,7 @@ def test_export_streams_exactly_what_the_list_shows(
     rows = _rows(response.get_data())
     assert [r["description"] for r in rows] == ["Report 2", "Report 1", "Report 0"]
     assert {r["list"] for r in rows} == {"Work"}
-    assert list(rows[0]) == spec_for("todo").columns
+    assert list(rows[0]) == file_format(described("todo")).columns
 
     everything = _rows(viewer_client.get("/admin/todo/export/csv/").get_data())
     assert len(everything) == 5
@@ -104,8 +104,8 @@ def test_round_trip_of_every_model_is_unchanged(db: Any, sample: dict) -> None:
 
     before = snapshot()
     for model in ("person", "todolist", "todo"):
-        spec = spec_for(model)
-        data = b"".join(iter_csv(db.session, spec, export_select(spec)))
+        description = described(model)
+        data = b"".join(iter_csv(db.session, description, export_select(description)))
         result = run_import(model, data, upsert=True)
         assert result.ok and result.updated == 0 and result.inserted == 0, result.errors
     assert snapshot() == before
@@ -115,8 +115,8 @@ def test_exported_file_loads_into_an_empty_database(db: Any, sample: dict) -> No
     """The same files make a copy elsewhere (parents first)."""
     files = {}
     for model in ("person", "todolist", "todo"):
-        spec = spec_for(model)
-        files[model] = b"".join(iter_csv(db.session, spec, export_select(spec)))
+        description = described(model)
+        files[model] = b"".join(iter_csv(db.session, description, export_select(description)))
     db.session.execute(sa.delete(Todo))
     db.session.execute(sa.delete(TodoList))
     db.session.execute(sa.delete(Person))

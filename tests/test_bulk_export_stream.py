@@ -25,10 +25,10 @@ from flask.testing import FlaskClient
 
 import console.admin.bulk as admin_bulk
 from console.bulk import exporter
-from console.bulk.spec import spec_for
+from console.bulk.fileformat import file_format
 from console.demo.models import Person, Priority, Todo, TodoList
 from console.rules import Role
-from tests.bulk_helpers import run_import
+from tests.bulk_helpers import described, run_import
 from tests.conftest import Auth, make_account
 
 # Cells that need quoting or neutralising, or that trip up SQL built as text.
@@ -86,9 +86,9 @@ def awkward(db: Any, sample: dict) -> dict[str, Any]:
 def _python_path(monkeypatch: pytest.MonkeyPatch) -> None:
     """Make the web view export through Python (SQLite's path) whatever the database."""
 
-    def python_chunks(session: Any, spec: Any, fmt: str, base: Any = None) -> Any:
+    def python_chunks(session: Any, description: Any, fmt: str, base: Any = None) -> Any:
         rows = exporter.iter_csv if fmt == "csv" else exporter.iter_jsonl
-        return rows(session, spec, exporter.export_select(spec, base))
+        return rows(session, description, exporter.export_select(description, base))
 
     monkeypatch.setattr(admin_bulk, "export_chunks", python_chunks)
 
@@ -131,7 +131,7 @@ def test_streamed_csv_equals_the_python_path(
     streamed = viewer_client.get(url)
     assert streamed.status_code == 200
     rows = _rows(streamed.get_data())
-    header = spec_for("todo").columns
+    header = file_format(described("todo")).columns
     assert rows[0] == header
     got = [dict(zip(header, r, strict=True)) for r in rows[1:]]
     # Neutralised cells come back with their quote; the import strips it again.
@@ -153,7 +153,7 @@ def test_streamed_json_lines_equal_the_python_path(
     records = [json.loads(line) for line in streamed.splitlines()]
     assert [r["description"] for r in records] == sorted(t for t in [*AWKWARD, "Buy eggs"]
                                                          if "e" in t.lower())
-    assert all(list(r) == spec_for("todo").columns for r in records)
+    assert all(list(r) == file_format(described("todo")).columns for r in records)
     _python_path(monkeypatch)
     python = viewer_client.get(url).get_data(as_text=True)
     assert [json.loads(line) for line in python.splitlines()] == records
@@ -296,7 +296,7 @@ def test_the_command_line_writes_what_the_web_sends(
             assert out.read_bytes() == web
             # One line ending, LF, for the header and the rows (CRLF only inside a cell).
             assert out.read_bytes().split(b"\n", 1)[0] == b",".join(
-                c.encode() for c in spec_for("todo").columns
+                c.encode() for c in file_format(described("todo")).columns
             )
             assert out.read_bytes().count(b"\r\n") == 1
         else:

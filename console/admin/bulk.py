@@ -34,9 +34,9 @@ from console import rules
 from console.auth.roles import current_role_includes, requires
 from console.bulk import actions as bulk_actions
 from console.bulk.exporter import export_chunks
-from console.bulk.importer import import_csv
+from console.bulk.fileformat import file_format
+from console.bulk.importer import import_file
 from console.bulk.jobs import JobStore
-from console.bulk.spec import spec_for, spec_for_model
 from console.demo.models import Person, Priority, Todo, TodoList
 from console.extensions import db
 from console.models import Account
@@ -84,8 +84,8 @@ def run_job(app: Flask, job_id: str, commit: bool) -> None:
                 db.session.get(Account, status["account_id"]) if status["account_id"] else None
             )
             with open(store.upload(job_id), "rb") as source:
-                result = import_csv(
-                    db.session, spec_for(app.extensions["console_catalogue"], status["model"]),
+                result = import_file(
+                    db.session, app.extensions["console_catalogue"].by_name(status["model"]),
                     source, upsert=status["upsert"],
                     dry_run=not commit, account=account, file_name=status["file_name"],
                     progress=progress,
@@ -129,8 +129,9 @@ class BulkMixin:
 
     @property
     def import_spec(self) -> Any:
-        """The CSV spec of this view's model, or None when it is not importable."""
-        return spec_for_model(self.description.catalogue, self.model)  # type: ignore[attr-defined]
+        """The file format of this view's model, or None when it is not importable."""
+        description = self.description  # type: ignore[attr-defined]
+        return None if description is None or description.own else file_format(description)
 
     @property
     def can_import(self) -> bool:
@@ -162,10 +163,10 @@ class BulkMixin:
             execute=False, page_size=0,
         )
         # page_size=0: every row, not a page.
-        base = query.statement.order_by(self.model.id)  # type: ignore[attr-defined]
+        base = query.statement.order_by(self.description.pk.column)  # type: ignore[attr-defined]
         # By COPY on PostgreSQL (a worker thread on this request's connection), by
         # Python elsewhere; either way streamed, so memory stays flat.
-        chunks = export_chunks(db.session, spec, export_type, base)
+        chunks = export_chunks(db.session, self.description, export_type, base)  # type: ignore[attr-defined]
         stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
         filename = secure_filename(f"{spec.name}-{stamp}.{export_type}")
         return Response(
