@@ -188,10 +188,20 @@ def test_mark_complete_through_the_confirmation_page(
     assert count(Todo, Todo.completed.is_(True)) == 2
     milk = db.session.get(Todo, sample["milk"])
     assert milk.version == 2
+    # Eggs were complete already: checked, not written (their version stays).
+    assert db.session.get(Todo, sample["eggs"]).version == 1
+    # The engine is the generic "Set <column>" now: one "update" entry per changed row,
+    # as the form writes (the row's history shows it), and one summary of the edit.
+    updates = db.session.scalars(sa.select(AuditEntry).where(AuditEntry.action == "update")).all()
+    assert [(e.model, e.object_id, e.changes) for e in updates] == [
+        ("Todo", str(sample["milk"]), {"before": {"completed": False}, "after": {"completed": True}})
+    ]
     entry = db.session.scalars(sa.select(AuditEntry).where(AuditEntry.action.like("bulk%"))).one()
-    assert entry.action == "bulk_complete"
-    assert entry.changes == {"summary": {"action": "complete", "count": 2,
-                                         "ids": [sample["milk"], sample["eggs"]]}}
+    assert entry.action == "bulk_set" and entry.account_email == "editor@example.com"
+    assert entry.changes == {"summary": {
+        "column": "completed", "label": "Completed", "value": True, "count": 2, "changed": 1,
+        "ids": [sample["milk"], sample["eggs"]],
+    }}
 
 
 @pytest.mark.parametrize(
@@ -259,7 +269,8 @@ def test_unknown_target_list_is_a_message(editor_client: FlaskClient, sample: di
         "/admin/todo/bulk/move/", data={"csrf_token": token, "row": refs(text), "value": "Nope"}
     )
     assert response.status_code == 400
-    assert "No to-do list named &#39;Nope&#39;." in response.get_data(as_text=True)
+    # Named by the model's description and its key (was "No to-do list named 'Nope'.").
+    assert "No to-do list with name &#39;Nope&#39;." in response.get_data(as_text=True)
 
 
 def test_bulk_actions_need_an_editor(viewer_client: FlaskClient, sample: dict) -> None:
