@@ -507,7 +507,8 @@ class BooleanKind(Kind):
         return [(f"{cell.v} IS NULL", f"{lit('Expected true/false, yes/no or 1/0')} || {cell.got}")]
 
     def sql_text(self, column: ColumnElement[Any]) -> ColumnElement[Any]:
-        return case((column, literal("true")), else_=literal("false"))
+        # NULL stays NULL (an empty cell), as to_text writes it.
+        return case((column, literal("true")), (~column, literal("false")))
 
 
 # Every "-MM-DD" of a leap year: with four digits before it, what rules.DATE_PATTERN and
