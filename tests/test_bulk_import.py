@@ -135,6 +135,30 @@ def test_each_kind_of_bad_row_is_reported_and_nothing_written(
     assert count(AuditEntry) == audits
 
 
+def test_json_lines_of_todos(db: Any, sample: dict) -> None:
+    """The export's own JSON Lines: same checks and messages, errors by physical line."""
+    text = (
+        '{"description": "Paint", "completed": true, "due_date": "2025-06-01", '
+        '"priority": "low", "list": "Groceries", "assignee": "ann@example.com"}\n'
+        "\n"
+        '{"description": "Fix", "completed": "perhaps", "due_date": null, '
+        '"priority": null, "list": "Groceries", "assignee": null}\n'
+        '{"description": "Move", "completed": false, "due_date": null, '
+        '"priority": "high", "list": "Nowhere", "assignee": null}\n'
+    )
+    result = run_import("todo", text)
+    assert result.format == "jsonl" and not result.committed
+    assert errors_of(result) == [
+        (3, "completed", "Expected true/false, yes/no or 1/0 (got 'perhaps')."),
+        (4, "list", "No to-do list with name 'Nowhere'."),
+    ]
+    good = text.splitlines()[0] + "\n"
+    assert run_import("todo", good).committed
+    paint = db.session.scalars(sa.select(Todo).where(Todo.description == "Paint")).one()
+    assert paint.completed and paint.due_date == date(2025, 6, 1) and paint.priority == "low"
+    assert paint.assignee_id == sample["ann"]
+
+
 def test_a_todo_id_twice_in_the_file(db: Any, sample: dict) -> None:
     """Explicit ids are keys too: the second use is an error."""
     result = run_import("todo", "id,description,list\n900,A,Groceries\n900,B,Groceries\n")

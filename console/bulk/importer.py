@@ -160,6 +160,8 @@ def import_file(
         else:
             rows = lines.rows() if fmt == "jsonl" else csv_rows(stream, len(header.columns))  # type: ignore[arg-type]
             _import_python(session, layout, header.columns, rows, result)
+            # In file order, as the PostgreSQL path reports them (rows are checked in chunks).
+            result.errors.sort(key=lambda e: (e.line, e.column is None, e.column or ""))
         if result.rows == 0 and result.ok:
             result.add_error(1, None, "The file has a header but no rows.")
     except FileProblem as problem:

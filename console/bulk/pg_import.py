@@ -668,20 +668,27 @@ def _write_rows(cur: Any, plan: _Plan, result: ImportResult) -> None:
     # Natural keys and explicit ids can collide with rows added since the check:
     # DO NOTHING then shows up as a short row count instead of an aborted transaction.
     guard = "" if layout.key_is_pk and not explicit else " ON CONFLICT DO NOTHING"
-    if result.inserted:
-        cur.execute(
-            f"INSERT INTO {name} ({', '.join(targets)}) "
-            f"SELECT {', '.join(values)} FROM bulk_clean WHERE ex_pk IS NULL{guard}"
-        )
-        if cur.rowcount != result.inserted:
-            raise ConcurrentChange(
-                f"{result.inserted - cur.rowcount} row(s) were added by someone else during the "
-                "import; nothing was written. Check the file and retry."
-            )
+    insert = f"INSERT INTO {name} ({', '.join(targets)}) SELECT {', '.join(values)} FROM bulk_clean"
     if sequence:
+        # Rows with ids first, then the sequence moves past them, then the rows without:
+        # new ids follow the file's, as they do on SQLite.
+        assert pk_field is not None
+        v = plan.v(pk_field)
+        cur.execute(f"{insert} WHERE ex_pk IS NULL AND {v} IS NOT NULL{guard}")
+        written = cur.rowcount
         cur.execute(
             f"SELECT setval({lit(sequence)}, GREATEST((SELECT coalesce(max({q(pk.name)}), 1) "
             f"FROM {name}), pg_sequence_last_value({lit(sequence)}::regclass)))"
+        )
+        cur.execute(f"{insert} WHERE ex_pk IS NULL AND {v} IS NULL{guard}")
+        written += cur.rowcount
+    elif result.inserted:
+        cur.execute(f"{insert} WHERE ex_pk IS NULL{guard}")
+        written = cur.rowcount
+    if result.inserted and written != result.inserted:
+        raise ConcurrentChange(
+            f"{result.inserted - written} row(s) were added by someone else during the "
+            "import; nothing was written. Check the file and retry."
         )
     if result.updated:
         sets = [f"{q(f.column.name)} = c.{plan.v(f)}" for f in plan.values_written]
