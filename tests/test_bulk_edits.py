@@ -6,7 +6,8 @@ enum stored by value, numbers, aware date-times) in test_bulk_contract.py.
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -18,8 +19,11 @@ from console.demo.models import Priority, Todo, TodoList
 from console.models import AuditEntry
 from console.rules import Role, RuleError
 from console.versions import token_of
+from tests import bulk_contract
+from tests.bulk_contract import Contract
 from tests.bulk_helpers import described
 from tests.conftest import make_account
+from tests.contract.models import Member, Stage, Task
 
 
 def tokens(db: Any, *ids: int) -> dict[int, str]:
@@ -189,3 +193,125 @@ def test_the_person_of_a_bulk_edit_is_recorded(db: Any, sample: dict) -> None:
     assert {(e.account_id, e.account_email) for e in entries("update") + entries("bulk_set")} == {
         (editor.id, "editor@example.com")
     }
+
+
+# -- an application the console has never heard of ---------------------------------------------
+
+contract_pg_url = bulk_contract.contract_pg_url
+contract = bulk_contract.contract
+seeded = bulk_contract.seeded
+
+
+def contract_tokens(contract: Contract, model: str, *ids: int) -> dict[int, str]:
+    description = contract.describe(model)
+    found = edits.selection(contract.session, description, ids)
+    contract.session.rollback()
+    return {getattr(obj, description.pk.key): token for obj, token in found}
+
+
+def contract_entries(contract: Contract, action: str) -> list[AuditEntry]:
+    contract.session.expire_all()
+    found = list(contract.session.scalars(
+        sa.select(AuditEntry).where(AuditEntry.action == action).order_by(AuditEntry.id)
+    ))
+    contract.session.rollback()
+    return found
+
+
+def test_contract_bulk_columns(contract: Contract) -> None:
+    """Every boolean, choice, number, date-time and reference of each model."""
+    offered = {
+        name: [c.key for c in edits.choices(contract.describe(name))]
+        for name in ("team", "member", "project", "task", "step", "label")
+    }
+    assert offered == {
+        "team": [], "member": ["active"], "project": ["budget", "archived", "team_id"],
+        "task": ["stage", "estimate", "due_at", "project_id", "reviewer_id"],
+        "step": ["position", "task_id"], "label": [],
+    }
+
+
+def test_a_model_without_versions_is_checked_by_the_values_shown(
+    contract: Contract, seeded: dict
+) -> None:
+    """Members have no version column: a member changed since it was shown stops the edit."""
+    description = contract.describe("member")
+    rows = contract_tokens(contract, "member", seeded["ann"], seeded["bob"])
+    assert all(token.startswith("values:") for token in rows.values())
+    with contract.session.bind.connect() as other:  # type: ignore[union-attr]
+        other.execute(sa.update(Member).where(Member.id == seeded["bob"])
+                      .values(full_name="Robert"))
+        other.commit()
+    outcome = edits.apply(contract.session, description, "active", False, rows)
+    assert outcome.stale == [seeded["bob"]] and outcome.written == 0
+    assert contract_entries(contract, "bulk_set") == []
+
+    rows = contract_tokens(contract, "member", seeded["ann"], seeded["bob"])
+    outcome = edits.apply(contract.session, description, "active", False, rows)
+    assert outcome.ok and (outcome.written, outcome.unchanged) == (1, 1)
+    contract.session.expire_all()
+    assert contract.session.get(Member, seeded["ann"]).active is False
+    update = contract_entries(contract, "update")
+    assert [(e.model, e.object_id, e.changes) for e in update] == [
+        ("Member", str(seeded["ann"]), {"before": {"active": True}, "after": {"active": False}})
+    ]
+
+
+@pytest.mark.parametrize(
+    ("column", "raw", "stored", "recorded"),
+    [
+        ("stage", "Done", Stage.done, "done"),
+        ("stage", "to do", Stage.todo, "to do"),
+        ("estimate", "3.50", Decimal("3.5"), "3.50"),
+        ("estimate", "", None, None),
+        ("due_at", "2026-05-01 12:00+02:00", datetime(2026, 5, 1, 10, 0, tzinfo=UTC),
+         "2026-05-01T10:00:00+00:00"),
+    ],
+)
+def test_contract_values_of_each_kind(
+    contract: Contract, seeded: dict, column: str, raw: str, stored: Any, recorded: Any
+) -> None:
+    """An enum by value, a decimal, an aware date-time: stored, versioned and recorded."""
+    description = contract.describe("task")
+    rows = contract_tokens(contract, "task", seeded["plan"], seeded["build"])
+    value = edits.parse_value(contract.session, description, column, raw)
+    outcome = edits.apply(contract.session, description, column, value, rows)
+    assert outcome.ok and outcome.written + outcome.unchanged == 2
+    contract.session.expire_all()
+    for ident in (seeded["plan"], seeded["build"]):
+        task = contract.session.get(Task, ident)
+        got = getattr(task, column)
+        if isinstance(got, datetime) and got.tzinfo is None:
+            got = got.replace(tzinfo=UTC)  # SQLite keeps no time zone
+        assert got == stored
+    written = contract_entries(contract, "update")
+    assert len(written) == outcome.written
+    assert all(e.changes["after"] == {column: recorded} for e in written)
+    versions = {e.object_id for e in written}
+    for ident in (seeded["plan"], seeded["build"]):
+        expected = 2 if str(ident) in versions else 1
+        assert contract.session.get(Task, ident).version == expected
+
+
+def test_contract_references_by_primary_key(contract: Contract, seeded: dict) -> None:
+    """A task's project and reviewer, as an ajax lookup posts them; SET NULL-able to none."""
+    description = contract.describe("task")
+    session = contract.session
+    assert edits.parse_value(session, description, "project_id", str(seeded["zeus"])) == (
+        seeded["zeus"]
+    )
+    with pytest.raises(RuleError, match=r"^No member with id 99\.$"):
+        edits.parse_value(session, description, "reviewer_id", "99")
+    assert edits.parse_value(session, description, "reviewer_id", "") is None
+    with pytest.raises(RuleError, match=r"^Project is required\.$"):
+        edits.parse_value(session, description, "project_id", "")
+    rows = contract_tokens(contract, "task", seeded["plan"], seeded["ship"])
+    outcome = edits.apply(session, description, "reviewer_id", None, rows)
+    assert outcome.written == 2
+    summary = contract_entries(contract, "bulk_set")[0].changes["summary"]
+    assert summary["column"] == "reviewer_id" and summary["value"] is None
+    step = contract.describe("step")
+    rows = contract_tokens(contract, "step", *seeded["steps"])
+    outcome = edits.apply(session, step, "task_id", seeded["ship"], rows)
+    assert outcome.written == 3
+    assert contract_entries(contract, "bulk_set")[-1].changes["summary"]["shown"] == "Ship"

@@ -194,7 +194,8 @@ def test_mark_complete_through_the_confirmation_page(
     # as the form writes (the row's history shows it), and one summary of the edit.
     updates = db.session.scalars(sa.select(AuditEntry).where(AuditEntry.action == "update")).all()
     assert [(e.model, e.object_id, e.changes) for e in updates] == [
-        ("Todo", str(sample["milk"]), {"before": {"completed": False}, "after": {"completed": True}})
+        ("Todo", str(sample["milk"]),
+         {"before": {"completed": False}, "after": {"completed": True}}),
     ]
     entry = db.session.scalars(sa.select(AuditEntry).where(AuditEntry.action.like("bulk%"))).one()
     assert entry.action == "bulk_set" and entry.account_email == "editor@example.com"
