@@ -199,6 +199,10 @@ def test_the_sql_writes_each_value_as_python_does(
                      sa.Column("x", sql_type), prefixes=["TEMPORARY"])
     metadata.create_all(pg)
     pg.execute(table.insert(), [{"n": i, "x": v} for i, v in enumerate(values)])
+    # The export sets these; another DateStyle must not leak into them.
+    pg.exec_driver_sql("SET LOCAL DateStyle = 'SQL, DMY'")
+    for setting in kinds.EXPORT_SETTINGS:
+        pg.exec_driver_sql(setting)
     x = table.c.x
     rows = pg.execute(
         sa.select(x, kind.sql_text(x), sa.cast(sa.func.to_json(kind.sql_json(x)), sa.Text))

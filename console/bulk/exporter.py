@@ -31,7 +31,7 @@ from sqlalchemy.orm import Session, aliased
 
 from console.bulk.fileformat import FileFormat, file_format
 from console.catalogue import ModelDescription
-from console.kinds import neutralise
+from console.kinds import EXPORT_SETTINGS, neutralise
 
 log = logging.getLogger(__name__)
 
@@ -334,6 +334,8 @@ def export_chunks(
         raise ValueError(f"Unknown export format {fmt!r}: choose csv or jsonl")
     if session.get_bind().dialect.name == "postgresql":
         connection = session.connection()
+        for setting in EXPORT_SETTINGS:  # until the transaction ends
+            connection.exec_driver_sql(setting)
         if fmt == "csv":
             sql = copy_sql(connection, export_select(description, base, as_text=True))
             return copy_chunks(session, sql, _header(file_format(description)))
