@@ -17,7 +17,16 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from sqlalchemy import BigInteger, Enum, Float, ForeignKey, SmallInteger, String, Text
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Enum,
+    Float,
+    ForeignKey,
+    SmallInteger,
+    String,
+    Text,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 import console.models
@@ -50,6 +59,8 @@ class Country(Base):
 
 class City(Base):
     __tablename__ = "bulk_city"
+    # A rule of the database's own, which no file format knows about.
+    __table_args__ = (CheckConstraint("population >= 0", name="ck_bulk_city_population"),)
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(80), unique=True)
     country_code: Mapped[str] = mapped_column(ForeignKey("bulk_country.code"))
@@ -239,3 +250,23 @@ def test_bulk_edits_with_a_text_key(session: Session, described: Any) -> None:
     entry = session.scalars(sa.select(AuditEntry).where(AuditEntry.action == "bulk_set")
                             .order_by(AuditEntry.id.desc())).first()
     assert entry is not None and entry.changes["summary"]["shown"] == "Tromsø"
+
+
+def test_a_rule_of_the_database_is_a_message_not_an_error_page(
+    session: Session, described: Any
+) -> None:
+    """A CHECK constraint refuses a row the kinds let through: nothing is written, and why."""
+    result = load(session, described("city"),
+                  b"name,country_code,population\nOk,NL,5\nMinus,NL,-1\n")
+    assert not result.committed
+    assert [(e.line, e.column) for e in result.errors] == [(0, None)]
+    message = result.errors[0].message
+    assert message.startswith("The database refused the rows: ") and "ck_bulk_city_population" in (
+        message
+    ) and message.endswith(". Nothing was written.")
+    assert session.scalar(sa.select(sa.func.count()).select_from(City)) == 2
+
+
+def test_a_key_the_database_does_not_number_is_required(described: Any) -> None:
+    """A text key must be in the header (and in every row)."""
+    assert file_format(described("country")).required == ["code", "name"]

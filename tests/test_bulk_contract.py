@@ -320,6 +320,9 @@ def test_a_json_lines_file_that_is_not_one(contract: Contract, seeded: dict) -> 
         (b'{}\n', "Line 1 is not a JSON object"),
         (b'\n{"nope": 1}\n', "Wrong columns: unknown column(s) 'nope'"),
         (b'{"title": "Caf\xe9", "project": "Apollo"}\n', "The file is not UTF-8 text"),
+        # Found while COPY is reading the file on PostgreSQL.
+        (b'{"title": "A", "project": "Apollo"}\n{"title": "Caf\xe9", "project": "Apollo"}\n',
+         "The file is not UTF-8 text (bad bytes on or near line 2)"),
     ]:
         result = contract.run_import("task", data, fmt="jsonl")
         assert result.error_count == 1 and result.errors[0].message.startswith(message), (

@@ -130,6 +130,19 @@ def test_a_reference_is_given_by_the_parents_primary_key(db: Any, sample: dict) 
     assert summary["value"] == errands.id and summary["shown"] == "Errands"
 
 
+def test_a_parent_deleted_after_it_was_chosen_stops_the_edit(db: Any, sample: dict) -> None:
+    """The parent is checked (and locked) in the edit's own transaction."""
+    description = described("todo")
+    value = edits.parse_value(db.session, description, "assignee_id", str(sample["bob"]))
+    rows = tokens(db, sample["milk"], sample["eggs"])
+    db.session.rollback()
+    with db.engine.begin() as other:  # Bob owns no list; his to-do is unassigned, unversioned
+        other.execute(sa.text("DELETE FROM person WHERE id = :id"), {"id": sample["bob"]})
+    with pytest.raises(RuleError, match="The person chosen for assignee was deleted meanwhile"):
+        edits.apply(db.session, description, "assignee_id", value, rows)
+    assert entries("bulk_set") == []
+
+
 def test_bad_values_are_refused_with_the_rules_message(db: Any, sample: dict) -> None:
     """The same messages as the forms and the import."""
     description = described("todo")

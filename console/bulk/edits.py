@@ -179,6 +179,8 @@ def apply(
         raise rules.RuleError("Malformed row reference: reload the page and try again.") from None
     ids = sorted(loaded)
     current = _lock(session, description, info, ids)
+    if info.reference is not None and value is not None:
+        _lock_parent(session, description, info, value)
     outcome = Outcome(
         missing=[i for i in ids if i not in current],
         stale=[i for i in ids if i in current and not _still(description, current[i], loaded[i])],
@@ -229,6 +231,24 @@ def _lock(
     columns = [c for c in description.columns if any(c is w for w in wanted)]
     query = select(*(c.column.label(c.key) for c in columns)).where(pk.in_(ids)).with_for_update()
     return {row._mapping[description.pk.key]: row for row in session.execute(query)}
+
+
+def _lock_parent(
+    session: Session, description: ModelDescription, info: ColumnInfo, value: Any
+) -> None:
+    """Keep the parent the rows will point to until commit, or RuleError if it is gone."""
+    assert info.reference is not None
+    target = info.reference.target
+    found = session.scalar(
+        select(target).where(target == value).with_for_update(key_share=True)
+    )
+    if found is None:
+        session.rollback()
+        parent = description.parent_of(info)
+        raise rules.RuleError(
+            f"The {parent.singular} chosen for {info.label.lower()} was deleted meanwhile: "
+            "choose another."
+        )
 
 
 def _still(description: ModelDescription, row: Any, loaded: Loaded) -> bool:

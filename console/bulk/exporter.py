@@ -70,7 +70,11 @@ def _columns(layout: FileFormat, base: Select[Any] | None) -> tuple[Select[Any],
     stmt = base if base is not None else select(model).order_by(description.pk.column)
     columns: list[Any] = []
     for f in layout.fields:
-        if f.parent is not None:
+        if f.parent is not None and f.parent.key.column is f.parent.target:
+            # The foreign key holds the very key files name the parent by (a step's task
+            # id): no join needed.
+            columns.append(getattr(model, f.info.key))
+        elif f.parent is not None:
             parent = f.parent.description
             alias = aliased(parent.cls, name=f"export_{f.name}")
             target = _attribute(alias, parent, f.parent.target)

@@ -74,7 +74,13 @@ class Field:
 
     @property
     def header_required(self) -> bool:
-        """True when a file without this column cannot be imported."""
+        """True when a file without this column cannot be imported.
+
+        A value that cannot be empty and has no default; a primary key the database
+        does not number itself.
+        """
+        if self.role == "pk":
+            return self.blank is Blank.REQUIRED
         return self.info.required and self.role == "value"
 
     def read(self, cell: str) -> Any:

@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, BinaryIO
 
 from sqlalchemy import Column, bindparam, insert, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from console import audit, rules
@@ -107,6 +108,12 @@ class ImportResult:
 
 class ConcurrentChange(Exception):
     """Rows changed between validation and writing: nothing was written."""
+
+
+def refused(detail: str) -> ConcurrentChange:
+    """The database refused a write the checks let through (a constraint of its own)."""
+    first = (detail.strip().splitlines() or ["a constraint failed"])[0].rstrip(".")
+    return ConcurrentChange(f"The database refused the rows: {first}. Nothing was written.")
 
 
 def sniff_format(stream: io.BufferedReader) -> str:
@@ -342,6 +349,20 @@ def _process_chunk(
 
     if result.dry_run or not result.ok:
         return
+    try:
+        _write(session, layout, written, inserts, updates)
+    except IntegrityError as exc:  # a constraint the file format does not know about
+        raise refused(str(exc.orig)) from None
+
+
+def _write(
+    session: Session, layout: FileFormat, written: list[Field],
+    inserts: list[dict[Column[Any], Any]], updates: list[dict[str, Any]],
+) -> None:
+    description = layout.description
+    table = layout.table
+    pk = description.pk.column
+    version = description.version.column if description.version else None
     if inserts:
         _insert(session, layout, inserts)
     if updates:
@@ -396,4 +417,4 @@ def _conflict(version: int, current: int) -> str:
     )
 
 
-__all__ = ["FORMATS", "ConcurrentChange", "ImportResult", "RowError", "import_file"]
+__all__ = ["FORMATS", "ConcurrentChange", "ImportResult", "RowError", "import_file", "refused"]

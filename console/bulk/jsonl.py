@@ -120,7 +120,9 @@ class StagedCsv:
     """The rows of a JSON Lines file as CSV for COPY: the line number, then the cells.
 
     Read by COPY as it streams (``read``), a few rows at a time; rows that cannot be
-    read are kept in ``problems`` instead (with an exact count beyond ``keep``).
+    read are kept in ``problems`` instead (with an exact count beyond ``keep``). A
+    problem of the whole file ends the COPY early and waits in ``failure`` (psycopg2
+    would turn an exception raised in ``read`` into a cancelled query).
     """
 
     def __init__(self, source: JsonLines, keep: int) -> None:
@@ -132,12 +134,17 @@ class StagedCsv:
         self.buffer = io.StringIO()
         self.writer = csv.writer(self.buffer, quoting=csv.QUOTE_ALL, lineterminator="\n")
         self.pending = b""
+        self.failure: FileProblem | None = None
 
     def read(self, size: int = -1) -> bytes:
         """Up to about ``size`` bytes of CSV (b"" at the end)."""
         want = size if size and size > 0 else 1 << 20
-        while len(self.pending) < want:
-            produced = self._fill(want)
+        while len(self.pending) < want and self.failure is None:
+            try:
+                produced = self._fill(want)
+            except FileProblem as problem:
+                self.failure = problem
+                return b""
             if not produced:
                 break
         out, self.pending = self.pending[:want], self.pending[want:]

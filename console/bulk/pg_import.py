@@ -32,7 +32,7 @@ from sqlalchemy.orm import Session
 from console import rules
 from console.bulk.csvio import FileProblem, RowProblem, not_utf8
 from console.bulk.fileformat import Blank, Field, FileFormat
-from console.bulk.importer import MAX_ERRORS, ConcurrentChange, ImportResult
+from console.bulk.importer import MAX_ERRORS, ConcurrentChange, ImportResult, refused
 from console.bulk.jsonl import JsonLines, StagedCsv
 from console.kinds import SqlCell
 from console.sqltext import WHITESPACE, Encoding, lit, q
@@ -395,6 +395,8 @@ def _stage(
             f"COPY bulk_stage (line, {staged}) FROM STDIN WITH (FORMAT csv, ENCODING 'UTF8')",
             reader, size=COPY_BUFFER,
         )
+        if reader.failure is not None:
+            raise reader.failure
         result.rows = reader.count
         result.error_count += reader.problem_count - len(reader.problems)
         return reader.problems
@@ -618,7 +620,10 @@ def _write(cur: Any, plan: _Plan, result: ImportResult) -> None:
     if trusted:
         cur.execute("SET LOCAL session_replication_role = replica")
     result.set_based_references = trusted
-    _write_rows(cur, plan, result)
+    try:
+        _write_rows(cur, plan, result)
+    except psycopg2.IntegrityError as exc:  # a constraint the file format does not know about
+        raise refused(exc.diag.message_primary or str(exc)) from None
     if trusted:
         cur.execute("SET LOCAL session_replication_role = origin")
 
