@@ -25,7 +25,7 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-from sqlalchemy import Connection, Select, func, select, true, values
+from sqlalchemy import Connection, Select, func, inspect, select, true, values
 from sqlalchemy import column as sql_column
 from sqlalchemy.orm import Session, aliased
 
@@ -59,8 +59,7 @@ __all__ = ["FORMATS", "export_chunks", "export_select", "iter_csv", "iter_jsonl"
 
 def _attribute(cls: Any, description: ModelDescription, column: Any) -> Any:
     """The mapped attribute of ``cls`` (a class or an alias) for a table column."""
-    info = next(c for c in description.columns if c.column is column)
-    return getattr(cls, info.key)
+    return getattr(cls, inspect(description.cls).get_property_by_column(column).key)
 
 
 def _columns(layout: FileFormat, base: Select[Any] | None) -> tuple[Select[Any], list[Any]]:
