@@ -30,7 +30,8 @@ def build_catalogue(models: str | list[type]) -> Catalogue:
 
 def catalogue_of_app(app: Flask) -> Catalogue:
     """The catalogue ``create_app`` built for ``app``."""
-    return app.extensions["console_catalogue"]  # type: ignore[no-any-return]
+    found: Catalogue = app.extensions["console_catalogue"]
+    return found
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
@@ -58,9 +59,15 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     csrf.init_app(app)
     login_manager.init_app(app)
 
+    from console import security
     from console.auth import bp as auth_bp
+    from console.auth import commands as auth_commands
+    from console.auth import sessions
 
+    security.init_app(app)
+    sessions.init_app(app)
     app.register_blueprint(auth_bp)
+    auth_commands.register(app)
 
     from console.admin import init_admin
 
@@ -78,21 +85,6 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         return redirect(url_for("admin.index"))
 
     return app
-
-
-@login_manager.user_loader
-def _load_account(account_id: str) -> Any:
-    from console.models import Account
-
-    try:
-        return db.session.get(Account, int(account_id))
-    except ValueError:
-        return None
-
-
-login_manager.login_view = "auth.login"
-login_manager.login_message = "Please log in to use the console."
-login_manager.login_message_category = "info"
 
 
 @event.listens_for(Engine, "connect")
@@ -114,6 +106,7 @@ def _register_error_pages(app: Flask) -> None:
         404: ("Not found", "There is nothing at this address."),
         405: ("Method not allowed", "This address does not accept that kind of request."),
         413: ("Too large", "The upload is larger than this console accepts."),
+        429: ("Too many requests", "Wait a minute, then try again."),
         500: ("Server error", "Something went wrong on our side. It has been logged; "
               "nothing you entered was saved."),
     }

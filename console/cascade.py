@@ -41,7 +41,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from console.audit import record
-from console.catalogue import Edge
+from console.catalogue import Edge, mapper_of, table_of
 from console.declare import RELATIONSHIP_OPTIONS, OnDelete
 from console.history import json_value, snapshot
 
@@ -135,10 +135,12 @@ class Plan:
 
 
 def _pk(model: type) -> Column[Any]:
-    keys = inspect(model).primary_key
+    keys = mapper_of(model).primary_key
     if len(keys) != 1:
         raise PlanError(f"{model.__name__}: composite primary keys are not supported")
-    return keys[0]
+    key = keys[0]
+    assert isinstance(key, Column)
+    return key
 
 
 def _version(model: type) -> Column[Any] | None:
@@ -162,7 +164,7 @@ def _root_predicate(model: type, selection: Any) -> tuple[ColumnElement[bool], l
 
 def _examples(session: Session, model: type, where: ColumnElement[bool]) -> list[Example]:
     pk = _pk(model)
-    rows = session.scalars(select(model).where(where).order_by(pk).limit(EXAMPLES))
+    rows: Iterable[Any] = session.scalars(select(model).where(where).order_by(pk).limit(EXAMPLES))
     return [Example(model, getattr(row, pk.key), str(row)) for row in rows]
 
 
@@ -236,8 +238,8 @@ def _expand_cycle(
                     session.scalars(select(edge.target).where(_pk(edge.parent).in_(targets)))
                 )
             for chunk in _chunks(sorted(targets)):
-                rows = session.scalars(select(_pk(edge.child)).where(edge.fk.in_(chunk)))
-                new[edge.child] |= set(rows) - found[edge.child]
+                keys = set(session.scalars(select(_pk(edge.child)).where(edge.fk.in_(chunk))))
+                new[edge.child] |= keys - found[edge.child]
         for model in members:
             found[model] |= new[model]
         fresh = new
@@ -338,7 +340,8 @@ def plan_delete(
         shown = _examples(session, target, where[target]) if examples and count > 0 else []
         deleted.append(Effect("delete", target, count, shown))
 
-    nulled, blocking = [], []
+    nulled: list[Effect] = []
+    blocking: list[Effect] = []
     for edge in edges:
         if edge.parent not in where or edge.policy is OnDelete.CASCADE:
             continue
@@ -360,7 +363,7 @@ def plan_delete(
 
     drift: list[str] = []
     if check_database:
-        involved = {e.child.__table__.name for e in edges if e.parent in where}
+        involved = {table_of(e.child).name for e in edges if e.parent in where}
         drift = [
             row.problem
             for row in relationship_report(session.connection(), edges, tables=involved)
@@ -427,7 +430,7 @@ def _counters(session: Session, tables: list[Any]) -> dict[str, tuple[int, int]]
 
 def _measurable(plan: Plan) -> list[Any] | None:
     """The tables whose counters tell each effect apart, or None when two effects share one."""
-    tables = [e.model.__table__ for e in (*plan.deleted, *plan.nulled)]
+    tables = [table_of(e.model) for e in (*plan.deleted, *plan.nulled)]
     return tables if len({t.name for t in tables}) == len(tables) else None
 
 
@@ -481,18 +484,18 @@ def execute_delete(
         single = plan.selected_count == 1 and plan.requested is not None
         before, object_id = None, None
         if single:
-            row = session.scalars(select(model).where(plan._root)).one()
+            row: Any = session.scalars(select(model).where(plan._root)).one()
             before = snapshot(row)
             object_id = getattr(row, _pk(model).key)
         baseline = _counters(session, tables) if measured and tables else None
         result = session.execute(
             delete(model).where(plan._root), execution_options={"synchronize_session": False}
         )
-        if result.rowcount != plan.selected_count:
+        if result.rowcount != plan.selected_count:  # type: ignore[attr-defined]
             return refuse("changed")
         if baseline is not None and tables:
             after = _counters(session, tables) or {}
-            root_table = model.__table__.name
+            root_table = table_of(model).name
             if after[root_table][0] - baseline[root_table][0] < plan.selected_count:
                 # Counters off on this server (track_counts): count beforehand instead.
                 session.rollback()
@@ -501,10 +504,10 @@ def execute_delete(
                     check=check, measure=False,
                 )
             for effect in plan.deleted:
-                name = effect.model.__table__.name
+                name = table_of(effect.model).name
                 effect.count = after[name][0] - baseline[name][0]
             for effect in plan.nulled:
-                name = effect.model.__table__.name
+                name = table_of(effect.model).name
                 effect.count = after[name][1] - baseline[name][1]
             plan.fingerprint = _fingerprint(plan)
             if plan.fingerprint != fingerprint:
@@ -552,7 +555,7 @@ def _rule_text(rule: str | None) -> str:
 
 def _orm_options(edge: Edge) -> dict[str, Any]:
     """The parent-side relationship's options, or {} when the edge has none in the ORM."""
-    mapper = inspect(edge.parent)
+    mapper = mapper_of(edge.parent)
     for rel in mapper.relationships:
         if rel.mapper.class_ is edge.child and edge.fk in rel.remote_side:
             return {
@@ -602,10 +605,10 @@ def relationship_report(
     """Each relationship's declared policy, the database's ON DELETE rule and the ORM options."""
     inspector = inspect(connection)
     existing = set(inspector.get_table_names())
-    reflected: dict[str, list[dict[str, Any]]] = {}
+    reflected: dict[str, list[Any]] = {}
     rows = []
     for edge in edges:
-        table = edge.child.__table__.name
+        table = table_of(edge.child).name
         if tables is not None and table not in tables:
             continue
         declared_rule = _rule_text(next(iter(edge.fk.foreign_keys)).ondelete)

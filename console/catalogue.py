@@ -75,13 +75,26 @@ class Edge:
         return f"{self.child.__name__}.{self.fk.key}"
 
 
+def mapper_of(cls: type) -> Mapper[Any]:
+    """The mapper of a mapped class."""
+    mapper: Mapper[Any] = inspect(cls)
+    return mapper
+
+
+def table_of(cls: type) -> Table:
+    """The table a mapped class is mapped to."""
+    table = mapper_of(cls).local_table
+    assert isinstance(table, Table)
+    return table
+
+
 def relationship_graph(classes: Iterable[type]) -> list[Edge]:
     """Every foreign key between the tables of ``classes`` as an edge, in a stable order.
 
     The one walk of the relationship graph: delete plans, the audit entry of a
     delete, the Relationships page, children and references all read these edges.
     """
-    by_table = {inspect(cls).local_table: cls for cls in classes}
+    by_table = {table_of(cls): cls for cls in classes}
     edges = []
     for table, child in sorted(by_table.items(), key=lambda item: item[0].name):
         for constraint in sorted(table.foreign_key_constraints, key=lambda c: str(c.name)):
@@ -114,7 +127,7 @@ def relationship_graph(classes: Iterable[type]) -> list[Edge]:
 
 
 def _collection(parent: type, child: type, fk: Column[Any]) -> str | None:
-    for rel in inspect(parent).relationships:
+    for rel in mapper_of(parent).relationships:
         one_to_many = rel.direction.name == "ONETOMANY" and rel.mapper.class_ is child
         if one_to_many and fk in rel.remote_side:
             return rel.key
@@ -122,7 +135,7 @@ def _collection(parent: type, child: type, fk: Column[Any]) -> str | None:
 
 
 def _reference(child: type, fk: Column[Any]) -> str | None:
-    for rel in inspect(child).relationships:
+    for rel in mapper_of(child).relationships:
         if rel.direction.name == "MANYTOONE" and fk in rel.local_columns:
             return rel.key
     return None
@@ -334,8 +347,8 @@ def load_models(spec: str) -> list[type]:
         for value in vars(module).values():
             if not isinstance(value, type) or value in classes:
                 continue
-            mapper = inspect(value, raiseerr=False)
-            if not isinstance(mapper, Mapper) or mapper.class_ is not value:
+            mapped = inspect(value, raiseerr=False)
+            if not isinstance(mapped, Mapper) or mapped.class_ is not value:
                 continue
             if issubclass(value, ConsoleBase):
                 continue  # the console's own tables are never "managed"
@@ -541,9 +554,10 @@ def _index_serves(table: Table, column: Column[Any]) -> bool:
         if first is column:
             return True
     for constraint in table.constraints:
-        starts = isinstance(constraint, UniqueConstraint) and len(constraint.columns) > 0
-        if starts and next(iter(constraint.columns)) is column:
-            return True
+        if isinstance(constraint, UniqueConstraint) and len(constraint.columns) > 0:
+            first = next(iter(constraint.columns))
+            if first is column:
+                return True
     return bool(column.unique or column.index)
 
 
@@ -579,7 +593,7 @@ def _choose_keys(description: ModelDescription, options: Options, table: Table) 
     else:
         text = [c for c in description.columns
                 if isinstance(c.kind, TextKind) and not c.hidden and not c.is_reference]
-        short = [c for c in text if c.kind.max_length and c.kind.max_length <= LABEL_MAX]
+        short = [c for c in text if 0 < (getattr(c.kind, "max_length", 0) or 0) <= LABEL_MAX]
         description.label = (short or text or [description.pk])[0]
 
 
@@ -680,10 +694,10 @@ def _choose_behaviour(description: ModelDescription, options: Options, table: Ta
         ]
 
     if options.due is not None:
-        info = description.find(options.due)
-        if info is None or not isinstance(info.kind, DateKind):
+        due = description.find(options.due)
+        if due is None or not isinstance(due.kind, DateKind):
             raise CatalogueError(f"{model}.__console__ due: {options.due!r} is not a date column")
-        description.due = info
+        description.due = due
     description.created = next(
         (c for c in description.columns
          if isinstance(c.column.type, DateTime) and c.key in ("created_at", "created")),
@@ -721,7 +735,7 @@ def humanise(name: str) -> str:
 
 
 def _words(class_name: str) -> str:
-    """``TodoList`` -> ``todo list``; ``HTTPRoute`` -> ``http route``."""
+    """``OrderLine`` -> ``order line``; ``HTTPRoute`` -> ``http route``."""
     spaced = re.sub(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", " ", class_name)
     return spaced.replace("_", " ").lower()
 

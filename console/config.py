@@ -39,6 +39,33 @@ def _bool(name: str, default: bool) -> bool:
     return raw.strip().lower() in {"1", "true", "yes", "on"}
 
 
+def _optional_bool(name: str) -> bool | None:
+    """True or False when ``name`` is set, None (decide per request) when it is not."""
+    raw = os.environ.get(name)
+    if raw in (None, "") or raw.strip().lower() == "auto":
+        return None
+    return raw.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _positive(name: str, default: int) -> int:
+    value = _int(name, default)
+    if value < 1:
+        raise RuntimeError(f"{name} must be at least 1, got {value}")
+    return value
+
+
+def _rate(name: str, default: str) -> str:
+    """A rate such as ``30/minute``, checked at start-up."""
+    from console.auth.throttle import parse_rate
+
+    raw = (os.environ.get(name) or "").strip() or default
+    try:
+        parse_rate(raw)
+    except ValueError as exc:
+        raise RuntimeError(f"{name}: {exc}") from exc
+    return raw
+
+
 def _page_size() -> int:
     size = _int("CONSOLE_PAGE_SIZE", 50)
     if not 1 <= size <= 500:
@@ -73,14 +100,33 @@ def from_environment(instance_path: str) -> dict[str, Any]:
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
-        "SESSION_COOKIE_SECURE": _bool("CONSOLE_SECURE_COOKIES", False),
+        # Unset: the Secure flag follows the request (HTTPS, or X-Forwarded-Proto: https
+        # from a trusted proxy); 1 or 0 force it (console.security.cookies_secure).
+        "CONSOLE_SECURE_COOKIES": _optional_bool("CONSOLE_SECURE_COOKIES"),
+        "SESSION_COOKIE_SECURE": _optional_bool("CONSOLE_SECURE_COOKIES") is True,
+        "REMEMBER_COOKIE_SECURE": _optional_bool("CONSOLE_SECURE_COOKIES") is True,
+        # How many reverse proxies in front set X-Forwarded-*; 0: trust none of them.
+        "CONSOLE_TRUST_PROXY": _int("CONSOLE_TRUST_PROXY", 0),
+        "CONSOLE_CSP": _bool("CONSOLE_CSP", True),
+        "CONSOLE_SESSION_IDLE_MINUTES": _positive("CONSOLE_SESSION_IDLE_MINUTES", 480),
+        "CONSOLE_REQUIRE_2FA": _bool("CONSOLE_REQUIRE_2FA", False),
+        # The name authenticator apps show next to the account's codes.
+        "CONSOLE_TOTP_ISSUER": os.environ.get("CONSOLE_TOTP_ISSUER", "").strip() or "Console",
+        "CONSOLE_AUDIT_RETENTION_DAYS": _positive("CONSOLE_AUDIT_RETENTION_DAYS", 365),
         "REMEMBER_COOKIE_HTTPONLY": True,
         "REMEMBER_COOKIE_SAMESITE": "Lax",
         "WTF_CSRF_TIME_LIMIT": _int("CONSOLE_CSRF_TIME_LIMIT", 8 * 3600),
         "CONSOLE_ADMIN_EMAIL": os.environ.get("CONSOLE_ADMIN_EMAIL", "admin@example.com"),
         "CONSOLE_ADMIN_PASSWORD": os.environ.get("CONSOLE_ADMIN_PASSWORD"),
-        "CONSOLE_LOGIN_MAX_FAILURES": _int("CONSOLE_LOGIN_MAX_FAILURES", 5),
-        "CONSOLE_LOGIN_LOCK_SECONDS": _int("CONSOLE_LOGIN_LOCK_SECONDS", 900),
+        # Sign-in throttling (console/auth/service.py): failures allowed per window for one
+        # account from one address, from one address in all, and for one account from
+        # browsers that never signed in to it; the window, which is also the first lock.
+        "CONSOLE_LOGIN_MAX_FAILURES": _positive("CONSOLE_LOGIN_MAX_FAILURES", 5),
+        "CONSOLE_LOGIN_ADDRESS_MAX_FAILURES": _positive("CONSOLE_LOGIN_ADDRESS_MAX_FAILURES", 20),
+        "CONSOLE_LOGIN_ACCOUNT_MAX_FAILURES": _positive("CONSOLE_LOGIN_ACCOUNT_MAX_FAILURES", 50),
+        "CONSOLE_LOGIN_LOCK_SECONDS": _positive("CONSOLE_LOGIN_LOCK_SECONDS", 900),
+        # Sign-in requests (password and code steps) per client address.
+        "CONSOLE_LOGIN_RATE_LIMIT": _rate("CONSOLE_LOGIN_RATE_LIMIT", "30/minute"),
         "CONSOLE_PAGE_SIZE": _page_size(),
         # The modules whose mapped classes the console manages (default: the to-do demo).
         "CONSOLE_MODELS": os.environ.get("CONSOLE_MODELS", "").strip() or DEMO_MODELS,

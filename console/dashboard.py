@@ -1,23 +1,26 @@
-"""The dashboard's figures, each one an indexed query (no Flask imports).
+"""The dashboard's figures, for whatever models the catalogue holds (no Flask imports).
 
-Every query here is served by an index of migration 0002 (or 0001), so the
-dashboard costs about the same at a thousand to-dos as at a million, with one
-exception spelled out in ``biggest_lists``.
+A count per model (exact where the database keeps it); for a model with a creation
+timestamp, a done flag and a change timestamp, a per-day chart; for one with a due
+date and a done flag, what is overdue; for each parent/child pair whose children
+cannot exist without a parent, the parents with the most children. A panel whose
+columns a model does not have is left out. Each query is one an index can serve.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import desc, func, select, text
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy import Select, desc, func, select, text
+from sqlalchemy.orm import Session
 
 from console import paging
-from console.demo.models import Person, Todo, TodoList
-from console.models import Account, AuditEntry
+from console.catalogue import Catalogue, Edge, ModelDescription
+from console.models import AuditEntry
 
 CHART_DAYS = 30
 
@@ -36,8 +39,9 @@ class DayBar:
 
 @dataclass
 class Chart:
-    """To-dos created and completed per day, scaled for an SVG of ``width`` x ``height``."""
+    """Rows created and done per day, scaled for an SVG of ``width`` x ``height``."""
 
+    description: ModelDescription
     days: list[DayBar]
     peak: int
     width: int
@@ -47,21 +51,39 @@ class Chart:
     total_completed: int
 
 
-def model_counts(session: Session) -> list[tuple[str, str, type]]:
-    """(label, count label, model) for each model; estimated where exact would be slow."""
-    result = []
-    for label, model in (
-        ("People", Person),
-        ("To-do lists", TodoList),
-        ("To-dos", Todo),
-        ("Accounts", Account),
-        ("Audit entries", AuditEntry),
-    ):
-        count = paging.count_rows(
-            session, select(model), model.id, table_name=model.__tablename__, filtered=False
+@dataclass
+class Overdue:
+    """Open rows whose due date has passed, oldest first."""
+
+    description: ModelDescription
+    count: paging.RowCount
+    rows: list[Any]
+
+
+@dataclass
+class Biggest:
+    """The parents with the most children through one edge."""
+
+    parent: ModelDescription
+    child: ModelDescription
+    edge: Edge
+    exact: bool
+    rows: list[tuple[Any, int]]
+
+
+def model_counts(
+    session: Session, descriptions: Iterable[ModelDescription]
+) -> list[tuple[ModelDescription, paging.RowCount]]:
+    """(description, count) for each model; estimated where exact would be slow."""
+    return [
+        (
+            d,
+            paging.count_rows(
+                session, select(d.cls), d.pk.column, table_name=d.table.name, filtered=False
+            ),
         )
-        result.append((label, count.label, model))
-    return result
+        for d in descriptions
+    ]
 
 
 def _per_day(session: Session, column: Any, since: datetime, *where: Any) -> dict[date, int]:
@@ -77,18 +99,34 @@ def _per_day(session: Session, column: Any, since: datetime, *where: Any) -> dic
     return counts
 
 
-def activity_chart(
-    session: Session, today: date, *, days: int = CHART_DAYS, width: int = 720, height: int = 160
-) -> Chart:
-    """To-dos created per day, and completed per day, over the last ``days`` days.
+def charted(catalogue: Catalogue) -> ModelDescription | None:
+    """The first model with what the chart needs: created and changed times, a done flag."""
+    return next(
+        (d for d in catalogue if d.created and d.changed and d.done is not None), None
+    )
 
-    There is no completion timestamp: a completed to-do counts on the day it was
-    last updated, which is the day it was ticked unless it was edited afterwards.
+
+def activity_chart(
+    session: Session,
+    description: ModelDescription,
+    today: date,
+    *,
+    days: int = CHART_DAYS,
+    width: int = 720,
+    height: int = 160,
+) -> Chart:
+    """Rows created per day, and done per day, over the last ``days`` days.
+
+    A done row counts on the day it was last changed, which is the day it was ticked
+    unless it was edited afterwards (there is no completion timestamp).
     """
+    assert description.created and description.changed and description.done
     first = today - timedelta(days=days - 1)
     since = datetime.combine(first, datetime.min.time())
-    created = _per_day(session, Todo.created_at, since)
-    completed = _per_day(session, Todo.updated_at, since, Todo.completed.is_(True))
+    created = _per_day(session, description.created.column, since)
+    completed = _per_day(
+        session, description.changed.column, since, description.done.column.is_(True)
+    )
     peak = max([1, *created.values(), *completed.values()])
     # A round top for the axis: 1, 2, 5 x 10^n.
     magnitude = 10 ** math.floor(math.log10(peak))
@@ -110,6 +148,7 @@ def activity_chart(
             )
         )
     return Chart(
+        description=description,
         days=bars,
         peak=top,
         width=width,
@@ -120,90 +159,138 @@ def activity_chart(
     )
 
 
-def overdue(session: Session, today: date, limit: int = 10) -> tuple[paging.RowCount, list[Todo]]:
-    """Open to-dos whose due date has passed, oldest first, and how many there are."""
-    stmt = select(Todo).where(Todo.completed.is_(False), Todo.due_date < today)
-    count = paging.count_rows(session, stmt, Todo.id, table_name="todo", filtered=True, cap=10_000)
-    rows = list(
-        session.scalars(
-            stmt.options(joinedload(Todo.todo_list)).order_by(Todo.due_date, Todo.id).limit(limit)
-        )
+def with_due_dates(catalogue: Catalogue) -> ModelDescription | None:
+    """The first model with a due date and a done flag."""
+    return next((d for d in catalogue if d.due is not None and d.done is not None), None)
+
+
+def overdue(
+    session: Session, description: ModelDescription, today: date, limit: int = 10
+) -> Overdue:
+    """Open rows whose due date has passed, oldest first, and how many there are."""
+    assert description.due is not None and description.done is not None
+    due, pk = description.due.column, description.pk.column
+    stmt: Select[Any] = select(description.cls).where(
+        description.done.column.is_(False), due < today
     )
-    return count, rows
+    count = paging.count_rows(
+        session, stmt, pk, table_name=description.table.name, filtered=True, cap=10_000
+    )
+    rows = list(session.scalars(stmt.order_by(due, pk).limit(limit)))
+    return Overdue(description, count, rows)
 
 
-def biggest_lists(session: Session, limit: int = 5) -> tuple[bool, list[tuple[Any, int]]]:
-    """The lists with the most to-dos: (exact?, [(list, count)]).
+def parent_pairs(catalogue: Catalogue) -> list[Edge]:
+    """Parent/child edges whose children cannot exist without their parent."""
+    managed = {d.cls for d in catalogue}
+    return [
+        e for e in catalogue.edges
+        if not e.fk.nullable and e.parent in managed and e.child in managed
+        and e.target is catalogue.describe(e.parent).pk.column
+    ]
 
-    Counting every list's to-dos reads the whole list_id index. Where PostgreSQL
-    already knows the most common list ids (its column statistics), those are
-    counted exactly, one indexed count each; elsewhere the whole index is grouped.
+
+def biggest_parents(
+    session: Session, catalogue: Catalogue, edge: Edge, limit: int = 5
+) -> Biggest:
+    """The parents with the most children through ``edge``.
+
+    Counting every parent's children reads the whole foreign key index. Where
+    PostgreSQL already knows the most common values of the foreign key (its column
+    statistics), those are counted exactly, one indexed count each; elsewhere the
+    whole index is grouped.
     """
-    candidates = _common_list_ids(session, limit * 4)
+    parent = catalogue.describe(edge.parent)
+    child = catalogue.describe(edge.child)
+    candidates = _common_values(session, child, edge, limit * 4)
     if candidates:
         counted = [
-            (
-                list_id,
-                session.scalar(select(func.count()).where(Todo.list_id == list_id)) or 0,
-            )
-            for list_id in candidates
+            (key, session.scalar(select(func.count()).where(edge.fk == key)) or 0)
+            for key in candidates
         ]
         counted.sort(key=lambda pair: (-pair[1], pair[0]))
         top = counted[:limit]
         exact = False
     else:
         top = [
-            (list_id, number)
-            for list_id, number in session.execute(
-                select(Todo.list_id, func.count().label("n"))
-                .group_by(Todo.list_id)
-                .order_by(desc("n"), Todo.list_id)
+            (key, number)
+            for key, number in session.execute(
+                select(edge.fk, func.count().label("n"))
+                .group_by(edge.fk)
+                .order_by(desc("n"), edge.fk)
                 .limit(limit)
             )
         ]
         exact = True
-    lists = {
-        row.id: row
-        for row in session.scalars(
-            select(TodoList)
-            .options(joinedload(TodoList.owner))
-            .where(TodoList.id.in_([i for i, _ in top]))
-        )
-    }
-    return exact, [(lists[i], n) for i, n in top if i in lists]
+    pk = parent.pk
+    parents: list[Any] = list(
+        session.scalars(select(parent.cls).where(pk.column.in_([k for k, _ in top])))
+    )
+    found = {getattr(row, pk.key): row for row in parents}
+    return Biggest(parent, child, edge, exact, [(found[k], n) for k, n in top if k in found])
 
 
-def _common_list_ids(session: Session, limit: int) -> list[int]:
-    """PostgreSQL's most common todo.list_id values (after ANALYZE), or [] when it has none."""
+def _common_values(
+    session: Session, child: ModelDescription, edge: Edge, limit: int
+) -> list[Any]:
+    """PostgreSQL's most common values of the foreign key (after ANALYZE), or []."""
     if session.get_bind().dialect.name != "postgresql":
         return []
     # Small tables: an exact GROUP BY is cheap and better than statistics.
-    estimate = paging.table_estimate(session, "todo")
+    estimate = paging.table_estimate(session, child.table.name)
     if estimate is None or estimate < 100_000:
         return []
     values = session.scalar(
         text(
             "SELECT most_common_vals::text FROM pg_stats "
-            "WHERE schemaname = current_schema() AND tablename = 'todo' AND attname = 'list_id'"
-        )
+            "WHERE schemaname = current_schema() AND tablename = :table AND attname = :column"
+        ),
+        {"table": child.table.name, "column": edge.fk.name},
     )
     if not values:
         return []
-    ids = [int(v) for v in values.strip("{}").split(",") if v.strip().isdigit()]
-    return ids[:limit]
+    kind = child.column(_attribute(child, edge)).kind
+    keys = []
+    for raw in values.strip("{}").split(","):
+        try:
+            key = kind.parse(raw.strip().strip('"'), label="key")
+        except ValueError:
+            continue
+        if key is not None:
+            keys.append(key)
+    return keys[:limit]
+
+
+def _attribute(description: ModelDescription, edge: Edge) -> str:
+    return next(c.key for c in description.columns if c.column is edge.fk)
 
 
 # Sign-ins are in the audit log, but they change no data.
 NOT_CHANGES = ("login", "login_failed")
 
 
-def recent_changes(session: Session, limit: int = 10) -> list[AuditEntry]:
-    """The latest audit entries that changed data, newest first."""
+def recent_changes(
+    session: Session, limit: int = 10, *, models: Iterable[str] | None = None
+) -> list[AuditEntry]:
+    """The latest audit entries that changed data, newest first (only ``models``'s if given)."""
+    stmt = select(AuditEntry).where(AuditEntry.action.not_in(NOT_CHANGES))
+    if models is not None:
+        stmt = stmt.where(AuditEntry.model.in_(list(models)))
     return list(
-        session.scalars(
-            select(AuditEntry)
-            .where(AuditEntry.action.not_in(NOT_CHANGES))
-            .order_by(AuditEntry.at.desc(), AuditEntry.id.desc())
-            .limit(limit)
-        )
+        session.scalars(stmt.order_by(AuditEntry.at.desc(), AuditEntry.id.desc()).limit(limit))
     )
+
+
+__all__ = [
+    "Biggest",
+    "Chart",
+    "Overdue",
+    "activity_chart",
+    "biggest_parents",
+    "charted",
+    "model_counts",
+    "overdue",
+    "parent_pairs",
+    "recent_changes",
+    "with_due_dates",
+]

@@ -5,10 +5,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from sqlalchemy import inspect
 from sqlalchemy.exc import IntegrityError
 
-from console.catalogue import catalogue_of
+from console.catalogue import catalogue_of, table_of
 from console.declare import OnDelete
 
 
@@ -31,7 +30,7 @@ def _constraint_name(exc: IntegrityError) -> str | None:
 
 def describe_integrity_error(exc: IntegrityError, model: type) -> Problem:
     """Explain ``exc`` raised while writing ``model``; never leaks SQL to the user."""
-    table = inspect(model).local_table
+    table = table_of(model)
     text = str(exc.orig)
     name = _constraint_name(exc)
     column: str | None = None

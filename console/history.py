@@ -26,11 +26,35 @@ from typing import Any
 from sqlalchemy import Column, Date, DateTime, Enum, event, func, insert, inspect, select
 from sqlalchemy.orm import Session
 
+from console.catalogue import catalogue_of, mapper_of, table_of
 from console.declare import OnDelete
 from console.models import AuditEntry
 
-# Bookkeeping columns: they change with every write and say nothing a reader needs.
-UNTRACKED_ON_UPDATE = frozenset({"version", "updated_at", "created_at", "last_login_at"})
+
+def untracked_on_update(cls: type) -> frozenset[str]:
+    """Bookkeeping columns: they change with every write and say nothing a reader needs.
+
+    The row version, timestamps the application or database fills in, and columns a
+    declaration marks ``uneditable`` (an account's last login), by the catalogue.
+    """
+    cached = _UNTRACKED.get(cls)
+    if cached is None:
+        catalogue = catalogue_of(cls)
+        description = catalogue.get(cls) if catalogue else None
+        if description is None:
+            # Not described (yet): the row version and self-updating columns.
+            mapper = mapper_of(cls)
+            version = mapper.version_id_col
+            return frozenset(
+                p.key for p in mapper.column_attrs
+                if p.columns[0] is version or getattr(p.columns[0], "onupdate", None) is not None
+            )
+        cached = frozenset(c.key for c in description.columns if c.bookkeeping or c.uneditable)
+        _UNTRACKED[cls] = cached
+    return cached
+
+
+_UNTRACKED: dict[type, frozenset[str]] = {}
 
 # Markers, not secrets: what an entry shows when a password changed.
 SECRET_BEFORE = "(not recorded)"  # noqa: S105
@@ -150,7 +174,7 @@ def tracked_model(obj_or_class: Any) -> bool:
 
 def tracked_columns(cls: type) -> dict[str, Column]:
     """Attribute key -> table column of what history records: never secrets (hashes, lock-outs)."""
-    mapper = inspect(cls)
+    mapper = mapper_of(cls)
     columns: dict[str, Column] = {}
     for prop in mapper.column_attrs:
         column = prop.columns[0]
@@ -187,8 +211,9 @@ def changed_values(
     committed = committed or {}
     before: dict[str, Any] = {}
     after: dict[str, Any] = {}
+    untracked = untracked_on_update(type(obj))
     for key in tracked_columns(type(obj)):
-        if key in UNTRACKED_ON_UPDATE:
+        if key in untracked:
             continue
         history = state.attrs[key].history
         if not history.added and not history.deleted:
@@ -245,11 +270,9 @@ def database_effects(session: Session, obj: Any) -> dict[str, Any]:
     """What the database's ON DELETE rules will do to other rows when ``obj`` goes.
 
     Those rows change without a flush of their own (passive deletes), so the parent's
-    entry carries their counts: ``{"cascade": {"Todo": 3}, "set_null": {"Todo.assignee_id": 1}}``.
+    entry carries their counts: ``{"cascade": {"Step": 3}, "set_null": {"Task.reviewer_id": 1}}``.
     The edges are the catalogue's, the ones the delete preview follows.
     """
-    from console.catalogue import catalogue_of
-
     state = inspect(obj)
     catalogue = catalogue_of(type(obj))
     if state.identity is None or catalogue is None:
@@ -260,7 +283,7 @@ def database_effects(session: Session, obj: Any) -> dict[str, Any]:
             continue
         target = getattr(obj, state.mapper.get_property_by_column(edge.target).key)
         count = session.connection().scalar(
-            select(func.count()).select_from(edge.child.__table__).where(edge.fk == target)
+            select(func.count()).select_from(table_of(edge.child)).where(edge.fk == target)
         )
         if not count:
             continue
@@ -276,8 +299,9 @@ def _assigned_without_old_value(obj: Any) -> list[str]:
     state = inspect(obj)
     columns = tracked_columns(type(obj))
     missing = []
+    untracked = untracked_on_update(type(obj))
     for key in columns:
-        if key in UNTRACKED_ON_UPDATE:
+        if key in untracked:
             continue
         history = state.attrs[key].history
         if history.added and not history.deleted:
@@ -350,7 +374,63 @@ def _after_flush(session: Session, _context: Any) -> None:
         )
         add("delete", obj, object_id, {"before": values, "after": {}, **effects})
     if rows:
-        session.connection().execute(insert(AuditEntry.__table__), rows)
+        session.connection().execute(insert(table_of(AuditEntry)), rows)
+
+
+# -- reading it back --------------------------------------------------------------------------
+
+# Updates (and earlier reverts) carry the "before" values a revert can restore.
+REVERTIBLE_ACTIONS = frozenset({"update", "revert"})
+
+
+def values_at_version(session: Session, obj: Any, loaded: int | None) -> dict[str, Any] | None:
+    """The row's recorded values when it was at version ``loaded``, rebuilt from its history.
+
+    Walks back the per-row update entries since then; None when the history cannot
+    say (fewer entries than versions: a change that left no per-row entry).
+    """
+    mapper = inspect(obj).mapper
+    version_column = mapper.version_id_col
+    if loaded is None or version_column is None:
+        return None
+    current = getattr(obj, mapper.get_property_by_column(version_column).key)
+    if current is None or loaded >= current:
+        return None
+    steps = current - loaded
+    identity = inspect(obj).identity
+    updates = list(
+        session.scalars(
+            select(AuditEntry)
+            .where(
+                AuditEntry.model == type(obj).__name__,
+                AuditEntry.object_id == ",".join(str(v) for v in identity or ()),
+                AuditEntry.action.in_(tuple(REVERTIBLE_ACTIONS)),
+            )
+            .order_by(AuditEntry.id.desc())
+            .limit(steps)
+        )
+    )
+    if len(updates) < steps:
+        return None
+    values = snapshot(obj)
+    for entry in updates:
+        values.update((entry.changes or {}).get("before") or {})
+    return values
+
+
+def restorable_values(entry: AuditEntry, model: type) -> dict[str, Any]:
+    """What a revert of ``entry`` writes back: its "before" values of the tracked columns."""
+    if entry.action not in REVERTIBLE_ACTIONS or not isinstance(entry.changes, dict):
+        return {}
+    columns = tracked_columns(model)
+    before = entry.changes.get("before") or {}
+    return {
+        key: value
+        for key, value in before.items()
+        if key in columns
+        and key not in untracked_on_update(model)
+        and not columns[key].primary_key
+    }
 
 
 def _after_rollback(session: Session) -> None:

@@ -633,14 +633,14 @@ class DateTimeKind(Kind):
 class ChoiceKind(Kind):
     """One of a fixed set of values (an Enum column), matched without regard to case.
 
-    ``choices`` are the strings the database stores; ``members`` pairs each with its
-    enum member when the column has an enum class. ``native_type`` names the
-    PostgreSQL enum type of a native enum (values are cast to it).
+    ``choices`` are what the database stores (an Enum's member names, or its values
+    when the column says ``values_callable``); ``members`` the enum members they stand
+    for, in the same order. ``native_type`` names the PostgreSQL enum type of a native
+    enum (the import casts values to it).
     """
 
     choices: tuple[str, ...] = ()
-    enum_class: type[enum.Enum] | None = None
-    members: tuple[tuple[str, Any], ...] = ()
+    members: tuple[Any, ...] = ()
     native_type: str | None = None
     name: ClassVar[str] = "choice"
     bulk: ClassVar[bool] = True
@@ -655,19 +655,16 @@ class ChoiceKind(Kind):
         return rules.check_choice(raw, label=label, choices=self.choices)
 
     def stored(self, value: Any) -> Any:
-        """The string the database stores for ``value`` (a member or a stored string)."""
-        if isinstance(value, enum.Enum):
-            for text, member in self.members:
-                if member is value:
-                    return text
-            return str(value.value)
+        """What the database stores for ``value`` (an enum member or a stored string)."""
+        if isinstance(value, enum.Enum) and value in self.members:
+            return self.choices[self.members.index(value)]
         return value
 
     def python(self, value: Any) -> Any:
         """The stored value as the ORM wants it (the enum member, when there is a class)."""
-        if value is None or self.enum_class is None:
+        if value is None or not self.members:
             return value
-        return next((m for text, m in self.members if text == value), value)
+        return self.members[self.choices.index(value)]
 
     def to_text(self, value: Any) -> str:
         return "" if value is None else str(self.stored(value))
@@ -730,14 +727,6 @@ def enum_choices(column_type: Enum) -> tuple[str, ...]:
     return tuple(str(v) for v in column_type.enums)
 
 
-def _enum_members(column_type: Enum) -> tuple[tuple[str, Any], ...]:
-    """(stored string, member) of an Enum column with an enum class."""
-    if column_type.enum_class is None:
-        return ()
-    members = list(column_type.enum_class.__members__.values())
-    return tuple(zip(enum_choices(column_type), members, strict=False))
-
-
 def kind_of(column: Column[Any], *, email: bool = False) -> Kind:
     """The kind of a table column, from its SQLAlchemy type."""
     column_type = column.type
@@ -747,12 +736,8 @@ def kind_of(column: Column[Any], *, email: bool = False) -> Kind:
             native = '"' + column_type.name.replace('"', '""') + '"'
             if column_type.schema:
                 native = '"' + column_type.schema.replace('"', '""') + '".' + native
-        return ChoiceKind(
-            choices=enum_choices(column_type),
-            enum_class=column_type.enum_class,
-            members=_enum_members(column_type),
-            native_type=native,
-        )
+        members = tuple(column_type.enum_class) if column_type.enum_class is not None else ()
+        return ChoiceKind(choices=enum_choices(column_type), members=members, native_type=native)
     if isinstance(column_type, Boolean):
         return BooleanKind()
     if isinstance(column_type, DateTime):

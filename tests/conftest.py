@@ -10,6 +10,7 @@ they fail instead.
 from __future__ import annotations
 
 import contextvars
+import html
 import os
 import re
 import uuid
@@ -252,10 +253,25 @@ def admin_client(app: Flask) -> FlaskClient:
     return _logged_in(app, Role.admin)
 
 
+VERSION_RE = re.compile(r'<input[^>]*\bname="((?:[\w-]+-)?version)"[^>]*>')
+VALUE_RE = re.compile(r'\bvalue="([^"]*)"')
+
+
 def post_form(client: FlaskClient, url: str, data: dict[str, Any], **kwargs: Any) -> Any:
-    """GET ``url`` for its CSRF token, then POST ``data`` with it."""
-    token = csrf_token(client, url)
-    return client.post(url, data={**data, "csrf_token": token}, **kwargs)
+    """GET ``url``, then POST ``data`` with its CSRF token, as a browser submits the form.
+
+    Like the browser, it sends the form's hidden ``version`` fields (what the page
+    loaded, for the record and each inline row) unless ``data`` says otherwise.
+    """
+    page = client.get(url).get_data(as_text=True)
+    match = CSRF_RE.search(page)
+    assert match, f"no CSRF token on {url}"
+    extra = {"csrf_token": match.group(1)}
+    for tag in VERSION_RE.finditer(page):
+        value = VALUE_RE.search(tag.group(0))
+        if tag.group(1) not in data and value:
+            extra[tag.group(1)] = html.unescape(value.group(1))
+    return client.post(url, data={**data, **extra}, **kwargs)
 
 
 @pytest.fixture

@@ -87,17 +87,37 @@ def login_client(app: Any, email: str, role: Any) -> FlaskClient:
     return client
 
 
-def editable_pk(html: str, field: str, pk: int) -> str:
-    """The ``data-pk`` (``<pk>:<version>``) of a list-view inline-edit cell."""
-    for match in re.finditer(r"<a [^>]*>", html):
-        tag = match.group(0)
-        if f'name="{field}"' in tag and re.search(rf'data-pk="{pk}:\d+"', tag):
-            return re.search(r'data-pk="([^"]+)"', tag).group(1)  # type: ignore[union-attr]
-    raise AssertionError(f"no editable {field} cell for row {pk}")
+def row_token(html: str, pk: int) -> str:
+    """The token (what the page loaded) of a list row."""
+    match = re.search(rf'<tr data-id="{pk}" data-token="([^"]+)"', html)
+    assert match, f"no row {pk} on the list page"
+    return match.group(1)
+
+
+def editable_cell(html: str, field: str, pk: int) -> bool:
+    """True when the list page offers row ``pk``'s ``field`` for editing in place."""
+    row = re.search(rf'<tr data-id="{pk}" .*?</tr>', html, re.S)
+    assert row, f"no row {pk} on the list page"
+    return f'data-column="{field}"' in row.group(0)
 
 
 def list_csrf(html: str) -> str:
-    """The CSRF token the list view's inline-edit cells carry."""
+    """The CSRF token the list page's in-place editors send."""
     match = re.search(r'data-csrf="([^"]+)"', html)
-    assert match, "no inline-edit CSRF token on the list page"
+    assert match, "no in-place edit CSRF token on the list page"
     return match.group(1)
+
+
+def save_cells(client: FlaskClient, endpoint: str, html: str, *changes: tuple[int, str, str],
+               token: str | None = None) -> Any:
+    """POST in-place edits ``(pk, column, value)`` with the tokens the page showed."""
+    body = {
+        "changes": [
+            {"row": str(pk), "token": token if token is not None else row_token(html, pk),
+             "column": column, "value": value}
+            for pk, column, value in changes
+        ]
+    }
+    return client.post(
+        f"/admin/{endpoint}/cells/", json=body, headers={"X-CSRFToken": list_csrf(html)}
+    )

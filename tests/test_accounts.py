@@ -62,7 +62,7 @@ def test_the_last_admin_cannot_be_demoted(admin_client, db):
         f"/admin/account/edit/?id={admin.id}",
         {"email": admin.email, "role": "viewer", "active": "y"},
     )
-    assert response.status_code == 200
+    assert response.status_code == 400
     assert "last active admin" in response.get_data(as_text=True)
     db.session.expire_all()
     assert db.session.get(Account, admin.id).role == Role.admin

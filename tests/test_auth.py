@@ -1,11 +1,11 @@
-"""Logging in and out, safe redirects, and lock-out after repeated failures."""
+"""Logging in and out, safe redirects, and throttling after repeated failures."""
 
 from __future__ import annotations
 
 import pytest
 from sqlalchemy import select
 
-from console.models import Account, Role
+from console.models import LoginThrottle, Role
 from tests.conftest import PASSWORD, Auth, csrf_token, make_account
 
 
@@ -71,18 +71,23 @@ def test_wrong_password_and_unknown_email_read_the_same(client, app):
     assert "Wrong email or password." in unknown.get_data(as_text=True)
 
 
-def test_account_locks_after_repeated_failures_and_it_is_kept_in_the_database(app, db):
+def test_repeated_failures_pause_that_address_and_the_pause_is_kept_in_the_database(app, db):
+    """Per client address and account, not of the account: see test_security_throttle."""
     make_account(Role.viewer)
     limit = app.config["CONSOLE_LOGIN_MAX_FAILURES"]
     for _ in range(limit):
         # A new client each time: the lock must not depend on the browser session.
         Auth(app.test_client()).login("viewer@example.com", "bad-password")
-    account = db.session.scalar(select(Account).where(Account.email == "viewer@example.com"))
-    db.session.refresh(account)
-    assert account.locked_until is not None
     response = Auth(app.test_client()).login("viewer@example.com", PASSWORD)
     assert response.status_code == 401
-    assert "locked" in response.get_data(as_text=True)
+    assert "Wrong email or password." in response.get_data(as_text=True)
+    db.session.expire_all()
+    lock = db.session.scalar(
+        select(LoginThrottle.locked_until).where(
+            LoginThrottle.key == "pair:viewer@example.com|127.0.0.1"
+        )
+    )
+    assert lock is not None
 
 
 def test_disabled_account_cannot_log_in(client, app, db):

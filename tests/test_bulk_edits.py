@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from console.admin.history_pages import restorable_values
 from console.bulk import edits
 from console.demo.models import Priority, Todo, TodoList
+from console.history import restorable_values
 from console.models import AuditEntry
 from console.rules import Role, RuleError
 from console.versions import token_of

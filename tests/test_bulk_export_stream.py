@@ -23,7 +23,7 @@ import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
 
-import console.admin.bulk as admin_bulk
+import console.admin.transfer as admin_transfer
 from console.bulk import exporter
 from console.bulk.fileformat import file_format
 from console.demo.models import Person, Priority, Todo, TodoList
@@ -90,7 +90,7 @@ def _python_path(monkeypatch: pytest.MonkeyPatch) -> None:
         rows = exporter.iter_csv if fmt == "csv" else exporter.iter_jsonl
         return rows(session, description, exporter.export_select(description, base))
 
-    monkeypatch.setattr(admin_bulk, "export_chunks", python_chunks)
+    monkeypatch.setattr(admin_transfer, "export_chunks", python_chunks)
 
 
 def _due(i: int) -> date | None:

@@ -15,8 +15,9 @@ import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
 
-from console.admin.bulk import job_store, wait_for_job
+from console.admin.transfer import job_store
 from console.demo.models import Todo
+from console.jobs import wait_for_job
 from console.models import AuditEntry
 from tests.conftest import count, csrf_token
 

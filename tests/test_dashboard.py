@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from flask import current_app
 
 from console import dashboard
 from console.audit import record
@@ -54,8 +55,21 @@ def activity(db: Any) -> dict[str, Any]:
     return {"big": big.id, "small": small.id, "today": today}
 
 
+def demo() -> Any:
+    return current_app.extensions["console_catalogue"]
+
+
+def test_the_demo_has_every_panel(app):
+    catalogue = demo()
+    assert dashboard.charted(catalogue).cls is Todo
+    assert dashboard.with_due_dates(catalogue).cls is Todo
+    assert [(e.parent, e.child) for e in dashboard.parent_pairs(catalogue)] == [
+        (TodoList, Todo), (Person, TodoList)
+    ]
+
+
 def test_chart_counts_created_and_completed_per_day(db, activity):
-    chart = dashboard.activity_chart(db.session, activity["today"])
+    chart = dashboard.activity_chart(db.session, demo().describe(Todo), activity["today"])
     assert len(chart.days) == 30
     assert chart.days[-1].day == activity["today"]
     assert chart.total_created == 3  # the 40-day-old to-do is outside the window
@@ -66,15 +80,16 @@ def test_chart_counts_created_and_completed_per_day(db, activity):
 
 
 def test_overdue_lists_open_past_due_todos_only(db, activity):
-    count, rows = dashboard.overdue(db.session, activity["today"])
-    assert count.label == "1"
-    assert [t.description for t in rows] == ["late <b>"]
+    overdue = dashboard.overdue(db.session, demo().describe(Todo), activity["today"])
+    assert overdue.count.label == "1"
+    assert [t.description for t in overdue.rows] == ["late <b>"]
 
 
 def test_biggest_lists_come_first(db, activity):
-    exact, biggest = dashboard.biggest_lists(db.session)
-    assert exact is True
-    assert [(lst.name, n) for lst, n in biggest] == [("Big", 3), ("Small", 1)]
+    edge = next(e for e in demo().edges if e.name == "Todo.list_id")
+    biggest = dashboard.biggest_parents(db.session, demo(), edge)
+    assert biggest.exact is True
+    assert [(lst.name, n) for lst, n in biggest.rows] == [("Big", 3), ("Small", 1)]
 
 
 def test_dashboard_page_shows_every_panel(viewer_client, activity):

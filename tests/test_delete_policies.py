@@ -44,7 +44,8 @@ def test_delete_owner_through_the_console_is_refused_with_a_reason(editor_client
     page, done = delete_through_console(editor_client, "person", sample["ann"])
     text = page.get_data(as_text=True)
     assert page.status_code == 200 and done is None
-    assert "Cannot delete:" in text and "Move or delete" in text
+    assert "Cannot delete:" in text and "as its owner" in text
+    assert "Move it to another person or delete it first" in text
     assert "Groceries" in text
     assert count(Person, Person.id == sample["ann"]) == 1
     assert count(TodoList) == 1

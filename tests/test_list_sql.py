@@ -227,12 +227,12 @@ def view_order(term: str, name: str | None, descending: bool) -> list[int]:
 def test_search_pages_in_the_view_show_exactly_the_ordering(
     app, viewer_client, varied, monkeypatch, term, sort, name, desc
 ):
-    from console.admin import lists
+    from console.admin import list_page
 
     # A probe shorter than the table: the view goes through both of its outcomes.
-    monkeypatch.setattr(lists.BigListMixin, "list_search_probe", 30)
+    monkeypatch.setattr(list_page, "SEARCH_PROBE", 30)
     # Estimated counts, as on a big table: the probe is used on PostgreSQL.
-    monkeypatch.setattr(lists.BigListMixin, "list_count_cap", 2)
+    monkeypatch.setattr(list_page, "COUNT_CAP", 2)
     url = f"/admin/todo/?page_size=20&search={term.replace(' ', '+')}"
     if sort is not None:
         url += f"&sort={sort}" + ("&desc=1" if desc else "")

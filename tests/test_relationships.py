@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from flask.testing import FlaskClient
 
 from console import create_app
-from console.demo.models import Person, Todo, TodoList
+from console.demo.models import DemoBase, Person, Todo, TodoList
 from console.extensions import db as _db
 from console.models import Base, Role
 from tests.conftest import (
@@ -49,8 +49,9 @@ def test_anonymous_is_sent_to_login(client):
 def _drifted_metadata() -> sa.MetaData:
     """The models' schema, except that todo.list_id is RESTRICT in the database."""
     metadata = sa.MetaData(naming_convention=Base.metadata.naming_convention)
-    for table in Base.metadata.sorted_tables:
-        table.to_metadata(metadata)
+    for source in (Base.metadata, DemoBase.metadata):
+        for table in source.sorted_tables:
+            table.to_metadata(metadata)
     fk = next(iter(metadata.tables["todo"].c.list_id.foreign_keys))
     fk.ondelete = "RESTRICT"
     fk.constraint.ondelete = "RESTRICT"

@@ -11,14 +11,13 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from console import create_app, paging
-
-COUNTED_TABLES = ("person", "todo_list", "todo")
 from console.demo.models import Person, Priority, Todo, TodoList
 from console.extensions import db as _db
 from tests.bulk_helpers import run_import, todo_csv
 from tests.conftest import create_pg_database, drop_pg_database, require_pg
 from tests.test_big_lists import row_ids
 
+COUNTED_TABLES = ("person", "todo_list", "todo")
 ROWS = 130
 SIZE = 20
 # 130 rows, 20 a page: pages 0-6 (the last one short). Offsets past 65 are read backwards.

@@ -8,14 +8,16 @@ import re
 import pytest
 from sqlalchemy import select
 
+from console import versions
 from console.demo.models import Todo, TodoList
 from console.extensions import db
 from console.models import AuditEntry, Role
 from tests.history_helpers import (
-    editable_pk,
+    editable_cell,
     form_fields,
-    list_csrf,
     login_client,
+    row_token,
+    save_cells,
 )
 
 
@@ -75,7 +77,7 @@ def test_second_save_is_refused_with_the_others_values_and_can_be_reapplied(
     mine["priority"] = "high"
     response = editor_client.post(url, data=mine)
     page = response.get_data(as_text=True)
-    assert response.status_code == 200
+    assert response.status_code == 409
     assert 'id="version-conflict"' in page
     assert "second@example.com" in page
     table = conflict_table(page)
@@ -121,7 +123,7 @@ def test_reapplying_never_undoes_a_field_only_the_other_person_changed(
     page = editor_client.post(url, data=mine).get_data(as_text=True)
     table = conflict_table(page)
     assert table["Priority"] == ("high", "high", "theirs-kept")
-    assert table["Due Date"] == ("2026-12-24", "2026-12-24", "theirs-kept")
+    assert table["Due date"] == ("2026-12-24", "2026-12-24", "theirs-kept")
     assert table["Assignee"] == ("(empty)", "(empty)", "theirs-kept")
     assert table["Description"] == ("Buy milk", "Buy soy milk", "")
     kept = form_fields(page)
@@ -136,36 +138,30 @@ def test_reapplying_never_undoes_a_field_only_the_other_person_changed(
     )
 
 
-def test_a_save_racing_past_the_check_is_refused_by_the_database(editor_client, sample):
-    """The form's version matched when read, but another commit lands before our UPDATE."""
+def test_a_save_racing_past_the_check_is_refused_by_the_database(
+    editor_client, sample, monkeypatch
+):
+    """The row matched when read, but another commit lands before our guarded UPDATE."""
     url = edit_url("todo", sample["milk"])
     fields = form_fields(editor_client.get(url).get_data(as_text=True))
     fields["description"] = "Mine"
+    real_guard = versions.guard
 
-    from sqlalchemy import event
-    from sqlalchemy.orm import Session
-
-    done = []
-
-    def sneak_in(session, _context, _instances):
-        # Another worker commits between our version check and our flush.
-        if done:
-            return
-        done.append(True)
+    def commit_first(session, description, ident, loaded):
+        # Another worker commits between our read of the row and the UPDATE's check.
         with db.engine.begin() as conn:
             conn.execute(
                 Todo.__table__.update()
                 .where(Todo.id == sample["milk"])
                 .values(description="Theirs", version=Todo.version + 1)
             )
+        monkeypatch.setattr(versions, "guard", real_guard)
+        return real_guard(session, description, ident, loaded)
 
-    event.listen(Session, "before_flush", sneak_in)
-    try:
-        response = editor_client.post(url, data=fields)
-    finally:
-        event.remove(Session, "before_flush", sneak_in)
+    monkeypatch.setattr(versions, "guard", commit_first)
+    response = editor_client.post(url, data=fields)
     page = response.get_data(as_text=True)
-    assert response.status_code == 200
+    assert response.status_code == 409
     assert 'id="version-conflict"' in page
     assert conflict_rows(page)["Description"] == ("Theirs", "Mine")
     assert todo_now(sample["milk"]).description == "Theirs"
@@ -184,7 +180,7 @@ def test_inline_todo_rows_of_a_list_form_are_checked(editor_client, second_edito
     mine["name"] = "Weekly shop"
     response = editor_client.post(url, data=mine)
     page = response.get_data(as_text=True)
-    assert response.status_code == 200
+    assert response.status_code == 409
     assert 'id="version-conflict"' in page
     assert conflict_rows(page)["Description"] == ("Buy oat milk", "Buy soy milk")
     db.session.expire_all()
@@ -199,67 +195,88 @@ def test_inline_todo_rows_of_a_list_form_are_checked(editor_client, second_edito
     assert todo_now(sample["milk"]).description == "Buy soy milk"
 
 
-def test_inline_list_edit_carries_and_checks_the_version(editor_client, second_editor, sample):
+def test_in_place_edit_carries_and_checks_the_version(editor_client, second_editor, sample):
     mine_page = editor_client.get("/admin/todo/").get_data(as_text=True)
-    pk = editable_pk(mine_page, "description", sample["milk"])
-    assert pk == f"{sample['milk']}:1"
-    token = list_csrf(mine_page)
+    assert editable_cell(mine_page, "description", sample["milk"])
+    assert row_token(mine_page, sample["milk"]) == "1"
 
     theirs_page = second_editor.get("/admin/todo/").get_data(as_text=True)
-    response = second_editor.post(
-        "/admin/todo/ajax/update/",
-        data={
-            "list_form_pk": editable_pk(theirs_page, "priority", sample["milk"]),
-            "priority": "low",
-            "csrf_token": list_csrf(theirs_page),
-        },
-    )
+    response = save_cells(second_editor, "todo", theirs_page, (sample["milk"], "priority", "low"))
     assert response.status_code == 200, response.get_data(as_text=True)
+    assert response.get_json()["tokens"] == {str(sample["milk"]): "2"}
     assert todo_now(sample["milk"]).priority == "low"
 
-    response = editor_client.post(
-        "/admin/todo/ajax/update/",
-        data={"list_form_pk": pk, "description": "Buy soy milk", "csrf_token": token},
+    response = save_cells(
+        editor_client, "todo", mine_page, (sample["milk"], "description", "Buy soy milk")
     )
-    message = response.get_data(as_text=True)
+    problem = response.get_json()["problems"][0]
     assert response.status_code == 409
-    assert "second@example.com changed this row" in message
-    assert "theirs 'Buy milk', yours 'Buy soy milk'" in message
+    assert "second@example.com changed this record" in problem["message"]
+    assert problem["theirs"]["description"] == "Buy milk"
+    assert problem["token"] == "2"
     saved = todo_now(sample["milk"])
     assert (saved.description, saved.priority) == ("Buy milk", "low")
 
-    # After a reload the cell carries the new version and the same edit goes through.
-    page = editor_client.get("/admin/todo/").get_data(as_text=True)
-    pk = editable_pk(page, "description", sample["milk"])
-    assert pk == f"{sample['milk']}:2"
-    response = editor_client.post(
-        "/admin/todo/ajax/update/",
-        data={"list_form_pk": pk, "description": "Buy soy milk", "csrf_token": list_csrf(page)},
+    # With the token the conflict answer gave (as after a reload), the edit goes through.
+    response = save_cells(
+        editor_client, "todo", mine_page, (sample["milk"], "description", "Buy soy milk"),
+        token=problem["token"],
     )
     assert response.status_code == 200
     saved = todo_now(sample["milk"])
     assert (saved.description, saved.priority, saved.version) == ("Buy soy milk", "low", 3)
 
 
-def test_inline_list_edit_needs_an_editor(viewer_client, sample):
+def test_consecutive_in_place_edits_of_one_row_never_conflict_with_oneself(
+    editor_client, sample
+):
+    page = editor_client.get("/admin/todo/").get_data(as_text=True)
+    first = save_cells(editor_client, "todo", page, (sample["milk"], "description", "One"))
+    token = first.get_json()["tokens"][str(sample["milk"])]
+    second = save_cells(editor_client, "todo", page, (sample["milk"], "priority", "high"),
+                        token=token)
+    assert second.status_code == 200, second.get_data(as_text=True)
+    saved = todo_now(sample["milk"])
+    assert (saved.description, saved.priority, saved.version) == ("One", "high", 3)
+
+
+def test_in_place_edits_of_several_cells_are_all_or_nothing(editor_client, sample):
+    page = editor_client.get("/admin/todo/").get_data(as_text=True)
+    response = save_cells(
+        editor_client, "todo", page,
+        (sample["milk"], "description", "Fine"),
+        (sample["eggs"], "priority", "urgent"),
+    )
+    problems = response.get_json()["problems"]
+    assert response.status_code == 400
+    assert [(p["row"], p["column"]) for p in problems] == [(str(sample["eggs"]), "priority")]
+    assert "Priority must be one of low, normal, high" in problems[0]["message"]
+    assert todo_now(sample["milk"]).description == "Buy milk"
+
+
+def test_in_place_edit_without_its_version_is_refused(editor_client, sample):
+    page = editor_client.get("/admin/todo/").get_data(as_text=True)
+    response = save_cells(editor_client, "todo", page, (sample["milk"], "description", "x"),
+                          token="")
+    assert response.status_code == 400
+    assert "which version" in response.get_json()["problems"][0]["message"]
+    assert todo_now(sample["milk"]).description == "Buy milk"
+
+
+def test_in_place_edit_needs_an_editor(viewer_client, sample):
     response = viewer_client.post(
-        "/admin/todo/ajax/update/",
-        data={"list_form_pk": f"{sample['milk']}:1", "description": "x"},
+        "/admin/todo/cells/",
+        json={"changes": [{"row": str(sample["milk"]), "token": "1", "column": "description",
+                           "value": "x"}]},
     )
     assert response.status_code in (400, 403)
     assert todo_now(sample["milk"]).description == "Buy milk"
 
 
-def test_inline_list_edit_keeps_field_validation(editor_client, sample):
+def test_in_place_edit_keeps_field_validation(editor_client, sample):
     page = editor_client.get("/admin/todo/").get_data(as_text=True)
-    response = editor_client.post(
-        "/admin/todo/ajax/update/",
-        data={
-            "list_form_pk": editable_pk(page, "description", sample["milk"]),
-            "description": "   ",
-            "csrf_token": list_csrf(page),
-        },
-    )
-    assert response.status_code == 400
-    assert "required" in response.get_data(as_text=True)
+    for value, message in (("   ", "required"), ("x" * 501, "at most 500"), ("a\x00b", "NUL")):
+        response = save_cells(editor_client, "todo", page, (sample["milk"], "description", value))
+        assert response.status_code == 400
+        assert message in response.get_json()["problems"][0]["message"]
     assert todo_now(sample["milk"]).description == "Buy milk"

@@ -10,9 +10,10 @@ from sqlalchemy.orm import Session
 from wtforms import PasswordField, ValidationError
 from wtforms.validators import Optional
 
-from console.admin.base import ConsoleModelView, RuleValidator
+from console.admin.forms import RuleValidator
+from console.admin.model_view import ConsoleModelView
 from console.auth.service import count_admins
-from console.extensions import db
+from console.extensions import session as current_session
 from console.models import Account
 from console.rules import Role, check_password
 
@@ -21,17 +22,16 @@ class AccountView(ConsoleModelView):
     """Console accounts. The hash is never shown, exported or editable."""
 
     min_role = Role.admin
-    column_filters = ["role", "active"]
-    column_searchable_list = ["email"]
+    # Class attributes: Flask-Admin builds the forms from them in __init__.
+    form_columns = ["email", "role", "active", "password"]
     form_extra_fields = {
         "password": PasswordField(
             "Password",
             validators=[Optional(), RuleValidator(check_password)],
-            description="At least 8 characters. Leave blank to keep the current password.",
+            description="At least 8 characters. When editing, leave blank to keep the "
+            "current password.",
         )
     }
-
-    form_columns = ["email", "role", "active", "password"]
 
     def on_model_change(self, form: Any, model: Any, is_created: bool) -> None:
         password = form.password.data
@@ -57,12 +57,12 @@ class AccountView(ConsoleModelView):
     def _keep_an_admin(self, model: Any, leaving: bool) -> None:
         # Without an active admin nobody could manage accounts or run migrations.
         if leaving and model.id is not None:
-            db.session.flush()
-            if count_admins(db.session) == 0:
+            current_session().flush()
+            if count_admins(current_session()) == 0:
                 raise _field_error("role", "This is the last active admin account: keep it.")
 
 
 def _field_error(field: str | None, message: str) -> ValidationError:
-    error = ValidationError(message)
-    error.field_name = field  # type: ignore[attr-defined]
-    return error
+    from console.admin.edit_page import FieldProblem
+
+    return FieldProblem(message, field)

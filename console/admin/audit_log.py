@@ -11,11 +11,12 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from flask import Response, request, stream_with_context, url_for
-from flask_admin import BaseView, expose
+from flask_admin import expose
 from sqlalchemy import Select, func, select
 
-from console.admin.gated import RoleGated
-from console.extensions import db
+from console.admin.gated import RoleGatedView
+from console.admin.registry import Registry
+from console.extensions import session as current_session
 from console.models import AuditEntry
 from console.rules import Role
 
@@ -77,7 +78,7 @@ class AuditFilters:
             statement = statement.where(AuditEntry.at < limit)
         return statement
 
-    def query_args(self) -> dict[str, str]:
+    def query_args(self) -> dict[str, Any]:
         """The filters as query arguments (for links that keep them)."""
         args = {
             "account": self.account,
@@ -110,7 +111,7 @@ def csv_rows(statement: Select) -> Iterator[str]:
 
     writer.writerow(CSV_COLUMNS)
     yield flush()
-    result = db.session.execute(statement.execution_options(yield_per=EXPORT_BATCH))
+    result = current_session().execute(statement.execution_options(yield_per=EXPORT_BATCH))
     for entry in result.scalars():
         writer.writerow(
             [
@@ -127,15 +128,19 @@ def csv_rows(statement: Select) -> Iterator[str]:
         yield flush()
 
 
-class AuditLogView(RoleGated, BaseView):
+class AuditLogView(RoleGatedView):
     """Every recorded action, newest first. There is no endpoint that edits or deletes one."""
 
     view_role = Role.admin
 
+    def __init__(self, registry: Registry, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.registry = registry
+
     def _choices(self, column: Any) -> list[str]:
         return [
             value
-            for value in db.session.scalars(select(column).distinct().order_by(column))
+            for value in current_session().scalars(select(column).distinct().order_by(column))
             if value
         ]
 
@@ -148,7 +153,7 @@ class AuditLogView(RoleGated, BaseView):
         if before.isdigit():
             statement = statement.where(AuditEntry.id < int(before))
         entries = list(
-            db.session.scalars(statement.order_by(AuditEntry.id.desc()).limit(PAGE_SIZE + 1))
+            current_session().scalars(statement.order_by(AuditEntry.id.desc()).limit(PAGE_SIZE + 1))
         )
         older_url = None
         if len(entries) > PAGE_SIZE:
@@ -180,9 +185,7 @@ class AuditLogView(RoleGated, BaseView):
 
     def _history_endpoints(self) -> dict[str, str]:
         """Model name -> the endpoint of its per-record History page."""
-        endpoints = {}
-        for view in self.admin._views:  # type: ignore[union-attr]
-            model = getattr(view, "model", None)
-            if model is not None and hasattr(view, "history_view"):
-                endpoints[model.__name__] = f"{view.endpoint}.history_view"
-        return endpoints
+        return {
+            view.description.model_name: f"{view.endpoint}.history_view"
+            for view in self.registry.views()
+        }

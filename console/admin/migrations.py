@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from flask import current_app, flash, redirect, request, url_for
-from flask_admin import BaseView, expose
+from flask_admin import expose
 from flask_login import current_user
 
 from console import schema
-from console.admin.gated import RoleGated
+from console.admin.gated import RoleGatedView
 from console.auth.roles import requires
 from console.extensions import db
 from console.rules import Role
@@ -20,7 +20,7 @@ def scripts_directory() -> str:
     return current_app.extensions["migrate"].directory
 
 
-class MigrationsView(RoleGated, BaseView):
+class MigrationsView(RoleGatedView):
     """Schema status, drift and actions. Every endpoint needs the admin role."""
 
     view_role = Role.admin

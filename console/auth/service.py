@@ -1,73 +1,174 @@
-"""Accounts: authentication with lock-out, and creating the first admin. No Flask globals."""
+"""Accounts: authentication with throttling, and creating the first admin. No Flask globals.
+
+Throttling is by client address and by account, never a lock of the account itself:
+an attacker's failures lock *their* address (and that address's attempts at the
+account), not the account for everyone else.
+
+- ``pair:<email>|<address>``: ``max_failures`` tries per window for one account from
+  one address; a success starts it over.
+- ``address:<address>``: ``address_max_failures`` failures per window from one
+  address, whatever the emails (password spraying). A success takes back only its
+  own count, so that an office behind one address can sign in all morning, and an
+  attacker cannot wipe out failures by signing in to an account of their own.
+- ``account:<email>``: ``account_max_failures`` failures per window from all
+  addresses together (a botnet), for browsers that never signed in to the account;
+  a success takes back its own count too.
+- ``device:<id>``: a browser that signed in to the account before carries a signed
+  cookie naming it; its attempts count against that browser alone, so neither a
+  botnet nor an attacker behind the same address can lock it out.
+
+Each lock lasts ``lock_seconds``, then twice that, and so on (up to a day). An attempt
+is counted before its password is checked (console.auth.throttle); a throttled or
+unknown email is checked against a dummy hash of the same method, so that every
+failure takes the same time and gets the same answer.
+"""
 
 from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
+from functools import lru_cache
+from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from console.auth import throttle
+from console.auth.throttle import Limit
 from console.models import Account
+from console.models import accounts as accounts_module
 from console.models.base import utcnow
-from console.rules import Role, check_email, check_password, normalise_email
+from console.rules import EMAIL_MAX, Role, check_email, check_password, normalise_email
 
-# Compared against when the email is unknown, so that a wrong email and a wrong
-# password take the same time and cannot be told apart.
-_DUMMY_HASH = generate_password_hash(secrets.token_hex(16))
+# One answer for an unknown email, a wrong password and a throttled attempt.
+WRONG = "Wrong email or password. After repeated failures, sign-in from your address pauses for a while."  # noqa: E501
+DISABLED = "This account is disabled."
+WRONG_CODE = "Wrong or expired code."
+
+
+@dataclass(frozen=True)
+class LoginPolicy:
+    """How many failures each throttling key allows per window, and how long a lock lasts."""
+
+    max_failures: int = 5
+    address_max_failures: int = 20
+    account_max_failures: int = 50
+    lock_seconds: int = 900
+
+    @classmethod
+    def from_config(cls, config: Any) -> LoginPolicy:
+        """The policy a Flask config (or any mapping) sets."""
+        return cls(
+            max_failures=int(config["CONSOLE_LOGIN_MAX_FAILURES"]),
+            address_max_failures=int(config["CONSOLE_LOGIN_ADDRESS_MAX_FAILURES"]),
+            account_max_failures=int(config["CONSOLE_LOGIN_ACCOUNT_MAX_FAILURES"]),
+            lock_seconds=int(config["CONSOLE_LOGIN_LOCK_SECONDS"]),
+        )
+
+    @property
+    def window(self) -> timedelta:
+        """Failures are counted over this long (the first lock's length)."""
+        return timedelta(seconds=self.lock_seconds)
+
+    def limit(self, key: str, max_hits: int) -> Limit:
+        """A failure limit on ``key`` under this policy."""
+        return Limit(key, max_hits, self.window, lock=self.window)
 
 
 @dataclass
 class LoginResult:
-    """What an attempt to log in came to."""
+    """What an attempt to log in came to.
+
+    ``reason`` is for the audit log only (unknown email, wrong password, throttled,
+    disabled); users see ``error``, which is the same for the first three.
+    """
 
     account: Account | None
     error: str | None = None
+    reason: str | None = None
+    # The account the email names, if any, even when the attempt failed (for the audit).
+    subject: Account | None = None
+    # Keys to start over, and keys to take this attempt back from, when the sign-in
+    # completes (after the code step, if any).
+    reset_keys: tuple[str, ...] = ()
+    release_keys: tuple[str, ...] = ()
+
+
+@lru_cache(maxsize=8)
+def _dummy_hash(method: str) -> str:
+    return generate_password_hash(secrets.token_hex(16), method=method)
+
+
+def dummy_hash() -> str:
+    """A hash of a random password, made like real ones (same method and cost)."""
+    return _dummy_hash(accounts_module.PASSWORD_HASH_METHOD)
+
+
+def login_limits(
+    policy: LoginPolicy, email: str, client: str, device: str | None
+) -> list[Limit]:
+    """The throttling keys a password attempt counts against (see the module's doc)."""
+    if device is not None:
+        return [policy.limit(f"device:{device}", policy.max_failures)]
+    return [
+        policy.limit(f"pair:{email}|{client}", policy.max_failures),
+        policy.limit(f"address:{client}", policy.address_max_failures),
+        policy.limit(f"account:{email}", policy.account_max_failures),
+    ]
 
 
 def authenticate(
-    session: Session, email: str, password: str, *, max_failures: int, lock_seconds: int
+    session: Session,
+    email: str,
+    password: str,
+    *,
+    client: str,
+    policy: LoginPolicy,
+    device: str | None = None,
+    now: datetime | None = None,
 ) -> LoginResult:
-    """Check credentials, counting failures per account and locking it after too many.
+    """Check credentials under throttling (commits the count before the check).
 
-    The caller commits: the failure count must persist even when the login fails.
+    ``client`` is the client's throttling key (``throttle.client_key``); ``device`` the
+    id from a valid device cookie *for this email*, if the browser sent one.
     """
-    account = session.scalar(select(Account).where(Account.email == normalise_email(email)))
-    now = utcnow()
-    generic = "Wrong email or password."
+    email = normalise_email(email)[:EMAIL_MAX]
+    limits = login_limits(policy, email, client, device)
+    decision = throttle.reserve(session, limits, now)
+    account = session.scalar(select(Account).where(Account.email == email))
+    checked_hash = (
+        account.password_hash if account is not None and decision.allowed else dummy_hash()
+    )
+    password_ok = check_password_hash(checked_hash, password)
+    if not decision.allowed:
+        return LoginResult(None, WRONG, "throttled", subject=account)
     if account is None:
-        check_password_hash(_DUMMY_HASH, password)
-        return LoginResult(None, generic)
-    locked_until = account.locked_until
-    if locked_until is not None and locked_until.tzinfo is None:
-        locked_until = locked_until.replace(tzinfo=now.tzinfo)
-    if locked_until is not None and locked_until > now:
-        minutes = max(1, int((locked_until - now).total_seconds() // 60) + 1)
-        return LoginResult(
-            None,
-            f"Too many failed attempts: this account is locked for about {minutes} more "
-            "minute(s).",
-        )
-    if not account.check_password(password):
-        # One UPDATE, so that two workers counting at once cannot lose a failure.
-        session.execute(
-            update(Account)
-            .where(Account.id == account.id)
-            .values(failed_logins=Account.failed_logins + 1)
-        )
-        session.refresh(account)
-        if account.failed_logins >= max_failures:
-            account.locked_until = now + timedelta(seconds=lock_seconds)
-            account.failed_logins = 0
-        return LoginResult(None, generic)
+        return LoginResult(None, WRONG, "unknown email")
+    if not password_ok:
+        return LoginResult(None, WRONG, "wrong password", subject=account)
     if not account.active:
-        return LoginResult(None, "This account is disabled.")
-    account.failed_logins = 0
-    account.locked_until = None
-    account.last_login_at = now
-    return LoginResult(account)
+        return LoginResult(None, DISABLED, "disabled", subject=account)
+    # The address and account keys are not reset: see the module's doc.
+    return LoginResult(
+        account,
+        reset_keys=(limits[0].key,),
+        release_keys=tuple(limit.key for limit in limits[1:]),
+        subject=account,
+    )
+
+
+def complete_login(
+    session: Session,
+    account: Account,
+    reset_keys: tuple[str, ...] = (),
+    release_keys: tuple[str, ...] = (),
+) -> None:
+    """Record a finished sign-in and settle its throttling keys; the caller commits."""
+    throttle.reset(session, reset_keys)
+    throttle.release(session, release_keys)
+    account.last_login_at = utcnow()
 
 
 def create_account(session: Session, email: str, password: str, role: Role) -> Account:

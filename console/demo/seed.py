@@ -92,7 +92,9 @@ def _copy_todos(conn: Connection, batch: list[dict]) -> None:
             for c in _TODO_COLUMNS
         )
     buffer.seek(0)
-    cursor = conn.connection.dbapi_connection.cursor()
+    raw = conn.connection.dbapi_connection
+    assert raw is not None
+    cursor = raw.cursor()
     try:
         cursor.copy_expert(
             f"COPY todo ({', '.join(_TODO_COLUMNS)}) FROM STDIN WITH (FORMAT csv)", buffer

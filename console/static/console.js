@@ -168,15 +168,112 @@
         error.textContent = data.error || "The change was refused: reload the page.";
         return;
       }
-      form.elements.version.value = data.version;
+      setToken(form.closest("tr"), data.version);
       form.elements.value.value = data.value ? "0" : "1";
       button.textContent = data.value ? "\u2611 Yes" : "\u2610 No";
       button.setAttribute("aria-pressed", data.value ? "true" : "false");
-      button.title = data.value ? "Mark as not done" : "Mark as done";
+      button.title = data.value ? "Set to No" : "Set to Yes";
     }).catch(function () {
       error.textContent = "The server could not be reached: nothing changed.";
     }).then(function () {
       form.classList.remove("busy");
     });
+  });
+
+  // Every save hands back the row's new token: the next edit of the row is checked
+  // against it, so consecutive edits of one row never conflict with oneself.
+  function setToken(tr, token) {
+    if (!tr || !token) { return; }
+    tr.setAttribute("data-token", token);
+    Array.prototype.forEach.call(tr.querySelectorAll("form.console-toggle"), function (f) {
+      f.elements.version.value = token;
+    });
+  }
+
+  // In-place edits: double-click a cell (or press F2 on it), type, Enter saves, Esc cancels.
+  // The cell is posted as JSON to the list's cells endpoint with the row's token.
+  function editorFor(td) {
+    var kind = td.getAttribute("data-editor");
+    var input;
+    if (kind === "choice") {
+      var source = document.getElementById("console-choices");
+      var select = source && source.content.querySelector("select[data-column='" + td.getAttribute("data-column") + "']");
+      input = select ? select.cloneNode(true) : document.createElement("input");
+    } else {
+      input = document.createElement("input");
+      input.type = kind === "date" ? "date" : kind === "number" ? "text" : "text";
+    }
+    input.value = td.getAttribute("data-raw") || "";
+    input.className = "form-control form-control-sm console-cell-input";
+    input.setAttribute("aria-label", "New value");
+    return input;
+  }
+
+  function showProblem(td, message) {
+    var note = document.createElement("div");
+    note.className = "console-cell-problem";
+    note.setAttribute("role", "alert");
+    note.textContent = message;
+    td.appendChild(note);
+    td.classList.add("console-cell-refused");
+  }
+
+  function startEdit(td) {
+    if (td.querySelector(".console-cell-input")) { return; }
+    var table = td.closest("table");
+    var tr = td.closest("tr");
+    var shown = td.textContent;
+    var input = editorFor(td);
+    td.classList.remove("console-cell-refused");
+    td.textContent = "";
+    td.appendChild(input);
+    input.focus();
+    if (input.select) { input.select(); }
+    function finish(text) { td.textContent = text; td.focus(); }
+    function save() {
+      var value = input.value;
+      input.disabled = true;
+      fetch(table.getAttribute("data-cells-url"), {
+        method: "POST",
+        credentials: "same-origin",
+        headers: {"Content-Type": "application/json", "Accept": "application/json",
+                  "X-CSRFToken": table.getAttribute("data-csrf")},
+        body: JSON.stringify({changes: [{row: tr.getAttribute("data-id"), token: tr.getAttribute("data-token"),
+                                        column: td.getAttribute("data-column"), value: value}]})
+      }).then(function (response) {
+        return response.json().catch(function () { return {ok: false, problems: [{message: "The server refused the change (" + response.status + ")."}]}; });
+      }).then(function (data) {
+        if (data.ok) {
+          var row = data.values[tr.getAttribute("data-id")] || {};
+          var raw = row[td.getAttribute("data-column")];
+          setToken(tr, data.tokens[tr.getAttribute("data-id")]);
+          td.setAttribute("data-raw", raw === undefined ? value : raw);
+          finish(input.tagName === "SELECT" ? input.options[input.selectedIndex].text : (raw === undefined ? value : raw));
+          return;
+        }
+        var problem = (data.problems || [])[0] || {message: "Not saved."};
+        if (problem.token) { setToken(tr, problem.token); }
+        finish(shown);
+        showProblem(td, problem.message);
+      }).catch(function () {
+        finish(shown);
+        showProblem(td, "The server could not be reached: nothing changed.");
+      });
+    }
+    input.addEventListener("keydown", function (event) {
+      if (event.key === "Enter") { event.preventDefault(); save(); }
+      else if (event.key === "Escape") { event.preventDefault(); finish(shown); }
+      event.stopPropagation();
+    });
+    input.addEventListener("blur", function () { if (!input.disabled) { finish(shown); } });
+  }
+
+  document.addEventListener("dblclick", function (event) {
+    var td = event.target.closest && event.target.closest("td.console-editable");
+    if (td && window.fetch) { event.preventDefault(); startEdit(td); }
+  });
+  document.addEventListener("keydown", function (event) {
+    var td = event.target.closest && event.target.closest("td.console-editable");
+    if (td && event.key === "F2" && window.fetch) { event.preventDefault(); startEdit(td); }
   });
 }());

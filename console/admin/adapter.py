@@ -1,0 +1,136 @@
+"""The one place that touches Flask-Admin's private names.
+
+Flask-Admin gives the console its menu, layout, form scaffolding (including inline
+child forms and search-as-you-type lookups), list filters and actions. Where what we
+need has no public API, this module reaches in, so that a Flask-Admin upgrade has one
+file to check. Everything else calls the functions and base classes here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from flask_admin import AdminIndexView, BaseView
+from flask_admin.contrib.sqla import ModelView
+from flask_admin.model.base import ViewArgs
+
+# (filter index, filter name, raw value), as Flask-Admin parses ``flt<N>_<arg>=value``.
+Filter = tuple[int, str, str]
+
+
+class ModelViewBase(ModelView):
+    """Flask-Admin's model view with its per-request hook turned into ``check_access``."""
+
+    def check_access(self, endpoint: str) -> Any:
+        """None to let the request through, else the response that refuses it."""
+        return None
+
+    def _handle_view(self, name: str, **kwargs: Any) -> Any:
+        return self.check_access(name)
+
+
+class PageViewBase(BaseView):
+    """Flask-Admin's plain view with its per-request hook turned into ``check_access``."""
+
+    def check_access(self, endpoint: str) -> Any:
+        """None to let the request through, else the response that refuses it."""
+        return None
+
+    def _handle_view(self, name: str, **kwargs: Any) -> Any:
+        return self.check_access(name)
+
+
+class IndexViewBase(AdminIndexView):
+    """Flask-Admin's index view with its per-request hook turned into ``check_access``."""
+
+    def check_access(self, endpoint: str) -> Any:
+        """None to let the request through, else the response that refuses it."""
+        return None
+
+    def _handle_view(self, name: str, **kwargs: Any) -> Any:
+        return self.check_access(name)
+
+
+def registered_views(admin: Any) -> list[Any]:
+    """Every view added to ``admin``, in menu order."""
+    return list(admin._views)
+
+
+# -- list arguments and filters -------------------------------------------------------------
+
+
+def list_arguments(view: ModelView) -> ViewArgs:
+    """The list URL's arguments (page, page_size, sort, desc, search, filters, the rest)."""
+    return view._get_list_extra_args()
+
+
+def list_url(view: ModelView, args: ViewArgs) -> str:
+    """The list URL for ``args`` (filters and extra arguments kept)."""
+    return view._get_list_url(args)
+
+
+def apply_filters(view: ModelView, query: Any, filters: Sequence[Filter]) -> Any:
+    """``query`` (an ORM Query) narrowed by the parsed ``filters``, with their joins."""
+    if not filters or not view._filters:
+        return query
+    query, _count, _joins, _count_joins = view._apply_filters(query, None, {}, {}, filters)
+    return query
+
+
+def filter_context(view: ModelView, filters: Sequence[Filter] | None) -> dict[str, Any]:
+    """What Flask-Admin's filter macros and script read from the template context."""
+    return {
+        "filters": view._filters,
+        "filter_groups": view._get_filter_groups(),
+        "active_filters": filters,
+        "filter_args": view._get_filters(filters),
+    }
+
+
+def filter_arguments(view: ModelView, filters: Sequence[Filter] | None) -> dict[str, str]:
+    """The active filters as ``flt<N>_<arg>`` URL arguments."""
+    return dict(view._get_filters(filters))
+
+
+def filters_of(view: ModelView) -> list[Any]:
+    """The view's filter objects, in index order."""
+    return list(view._filters or [])
+
+
+def lookup_loader(view: ModelView, name: str) -> Any:
+    """The view's search-as-you-type loader called ``name`` (from ``form_ajax_refs``), or None."""
+    return (view._form_ajax_refs or {}).get(name)
+
+
+# -- actions ----------------------------------------------------------------------------------
+
+
+def add_action(
+    view: ModelView,
+    name: str,
+    text: str,
+    handler: Callable[[list[str]], Any],
+    confirmation: str | None = None,
+) -> None:
+    """Offer one more entry in the list's "With selected" menu (Flask-Admin's actions)."""
+    view._actions.append((name, text))
+    view._actions_data[name] = (handler, text, confirmation)
+
+
+__all__ = [
+    "Filter",
+    "IndexViewBase",
+    "ModelViewBase",
+    "PageViewBase",
+    "ViewArgs",
+    "add_action",
+    "apply_filters",
+    "filter_arguments",
+    "filter_context",
+    "filters_of",
+    "list_arguments",
+    "list_url",
+    "lookup_loader",
+    "registered_views",
+]

@@ -1,0 +1,213 @@
+"""Bulk edits: "With selected -> Set <column>" for every column a model's description allows.
+
+Choosing the action opens a confirmation page listing the rows (each with the token
+of what was shown) and asking for the value with the input of the column's kind (a
+reference is chosen with the same search-as-you-type lookup the forms use). Confirming
+writes every row or none (``console.bulk.edits``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from flask import abort, current_app, flash, redirect, request
+from flask_admin.model.fields import AjaxSelectField
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from sqlalchemy import select
+
+from console import rules, versions
+from console.admin import adapter, deletes
+from console.admin.list_page import display, label_of, list_columns
+from console.admin.returns import back_to
+from console.catalogue import ColumnInfo
+from console.extensions import session as current_session
+from console.kinds import BooleanKind, ChoiceKind, DateKind, DateTimeKind, NumberKind
+
+if TYPE_CHECKING:
+    from console.admin.model_view import ConsoleModelView
+
+TEMPLATE = "admin/bulk_confirm.html"
+# A selection of more rows than this is refused: it would hold a worker for long.
+DEFAULT_MAX_SELECTION = 1_000
+
+
+def register_actions(view: ConsoleModelView) -> None:
+    """The "With selected" entries: Delete (through its preview) and one Set per column."""
+    adapter.add_action(view, "delete", "Delete", lambda ids: deletes.selection_action(view, ids))
+    for info in view.description.bulk_columns:
+        adapter.add_action(
+            view, f"set:{info.key}", f"Set {info.label.lower()}", _confirm_for(view, info.key)
+        )
+
+
+def _confirm_for(view: ConsoleModelView, key: str) -> Callable[[list[str]], Any]:
+    def handler(ids: list[str]) -> Any:
+        return confirm_view(view, key, ids)
+
+    return handler
+
+
+def max_selection() -> int:
+    """How many rows one bulk request may name (CONSOLE_MAX_SELECTION)."""
+    return int(current_app.config.get("CONSOLE_MAX_SELECTION", DEFAULT_MAX_SELECTION))
+
+
+def _column_or_404(view: ConsoleModelView, key: str) -> ColumnInfo:
+    info = view.description.find(key)
+    if info is None or not info.bulk or not view.can_edit:
+        abort(404)
+    return info
+
+
+def _selected(view: ConsoleModelView, ids: list[str]) -> list[Any] | None:
+    description = view.description
+    if len(ids) > max_selection():
+        flash(
+            f"{len(ids):,} rows were selected; a bulk edit takes at most {max_selection():,}. "
+            "Narrow the list with a filter or a search, or change them by import.",
+            "error",
+        )
+        return None
+    keys = []
+    for raw in ids:
+        try:
+            key = description.pk.kind.parse(raw, label="ID")
+        except rules.RuleError:
+            key = None
+        if key is not None:
+            keys.append(key)
+    if not keys:
+        flash(f"Select at least one {description.singular}.", "error")
+        return None
+    pk = description.pk.column
+    return list(current_session().scalars(select(description.cls).where(pk.in_(keys)).order_by(pk)))
+
+
+def confirm_view(view: ConsoleModelView, key: str, ids: list[str]) -> Any:
+    """The confirmation page for setting ``key`` on the selected rows."""
+    info = _column_or_404(view, key)
+    rows = _selected(view, ids)
+    if not rows:
+        return redirect(back_to(view))
+    return _render(view, info, rows, value="", error=None, stale=set())
+
+
+def value_field(view: ConsoleModelView, info: ColumnInfo) -> Any:
+    """A lookup field for a reference, bound to the view's lookup of that parent; else None."""
+    if info.reference is None or not info.reference.reference:
+        return None
+    loader = adapter.lookup_loader(view, info.reference.reference)
+    if loader is None:
+        return None
+
+    class ValueForm(FlaskForm):
+        value = AjaxSelectField(loader, info.label, allow_blank=info.nullable)
+
+    return ValueForm(meta={"csrf": False})["value"]
+
+
+def _render(view: ConsoleModelView, info: ColumnInfo, rows: list[Any], *, value: str,
+            error: str | None, stale: set[Any], status: int = 200) -> Any:
+    description = view.description
+    pk_key = description.pk.key
+    columns = [c for c in list_columns(description) if not c.bookkeeping][:6]
+    kind = info.kind
+    choices: list[tuple[str, str]] = []
+    if isinstance(kind, BooleanKind):
+        choices = [("true", "Yes"), ("false", "No")]
+    elif isinstance(kind, ChoiceKind):
+        choices = [(c, c) for c in kind.choices]
+    input_type = (
+        "date" if isinstance(kind, DateKind)
+        else "datetime-local" if isinstance(kind, DateTimeKind)
+        else "number" if isinstance(kind, NumberKind)
+        else "text"
+    )
+    body = view.render(
+        TEMPLATE,
+        column=info,
+        rows=[
+            {
+                "id": getattr(row, pk_key),
+                "ref": f"{getattr(row, pk_key)}:{versions.token_of(description, row)}",
+                "cells": [display(getattr(row, c.key)) if c.reference is None
+                          else _parent_label(view, c, row) for c in columns],
+                "stale": getattr(row, pk_key) in stale,
+            }
+            for row in rows
+        ],
+        headings=[c.label for c in columns],
+        value=value,
+        choices=choices,
+        input_type=input_type,
+        lookup=value_field(view, info),
+        error=error,
+        return_url=back_to(view),
+    )
+    return body, status
+
+
+def _parent_label(view: ConsoleModelView, info: ColumnInfo, row: Any) -> str:
+    value = getattr(row, info.key)
+    if value is None or info.reference is None:
+        return ""
+    catalogue = view.description.catalogue
+    assert catalogue is not None
+    session = current_session()
+    parent = session.scalar(select(info.reference.parent).where(info.reference.target == value))
+    return label_of(parent, catalogue.describe(info.reference.parent)) if parent else display(value)
+
+
+def parse_refs(values: list[str]) -> dict[str, str]:
+    """``["12:<token>", ...]`` (from the confirmation form) -> {id text: token}."""
+    rows: dict[str, str] = {}
+    for value in values:
+        ident, sep, token = value.partition(":")
+        if not sep or not ident or not token:
+            raise rules.RuleError(f"Malformed row reference {value[:40]!r}.")
+        rows[ident] = token
+    if not rows:
+        raise rules.RuleError("No rows selected.")
+    return rows
+
+
+def apply_view(view: ConsoleModelView, key: str) -> Any:
+    """Apply a confirmed bulk edit in one transaction, or say which rows changed."""
+    from console.bulk import edits
+
+    info = _column_or_404(view, key)
+    description = view.description
+    refs = request.form.getlist("row")
+    value = request.form.get("value", "")
+    if len(refs) > max_selection():
+        flash(f"A bulk edit takes at most {max_selection():,} rows.", "error")
+        return redirect(back_to(view))
+    error: str | None = None
+    stale: set[Any] = set()
+    try:
+        rows = parse_refs(refs)
+        session = current_session()
+        parsed = edits.parse_value(session, description, key, value)
+        outcome = edits.apply(session, description, key, parsed, rows, account=current_user)
+    except rules.RuleError as exc:
+        current_session().rollback()
+        error = str(exc)
+        rows = {}
+    else:
+        if outcome.ok:
+            flash(f"Set {info.label.lower()}: {outcome.written:,} {description.plural} updated.",
+                  "success")
+            return redirect(back_to(view))
+        stale = {*outcome.stale, *outcome.missing}
+        error = (
+            f"Nothing was written: {len(stale)} of the selected {description.plural} changed or "
+            "were deleted since you selected them. Review them and confirm again."
+        )
+    current = _selected(view, list(rows)) or []
+    return _render(view, info, current, value=value, error=error, stale=stale,
+                   status=409 if stale else 400)
+
+
+__all__ = ["apply_view", "confirm_view", "register_actions"]

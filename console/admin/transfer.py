@@ -1,0 +1,176 @@
+"""Import and export pages of every model (the work is in ``console.bulk`` and ``console.jobs``).
+
+Export streams exactly the rows the list shows (filters, search, sort) in the import's
+own format. Import stores the upload, runs its dry run in the background and shows
+the job's progress, its preview and its errors; confirming writes all rows or none.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from flask import (
+    Response,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    request,
+    send_file,
+    stream_with_context,
+)
+from flask_login import current_user
+from werkzeug.utils import secure_filename
+
+from console import jobs
+from console.admin import list_page
+from console.bulk.exporter import export_chunks
+from console.bulk.fileformat import file_format
+from console.bulk.jobs import JobStore
+from console.catalogue import ModelDescription
+from console.extensions import db
+from console.extensions import session as current_session
+
+if TYPE_CHECKING:
+    from console.admin.model_view import ConsoleModelView
+
+ERRORS_PER_PAGE = 50
+FORMATS = {"csv": "text/csv", "jsonl": "application/x-ndjson"}
+
+
+def exportable(description: ModelDescription) -> bool:
+    """True when the model has a file format (columns files can carry)."""
+    return bool(description.file_columns)
+
+
+def importable(description: ModelDescription) -> bool:
+    """True when files may be imported into the model (managed, not read-only)."""
+    return exportable(description) and not description.own and not description.read_only
+
+
+def job_store(app: Any = None) -> JobStore:
+    """The app's import jobs, in the instance folder."""
+    return JobStore(Path((app or current_app).instance_path) / "imports")
+
+
+# -- export ------------------------------------------------------------------------------------
+
+
+def export(view: ConsoleModelView, export_type: str) -> Any:
+    """Stream the list's rows (filters, search, sort) as CSV or JSON Lines."""
+    description = view.description
+    if export_type not in FORMATS or not exportable(description):
+        abort(404)
+    args = list_page.adapter.list_arguments(view)
+    headings = list_page.headings_of(view, args)
+    sort = view.sort_column(headings, args.sort)
+    stmt, _filtered = list_page.filtered_select(view, args)
+    pk = description.pk.column
+    if sort is not None:
+        column = sort.column.desc() if args.sort_desc else sort.column.asc()
+        tie = pk.desc() if args.sort_desc else pk.asc()
+        stmt = stmt.order_by(column, tie)
+    else:
+        stmt = stmt.order_by(pk)
+    # By COPY on PostgreSQL (a worker thread on this request's connection), by Python
+    # elsewhere; either way streamed, so memory stays flat.
+    chunks = export_chunks(current_session(), description, export_type, stmt)
+    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+    filename = secure_filename(f"{description.name}-{stamp}.{export_type}")
+    return Response(
+        stream_with_context(chunks),
+        mimetype=FORMATS[export_type],
+        headers={"Content-Disposition": f"attachment; filename={filename}"},
+    )
+
+
+# -- import ------------------------------------------------------------------------------------
+
+
+def _importable_or_404(view: ConsoleModelView) -> ModelDescription:
+    if not view.can_import:
+        abort(404)
+    return view.description
+
+
+def _start(view: ConsoleModelView, job_id: str, commit: bool) -> None:
+    catalogue = view.description.catalogue
+    jobs.start(jobs.run_import, job_id, db.engine, catalogue, job_store(), job_id, commit)
+
+
+def import_view(view: ConsoleModelView) -> Any:
+    """Upload a file; its dry run starts at once and the status page follows it."""
+    description = _importable_or_404(view)
+    error = None
+    if request.method == "POST":
+        upload = request.files.get("file")
+        if upload is None or not upload.filename:
+            error = "Choose a CSV file to upload."
+        else:
+            job_id = job_store().create(
+                upload.stream,  # type: ignore[arg-type]
+                model=description.name,
+                file_name=secure_filename(upload.filename) or "upload.csv",
+                upsert=request.form.get("mode") == "upsert",
+                account_id=getattr(current_user, "id", None),
+            )
+            _start(view, job_id, commit=False)
+            return redirect(view.get_url(".import_status", job_id=job_id))
+    limit_mb = (current_app.config.get("MAX_CONTENT_LENGTH") or 0) // (1024 * 1024)
+    return view.render(
+        "admin/import_upload.html", spec=file_format(description), error=error, limit_mb=limit_mb,
+    ), (400 if error else 200)
+
+
+def _job_or_404(view: ConsoleModelView, job_id: str) -> dict[str, Any]:
+    description = _importable_or_404(view)
+    status = job_store().load(job_id)
+    if status is None or status["model"] != description.name:
+        abort(404)
+    return status
+
+
+def import_status(view: ConsoleModelView, job_id: str) -> Any:
+    """The job's progress, its preview (counts and a page of errors) or its result."""
+    status = _job_or_404(view, job_id)
+    page = max(request.args.get("page", 1, type=int), 1)
+    errors = job_store().read_errors(job_id, (page - 1) * ERRORS_PER_PAGE, ERRORS_PER_PAGE)
+    result = status.get("result") or {}
+    shown = result.get("shown_errors", 0)
+    pages = max((shown + ERRORS_PER_PAGE - 1) // ERRORS_PER_PAGE, 1)
+    return view.render(
+        "admin/import_status.html", spec=file_format(view.description), job=status, result=result,
+        errors=errors, page=page, pages=pages, running=status["state"] in ("queued", "running"),
+    )
+
+
+def import_errors(view: ConsoleModelView, job_id: str) -> Any:
+    """Every error of the job's last run, as CSV."""
+    _job_or_404(view, job_id)
+    path = job_store().errors_file(job_id)
+    if not path.exists():
+        abort(404)
+    return send_file(path, mimetype="text/csv", as_attachment=True,
+                     download_name=f"import-errors-{job_id[:8]}.csv")
+
+
+def import_confirm(view: ConsoleModelView, job_id: str) -> Any:
+    """Commit a previewed upload that had no errors (all or nothing, in the background)."""
+    status = _job_or_404(view, job_id)
+    url = view.get_url(".import_status", job_id=job_id)
+    result = status.get("result") or {}
+    if status["state"] != "previewed" or result.get("error_count"):
+        flash("This upload cannot be imported: fix its errors and upload it again.", "error")
+        return redirect(url)
+    if not job_store().claim_commit(job_id):
+        flash("This upload is already being imported.", "warning")
+        return redirect(url)
+    job_store().update(job_id, state="queued", phase="commit")
+    _start(view, job_id, commit=True)
+    return redirect(url)
+
+
+__all__ = ["export", "exportable", "import_confirm", "import_errors", "import_status",
+           "import_view", "importable", "job_store"]

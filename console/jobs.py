@@ -1,0 +1,86 @@
+"""Long work outside the request: imports are checked and written by a runner.
+
+Plain Python over SQLAlchemy, no Flask: a job runs on a Session of its own, bound to
+the app's engine. The web only stores the upload, starts the job and shows its
+status (``console.bulk.jobs.JobStore``). Today the runner is a thread of the process
+that received the upload.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session
+
+from console.bulk.importer import import_file
+from console.bulk.jobs import JobStore
+from console.catalogue import Catalogue
+from console.models import Account
+
+log = logging.getLogger(__name__)
+
+PROGRESS_EVERY_BYTES = 4 << 20
+# Import threads of this process, so that tests (and shutdown) can wait for them.
+_threads: dict[str, threading.Thread] = {}
+
+
+def run_import(
+    engine: Engine, catalogue: Catalogue, store: JobStore, job_id: str, commit: bool
+) -> None:
+    """Check (or commit) a stored upload and record the outcome in the job's status."""
+    status = store.update(job_id, state="running", phase="commit" if commit else "preview",
+                          bytes_read=0)
+    read = [0, 0]
+
+    def progress(n: int) -> None:
+        read[0] += n
+        if read[0] - read[1] >= PROGRESS_EVERY_BYTES:
+            read[1] = read[0]
+            store.update(job_id, bytes_read=read[0])
+
+    with Session(engine) as session:
+        try:
+            account = session.get(Account, status["account_id"]) if status["account_id"] else None
+            description = catalogue.by_name(status["model"])
+            with open(store.upload(job_id), "rb") as source:
+                result = import_file(
+                    session, description, source, upsert=status["upsert"],
+                    dry_run=not commit, account=account, file_name=status["file_name"],
+                    progress=progress,
+                )
+            store.write_errors(job_id, result.errors)
+            state = "done" if commit and result.committed else "previewed"
+            store.update(job_id, state=state, bytes_read=read[0], result=result.summary()
+                         | {"error_count": result.error_count, "committed": result.committed,
+                            "shown_errors": len(result.errors)})
+        except Exception:
+            log.exception("Import job %s failed", job_id)
+            session.rollback()
+            store.update(job_id, state="failed",
+                         message="The import failed unexpectedly; nothing was written. "
+                                 "It has been logged.")
+
+
+def start(target: Callable[..., Any], job_id: str, *args: Any) -> None:
+    """Run ``target(*args)`` for job ``job_id`` in a background thread."""
+    thread = threading.Thread(target=target, args=args, daemon=True, name=f"job-{job_id[:8]}")
+    for finished in [k for k, t in _threads.items() if not t.is_alive()]:
+        del _threads[finished]
+    _threads[job_id] = thread
+    thread.start()
+
+
+def wait_for_job(job_id: str, timeout: float = 60.0) -> bool:
+    """Block until this process's thread for ``job_id`` has finished; False on timeout."""
+    thread = _threads.get(job_id)
+    if thread is None:
+        return True
+    thread.join(timeout)
+    return not thread.is_alive()
+
+
+__all__ = ["run_import", "start", "wait_for_job"]
