@@ -303,3 +303,39 @@ def test_the_command_line_writes_what_the_web_sends(
             assert [json.loads(x) for x in out.read_bytes().splitlines()] == [
                 json.loads(x) for x in web.splitlines()
             ]
+
+
+@pytest.mark.postgres_only
+def test_the_web_export_writes_iso_dates_whatever_the_servers_datestyle(
+    viewer_client: FlaskClient, db: Any, sample: dict
+) -> None:
+    """The export's settings apply in the streamed body's own transaction, and it ends.
+
+    (Set at the view instead, they were lost when the request's session closed before
+    the body was read; and a body that reopened that session left it open.)
+    """
+    db.session.get(Todo, sample["milk"]).due_date = date(2025, 1, 31)
+    db.session.commit()
+    db.session.remove()
+    db.engine.dispose()
+
+    def day_month_year(dbapi_connection: Any, _record: Any) -> None:
+        with dbapi_connection.cursor() as cursor:
+            cursor.execute("SET DateStyle = 'SQL, DMY'")
+
+    sa.event.listen(db.engine, "connect", day_month_year)
+    try:
+        assert db.session.scalar(sa.text("SELECT date '2025-01-31'::text")) == "31/01/2025"
+        db.session.rollback()
+        rows = _rows(viewer_client.get("/admin/todo/export/csv/").get_data())
+        assert rows[1][3] == "2025-01-31"
+        with db.engine.connect() as conn:
+            open_transactions = conn.exec_driver_sql(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                "AND state = 'idle in transaction'"
+            ).scalar()
+        assert open_transactions == 0
+    finally:
+        sa.event.remove(db.engine, "connect", day_month_year)
+        db.session.remove()
+        db.engine.dispose()

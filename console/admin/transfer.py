@@ -31,7 +31,6 @@ from console.bulk.fileformat import file_format
 from console.bulk.jobs import JobStore
 from console.catalogue import ModelDescription
 from console.extensions import db
-from console.extensions import session as current_session
 
 if TYPE_CHECKING:
     from console.admin.model_view import ConsoleModelView
@@ -76,7 +75,8 @@ def export(view: ConsoleModelView, export_type: str) -> Any:
         stmt = stmt.order_by(pk)
     # By COPY on PostgreSQL (a worker thread on this request's connection), by Python
     # elsewhere; either way streamed, so memory stays flat.
-    chunks = export_chunks(current_session(), description, export_type, stmt)
+    # The scoped session: the streamed body runs after this request's session is closed.
+    chunks = export_chunks(db.session, description, export_type, stmt)
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
     filename = secure_filename(f"{description.name}-{stamp}.{export_type}")
     return Response(

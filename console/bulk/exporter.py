@@ -27,7 +27,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Select, func, inspect, select, true, values
 from sqlalchemy import column as sql_column
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import Session, aliased, scoped_session
 
 from console.bulk.fileformat import FileFormat, file_format
 from console.catalogue import ModelDescription
@@ -325,25 +325,36 @@ def _drain(handoff: queue.Queue[Any]) -> None:
 
 
 def export_chunks(
-    session: Session, description: ModelDescription, fmt: str, base: Select[Any] | None = None
+    session: Session | scoped_session[Session], description: ModelDescription, fmt: str,
+    base: Select[Any] | None = None,
 ) -> Iterator[bytes]:
     """The rows of ``base`` (a select of the model, filtered and sorted) as ``fmt`` chunks.
 
     ``fmt`` is "csv" or "jsonl"; ``base`` defaults to every row by primary key.
     PostgreSQL writes them itself by COPY; other databases go through Python. The web
-    export and ``console export`` both read them.
+    export and ``console export`` both read them. Nothing touches the database until
+    the first chunk is asked for: a streamed response should pass the scoped session
+    (``db.session``), so that the body uses the session of the context it runs in
+    (Flask's ``stream_with_context`` runs it after the request's own has been closed).
     """
     if fmt not in FORMATS:
         raise ValueError(f"Unknown export format {fmt!r}: choose csv or jsonl")
     if session.get_bind().dialect.name == "postgresql":
-        connection = session.connection()
-        for setting in EXPORT_SETTINGS:  # until the transaction ends
-            connection.exec_driver_sql(setting)
-        if fmt == "csv":
-            sql = copy_sql(connection, export_select(description, base, as_text=True))
-            return copy_chunks(session, sql, _header(file_format(description)))
-        return copy_chunks(
-            session, copy_sql(connection, json_select(description, base), JSONL_OPTIONS)
-        )
+        return _copy_export(session, description, fmt, base)
     rows = iter_csv if fmt == "csv" else iter_jsonl
-    return rows(session, description, export_select(description, base))
+    return rows(session, description, export_select(description, base))  # type: ignore[arg-type]
+
+
+def _copy_export(
+    session: Any, description: ModelDescription, fmt: str, base: Select[Any] | None
+) -> Iterator[bytes]:
+    # The settings, the query and the COPY in one transaction, when the body is read.
+    connection = session.connection()
+    for setting in EXPORT_SETTINGS:  # until the transaction ends
+        connection.exec_driver_sql(setting)
+    if fmt == "csv":
+        sql = copy_sql(connection, export_select(description, base, as_text=True))
+        yield from copy_chunks(session, sql, _header(file_format(description)))
+    else:
+        sql = copy_sql(connection, json_select(description, base), JSONL_OPTIONS)
+        yield from copy_chunks(session, sql)
