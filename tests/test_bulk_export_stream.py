@@ -107,7 +107,7 @@ def _sorted(db: Any, texts: list[str], desc: bool = False) -> list[str]:
 
 VIEWS = [
     # (query arguments, the descriptions expected in order, given the database)
-    ({"flt0_todo_list_name_equals": ODD_LIST}, lambda db: AWKWARD),
+    ({"flt0_list_name_equals": ODD_LIST}, lambda db: AWKWARD),
     ({"search": "100%"}, lambda db: ["100% done"]),
     ({"search": "'", "sort": "1", "desc": "1"},
      lambda db: _sorted(db, ["it's", "'already quoted"], desc=True)),
