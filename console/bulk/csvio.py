@@ -65,8 +65,8 @@ class CountingReader(io.RawIOBase):
             self.progress(len(data))
         return data
 
-    def readline(self, size: int = -1) -> bytes:
-        data = self.raw.readline(size)
+    def readline(self, size: int | None = -1) -> bytes:
+        data = self.raw.readline(-1 if size is None else size)
         if self.progress and data:
             self.progress(len(data))
         return data
@@ -121,7 +121,7 @@ def width_message(expected: int, got: int) -> str:
 
 def csv_rows(stream: BinaryIO, width: int) -> Iterator[tuple[int, list[str] | RowProblem]]:
     """(line, cells) per non-blank record after the header, or (line, why it is unreadable)."""
-    text = io.TextIOWrapper(stream, encoding="utf-8", newline="")  # type: ignore[type-var]
+    text = io.TextIOWrapper(stream, encoding="utf-8", newline="")
     reader = csv.reader(text)
     try:
         for cells in reader:

@@ -24,7 +24,7 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from console import audit, rules
-from console.catalogue import ColumnInfo, ModelDescription
+from console.catalogue import ColumnInfo, ModelDescription, table_of
 from console.history import Actor, current_actor, json_value
 from console.models import AuditEntry
 from console.versions import Conflict, Loaded, MissingToken, check_object, parse_token, token_of
@@ -115,7 +115,9 @@ def selection(
     """
     wanted = [_ident(description, i) for i in idents]
     pk = getattr(description.cls, description.pk.key)
-    objects = session.scalars(select(description.cls).where(pk.in_(wanted)).order_by(pk))
+    objects: list[Any] = list(
+        session.scalars(select(description.cls).where(pk.in_(wanted)).order_by(pk))
+    )
     return [(obj, token_of(description, obj)) for obj in objects]
 
 
@@ -284,7 +286,7 @@ def _record(
     if not changed:
         return
     after = json_value(info.kind.python(value))
-    session.connection().execute(insert(AuditEntry.__table__), [
+    session.connection().execute(insert(table_of(AuditEntry)), [
         {
             "action": "update",
             "account_id": actor.id if actor else None,

@@ -25,12 +25,12 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-from sqlalchemy import Connection, Select, func, inspect, select, true, values
+from sqlalchemy import Connection, Select, func, select, true, values
 from sqlalchemy import column as sql_column
 from sqlalchemy.orm import Session, aliased, scoped_session
 
 from console.bulk.fileformat import FileFormat, file_format
-from console.catalogue import ModelDescription
+from console.catalogue import ModelDescription, mapper_of
 from console.kinds import EXPORT_SETTINGS, neutralise
 
 log = logging.getLogger(__name__)
@@ -59,7 +59,7 @@ __all__ = ["FORMATS", "export_chunks", "export_select", "iter_csv", "iter_jsonl"
 
 def _attribute(cls: Any, description: ModelDescription, column: Any) -> Any:
     """The mapped attribute of ``cls`` (a class or an alias) for a table column."""
-    return getattr(cls, inspect(description.cls).get_property_by_column(column).key)
+    return getattr(cls, mapper_of(description.cls).get_property_by_column(column).key)
 
 
 def _columns(layout: FileFormat, base: Select[Any] | None) -> tuple[Select[Any], list[Any]]:
@@ -75,7 +75,7 @@ def _columns(layout: FileFormat, base: Select[Any] | None) -> tuple[Select[Any],
             columns.append(getattr(model, f.info.key))
         elif f.parent is not None:
             parent = f.parent.description
-            alias = aliased(parent.cls, name=f"export_{f.name}")
+            alias: Any = aliased(parent.cls, name=f"export_{f.name}")
             target = _attribute(alias, parent, f.parent.target)
             stmt = stmt.outerjoin(alias, getattr(model, f.info.key) == target)
             columns.append(getattr(alias, f.parent.key.key))
@@ -214,8 +214,11 @@ def copy_sql(connection: Connection, stmt: Select[Any], options: str = CSV_OPTIO
         values[compiled.escaped_bind_names.get(key, key)] = process(value) if process else value
     raw = connection.connection.dbapi_connection
     assert raw is not None
-    with raw.cursor() as cursor:
+    cursor: Any = raw.cursor()
+    try:
         query = cursor.mogrify(state.statement, values).decode()
+    finally:
+        cursor.close()
     return f"COPY ({query}) TO STDOUT WITH ({options})"
 
 
@@ -280,7 +283,8 @@ def copy_chunks(session: Session, sql: str, head: bytes = b"") -> Iterator[bytes
     the thread is raised here. Nothing else may use the session while this runs.
     """
     connection = session.connection()
-    raw = connection.connection.dbapi_connection
+    raw: Any = connection.connection.dbapi_connection
+    assert raw is not None
     handoff: queue.Queue[Any] = queue.Queue(maxsize=QUEUE_CHUNKS)
     stop = threading.Event()
     thread = threading.Thread(
@@ -325,7 +329,7 @@ def _drain(handoff: queue.Queue[Any]) -> None:
 
 
 def export_chunks(
-    session: Session | scoped_session[Session], description: ModelDescription, fmt: str,
+    session: Session | scoped_session[Any], description: ModelDescription, fmt: str,
     base: Select[Any] | None = None,
 ) -> Iterator[bytes]:
     """The rows of ``base`` (a select of the model, filtered and sorted) as ``fmt`` chunks.

@@ -17,7 +17,7 @@ from typing import Any, BinaryIO
 
 from sqlalchemy import Column, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, scoped_session
 
 from console import audit, rules
 from console.bulk.csvio import (
@@ -116,7 +116,7 @@ def refused(detail: str) -> ConcurrentChange:
     return ConcurrentChange(f"The database refused the rows: {first}. Nothing was written.")
 
 
-def sniff_format(stream: io.BufferedReader) -> str:
+def sniff_format(stream: io.BufferedReader[Any]) -> str:
     """"jsonl" when the file starts (after a BOM and blanks) with a JSON object, else "csv"."""
     head = stream.peek(4096)[:4096]
     head = head.removeprefix(b"\xef\xbb\xbf").lstrip()
@@ -124,7 +124,7 @@ def sniff_format(stream: io.BufferedReader) -> str:
 
 
 def import_file(
-    session: Session,
+    session: Session | scoped_session[Any],
     description: ModelDescription,
     source: BinaryIO,
     *,
@@ -141,8 +141,10 @@ def import_file(
     character). ``progress`` is called with the number of bytes read since the last
     call. The session's transaction is committed on success and rolled back otherwise.
     """
+    # This context's session, for the whole import (the scoped one may be given).
+    db: Session = session() if isinstance(session, scoped_session) else session
     layout = file_format(description)
-    stream = io.BufferedReader(CountingReader(source, progress), 1 << 16)  # type: ignore[arg-type]
+    stream: Any = io.BufferedReader(CountingReader(source, progress), 1 << 16)
     if fmt is not None and fmt not in FORMATS:
         raise ValueError(f"Unknown import format {fmt!r}: choose csv or jsonl")
     fmt = fmt or sniff_format(stream)
@@ -153,20 +155,20 @@ def import_file(
         if description.read_only or description.own:
             raise FileProblem(f"{description.title} cannot be imported.")
         if fmt == "jsonl":
-            lines = JsonLines(stream)  # type: ignore[arg-type]
+            lines = JsonLines(stream)
             header = Header(lines.columns)
         else:
-            header = read_header(stream)  # type: ignore[arg-type]
+            header = read_header(stream)
         check_header(layout, header)
         _note_versions(layout, header, result)
-        if session.get_bind().dialect.name == "postgresql":
+        if db.get_bind().dialect.name == "postgresql":
             from console.bulk.pg_import import import_postgresql
 
             staged = lines if fmt == "jsonl" else stream
-            import_postgresql(session, layout, header.columns, staged, result)  # type: ignore[arg-type]
+            import_postgresql(db, layout, header.columns, staged, result)
         else:
-            rows = lines.rows() if fmt == "jsonl" else csv_rows(stream, len(header.columns))  # type: ignore[arg-type]
-            _import_python(session, layout, header.columns, rows, result)
+            rows = lines.rows() if fmt == "jsonl" else csv_rows(stream, len(header.columns))
+            _import_python(db, layout, header.columns, rows, result)
             # In file order, as the PostgreSQL path reports them (rows are checked in chunks).
             result.errors.sort(key=lambda e: (e.line, e.column is None, e.column or ""))
         if result.rows == 0 and result.ok:
@@ -176,13 +178,13 @@ def import_file(
     except ConcurrentChange as exc:
         result.add_error(0, None, str(exc))
     if dry_run or not result.ok:
-        session.rollback()
+        db.rollback()
         return result
     audit.record(
-        session, "import", account=account, model=description.model_name,
+        db, "import", account=account, model=description.model_name,
         changes={"summary": result.summary()},
     )
-    session.commit()
+    db.commit()
     result.committed = True
     return result
 

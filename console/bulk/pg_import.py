@@ -41,7 +41,7 @@ __all__ = ["WHITESPACE", "import_postgresql", "trimmed_sql", "whitespace_sql"]
 
 COPY_BUFFER = 1 << 20
 _COPY_LINE = re.compile(r"line (\d+)")
-_DIALECT = postgresql.dialect()  # type: ignore[no-untyped-call]
+_DIALECT = postgresql.dialect()
 
 
 def whitespace_sql(server_encoding: str) -> str:
@@ -224,10 +224,10 @@ class _Plan:
                 " || ' already exists (import in upsert mode to update it).'",
             ))
         version = self.layout.version_field
-        if version in self.fields and key is not None:
-            v = self.v(version)  # type: ignore[arg-type]
+        if version is not None and version in self.fields and key is not None:
+            v = self.v(version)
             links.append((
-                version.name,  # type: ignore[union-attr]
+                version.name,
                 f"ex_pk IS NOT NULL AND {v} IS NOT NULL AND {v} <> ex_version",
                 f"'Changed since the file was exported (version ' || {v} || ' in the file, ' "
                 "|| ex_version || ' in the database): export again and reapply your edits.'",
@@ -358,7 +358,7 @@ class _TrimTrailingBlankLines:
             out, self.held = self.held, chunk
             if out:
                 self.last = out[-1:]
-                return out  # type: ignore[no-any-return]
+                return bytes(out)
 
     last = b""
 
