@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask import Flask, render_template
 from sqlalchemy import event
@@ -15,6 +15,9 @@ from console import catalogue
 from console import config as settings
 from console.catalogue import Catalogue, load_models
 from console.extensions import csrf, db, login_manager, migrate
+
+if TYPE_CHECKING:
+    from console.schema import History
 
 ROOT = Path(__file__).resolve().parent.parent
 log = logging.getLogger(__name__)
@@ -32,6 +35,25 @@ def catalogue_of_app(app: Flask) -> Catalogue:
     """The catalogue ``create_app`` built for ``app``."""
     found: Catalogue = app.extensions["console_catalogue"]
     return found
+
+
+def histories_of_app(app: Flask) -> list[History]:
+    """The migration histories the console runs on ``app``'s database (``console.schema``).
+
+    Its own (in the scripts directory Flask-Migrate is given), and the demo's when the
+    demo is the source of models; any other application migrates its own tables.
+    """
+    from console import schema
+
+    return schema.histories_for(app.config["CONSOLE_MODELS"], app.extensions["migrate"].directory)
+
+
+def managed_tables(app: Flask) -> list[str]:
+    """The tables of the models the console manages on ``app`` (its own excluded).
+
+    By name, qualified (``schema.table``) for a table outside the default schema.
+    """
+    return [description.table.key for description in catalogue_of_app(app).models]
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import sys
+from pathlib import Path
+from typing import Any
 
 import click
 from flask import Flask, current_app
@@ -24,7 +26,17 @@ def _create_app() -> Flask:
     return create_app()
 
 
-@click.group(cls=FlaskGroup, create_app=_create_app)
+class ConsoleGroup(FlaskGroup):
+    """Flask's CLI group, with the console's ``db`` commands over Flask-Migrate's."""
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name == "db":
+            # Flask-Migrate's `db` is a plugin command, which would win over the app's.
+            return db_commands()
+        return super().get_command(ctx, name)
+
+
+@click.group(cls=ConsoleGroup, create_app=_create_app)
 def main() -> None:
     """Console: a web admin console for people, to-do lists and to-dos."""
 
@@ -35,24 +47,45 @@ def register(app: Flask) -> None:
         app.cli.add_command(command)
 
 
+def _lock_wait() -> float:
+    return float(current_app.config.get("CONSOLE_MIGRATION_LOCK_WAIT", 600))
+
+
 @commands.command("init")
 @click.option("--demo", is_flag=True, help="Also add a small set of demo data.")
 @with_appcontext
 def init_command(demo: bool) -> None:
-    """Migrate the database to head and make sure an admin account exists."""
-    from console import schema
+    """Migrate the console's tables (and the demo's) to head; make sure an admin exists.
 
+    Any other application's tables are that application's: they are checked, never created.
+    """
+    from console import histories_of_app, managed_tables, schema
+
+    models = current_app.config["CONSOLE_MODELS"]
+    if demo and not schema.is_demo(models):
+        raise click.UsageError(
+            f"--demo adds data to the built-in demo, but CONSOLE_MODELS is {models!r}."
+        )
+    histories = histories_of_app(current_app)
+    tables = managed_tables(current_app)
     # Every instance runs this at start-up: queue behind another one's migration (advisory
     # lock on PostgreSQL) instead of running the same revisions twice.
-    result = schema.upgrade(
+    outcome = schema.initialise(
         db.engine,
-        current_app.extensions["migrate"].directory,
-        wait_seconds=current_app.config.get("CONSOLE_MIGRATION_LOCK_WAIT", 600),
+        histories,
+        required_tables=tables,
+        counted_tables=tables,
+        wait_seconds=_lock_wait(),
     )
-    if not (result.ok or result.nothing_to_do):
-        raise click.ClickException(result.describe())
-    if result.ok:
-        click.echo(result.describe())
+    titles = {history.name: history.title for history in histories}
+    for run in outcome.runs:
+        title = titles.get(run.history, "Migrations")
+        if not (run.ok or run.nothing_to_do):
+            raise click.ClickException(f"{title}: {run.describe()}")
+        if run.ok:
+            click.echo(f"{title}: {run.describe()}")
+    if outcome.missing_tables:
+        raise click.ClickException(_missing_tables_message(outcome.missing_tables))
     email = current_app.config["CONSOLE_ADMIN_EMAIL"]
     generated = ensure_first_admin(db.session, email, current_app.config["CONSOLE_ADMIN_PASSWORD"])
     db.session.commit()
@@ -63,6 +96,13 @@ def init_command(demo: bool) -> None:
         click.echo(f"    password: {generated}")
         click.echo("  (set CONSOLE_ADMIN_EMAIL and CONSOLE_ADMIN_PASSWORD to choose them)")
         click.echo("")
+    if outcome.uncounted_tables:
+        names = " ".join(outcome.uncounted_tables)
+        click.echo(
+            f"Row counts are not kept for: {', '.join(outcome.uncounted_tables)} (their lists "
+            "count rows, or estimate on big tables). To keep exact counts in the database:"
+        )
+        click.echo(f"    console row-counts install {names}")
     if demo:
         from console.demo.models import Person
         from console.demo.seed import seed
@@ -72,6 +112,101 @@ def init_command(demo: bool) -> None:
                 seed(conn, people=20, lists=10, todos=200)
             click.echo("Demo data added: 20 people, 10 lists, 200 to-dos.")
     click.echo(f"Database ready: {db.engine.url.render_as_string(hide_password=True)}")
+
+
+def _missing_tables_message(missing: list[str]) -> str:
+    catalogue = current_app.extensions["console_catalogue"]
+    models = {d.table.name: d.model_name for d in catalogue.models}
+    named = ", ".join(f"{table} ({models[table]})" if table in models else table
+                      for table in missing)
+    return (
+        f"The tables of these managed models are missing: {named}. The console creates only "
+        "its own tables (and the built-in demo's); create these with your application's "
+        "migrations (e.g. `alembic upgrade head` in the application) or with its "
+        "`metadata.create_all(engine)`, then run `console init` again."
+    )
+
+
+# -- `console db`: Flask-Migrate's commands, with upgrade and downgrade under the lock --------
+
+
+def _history_of(directory: str | None) -> Any:
+    from flask import g
+
+    from console import histories_of_app, schema
+
+    directory = directory or g.get("directory")
+    if directory is None:
+        return histories_of_app(current_app)[0]
+    if Path(directory).resolve() == schema.DEMO_SCRIPTS.resolve():
+        return schema.demo_history(directory)
+    return schema.console_history(directory)
+
+
+_DIRECTORY = click.option(
+    "-d",
+    "--directory",
+    default=None,
+    help="Migration scripts directory (default: the console's own, migrations/).",
+)
+
+
+@click.command("upgrade")
+@_DIRECTORY
+@click.argument("revision", default="head")
+@with_appcontext
+def db_upgrade_command(directory: str | None, revision: str) -> None:
+    """Upgrade the console's own tables to REVISION (default: head), under the migration lock."""
+    from console import schema
+
+    target = "heads" if revision in ("head", "heads") else revision
+    result = schema.upgrade(db.engine, _history_of(directory), target, wait_seconds=_lock_wait())
+    _report_run(result)
+
+
+@click.command("downgrade")
+@_DIRECTORY
+@click.argument("revision", default="-1")
+@with_appcontext
+def db_downgrade_command(directory: str | None, revision: str) -> None:
+    """Downgrade the console's own tables to REVISION (default: one step), under the lock."""
+    from console import schema
+
+    result = schema.downgrade(
+        db.engine, _history_of(directory), revision, wait_seconds=_lock_wait()
+    )
+    _report_run(result)
+
+
+def _report_run(result: Any) -> None:
+    if result.nothing_to_do:
+        click.echo(result.error)
+        return
+    if not result.ok:
+        raise click.ClickException(result.describe())
+    click.echo(result.describe())
+
+
+def db_commands() -> click.Group:
+    """``console db``: Flask-Migrate's commands, its upgrade and downgrade replaced by ours.
+
+    Ours run under the migration lock (two instances starting together queue instead of
+    running the same revisions twice), adopt a database of the old single history, and
+    are audited like the migrations page's runs.
+    """
+    from flask_migrate.cli import db as flask_migrate_db
+
+    group = click.Group(
+        "db",
+        help="Migrations of the console's own tables (Flask-Migrate's commands; -d for others).",
+        commands=dict(flask_migrate_db.commands),
+        # Flask-Migrate's own group options (-d, -x), which its commands read from `g`.
+        params=list(flask_migrate_db.params),
+        callback=flask_migrate_db.callback,
+    )
+    group.add_command(db_upgrade_command)
+    group.add_command(db_downgrade_command)
+    return group
 
 
 @commands.command("create-account")
@@ -229,11 +364,118 @@ def export_command(model: str, fmt: str, output: str | None) -> None:
 @commands.command("schema-status")
 @with_appcontext
 def schema_status_command() -> None:
-    """Show where the database stands against the migrations; exit 1 if pending or drifting."""
-    from console import schema
+    """Show where the database stands against the migrations; exit 1 if pending or drifting.
 
-    status = schema.status(db.engine, current_app.extensions["migrate"].directory)
-    for line in schema.status_lines(status):
+    Tables that are neither the console's nor its histories' nor a managed model's are
+    listed as not managed by the console, and never make it fail.
+    """
+    from console import histories_of_app, managed_tables, schema
+
+    report = schema.report(
+        db.engine, histories_of_app(current_app), managed_tables=managed_tables(current_app)
+    )
+    for line in schema.report_lines(report):
         click.echo(line)
-    if not status.ok:
+    if not report.ok:
         raise click.exceptions.Exit(1)
+
+
+# -- `console row-counts` ---------------------------------------------------------------------
+
+row_counts = AppGroup(
+    "row-counts", help="Exact row counts kept by the database (PostgreSQL; console.counts)."
+)
+commands.add_command(row_counts)
+
+
+def _count_tables(words: tuple[str, ...], managed: bool) -> list[str]:
+    """Table names for TABLE arguments: a table's name, or a managed model's name."""
+    import sqlalchemy as sa
+
+    from console import managed_tables
+
+    present = set(sa.inspect(db.engine).get_table_names())
+    catalogue = current_app.extensions["console_catalogue"]
+    tables = list(managed_tables(current_app)) if managed else []
+    for word in words:
+        if word in present:
+            tables.append(word)
+            continue
+        try:
+            tables.append(catalogue.by_name(word).table.name)
+        except KeyError:
+            raise click.BadParameter(f"no table or model {word!r}", param_hint="TABLE") from None
+    if not tables:
+        raise click.UsageError("Name at least one TABLE (or --managed).")
+    return list(dict.fromkeys(tables))
+
+
+def _not_postgresql() -> bool:
+    if db.engine.dialect.name == "postgresql":
+        return False
+    click.echo(
+        f"Row counts are kept on PostgreSQL only; this database ({db.engine.dialect.name}) "
+        "counts rows with count(*): nothing to do."
+    )
+    return True
+
+
+@row_counts.command("install")
+@click.argument("tables", nargs=-1, metavar="TABLE...")
+@click.option("--managed", is_flag=True, help="Every table of the managed models.")
+def row_counts_install_command(tables: tuple[str, ...], managed: bool) -> None:
+    """Keep the exact row count of each TABLE in the database (seeded under a lock)."""
+    from console import counts, schema
+
+    chosen = _count_tables(tables, managed)
+    if _not_postgresql():
+        return
+    try:
+        with db.engine.connect() as conn, schema.migration_lock(conn, _lock_wait()):
+            with conn.begin():
+                installed = counts.install_row_counts(conn, *chosen)
+            states = [counts.table_counts(conn, table) for table in chosen]
+    except (counts.CountsError, schema.SchemaError) as exc:
+        raise click.ClickException(str(exc)) from None
+    if installed:
+        click.echo(f"Row counts installed for: {', '.join(installed)}.")
+    already = [table for table in chosen if table not in installed]
+    if already:
+        click.echo(f"Already kept: {', '.join(already)}.")
+    for state in states:
+        click.echo(f"  {state.describe()}")
+
+
+@row_counts.command("remove")
+@click.argument("tables", nargs=-1, required=True, metavar="TABLE...")
+def row_counts_remove_command(tables: tuple[str, ...]) -> None:
+    """Stop keeping the row count of each TABLE (drop its triggers and counts)."""
+    from console import counts, schema
+
+    chosen = _count_tables(tables, managed=False)
+    if _not_postgresql():
+        return
+    try:
+        with (
+            db.engine.connect() as conn,
+            schema.migration_lock(conn, _lock_wait()),
+            conn.begin(),
+        ):
+            removed = counts.remove_row_counts(conn, *chosen)
+    except schema.SchemaError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"Row counts removed for: {', '.join(removed) or 'none (none were kept)'}.")
+
+
+@row_counts.command("status")
+def row_counts_status_command() -> None:
+    """Which tables have their exact row count kept by the database."""
+    from console import counts, managed_tables
+
+    tables = managed_tables(current_app)
+    if _not_postgresql():
+        return
+    with db.engine.connect() as conn:
+        others = [table for table in counts.counted_tables(conn) if table not in tables]
+        for table in [*tables, *others]:
+            click.echo(counts.table_counts(conn, table).describe())

@@ -14,12 +14,31 @@ import binascii
 import enum
 import json
 import math
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Boolean, Date, DateTime, Enum, Integer, Select, func, select, text, tuple_
+from sqlalchemy import (
+    ARRAY,
+    Boolean,
+    Date,
+    DateTime,
+    Enum,
+    Integer,
+    Select,
+    any_,
+    bindparam,
+    func,
+    select,
+    text,
+    tuple_,
+)
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.base import Executable
+from sqlalchemy.sql.elements import ClauseElement
+from sqlalchemy.sql.visitors import InternalTraversal
 
 
 @dataclass(frozen=True)
@@ -30,6 +49,9 @@ class RowCount:
     exact: bool = True
     # True: at least ``value`` rows match, and no estimate says how many more.
     at_least: bool = False
+    # Every matching primary key, when the count fetched them (``keep_matches``): the
+    # page is then ordered among them instead of matching the search a second time.
+    matches: tuple[Any, ...] | None = field(default=None, compare=False, repr=False)
 
     @property
     def label(self) -> str:
@@ -112,9 +134,28 @@ def compact_row_counts(session: Session, table_name: str) -> int:
     """
     if session.get_bind().dialect.name != "postgresql":
         return 0
-    return int(
-        session.scalar(text("SELECT row_count_compact(:name)"), {"name": table_name}) or 0
-    )
+    return int(session.scalar(text("SELECT row_count_compact(:name)"), {"name": table_name}) or 0)
+
+
+class _Explain(Executable, ClauseElement):
+    """``EXPLAIN (FORMAT JSON) <select>`` as a statement SQLAlchemy compiles once and caches.
+
+    Compiling a search's statement by hand on every request cost more than asking
+    the planner (see bench/README.md); a construct with a cache key reuses the SQL.
+    """
+
+    inherit_cache = True
+    _traverse_internals = [("statement", InternalTraversal.dp_clauseelement)]
+    # The plan is read by position: a cached compilation has no columns to re-map.
+    _all_selected_columns = ()
+
+    def __init__(self, statement: Select) -> None:
+        self.statement = statement
+
+
+@compiles(_Explain)
+def _compile_explain(element: _Explain, compiler: Any, **kw: Any) -> str:
+    return "EXPLAIN (FORMAT JSON) " + compiler.process(element.statement, **kw)
 
 
 def planner_estimate(session: Session, stmt: Select) -> int | None:
@@ -122,12 +163,7 @@ def planner_estimate(session: Session, stmt: Select) -> int | None:
     bind = session.get_bind()
     if bind.dialect.name != "postgresql":
         return None
-    compiled = stmt.compile(dialect=bind.dialect)
-    plan = (
-        session.connection()
-        .exec_driver_sql("EXPLAIN (FORMAT JSON) " + compiled.string, compiled.params)
-        .scalar()
-    )
+    plan = session.connection().execute(_Explain(stmt)).scalar()
     if isinstance(plan, str):
         plan = json.loads(plan)
     return int(plan[0]["Plan"]["Plan Rows"])
@@ -143,6 +179,7 @@ def count_rows(
     cap: int = 10_000,
     estimate_from: int = 100_000,
     trust_estimate_from: int | None = None,
+    keep_matches: bool = False,
 ) -> RowCount:
     """Count the rows of ``stmt``: exact when that is cheap, an honest estimate when not.
 
@@ -155,6 +192,12 @@ def count_rows(
     to ``cap`` (counted with a LIMIT, so it stops early), else the planner's
     estimate, else "more than ``cap``". ``count_seen`` corrects an estimate that a
     page proves wrong.
+
+    ``keep_matches`` (a text search, integer primary key): the exact count fetches
+    the matching keys instead (``RowCount.matches``, at most ``cap`` of them), so
+    that the page is ordered among them (``offset_rows``/``keyset_rows``) instead of
+    running the search, whose trigram match and ILIKE recheck are most of its cost,
+    a second time.
     """
     inner = stmt.with_only_columns(pk).order_by(None)
     postgres = session.get_bind().dialect.name == "postgresql"
@@ -173,12 +216,24 @@ def count_rows(
     estimate = planner_estimate(session, inner)
     if estimate is not None and estimate >= max(trust_from, cap + 1):
         return RowCount(_round_estimate(estimate), exact=False)
-    counted = session.scalar(select(func.count()).select_from(inner.limit(cap + 1).subquery())) or 0
+    if keep_matches and isinstance(getattr(pk, "type", None), Integer):
+        keys = _capped(inner, cap)
+        found = session.scalar(select(func.array_agg(next(iter(keys.c)))))
+        counted = len(found or ())
+        if counted <= cap:
+            return RowCount(counted, matches=tuple(found or ()))
+    else:
+        counted = session.scalar(select(func.count()).select_from(_capped(inner, cap))) or 0
     if counted <= cap:
         return RowCount(counted)
     if estimate is not None and estimate > cap:
         return RowCount(_round_estimate(estimate), exact=False)
     return RowCount(cap, exact=False, at_least=True)
+
+
+def _capped(inner: Select, cap: int) -> Any:
+    """At most ``cap + 1`` rows of ``inner``: enough to tell "more than ``cap``"."""
+    return inner.limit(cap + 1).subquery()
 
 
 def count_seen(count: RowCount, offset: int | None, shown: int, more: bool) -> RowCount:
@@ -391,6 +446,68 @@ def _probed_rows(
     return _matching_rows(session, stmt, pk, columns, where, descending, offset, limit)
 
 
+# Up to this many matches, the database orders them by another column than the primary
+# key as one array of keys; PostgreSQL plans a bigger array (it reads every element)
+# for longer than matching the search again takes (bench/README.md).
+ARRAY_ORDER_MAX = 1_000
+
+
+def _rows_among(
+    session: Session,
+    stmt: Select,
+    column: Any,
+    pk: Any,
+    matches: Sequence[Any],
+    *,
+    descending: bool,
+    after: Cursor | None,
+    offset: int,
+    limit: int,
+) -> list[Any]:
+    """Rows of ``stmt`` from the (column, pk) ordering of ``matches``, its whole key set.
+
+    By primary key the ordering is the sorted keys. By another column the database
+    orders just those keys (a lookup by primary key; the search is not run again)
+    in the pieces ``_segments`` gives, so NULLs and ties fall as on every other path;
+    past ``ARRAY_ORDER_MAX`` matches, from every match again (``probe=0``).
+    """
+    if column is pk:
+        ids = sorted(matches, reverse=descending)
+        if after is not None:
+            ids = [i for i in ids if (i < after.id if descending else i > after.id)]
+        return _rows_by_id(session, stmt, pk, ids[offset : offset + limit])
+    if len(matches) > ARRAY_ORDER_MAX:
+        # Every match again, as without ``matches``; see ARRAY_ORDER_MAX.
+        if after is None:
+            return offset_rows(
+                session,
+                stmt,
+                column,
+                pk,
+                descending=descending,
+                offset=offset,
+                limit=limit,
+                probe=0,
+            )
+        return keyset_rows(
+            session, stmt, column, pk, descending=descending, after=after, limit=limit, probe=0
+        )
+    among = pk == any_(bindparam("console_matches", list(matches), type_=ARRAY(pk.type)))
+    if after is None:
+        order = _order_by([column, pk], descending)
+        keys = select(pk).where(among).order_by(*order).offset(offset).limit(limit)
+        return _rows_by_id(session, stmt, pk, list(session.scalars(keys)))
+    nullable = bool(getattr(column, "nullable", True))
+    dialect = session.get_bind().dialect.name
+    ids: list[Any] = []
+    for where, columns in _segments(column, pk, descending, after, nullable, dialect):
+        if len(ids) >= limit:
+            break
+        piece = select(pk).where(among, *where).order_by(*_order_by(columns, descending))
+        ids.extend(session.scalars(piece.limit(limit - len(ids))))
+    return _rows_by_id(session, stmt, pk, ids)
+
+
 def keyset_rows(
     session: Session,
     stmt: Select,
@@ -401,11 +518,25 @@ def keyset_rows(
     after: Cursor | None,
     limit: int,
     probe: int | None = None,
+    matches: Sequence[Any] | None = None,
 ) -> list[Any]:
     """Up to ``limit`` rows of ``stmt`` that follow ``after`` in (column, pk) order.
 
-    ``probe`` (for a text search): see ``_probed_rows``.
+    ``probe`` (for a text search): see ``_probed_rows``. ``matches`` (every key
+    ``stmt`` matches, from ``count_rows(keep_matches=True)``): see ``_rows_among``.
     """
+    if matches is not None:
+        return _rows_among(
+            session,
+            stmt,
+            column,
+            pk,
+            matches,
+            descending=descending,
+            after=after,
+            offset=0,
+            limit=limit,
+        )
     nullable = column is not pk and bool(getattr(column, "nullable", True))
     dialect = session.get_bind().dialect.name
     rows: list[Any] = []
@@ -437,14 +568,27 @@ def offset_rows(
     limit: int,
     deferred_from: int = 10_000,
     probe: int | None = None,
+    matches: Sequence[Any] | None = None,
 ) -> list[Any]:
     """Rows ``offset``..``offset+limit`` of the (column, pk) ordering.
 
     Past ``deferred_from`` rows the offset is walked over primary keys only (an
     index-only scan where the index covers it), and just the page's rows are loaded.
     ``probe`` (for a text search): see ``_probed_rows`` (past the first page, a
-    nullable column's page comes from every match).
+    nullable column's page comes from every match). ``matches``: see ``_rows_among``.
     """
+    if matches is not None:
+        return _rows_among(
+            session,
+            stmt,
+            column,
+            pk,
+            matches,
+            descending=descending,
+            after=None,
+            offset=offset,
+            limit=limit,
+        )
     columns = [pk] if column is pk else [column, pk]
     order = _order_by(columns, descending)
     if probe is not None:

@@ -1,19 +1,32 @@
 """Where the database stands against the migration scripts, and safe ways to move it.
 
+Two Alembic histories can live in one database: the console's own (``migrations/``:
+accounts, audit log, row counts; version table ``console_alembic_version``) and,
+when the console shows its built-in demo, the demo application's
+(``console/demo/migrations``: people, lists, to-dos; version table
+``alembic_version``, as any application's). Any other application's tables belong
+to that application and its own migrations: the console reports them and never
+alters them.
+
 Plain Python over SQLAlchemy and Alembic's own APIs (``ScriptDirectory``,
 ``MigrationContext``, ``compare_metadata``, ``command``), with no Flask imports:
-the migrations page and ``console schema-status`` are thin callers. Every function
-takes an Engine (or URL) and the scripts directory, so tests can point them at a
-database and a copy of the scripts of their own.
+the migrations page and the ``console`` commands are thin callers. Every function
+takes an Engine (or URL) and a ``History`` (or the directory of a copy of the
+console's scripts), so tests can point them at databases and scripts of their own.
+
+A database migrated by the console's old single history (``0001_initial`` ...
+``0004_row_counts`` in ``alembic_version``, the console's and the demo's tables
+together) is adopted at 0004: stamped as at the first revision of each new history,
+whose schema is exactly 0004's, without any DDL.
 """
 
 from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -28,37 +41,44 @@ from alembic.util import CommandError
 from sqlalchemy.engine import URL, Connection, Engine
 from sqlalchemy.orm import Session
 
+from console import counts
 from console.audit import record
+from console.config import DEMO_MODELS
+from console.migration_env import include_object
 from console.models import Account, AuditEntry, Base
-
-
-def _combined_metadata() -> sa.MetaData:
-    """The console's tables and the demo's, as one history of migrations creates them.
-
-    Transitional: the console's migrations still create the demo's tables.
-    """
-    from console.demo.models import DemoBase
-
-    combined = sa.MetaData(naming_convention=dict(Base.metadata.naming_convention))
-    for metadata in (Base.metadata, DemoBase.metadata):
-        for table in metadata.tables.values():
-            table.to_metadata(combined)
-    return combined
-
-
-SCHEMA_METADATA = _combined_metadata()
 
 log = logging.getLogger(__name__)
 
+ROOT = Path(__file__).resolve().parent.parent
+CONSOLE_SCRIPTS = ROOT / "migrations"
+DEMO_SCRIPTS = Path(__file__).resolve().parent / "demo" / "migrations"
+
 # pg_try_advisory_lock key shared by every instance: "cons" as a 32-bit number.
 LOCK_KEY = 0x636F6E73
-VERSION_TABLE = "alembic_version"
+# The console's own version table: an application's `alembic_version` never collides with it.
+CONSOLE_VERSION_TABLE = "console_alembic_version"
+DEMO_VERSION_TABLE = "alembic_version"
 
 EMPTY = "empty"
 UNVERSIONED = "unversioned"
 UNKNOWN_REVISION = "unknown revision"
+LEGACY = "legacy"
 PENDING = "pending"
 UP_TO_DATE = "up to date"
+
+# The console's old single history, in `alembic_version`, and the tables its last revision left.
+LEGACY_REVISIONS = (
+    "0001_initial",
+    "0002_list_indexes",
+    "0003_drop_redundant_indexes",
+    "0004_row_counts",
+)
+LEGACY_HEAD = LEGACY_REVISIONS[-1]
+LEGACY_VERSION_TABLE = "alembic_version"
+LEGACY_TABLES = ("account", "audit_entry", "row_count_delta", "person", "todo_list", "todo")
+# The revision of each new history whose schema is exactly LEGACY_HEAD's. Fixed, not
+# "head": later revisions of either history still run after the adoption.
+ADOPTED_AS = {"console": "c0001_console_tables", "demo": "d0001_demo_tables"}
 
 
 class SchemaError(Exception):
@@ -71,6 +91,72 @@ class MigrationRunning(SchemaError):
 
 class NothingToDo(SchemaError):
     """The database is already at the requested revisions."""
+
+
+@dataclass(frozen=True)
+class History:
+    """One Alembic history: its scripts, its version table and the metadata of its tables."""
+
+    name: str
+    title: str
+    directory: Path
+    version_table: str
+    metadata: sa.MetaData
+
+    def db_command(self, words: str) -> str:
+        """The ``console db`` command line that runs ``words`` on this history."""
+        sub, _, rest = words.partition(" ")
+        where = "" if self.name == "console" else f" -d {self.directory}"
+        return f"console db {sub}{where}{' ' + rest if rest else ''}"
+
+    @property
+    def tables(self) -> set[str]:
+        """The names of this history's tables."""
+        return {table.name for table in self.metadata.tables.values()}
+
+
+def console_history(directory: str | Path | None = None) -> History:
+    """The console's own history (``directory``: a copy of its scripts, for tests)."""
+    return History(
+        "console",
+        "The console's own tables",
+        Path(directory or CONSOLE_SCRIPTS),
+        CONSOLE_VERSION_TABLE,
+        Base.metadata,
+    )
+
+
+def demo_history(directory: str | Path | None = None) -> History:
+    """The demo application's history (``directory``: a copy of its scripts, for tests)."""
+    from console.demo.models import DemoBase
+
+    return History(
+        "demo",
+        "The demo's tables (people, to-do lists, to-dos)",
+        Path(directory or DEMO_SCRIPTS),
+        DEMO_VERSION_TABLE,
+        DemoBase.metadata,
+    )
+
+
+def as_history(history: History | str | Path) -> History:
+    """``history`` itself, or the console's history in the scripts directory it names."""
+    return history if isinstance(history, History) else console_history(history)
+
+
+def is_demo(models: Any) -> bool:
+    """True when CONSOLE_MODELS ``models`` is the built-in demo."""
+    return isinstance(models, str) and models.strip() == DEMO_MODELS
+
+
+def histories_for(models: Any, console_directory: str | Path | None = None) -> list[History]:
+    """The histories the console runs for CONSOLE_MODELS ``models``: its own, then the demo's.
+
+    Only the built-in demo's tables are migrated by the console; any other
+    application's come from that application's own migrations.
+    """
+    own = console_history(console_directory)
+    return [own, demo_history()] if is_demo(models) else [own]
 
 
 @dataclass(frozen=True)
@@ -109,7 +195,7 @@ class DriftItem:
 
 @dataclass
 class SchemaStatus:
-    """Everything known about a database against the scripts."""
+    """Everything known about a database against one history's scripts."""
 
     dialect: str
     server_version: str
@@ -123,6 +209,11 @@ class SchemaStatus:
     warnings: list[str]
     drift: list[DriftItem] | None
     drift_note: str | None = None
+    name: str = "console"
+    title: str = ""
+    version_table: str = CONSOLE_VERSION_TABLE
+    directory: str = ""
+    adoptable: bool = False
 
     @property
     def up_to_date(self) -> bool:
@@ -137,12 +228,37 @@ class SchemaStatus:
     @property
     def can_upgrade(self) -> bool:
         """Upgrading is safe to offer (an unversioned database would collide with itself)."""
-        return self.state in (EMPTY, PENDING)
+        return self.state in (EMPTY, PENDING) or (self.state == LEGACY and self.adoptable)
 
     @property
     def can_downgrade(self) -> bool:
         """One step down is well defined: exactly one known current revision."""
         return len(self.current) == 1 and self.state in (PENDING, UP_TO_DATE)
+
+
+@dataclass
+class SchemaReport:
+    """The database against every history the console runs, and the tables of neither."""
+
+    dialect: str
+    server_version: str
+    url: str
+    histories: list[SchemaStatus]
+    # Tables of the application the console manages but does not migrate: present, missing.
+    managed: list[str] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)
+    # Tables of no history and no managed model: not the console's business.
+    unmanaged: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """True when every history is at head without drift and no managed table is missing."""
+        return all(status.ok for status in self.histories) and not self.missing
+
+    @property
+    def own(self) -> SchemaStatus:
+        """The status of the console's own history."""
+        return self.histories[0]
 
 
 @dataclass
@@ -159,6 +275,9 @@ class RunResult:
     audited: bool = False
     refused: bool = False
     nothing_to_do: bool = False
+    history: str = "console"
+    # The revisions a legacy database was stamped with (no DDL), when this run adopted it.
+    adopted: tuple[str, ...] = ()
 
     def describe(self) -> str:
         """A sentence for the administrator."""
@@ -166,14 +285,39 @@ class RunResult:
         after = _revs_text(self.after)
         if self.refused:
             return f"{self.operation.capitalize()} not run: {self.error}"
+        adopted = ""
+        if self.adopted:
+            adopted = (
+                f"Adopted a database of the console's old migration history at {LEGACY_HEAD}: "
+                f"recorded as {', '.join(self.adopted)}, no table changed. "
+            )
         if self.ok:
             if self.before == self.after:
                 return f"Nothing to do: the database is already at {after}."
-            return f"{self.operation.capitalize()} done: {before} -> {after}."
+            return f"{adopted}{self.operation.capitalize()} done: {before} -> {after}."
         return (
-            f"{self.operation.capitalize()} failed: {self.error} "
+            f"{adopted}{self.operation.capitalize()} failed: {self.error} "
             f"The database is at {after} (it was at {before})."
         )
+
+
+@dataclass
+class InitResult:
+    """What ``initialise`` did: one run per history, and the managed tables' state."""
+
+    runs: list[RunResult]
+    missing_tables: list[str] = field(default_factory=list)
+    uncounted_tables: list[str] = field(default_factory=list)
+
+    @property
+    def migrated(self) -> bool:
+        """True when every history ran (or had nothing to do)."""
+        return all(run.ok or run.nothing_to_do for run in self.runs)
+
+    @property
+    def ok(self) -> bool:
+        """True when every history is at head and every managed table exists."""
+        return self.migrated and not self.missing_tables
 
 
 def _revs_text(revs: tuple[str, ...]) -> str:
@@ -184,6 +328,7 @@ def _revs_text(revs: tuple[str, ...]) -> str:
 
 
 Bind = Engine | Connection | URL | str
+HistoryLike = History | str | Path
 
 
 @contextmanager
@@ -212,8 +357,10 @@ def masked_url(engine: Engine) -> str:
     return engine.url.render_as_string(hide_password=True)
 
 
-def scripts(directory: str | Path) -> ScriptDirectory:
-    """The migration scripts in ``directory``."""
+def scripts(directory: str | Path | History) -> ScriptDirectory:
+    """The migration scripts of a history (or in ``directory``)."""
+    if isinstance(directory, History):
+        directory = directory.directory
     return ScriptDirectory(str(directory))
 
 
@@ -248,53 +395,122 @@ def _pending(script_dir: ScriptDirectory, current: tuple[str, ...], target: str)
     return list(reversed(list(script_dir.iterate_revisions(target, lower))))
 
 
-def status(
-    bind: Bind,
-    directory: str | Path,
-    metadata: sa.MetaData = SCHEMA_METADATA,
-) -> SchemaStatus:
-    """Read where the database stands: revisions, pending scripts, history and drift."""
-    script_dir = scripts(directory)
+def legacy_revision(conn: Connection) -> str | None:
+    """The revision of the console's old single history this database is at, or None.
+
+    Only a database without the console's own version table, whose ``alembic_version``
+    holds one of that history's revisions and which has the accounts table, is one:
+    an application's own ``alembic_version`` never is.
+    """
+    tables = set(sa.inspect(conn).get_table_names())
+    if CONSOLE_VERSION_TABLE in tables or LEGACY_VERSION_TABLE not in tables:
+        return None
+    if "account" not in tables:
+        return None
+    revisions = list(
+        conn.scalars(sa.text(f"SELECT version_num FROM {LEGACY_VERSION_TABLE}"))  # noqa: S608
+    )
+    if len(revisions) == 1 and revisions[0] in LEGACY_REVISIONS:
+        return str(revisions[0])
+    return None
+
+
+def _legacy_problem(conn: Connection, revision: str) -> str | None:
+    """Why a legacy database cannot be adopted as it is, or None when it can."""
+    if revision != LEGACY_HEAD:
+        return (
+            "This database was migrated by the console's old single migration history "
+            f"(the console's and the demo's tables together, in {LEGACY_VERSION_TABLE}) and "
+            f"is at its revision {revision}. This version of the console adopts such a "
+            f"database only at that history's last revision, {LEGACY_HEAD}: upgrade it there "
+            "first with the console release that migrated it (`console db upgrade`), then "
+            "start this version (`console init`), which adopts it without changing any table."
+        )
+    tables = set(sa.inspect(conn).get_table_names())
+    missing = [table for table in LEGACY_TABLES if table not in tables]
+    if missing:
+        return (
+            f"This database is recorded at {LEGACY_HEAD} of the console's old migration "
+            f"history but lacks table(s) {', '.join(missing)}, so it cannot be adopted as it "
+            "is. Restore them (from a backup, or by hand), then run `console init` again."
+        )
+    return None
+
+
+def _legacy_explanation(revision: str, problem: str | None) -> str:
+    if problem:
+        return problem
+    console, demo = ADOPTED_AS["console"], ADOPTED_AS["demo"]
+    return (
+        "This database was migrated by the console's old single migration history (the "
+        f"console's and the demo's tables together, in {LEGACY_VERSION_TABLE}) and is at its "
+        f"last revision, {revision}. Upgrading (here, `console init` or `console db upgrade`) "
+        f"adopts it without changing any table: the console's tables are recorded as at "
+        f"{console} (in {CONSOLE_VERSION_TABLE}) and the demo's as at {demo} (in "
+        f"{DEMO_VERSION_TABLE}); revisions after those then run as usual."
+    )
+
+
+def _heads_in(conn: Connection, history: History, tables: set[str]) -> tuple[str, ...]:
+    if history.version_table not in tables:
+        return ()
+    context = MigrationContext.configure(conn, opts={"version_table": history.version_table})
+    return tuple(context.get_current_heads())
+
+
+def status(bind: Bind, history: HistoryLike) -> SchemaStatus:
+    """Read where the database stands against one history: revisions, pending, history, drift."""
+    history = as_history(history)
+    script_dir = scripts(history)
     heads = tuple(script_dir.get_heads())
     with _connect(bind) as conn:
-        context = MigrationContext.configure(conn)
         tables = set(sa.inspect(conn).get_table_names())
-        current = tuple(context.get_current_heads()) if VERSION_TABLE in tables else ()
-        user_tables = tables - {VERSION_TABLE}
+        own_tables = tables & history.tables
+        legacy = legacy_revision(conn)
+        current = (legacy,) if legacy else _heads_in(conn, history, tables)
         warnings: list[str] = []
         pending: list[Script] = []
+        adoptable = False
         known = True
-        for rev in current:
+        for rev in current if not legacy else ():
             try:
                 script_dir.get_revision(rev)
             except CommandError:
                 known = False
-        if not known:
+        if legacy:
+            state = LEGACY
+            problem = _legacy_problem(conn, legacy)
+            explanation = _legacy_explanation(legacy, problem)
+            adoptable = problem is None and history.name in ADOPTED_AS
+            if adoptable:
+                pending = _pending(script_dir, (ADOPTED_AS[history.name],), "heads")
+        elif not known:
             state = UNKNOWN_REVISION
             explanation = (
-                f"The database is at revision {_revs_text(current)}, which is not among the "
-                "migration scripts of this version of the console. The database was migrated by "
-                "a newer (or different) version: deploy that version, or downgrade with it, "
-                "before using this one."
+                f"The database is at revision {_revs_text(current)} in {history.version_table}, "
+                "which is not among the migration scripts of this version of the console. The "
+                "database was migrated by a newer (or different) version: deploy that version, "
+                "or downgrade with it, before using this one."
             )
-        elif not current and user_tables:
+        elif not current and own_tables:
             state = UNVERSIONED
             explanation = (
-                "The database has tables but no Alembic version, so nobody can tell which "
+                f"The database has tables of this history ({', '.join(sorted(own_tables))}) "
+                f"but no Alembic version (in {history.version_table}), so nobody can tell which "
                 "revision it is at. Do not upgrade: the first revision would try to create "
                 "tables that already exist. If the drift section below says there is no drift, "
                 "the tables already match the newest revision: record that with "
-                "`console db stamp head`. Otherwise back the database up and bring it in line "
-                "(or start from an empty database) first."
+                f"`{history.db_command('stamp head')}`. Otherwise back the database up and "
+                "bring it in line (or start from an empty database) first."
             )
         else:
             pending = _pending(script_dir, current, "heads")
             if not current:
                 state = EMPTY
                 explanation = (
-                    "The database is empty: no tables and no Alembic version. Upgrade to head "
-                    "(here, or `console init`) to create every table, then create an admin "
-                    "account."
+                    "The database is empty for this history: none of its tables exist and "
+                    f"{history.version_table} holds no version. Upgrade to head (here, or "
+                    "`console init`) to create them."
                 )
             elif pending:
                 state = PENDING
@@ -307,8 +523,9 @@ def status(
         if len(heads) > 1:
             warnings.append(
                 f"The scripts have {len(heads)} heads ({', '.join(heads)}): two branches of "
-                "migrations were written in parallel. Merge them with `console db merge heads` "
-                "before deploying, so there is one order to run them in."
+                "migrations were written in parallel. Merge them with "
+                f"`{history.db_command('merge heads')}` before deploying, so there is one order "
+                "to run them in."
             )
         if len(current) > 1:
             warnings.append(
@@ -316,7 +533,7 @@ def status(
             )
         current_set = set(current)
         pending_ids = {script.revision for script in pending}
-        history = [
+        history_infos = [
             _info(
                 script,
                 is_current=script.revision in current_set,
@@ -332,14 +549,14 @@ def status(
                     "follows it."
                 )
         drift, drift_note = None, None
-        if user_tables:
-            drift = describe_drift(conn, metadata)
+        if own_tables:
+            drift = describe_drift(conn, history.metadata)
             if state == PENDING:
                 drift_note = (
                     "Revisions are pending, so differences are expected until they have run."
                 )
         else:
-            drift_note = "No tables yet: nothing to compare."
+            drift_note = "None of this history's tables exist yet: nothing to compare."
         return SchemaStatus(
             dialect=conn.dialect.name,
             server_version=_server_version(conn),
@@ -349,18 +566,61 @@ def status(
             state=state,
             explanation=explanation,
             pending=[_info(script, is_pending=True) for script in pending],
-            history=history,
+            history=history_infos,
             warnings=warnings,
             drift=drift,
             drift_note=drift_note,
+            name=history.name,
+            title=history.title,
+            version_table=history.version_table,
+            directory=str(history.directory),
+            adoptable=adoptable,
         )
 
 
-def status_lines(status: SchemaStatus) -> list[str]:
-    """The status as plain text lines (the CLI's output)."""
-    lines = [
-        f"Database:        {status.url}",
-        f"Dialect:         {status.dialect} ({status.server_version})",
+def report(
+    bind: Bind, histories: Iterable[HistoryLike], managed_tables: Iterable[str] = ()
+) -> SchemaReport:
+    """Every history's status, the managed tables outside them, and the tables of none.
+
+    ``managed_tables`` are the tables of the models the console shows (the catalogue's);
+    those of a history are reported with it, the others are the application's own.
+    """
+    chosen = [as_history(history) for history in histories]
+    with _connect(bind) as conn:
+        statuses = [status(conn, history) for history in chosen]
+        tables = set(sa.inspect(conn).get_table_names())
+        ours = set().union(*(h.tables | {h.version_table} for h in chosen))
+        application = sorted(set(managed_tables) - ours)
+        inspector = sa.inspect(conn)
+        return SchemaReport(
+            dialect=conn.dialect.name,
+            server_version=_server_version(conn),
+            url=masked_url(conn.engine),
+            histories=statuses,
+            managed=[table for table in application if _exists(inspector, table)],
+            missing=[table for table in application if not _exists(inspector, table)],
+            unmanaged=sorted(tables - ours - set(application)),
+        )
+
+
+def _exists(inspector: Any, key: str) -> bool:
+    """Whether table ``key`` (``name`` or ``schema.name``) exists."""
+    schema_name, _, name = key.rpartition(".")
+    return bool(inspector.has_table(name, schema=schema_name or None))
+
+
+def status_lines(status: SchemaStatus, *, database: bool = True) -> list[str]:
+    """The status of one history as plain text lines (the CLI's output)."""
+    lines = []
+    if database:
+        lines += [
+            f"Database:        {status.url}",
+            f"Dialect:         {status.dialect} ({status.server_version})",
+        ]
+    lines += [
+        f"Scripts:         {status.directory}",
+        f"Version table:   {status.version_table}",
         f"Current:         {_revs_text(status.current)}",
         f"Head:            {_revs_text(status.heads)}",
         f"State:           {status.state}",
@@ -392,18 +652,50 @@ def status_lines(status: SchemaStatus) -> list[str]:
     return lines
 
 
+def report_lines(report: SchemaReport) -> list[str]:
+    """The whole report as plain text lines (``console schema-status``)."""
+    lines = [
+        f"Database:        {report.url}",
+        f"Dialect:         {report.dialect} ({report.server_version})",
+    ]
+    for status in report.histories:
+        lines += ["", f"== {status.title} =="]
+        lines += status_lines(status, database=False)
+    lines.append("")
+    if report.managed or report.missing:
+        lines.append(
+            "Tables of the application (the console edits their rows; their schema is the "
+            f"application's): {', '.join(report.managed) or 'none present'}"
+        )
+    if report.missing:
+        lines.append(
+            f"Missing tables of the application: {', '.join(report.missing)}. Create them with "
+            "the application's own migrations (or its metadata.create_all())."
+        )
+    lines.append(f"Not managed by the console: {', '.join(report.unmanaged) or 'none'}")
+    return lines
+
+
 # --- drift -------------------------------------------------------------------------------
 
 
-def compare(conn: Connection, metadata: sa.MetaData = SCHEMA_METADATA) -> list[Any]:
-    """Autogenerate's raw differences between ``metadata`` and the live schema."""
+def compare(conn: Connection, metadata: sa.MetaData) -> list[Any]:
+    """Autogenerate's raw differences between ``metadata``'s tables and the live schema.
+
+    Tables not in ``metadata`` are another history's or application's: not compared.
+    """
     context = MigrationContext.configure(
-        conn, opts={"compare_type": True, "target_metadata": metadata}
+        conn,
+        opts={
+            "compare_type": True,
+            "target_metadata": metadata,
+            "include_object": include_object(metadata),
+        },
     )
     return compare_metadata(context, metadata)
 
 
-def describe_drift(conn: Connection, metadata: sa.MetaData = SCHEMA_METADATA) -> list[DriftItem]:
+def describe_drift(conn: Connection, metadata: sa.MetaData) -> list[DriftItem]:
     """The differences between the models and the live schema, in plain words."""
     items: list[DriftItem] = []
     for diff in compare(conn, metadata):
@@ -496,32 +788,29 @@ def _plain(value: Any) -> str:
 # --- actions -----------------------------------------------------------------------------
 
 
-def plan_upgrade(
-    bind: Bind, directory: str | Path, target: str = "heads"
-) -> list[RevisionInfo]:
+def plan_upgrade(bind: Bind, history: HistoryLike, target: str = "heads") -> list[RevisionInfo]:
     """The revisions an upgrade to ``target`` would run, in order; SchemaError if it cannot."""
-    return upgrade_plan(status(bind, directory), directory, target)
+    return upgrade_plan(status(bind, history), history, target)
 
 
-def upgrade_plan(current: SchemaStatus, directory: str | Path, target: str) -> list[RevisionInfo]:
+def upgrade_plan(current: SchemaStatus, history: HistoryLike, target: str) -> list[RevisionInfo]:
     """The revisions an upgrade from ``current`` to ``target`` runs; SchemaError if it cannot."""
+    history = as_history(history)
     if current.up_to_date:
         raise NothingToDo("The database is already up to date.")
     if not current.can_upgrade:
         raise SchemaError(current.explanation or "The database cannot be upgraded.")
     if target != "heads" and target not in {rev.id for rev in current.pending}:
         raise SchemaError(f"Revision {target} is not pending: choose one from the pending list.")
-    return [
-        _info(script, is_pending=True)
-        for script in _pending(scripts(directory), current.current, target)
-    ]
+    start = (ADOPTED_AS[history.name],) if current.state == LEGACY else current.current
+    return [_info(script, is_pending=True) for script in _pending(scripts(history), start, target)]
 
 
-def plan_downgrade(bind: Bind, directory: str | Path) -> RevisionInfo:
+def plan_downgrade(bind: Bind, history: HistoryLike) -> RevisionInfo:
     """The one revision a downgrade step would undo; SchemaError if there is none."""
-    current = status(bind, directory)
+    current = status(bind, history)
     _check_downgradable(current)
-    return _info(scripts(directory).get_revision(current.current[0]), is_current=True)
+    return _info(scripts(as_history(history)).get_revision(current.current[0]), is_current=True)
 
 
 def _check_downgradable(current: SchemaStatus) -> None:
@@ -537,10 +826,10 @@ def _check_downgradable(current: SchemaStatus) -> None:
     raise SchemaError(current.explanation or "The database cannot be downgraded.")
 
 
-def _alembic_config(directory: str | Path, conn: Connection) -> Config:
-    ini = Path(directory) / "alembic.ini"
+def _alembic_config(history: History, conn: Connection) -> Config:
+    ini = history.directory / "alembic.ini"
     config = Config(str(ini) if ini.exists() else None)
-    config.set_main_option("script_location", str(directory))
+    config.set_main_option("script_location", str(history.directory))
     config.attributes["connection"] = conn
     # env.py would otherwise reconfigure logging of the whole process (the web app's too).
     config.attributes["skip_logging_config"] = True
@@ -592,18 +881,55 @@ def _wait_for_lock(conn: Connection, wait_seconds: float) -> bool:
     return True
 
 
-def _current(conn: Connection) -> tuple[str, ...]:
+def _current(conn: Connection, history: History) -> tuple[str, ...]:
     conn.rollback()
-    if not sa.inspect(conn).has_table(VERSION_TABLE):
-        return ()
-    heads = tuple(MigrationContext.configure(conn).get_current_heads())
+    legacy = legacy_revision(conn)
+    heads = (legacy,) if legacy else _heads_in(
+        conn, history, set(sa.inspect(conn).get_table_names())
+    )
     conn.commit()
     return heads
 
 
+def adopt_legacy(conn: Connection, histories: Iterable[History] = ()) -> tuple[str, ...]:
+    """Stamp a database of the old single history at 0004 as at ADOPTED_AS; no DDL.
+
+    Both histories are stamped, whatever the console shows now: the tables that
+    history left are the console's and the demo's. ``histories`` gives the script
+    directories to use (copies, in tests); the shipped ones otherwise. Returns the
+    revisions stamped, () when the database is no legacy one; SchemaError when it is
+    one that cannot be adopted. Call it under the migration lock.
+    """
+    conn.rollback()
+    legacy = legacy_revision(conn)
+    if legacy is None:
+        conn.commit()
+        return ()
+    problem = _legacy_problem(conn, legacy)
+    if problem:
+        raise SchemaError(problem)
+    given = {history.name: history for history in histories}
+    console = given.get("console") or console_history()
+    conn.rollback()
+    with conn.begin():
+        MigrationContext.configure(conn, opts={"version_table": console.version_table}).stamp(
+            scripts(console), ADOPTED_AS["console"]
+        )
+        # The demo's version table is the old history's: its one row moves to the demo's revision.
+        conn.execute(
+            sa.text(
+                f"UPDATE {LEGACY_VERSION_TABLE} SET version_num = :new "  # noqa: S608
+                "WHERE version_num = :old"
+            ),
+            {"new": ADOPTED_AS["demo"], "old": legacy},
+        )
+    log.info("Adopted a database of the old single history at %s", legacy)
+    return (ADOPTED_AS["console"], ADOPTED_AS["demo"])
+
+
 def upgrade(
     bind: Engine | URL | str,
-    directory: str | Path,
+    history: HistoryLike,
     target: str = "heads",
     *,
     expected_current: tuple[str, ...] | None = None,
@@ -614,28 +940,44 @@ def upgrade(
     """Upgrade to ``target`` (a pending revision or ``heads``), one transaction per revision.
 
     With ``expected_current``/``expected_plan`` (what the administrator confirmed) the run is
-    refused unless the database and the revisions to run are still exactly those.
+    refused unless the database and the revisions to run are still exactly those. A
+    legacy database at 0004 is adopted first (``adopt_legacy``).
     """
     return _run(
-        "upgrade", bind, directory, target, expected_current, account, expected_plan, wait_seconds
+        "upgrade", bind, as_history(history), target, expected_current, account, expected_plan,
+        wait_seconds,
+    )
+
+
+def downgrade(
+    bind: Engine | URL | str,
+    history: HistoryLike,
+    target: str = "-1",
+    *,
+    account: Any = None,
+    wait_seconds: float = 0,
+) -> RunResult:
+    """Downgrade to ``target`` (a revision, ``-N`` steps or ``base``) under the lock."""
+    return _run(
+        "downgrade", bind, as_history(history), target, None, account, None, wait_seconds
     )
 
 
 def downgrade_one(
     bind: Engine | URL | str,
-    directory: str | Path,
+    history: HistoryLike,
     expected_current: str,
     *,
     account: Any = None,
 ) -> RunResult:
     """Undo the current revision ``expected_current`` (and only if it still is current)."""
-    return _run("downgrade", bind, directory, "-1", (expected_current,), account)
+    return _run("downgrade", bind, as_history(history), "-1", (expected_current,), account)
 
 
 def _run(
     operation: str,
     bind: Engine | URL | str,
-    directory: str | Path,
+    history: History,
     target: str,
     expected_current: tuple[str, ...] | None,
     account: Any,
@@ -643,45 +985,136 @@ def _run(
     wait_seconds: float = 0,
 ) -> RunResult:
     with _engine(bind) as engine:
-        result = RunResult(operation, target, (), (), [], ok=False)
+        result = RunResult(operation, target, (), (), [], ok=False, history=history.name)
         try:
             with engine.connect() as conn:
-                result.before = result.after = _current(conn)
+                result.before = result.after = _current(conn, history)
                 try:
                     with migration_lock(conn, wait_seconds):
-                        # Again under the lock: another run may have finished meanwhile.
-                        result.before = _current(conn)
-                        _check_and_plan(result, conn, directory, expected_current, expected_plan)
-                        conn.commit()
-                        try:
-                            config = _alembic_config(directory, conn)
-                            if operation == "upgrade":
-                                command.upgrade(config, target)
-                            else:
-                                command.downgrade(config, target)
-                            result.ok = True
-                        except Exception as exc:
-                            log.exception("Migration %s to %s failed", operation, target)
-                            result.error = _error_text(exc)
-                        finally:
-                            result.after = _current(conn)
+                        _migrate(conn, history, result, expected_current, expected_plan)
                 except SchemaError as exc:
-                    result.refused = True
-                    result.nothing_to_do = isinstance(exc, NothingToDo)
-                    result.error = str(exc)
-                    result.after = result.before
+                    _refused(result, exc)
         except sa.exc.SQLAlchemyError as exc:
             result.error = _error_text(exc)
-        # Start-up runs of `console init` find nothing to do on every restart: not worth a row.
-        if not result.nothing_to_do:
-            result.audited = _audit(engine, result, account)
+        _audit_run(engine, result, history, account)
     return result
+
+
+def _refused(result: RunResult, exc: SchemaError) -> None:
+    result.refused = True
+    result.nothing_to_do = isinstance(exc, NothingToDo)
+    result.error = str(exc)
+    result.after = result.before
+
+
+def _migrate(
+    conn: Connection,
+    history: History,
+    result: RunResult,
+    expected_current: tuple[str, ...] | None,
+    expected_plan: list[str] | None,
+    histories: Iterable[History] = (),
+) -> None:
+    """Under the lock: check, adopt a legacy database, then run Alembic's command."""
+    # Again under the lock: another run may have finished meanwhile.
+    result.before = _current(conn, history)
+    _check_and_plan(result, conn, history, expected_current, expected_plan)
+    conn.commit()
+    try:
+        if result.operation == "upgrade":
+            result.adopted = adopt_legacy(conn, [history, *histories])
+        config = _alembic_config(history, conn)
+        if result.operation == "upgrade":
+            command.upgrade(config, result.target)
+        else:
+            command.downgrade(config, result.target)
+        result.ok = True
+    except Exception as exc:
+        log.exception("Migration %s to %s failed", result.operation, result.target)
+        result.error = _error_text(exc)
+    finally:
+        result.after = _current(conn, history)
+
+
+def _audit_run(engine: Engine, result: RunResult, history: History, account: Any) -> None:
+    # Start-up runs of `console init` find nothing to do on every restart: not worth a row.
+    if not result.nothing_to_do:
+        result.audited = _audit(engine, result, history, account)
+
+
+def initialise(
+    bind: Engine | URL | str,
+    histories: Iterable[HistoryLike],
+    *,
+    required_tables: Iterable[str] = (),
+    counted_tables: Iterable[str] = (),
+    wait_seconds: float = 0,
+    account: Any = None,
+) -> InitResult:
+    """Upgrade each history to head in order, then check the tables the console needs.
+
+    All under one hold of the migration lock (``console init``: every instance runs it at
+    start-up, and they queue instead of migrating twice). A legacy database is adopted
+    first. A history that fails stops the ones after it (the demo's needs the console's).
+    Then: which of ``required_tables`` (the managed models' tables) are missing, and on
+    PostgreSQL which of ``counted_tables`` have no kept row count.
+    """
+    chosen = [as_history(history) for history in histories]
+    outcome = InitResult(runs=[])
+    with _engine(bind) as engine:
+        try:
+            with engine.connect() as conn:
+                try:
+                    with migration_lock(conn, wait_seconds):
+                        for history in chosen:
+                            result = RunResult(
+                                "upgrade", "heads", (), (), [], ok=False, history=history.name
+                            )
+                            outcome.runs.append(result)
+                            try:
+                                _migrate(conn, history, result, None, None, chosen)
+                            except SchemaError as exc:
+                                _refused(result, exc)
+                            _audit_run(engine, result, history, account)
+                            if not (result.ok or result.nothing_to_do):
+                                return outcome
+                        _check_tables(conn, outcome, required_tables, counted_tables)
+                except MigrationRunning as exc:
+                    result = RunResult("upgrade", "heads", (), (), [], ok=False)
+                    _refused(result, exc)
+                    outcome.runs.append(result)
+        except sa.exc.SQLAlchemyError as exc:
+            result = RunResult("upgrade", "heads", (), (), [], ok=False, error=_error_text(exc))
+            outcome.runs.append(result)
+    return outcome
+
+
+def _check_tables(
+    conn: Connection,
+    outcome: InitResult,
+    required_tables: Iterable[str],
+    counted_tables: Iterable[str],
+) -> None:
+    conn.rollback()
+    inspector = sa.inspect(conn)
+    outcome.missing_tables = [
+        table for table in dict.fromkeys(required_tables) if not _exists(inspector, table)
+    ]
+    if conn.dialect.name == "postgresql":
+        present = set(inspector.get_table_names())
+        # Counts are kept for tables of the search path only (see console.counts).
+        outcome.uncounted_tables = [
+            table
+            for table in dict.fromkeys(counted_tables)
+            if table in present and not counts.table_counts(conn, table).kept
+        ]
+    conn.rollback()
 
 
 def _check_and_plan(
     result: RunResult,
     conn: Connection,
-    directory: str | Path,
+    history: History,
     expected_current: tuple[str, ...] | None,
     expected_plan: list[str] | None,
 ) -> None:
@@ -693,18 +1126,31 @@ def _check_and_plan(
             f"the database is now at {_revs_text(result.before)}, not at "
             f"{_revs_text(expected_current)} as when you confirmed. Review the status again."
         )
-    now = status(conn, directory)
+    now = status(conn, history)
     conn.rollback()
     if result.operation == "upgrade":
-        result.planned = [rev.id for rev in upgrade_plan(now, directory, result.target)]
+        result.planned = [rev.id for rev in upgrade_plan(now, history, result.target)]
         if expected_plan is not None and result.planned != expected_plan:
             raise SchemaError(
                 f"the revisions to run are now {', '.join(result.planned)}, not "
                 f"{', '.join(expected_plan) or 'none'} as when you confirmed. Review them again."
             )
-    else:
+    elif result.target == "-1":
         _check_downgradable(now)
         result.planned = list(now.current)
+    else:
+        if not now.current:
+            raise NothingToDo("The database has no revision to downgrade from.")
+        if now.state not in (PENDING, UP_TO_DATE):
+            raise SchemaError(now.explanation or "The database cannot be downgraded.")
+        try:
+            result.planned = [
+                script.revision
+                for script in scripts(history).iterate_revisions(now.current, result.target)
+                if script.revision != result.target
+            ]
+        except CommandError:
+            result.planned = []  # a relative target: Alembic resolves it when it runs
 
 
 def _error_text(exc: BaseException) -> str:
@@ -713,11 +1159,12 @@ def _error_text(exc: BaseException) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
-def _audit(engine: Engine, result: RunResult, account: Any) -> bool:
+def _audit(engine: Engine, result: RunResult, history: History, account: Any) -> bool:
     """Record the run in its own transaction, after the outcome, so a failure is kept too."""
     who = getattr(account, "email", None)
-    summary = {
+    summary: dict[str, Any] = {
         "who": who,
+        "history": history.name,
         "operation": result.operation,
         "target": result.target,
         "from": list(result.before),
@@ -725,6 +1172,8 @@ def _audit(engine: Engine, result: RunResult, account: Any) -> bool:
         "revisions": result.planned,
         "result": "refused" if result.refused else "ok" if result.ok else "failed",
     }
+    if result.adopted:
+        summary["adopted"] = list(result.adopted)
     if result.error:
         summary["error"] = result.error
     try:
@@ -737,10 +1186,9 @@ def _audit(engine: Engine, result: RunResult, account: Any) -> bool:
             account_id = getattr(account, "id", None)
             if account_id is not None and session.get(Account, account_id) is None:
                 account = SimpleNamespace(id=None, email=who)
-            record(session, "migration", account=account, model=VERSION_TABLE,
+            record(session, "migration", account=account, model=history.version_table,
                    changes={"summary": summary})
         return True
     except sa.exc.SQLAlchemyError:
         log.exception("Could not audit a migration run: %s", summary)
         return False
-

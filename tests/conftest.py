@@ -2,9 +2,10 @@
 
 PostgreSQL is reached at ``CONSOLE_TEST_PG`` (default: 127.0.0.1:5432, trust auth,
 database ``test``). Each pytest run creates a database of its own there (so that
-parallel runs cannot collide) and drops it at the end. When PostgreSQL is down its
-tests are skipped with the reason shown, unless ``CONSOLE_REQUIRE_PG=1`` (CI), where
-they fail instead.
+parallel runs cannot collide), migrates it once, empties its tables after each test
+and drops it at the end. SQLite is migrated once per run into a template file that
+each test gets a copy of. When PostgreSQL is down its tests are skipped with the
+reason shown, unless ``CONSOLE_REQUIRE_PG=1`` (CI), where they fail instead.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import contextvars
 import html
 import os
 import re
+import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,7 +25,7 @@ import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
 
-from console import create_app
+from console import create_app, schema
 from console.demo.models import Person, Todo, TodoList
 from console.extensions import db as _db
 from console.models import Account, Role
@@ -35,7 +37,9 @@ accounts_module.PASSWORD_HASH_METHOD = "pbkdf2:sha256:1000"
 PG_ADMIN_URL = os.environ.get("CONSOLE_TEST_PG", "postgresql+psycopg2://127.0.0.1:5432/test")
 REQUIRE_PG = os.environ.get("CONSOLE_REQUIRE_PG") == "1"
 PASSWORD = "correct-horse-battery"
-TABLES = ("audit_entry", "todo", "todo_list", "person", "account")
+# The histories `console init` runs for the default models (the demo).
+HISTORIES = (schema.console_history(), schema.demo_history())
+VERSION_TABLES = {history.version_table for history in HISTORIES}
 
 
 def _pg_reason() -> str | None:
@@ -88,40 +92,68 @@ def require_pg() -> None:
         pytest.skip(PG_UNAVAILABLE)
 
 
+def data_tables(url: str) -> list[str]:
+    """Every table of the database at ``url`` but the version tables, parents first."""
+    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+    try:
+        metadata = sa.MetaData()
+        metadata.reflect(engine)
+    finally:
+        engine.dispose()
+    return [t.name for t in metadata.sorted_tables if t.name not in VERSION_TABLES]
+
+
+def empty_tables(url: str, tables: list[str]) -> None:
+    """Delete every row of ``tables`` (ids restart; on PostgreSQL the kept counts reset to 0)."""
+    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+    try:
+        with engine.begin() as conn:
+            if conn.dialect.name == "postgresql":
+                conn.exec_driver_sql(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE")
+            else:
+                for table in reversed(tables):
+                    conn.exec_driver_sql(f"DELETE FROM {table}")
+    finally:
+        engine.dispose()
+
+
+def migrate_database(url: str) -> None:
+    """Migrate ``url`` as `console init` does (both histories), leaving every table empty."""
+    outcome = schema.initialise(url, HISTORIES)
+    assert outcome.ok, [run.describe() for run in outcome.runs]
+    # The runs' own audit entries: tests start from empty tables.
+    empty_tables(url, data_tables(url))
+
+
 @pytest.fixture(scope="session")
-def pg_database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A PostgreSQL database for this test run, migrated to head once."""
+def pg_database() -> Iterator[tuple[str, list[str]]]:
+    """A PostgreSQL database for this test run, migrated to head once, and its tables."""
     require_pg()
     url = create_pg_database()
-    app = create_app(
-        {
-            "SQLALCHEMY_DATABASE_URI": url,
-            "TESTING": True,
-            "SECRET_KEY": "x",
-            "INSTANCE_PATH": str(tmp_path_factory.mktemp("instance")),
-        }
-    )
-    with app.app_context():
-        from flask_migrate import upgrade
-
-        upgrade()
-        _db.engine.dispose()
-    yield url
+    migrate_database(url)
+    yield url, data_tables(url)
     drop_pg_database(url)
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite file migrated to head once per run; each test gets a copy."""
+    path = tmp_path_factory.mktemp("sqlite_template") / "migrated.sqlite3"
+    migrate_database(f"sqlite:///{path}")
+    return path
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A migrated, empty database: a fresh SQLite file, or the run's PostgreSQL database."""
+    """A migrated, empty database: a copy of the SQLite template, or the run's PostgreSQL one."""
     if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'test.sqlite3'}"
+        path = tmp_path / "test.sqlite3"
+        shutil.copyfile(request.getfixturevalue("sqlite_template"), path)
+        yield f"sqlite:///{path}"
         return
-    url = request.getfixturevalue("pg_database")
+    url, tables = request.getfixturevalue("pg_database")
     yield url
-    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
-    with engine.begin() as conn:
-        conn.exec_driver_sql(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE")
-    engine.dispose()
+    empty_tables(url, tables)
 
 
 class IsolatedClient(FlaskClient):
@@ -155,10 +187,6 @@ def app(database_url: str, tmp_path: Path) -> Iterator[Flask]:
     # No StrictUndefined here: Flask-Admin's own form macros read attributes that some
     # of its widgets lack (AjaxSelect2Widget.input_type) and rely on lenient Undefined.
     with app.app_context():
-        if database_url.startswith("sqlite"):
-            from flask_migrate import upgrade
-
-            upgrade()
         yield app
         _db.session.remove()
         _db.engine.dispose()

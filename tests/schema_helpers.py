@@ -1,4 +1,8 @@
-"""Helpers for the schema tests: databases of their own and copies of the migration scripts."""
+"""Helpers for the schema tests: databases of their own and copies of the migration scripts.
+
+The console's own history (``migrations/``) is the one the migrations page acts on;
+``REVISIONS``/``HEAD`` are its revisions, ``DEMO_REVISIONS``/``DEMO_HEAD`` the demo's.
+"""
 
 from __future__ import annotations
 
@@ -14,16 +18,25 @@ from alembic.script import ScriptDirectory
 from flask import Flask
 from flask.testing import FlaskClient
 
-from console import create_app
+from console import create_app, schema
 from console.extensions import db as _db
 from console.models import Role
 from tests.conftest import Auth, create_pg_database, drop_pg_database, make_account, require_pg
 
 ROOT = Path(__file__).resolve().parent.parent
-_SCRIPTS = ScriptDirectory(str(ROOT / "migrations"))
+LEGACY_SCRIPTS = ROOT / "tests" / "fixtures" / "legacy_migrations"
+
+
+def _revisions(directory: Path) -> list[str]:
+    """The revisions of the scripts in ``directory``, oldest first."""
+    return [r.revision for r in reversed(list(ScriptDirectory(str(directory)).walk_revisions()))]
+
+
 # The project's real revisions, oldest first, and the newest of them.
-REVISIONS = [r.revision for r in reversed(list(_SCRIPTS.walk_revisions()))]
+REVISIONS = _revisions(schema.CONSOLE_SCRIPTS)
 HEAD = REVISIONS[-1]
+DEMO_REVISIONS = _revisions(schema.DEMO_SCRIPTS)
+DEMO_HEAD = DEMO_REVISIONS[-1]
 GATE_KEY = 4242
 
 
@@ -80,18 +93,19 @@ def broken(rev: str, down: str) -> str:
     return revision_source(
         rev, down, "Broken on purpose",
         """\
-        op.add_column("person", sa.Column("half_done", sa.Integer))
+        op.add_column("account", sa.Column("half_done", sa.Integer))
         op.execute("SELECT * FROM no_such_table")
         """,
     )
 
 
-def copy_scripts(tmp_path: Path, **revisions: str) -> Path:
-    """A copy of migrations/ with extra revision files (name -> source) added."""
-    target = tmp_path / "migrations"
-    shutil.copytree(ROOT / "migrations", target, ignore=shutil.ignore_patterns("__pycache__"))
-    for name, source in revisions.items():
-        (target / "versions" / f"{name}.py").write_text(source)
+def copy_scripts(tmp_path: Path, source: Path = schema.CONSOLE_SCRIPTS, **revisions: str) -> Path:
+    """A copy of a scripts directory (the console's) with extra revision files (name -> source)."""
+    own = source == schema.CONSOLE_SCRIPTS
+    target = tmp_path / ("migrations" if own else f"{source.parent.name}_{source.name}")
+    shutil.copytree(source, target, ignore=shutil.ignore_patterns("__pycache__"))
+    for name, text in revisions.items():
+        (target / "versions" / f"{name}.py").write_text(text)
     return target
 
 
@@ -123,9 +137,26 @@ def execute(url: str, *statements: str) -> list[Any]:
         engine.dispose()
 
 
-def version(url: str) -> list[str]:
-    """The revisions alembic_version holds now."""
-    return sorted(row[0] for row in execute(url, "SELECT version_num FROM alembic_version"))
+def version(url: str, table: str = schema.CONSOLE_VERSION_TABLE) -> list[str]:
+    """The revisions a version table (the console's own, by default) holds now."""
+    return sorted(row[0] for row in execute(url, f"SELECT version_num FROM {table}"))
+
+
+def legacy_upgrade(url: str, revision: str = schema.LEGACY_HEAD) -> None:
+    """Migrate ``url`` with the console's old single history (0001-0004) to ``revision``."""
+    from alembic import command
+    from alembic.config import Config
+
+    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+    try:
+        with engine.connect() as conn:
+            config = Config(str(LEGACY_SCRIPTS / "alembic.ini"))
+            config.set_main_option("script_location", str(LEGACY_SCRIPTS))
+            config.attributes["connection"] = conn
+            command.upgrade(config, revision)
+            conn.commit()
+    finally:
+        engine.dispose()
 
 
 @contextmanager
@@ -155,3 +186,80 @@ def admin_client(app: Flask) -> FlaskClient:
     response = Auth(client).login("admin@example.com")
     assert response.status_code == 302, response.get_data(as_text=True)
     return client
+
+
+def schema_snapshot(url: str) -> dict[str, Any]:
+    """Everything the database's schema is made of (version tables aside), comparable with ==.
+
+    SQLite: the CREATE statements it keeps. PostgreSQL: columns in order with types,
+    NULLs and defaults; constraints, indexes and triggers as PostgreSQL prints them;
+    the functions (whitespace-normalised) outside extensions; extensions; sequences.
+    Plus the kept row counts, which a migration seeds.
+    """
+    versions = (schema.CONSOLE_VERSION_TABLE, schema.DEMO_VERSION_TABLE)
+    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+    try:
+        with engine.connect() as conn:
+            snapshot: dict[str, Any] = {}
+            if conn.dialect.name == "sqlite":
+                rows = conn.exec_driver_sql(
+                    "SELECT type, name, tbl_name, sql FROM sqlite_master ORDER BY name"
+                )
+                snapshot["objects"] = {
+                    name: (kind, table, sql) for kind, name, table, sql in rows
+                    if table not in versions
+                }
+            else:
+                public = "'public'::regnamespace"
+                queries = {
+                    "columns": (
+                        "SELECT c.relname, a.attnum, a.attname, "
+                        "format_type(a.atttypid, a.atttypmod), a.attnotnull, "
+                        "pg_get_expr(d.adbin, d.adrelid) FROM pg_attribute a "
+                        "JOIN pg_class c ON c.oid = a.attrelid "
+                        "LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum "
+                        f"WHERE c.relnamespace = {public} AND c.relkind = 'r' AND a.attnum > 0 "
+                        "AND NOT a.attisdropped AND c.relname <> ALL(:versions) ORDER BY 1, 2"
+                    ),
+                    "constraints": (
+                        "SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid) "
+                        f"FROM pg_constraint WHERE connamespace = {public} "
+                        "AND conrelid::regclass::text <> ALL(:versions) ORDER BY 1, 2"
+                    ),
+                    "indexes": (
+                        "SELECT tablename, indexname, indexdef FROM pg_indexes "
+                        "WHERE schemaname = 'public' AND tablename <> ALL(:versions) ORDER BY 1, 2"
+                    ),
+                    "triggers": (
+                        "SELECT tgrelid::regclass::text, tgname, tgenabled, pg_get_triggerdef(oid) "
+                        "FROM pg_trigger WHERE NOT tgisinternal ORDER BY 1, 2"
+                    ),
+                    "functions": (
+                        "SELECT proname, "
+                        "regexp_replace(pg_get_functiondef(p.oid), '\\s+', ' ', 'g') "
+                        f"FROM pg_proc p WHERE pronamespace = {public} AND NOT EXISTS ("
+                        "SELECT 1 FROM pg_depend d WHERE d.objid = p.oid AND d.deptype = 'e') "
+                        "ORDER BY 1"
+                    ),
+                    "extensions": "SELECT extname FROM pg_extension ORDER BY 1",
+                    "sequences": (
+                        "SELECT sequencename, data_type, start_value, increment_by "
+                        "FROM pg_sequences WHERE schemaname = 'public' ORDER BY 1"
+                    ),
+                }
+                for key, query in queries.items():
+                    snapshot[key] = [
+                        tuple(row)
+                        for row in conn.execute(sa.text(query), {"versions": list(versions)})
+                    ]
+            if sa.inspect(conn).has_table("row_count_delta"):
+                snapshot["row counts"] = [
+                    tuple(row)
+                    for row in conn.exec_driver_sql(
+                        "SELECT table_name, sum(delta) FROM row_count_delta "
+                        "GROUP BY table_name ORDER BY 1"
+                    )
+                ]
+            return snapshot
+    finally:
+        engine.dispose()

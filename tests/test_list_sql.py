@@ -243,3 +243,142 @@ def test_search_pages_in_the_view_show_exactly_the_ordering(
         assert row_ids(page) == expected[page_no * 20 : page_no * 20 + 20], page_no
     page = viewer_client.get(f"{url}&page=-1").get_data(as_text=True)
     assert row_ids(page) == expected[-20:]
+
+
+# -- a search's exact count brings its matching keys ----------------------------------------
+
+
+def matched(term: str, extra: list[Any], cap: int = 1000) -> RowCount:
+    """``count_rows`` of a search as the list view asks for it (``keep_matches``)."""
+    return paging.count_rows(
+        _db.session,
+        searched(term, extra),
+        Todo.id,
+        table_name="todo",
+        filtered=True,
+        cap=cap,
+        keep_matches=True,
+    )
+
+
+@pytest.mark.postgres_only
+@pytest.mark.parametrize("term,extra", SEARCHES)
+def test_an_exact_search_count_brings_exactly_the_matching_keys(app, varied, term, extra):
+    count = matched(term, extra)
+    expected = plain_ids(searched(term, extra), Todo.id, False)
+    assert count == RowCount(len(expected))
+    assert count.matches is not None
+    assert sorted(count.matches) == expected
+
+
+@pytest.mark.postgres_only
+def test_a_search_past_the_cap_keeps_no_keys_and_says_more_than(app, varied, monkeypatch):
+    monkeypatch.setattr(paging, "planner_estimate", lambda session, s: 3)
+    count = matched("alpha", [], cap=10)
+    assert count.label == "more than 10"
+    assert count.matches is None
+
+
+@pytest.mark.postgres_only
+@pytest.mark.parametrize("name", COLUMNS)
+@pytest.mark.parametrize("descending", [False, True])
+@pytest.mark.parametrize("term,extra", SEARCHES)
+def test_pages_among_the_matches_equal_the_plain_offset_query(
+    app, varied, monkeypatch, name, descending, term, extra
+):
+    column = getattr(Todo, name)
+    stmt = searched(term, extra)
+    expected = plain_ids(stmt, column, descending)
+    matches = matched(term, extra).matches
+    size = 7
+    offsets = sorted({0, size, 3 * size, max(0, len(expected) - size - 1), len(expected) + 2})
+    # 3: orderings by another column than id fall back to matching again.
+    for array_max in (1000, 3):
+        monkeypatch.setattr(paging, "ARRAY_ORDER_MAX", array_max)
+        for offset in offsets:
+            rows = paging.offset_rows(
+                _db.session,
+                stmt,
+                column,
+                Todo.id,
+                descending=descending,
+                offset=offset,
+                limit=size,
+                matches=matches,
+            )
+            assert [r.id for r in rows] == expected[offset : offset + size], (offset, array_max)
+        seen: list[int] = []
+        after = None
+        for _ in range(100):
+            rows = paging.keyset_rows(
+                _db.session,
+                stmt,
+                column,
+                Todo.id,
+                descending=descending,
+                after=after,
+                limit=6,
+                matches=matches,
+            )
+            seen += [r.id for r in rows]
+            if len(rows) < 6:
+                break
+            after = paging.cursor_of(rows[-1], name if name != "id" else None)
+        assert seen == expected, array_max
+
+
+def search_statements(statements: list[str]) -> list[str]:
+    """The statements that matched the search over the table (not the plan, not by id)."""
+    return [
+        s
+        for s in statements
+        if "ILIKE" in s.upper() and not s.startswith("EXPLAIN") and "todo.id IN" not in s
+    ]
+
+
+@pytest.mark.postgres_only
+@pytest.mark.parametrize("term", ["omega", "item 1", "nothing-matches"])
+@pytest.mark.parametrize("sort", [None, 1, 3])
+def test_a_searched_page_with_an_exact_count_matches_the_search_once(
+    app, viewer_client, varied, term, sort
+):
+    """Count and page from one match of the search; the page is exactly the ordering's."""
+    statements: list[str] = []
+
+    def log(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        statements.append(statement)
+
+    url = f"/admin/todo/?page_size=20&search={term.replace(' ', '+')}"
+    if sort is not None:
+        url += f"&sort={sort}"
+    sa.event.listen(_db.engine, "before_cursor_execute", log)
+    try:
+        page = viewer_client.get(url).get_data(as_text=True)
+    finally:
+        sa.event.remove(_db.engine, "before_cursor_execute", log)
+    name = {None: None, 1: "description", 3: "due_date"}[sort]
+    expected = view_order(term, name, False)
+    assert row_ids(page) == expected[:20]
+    assert f"{len(expected)} records" in page
+    assert len(search_statements(statements)) == 1, search_statements(statements)
+
+
+@pytest.mark.postgres_only
+@pytest.mark.parametrize("term", ["alpha", "omega", "item 1"])
+@pytest.mark.parametrize("sort,name", [(None, None), (1, "description"), (3, "due_date")])
+def test_search_pages_with_exact_counts_show_exactly_the_ordering(
+    app, viewer_client, varied, term, sort, name
+):
+    """As the estimated-count test above, with the counts exact: pages among the matches."""
+    for desc in (False, True):
+        url = f"/admin/todo/?page_size=20&search={term.replace(' ', '+')}"
+        if sort is not None:
+            url += f"&sort={sort}" + ("&desc=1" if desc else "")
+        expected = view_order(term, name, desc)
+        assert walk(viewer_client, url, "next") == expected
+        for page_no in (0, 1, 2, (len(expected) - 1) // 20):
+            page = viewer_client.get(f"{url}&page={page_no}").get_data(as_text=True)
+            assert row_ids(page) == expected[page_no * 20 : page_no * 20 + 20], page_no
+        page = viewer_client.get(f"{url}&page=-1").get_data(as_text=True)
+        assert row_ids(page) == expected[-20:]
+        assert walk(viewer_client, f"{url}&page=-1", "prev") == list(reversed(expected))

@@ -1,8 +1,10 @@
-"""Exact row counts kept by the database (migration 0004), and typed pages from the nearer end."""
+"""Exact row counts kept by the database (console.counts), and typed pages from the nearer end."""
 
 from __future__ import annotations
 
+import queue
 import re
+import threading
 from datetime import date, timedelta
 from typing import Any
 
@@ -10,7 +12,8 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from console import create_app, paging
+from console import counts, create_app, paging, schema
+from console.cli import main
 from console.demo.models import Person, Priority, Todo, TodoList
 from console.extensions import db as _db
 from tests.bulk_helpers import run_import, todo_csv
@@ -334,11 +337,25 @@ def test_a_count_trigger_that_does_not_fire_always_means_no_kept_count(db, sampl
     assert kept() == 2
 
 
+def test_paging_looks_for_the_triggers_counts_installs():
+    assert paging.ROW_COUNT_TRIGGERS == counts.TRIGGER_NAMES
+
+
 @pytest.fixture
-def database_at_0003(tmp_path):
-    """A PostgreSQL database migrated to 0003 (before the counts), with a few rows."""
+def uncounted_database(tmp_path):
+    """A PostgreSQL database migrated to head whose demo tables keep no counts, with rows."""
     require_pg()
     url = create_pg_database("console_counts")
+    assert schema.initialise(url, [schema.console_history(), schema.demo_history()]).ok
+    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+    with engine.begin() as conn:
+        assert counts.remove_row_counts(conn, *COUNTED_TABLES) == list(COUNTED_TABLES)
+        conn.exec_driver_sql("INSERT INTO person (name, email) VALUES ('P', 'p@example.com')")
+        conn.exec_driver_sql("INSERT INTO todo_list (name, owner_id) VALUES ('L', 1)")
+        conn.exec_driver_sql(
+            "INSERT INTO todo (description, list_id) "
+            "SELECT 'x' || g, 1 FROM generate_series(1, 57) g"
+        )
     app = create_app(
         {
             "SQLALCHEMY_DATABASE_URI": url,
@@ -347,35 +364,156 @@ def database_at_0003(tmp_path):
             "INSTANCE_PATH": str(tmp_path / "instance"),
         }
     )
-    with app.app_context():
-        from flask_migrate import upgrade
-
-        upgrade(revision="0003_drop_redundant_indexes")
-        _db.engine.dispose()
-    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
-    with engine.begin() as conn:
-        conn.exec_driver_sql("INSERT INTO person (name, email) VALUES ('P', 'p@example.com')")
-        conn.exec_driver_sql("INSERT INTO todo_list (name, owner_id) VALUES ('L', 1)")
-        conn.exec_driver_sql(
-            "INSERT INTO todo (description, list_id) "
-            "SELECT 'x' || g, 1 FROM generate_series(1, 57) g"
-        )
     yield app, url, engine
     engine.dispose()
     drop_pg_database(url)
 
 
-def test_a_database_behind_0004_counts_as_before_then_is_seeded_exactly(database_at_0003):
-    app, _url, engine = database_at_0003
+def _invoke(app, *args):
+    with app.app_context():
+        try:
+            return app.test_cli_runner().invoke(main, list(args))
+        finally:
+            _db.engine.dispose()
+
+
+def test_a_table_without_kept_counts_counts_as_before_then_is_seeded_exactly(
+    uncounted_database,
+):
+    app, _url, engine = uncounted_database
     with Session(engine) as session:
         assert paging.exact_table_count(session, "todo") is None
         assert paging.count_rows(
             session, sa.select(Todo), Todo.id, table_name="todo", filtered=False
         ) == paging.RowCount(57)
-    with app.app_context():
-        from flask_migrate import upgrade
-
-        upgrade()
-        _db.engine.dispose()
+    status = _invoke(app, "row-counts", "status")
+    assert "todo: not kept" in status.output
+    result = _invoke(app, "row-counts", "install", "person", "todo_list", "to-dos")
+    assert result.exit_code == 0, result.output
+    assert "Row counts installed for: person, todo_list, todo." in result.output
     with Session(engine) as session:
         assert [paging.exact_table_count(session, t) for t in COUNTED_TABLES] == [1, 1, 57]
+    status = _invoke(app, "row-counts", "status")
+    assert "todo: kept by the database (57 rows)" in status.output
+    again = _invoke(app, "row-counts", "install", "--managed")
+    assert again.exit_code == 0 and "Already kept: person, todo_list, todo." in again.output
+
+
+def test_counts_for_any_table_of_any_application(uncounted_database):
+    _app, _url, engine = uncounted_database
+    with engine.begin() as conn:
+        conn.exec_driver_sql('CREATE TABLE "Shop Order" (id serial PRIMARY KEY, ref text)')
+        conn.exec_driver_sql(
+            "INSERT INTO \"Shop Order\" (ref) SELECT 'r' || g FROM generate_series(1, 9) g"
+        )
+        assert counts.install_row_counts(conn, "Shop Order") == ["Shop Order"]
+        assert counts.install_row_counts(conn, "Shop Order") == []  # already kept
+    with engine.begin() as conn:
+        conn.exec_driver_sql("DELETE FROM \"Shop Order\" WHERE id <= 3")
+        conn.exec_driver_sql("INSERT INTO \"Shop Order\" (ref) VALUES ('late')")
+        state = counts.table_counts(conn, "Shop Order")
+        assert (state.state, state.rows) == (counts.KEPT, 7)
+        assert counts.counted_tables(conn) == ["Shop Order"]
+        conn.exec_driver_sql('TRUNCATE "Shop Order"')
+        assert counts.table_counts(conn, "Shop Order").rows == 0
+        assert counts.remove_row_counts(conn, "Shop Order") == ["Shop Order"]
+        assert counts.table_counts(conn, "Shop Order").state == counts.NOT_KEPT
+        assert conn.scalar(
+            sa.text("SELECT count(*) FROM row_count_delta WHERE table_name = 'Shop Order'")
+        ) == 0
+
+
+def test_an_incomplete_count_is_reinstalled_and_reseeded(uncounted_database):
+    _app, _url, engine = uncounted_database
+    with engine.begin() as conn:
+        counts.install_row_counts(conn, "todo")
+        # A trigger that stopped firing misses writes: the count is wrong from then on.
+        conn.exec_driver_sql("ALTER TABLE todo DISABLE TRIGGER row_count_insert")
+        conn.exec_driver_sql("INSERT INTO todo (description, list_id) VALUES ('missed', 1)")
+        state = counts.table_counts(conn, "todo")
+        assert state.state == counts.INCOMPLETE and state.missing == ("row_count_insert",)
+        assert "reinstalls them" in state.describe()
+        assert counts.install_row_counts(conn, "todo") == ["todo"]
+        assert counts.table_counts(conn, "todo").rows == 58 == conn.scalar(
+            sa.text("SELECT count(*) FROM todo")
+        )
+
+
+def test_install_refuses_what_it_cannot_count(uncounted_database):
+    app, _url, engine = uncounted_database
+    with engine.begin() as conn:
+        with pytest.raises(counts.CountsError, match="cannot count itself"):
+            counts.install_row_counts(conn, "row_count_delta")
+        with pytest.raises(counts.CountsError, match="no table 'nope'"):
+            counts.install_row_counts(conn, "nope")
+    result = _invoke(app, "row-counts", "install", "nope")
+    assert result.exit_code == 2 and "no table or model 'nope'" in result.output
+
+
+def test_install_without_the_console_tables_says_to_run_init(tmp_path):
+    require_pg()
+    url = create_pg_database("console_counts")
+    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+    try:
+        with engine.begin() as conn:
+            conn.exec_driver_sql("CREATE TABLE t (id int)")
+            with pytest.raises(counts.CountsError, match="run `console init`"):
+                counts.install_row_counts(conn, "t")
+    finally:
+        engine.dispose()
+        drop_pg_database(url)
+
+
+def test_the_seed_waits_for_writers_so_the_count_is_exact(uncounted_database):
+    _app, _url, engine = uncounted_database
+    done: queue.Queue = queue.Queue()
+    with engine.connect() as writer, engine.connect() as watcher:
+        writer.exec_driver_sql(
+            "INSERT INTO todo (description, list_id) SELECT 'w' || g, 1 "
+            "FROM generate_series(1, 5) g"
+        )  # uncommitted: holds ROW EXCLUSIVE on todo
+
+        def install() -> None:
+            with engine.begin() as conn:
+                conn.exec_driver_sql("SET LOCAL lock_timeout = '30s'")
+                done.put(counts.install_row_counts(conn, "todo"))
+
+        thread = threading.Thread(target=install)
+        thread.start()
+        for _ in range(600):
+            waiting = watcher.scalar(
+                sa.text(
+                    "SELECT count(*) FROM pg_locks WHERE NOT granted "
+                    "AND relation = to_regclass('todo')"
+                )
+            )
+            watcher.rollback()
+            if waiting:
+                break
+            threading.Event().wait(0.05)
+        else:
+            pytest.fail("the install never waited for the writer")
+        assert done.empty()
+        writer.commit()
+        thread.join(timeout=60)
+    assert done.get(timeout=1) == ["todo"]
+    with Session(engine) as session:
+        assert paging.exact_table_count(session, "todo") == 62
+
+
+def test_counts_do_nothing_on_sqlite(tmp_path):
+    url = f"sqlite:///{tmp_path / 'counts.sqlite3'}"
+    assert schema.initialise(url, [schema.console_history(), schema.demo_history()]).ok
+    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+    with engine.begin() as conn:
+        assert counts.install_row_counts(conn, "todo") == []
+        assert counts.table_counts(conn, "todo").state == counts.NOT_POSTGRESQL
+        assert counts.counted_tables(conn) == []
+        assert conn.exec_driver_sql("SELECT count(*) FROM row_count_delta").scalar() == 0
+    engine.dispose()
+    app = create_app(
+        {"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "x", "TESTING": True,
+         "INSTANCE_PATH": str(tmp_path / "instance")}
+    )
+    result = _invoke(app, "row-counts", "install", "todo")
+    assert result.exit_code == 0 and "Row counts are kept on PostgreSQL only" in result.output

@@ -1,4 +1,9 @@
-"""console/schema.py and `console schema-status` on databases of the tests' own."""
+"""console/schema.py, `console init`, `console db` and `console schema-status` on databases
+of the tests' own.
+
+Most tests run the console's own history (``migrations/``, or a copy with extra
+revisions); its drift is about the console's tables only.
+"""
 
 from __future__ import annotations
 
@@ -12,10 +17,13 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from console import schema
+from console import create_app, schema
 from console.cli import main
+from console.extensions import db as _db
 from console.models import Base
+from tests.fixtures.shop_models import ShopBase
 from tests.schema_helpers import (
+    DEMO_HEAD,
     GATE_KEY,
     HEAD,
     REVISIONS,
@@ -31,7 +39,8 @@ from tests.schema_helpers import (
     version,
 )
 
-SCRIPTS = Path(__file__).resolve().parent.parent / "migrations"
+SCRIPTS = schema.CONSOLE_SCRIPTS
+SHOP_MODELS = "tests.fixtures.shop_models"
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -98,7 +107,7 @@ def test_status_describes_the_database(empty_url):
     assert [rev.id for rev in status.history] == REVISIONS[::-1]
     assert [rev.parent for rev in status.history] == ["base", *REVISIONS[:-1]][::-1]
     first = status.history[-1]
-    assert (first.id, first.date, first.parent) == (REVISIONS[0], "2026-11-26", "base")
+    assert (first.id, first.date, first.parent) == (REVISIONS[0], "2026-12-01", "base")
 
 
 def test_masked_url_hides_the_password():
@@ -107,29 +116,53 @@ def test_masked_url_hides_the_password():
     engine.dispose()
 
 
+DRIFT = (
+    "ALTER TABLE account ADD COLUMN nickname VARCHAR(20)",
+    "DROP INDEX ix_audit_entry_model",
+)
+DRIFT_TEXTS = [
+    "Column account.nickname is in the database but not in the models.",
+    "Index ix_audit_entry_model on audit_entry (model) is in the models but not in the database.",
+]
+
+
 def test_drift_is_named_in_plain_words(empty_url):
     assert schema.upgrade(empty_url, SCRIPTS).ok
+    execute(empty_url, *DRIFT)
+    status = schema.status(empty_url, SCRIPTS)
+    assert sorted(item.text for item in status.drift) == DRIFT_TEXTS
+    assert status.up_to_date and not status.ok
+
+
+def test_drift_is_only_about_the_histories_own_tables(empty_url):
+    """Other tables, and other columns on them, are not the console's: no drift, no failure."""
+    histories = [schema.console_history(), schema.demo_history()]
+    assert schema.initialise(empty_url, histories).ok
     execute(
         empty_url,
-        "ALTER TABLE person ADD COLUMN nickname VARCHAR(20)",
-        "DROP INDEX ix_todo_list_owner_id",
+        "CREATE TABLE their_table (id INTEGER PRIMARY KEY, note VARCHAR(20))",
+        "CREATE INDEX ix_their_note ON their_table (note)",
     )
-    status = schema.status(empty_url, SCRIPTS)
-    texts = sorted(item.text for item in status.drift)
-    assert texts == [
-        "Column person.nickname is in the database but not in the models.",
-        "Index ix_todo_list_owner_id on todo_list (owner_id) is in the models but not in the "
-        "database.",
+    console_only = schema.report(empty_url, histories[:1])
+    assert console_only.own.drift == [] and console_only.ok
+    # Without the demo as the source, its tables are someone else's too.
+    assert console_only.unmanaged == ["alembic_version", "person", "their_table", "todo",
+                                      "todo_list"]
+    both = schema.report(empty_url, histories, managed_tables=["person", "todo_list", "todo"])
+    assert [status.drift for status in both.histories] == [[], []]
+    assert both.unmanaged == ["their_table"] and both.managed == [] and both.ok
+    execute(empty_url, "ALTER TABLE todo ADD COLUMN colour VARCHAR(10)")
+    both = schema.report(empty_url, histories)
+    assert both.own.drift == []
+    assert [item.text for item in both.histories[1].drift] == [
+        "Column todo.colour is in the database but not in the models."
     ]
-    assert status.up_to_date and not status.ok
+    assert not both.ok
 
 
 def test_tables_without_alembic_version_are_explained_and_not_upgraded(empty_url):
     engine = sa.create_engine(empty_url, poolclass=sa.pool.NullPool)
     with engine.begin() as conn:
-        if conn.dialect.name == "postgresql":
-            # The models' trigram indexes need the extension, which the migrations create.
-            conn.exec_driver_sql("CREATE EXTENSION IF NOT EXISTS pg_trgm")
         Base.metadata.create_all(conn)
     engine.dispose()
 
@@ -146,7 +179,7 @@ def test_tables_without_alembic_version_are_explained_and_not_upgraded(empty_url
 
 def test_unknown_revision_in_the_database_is_explained(empty_url):
     assert schema.upgrade(empty_url, SCRIPTS).ok
-    execute(empty_url, "UPDATE alembic_version SET version_num = 'from_the_future'")
+    execute(empty_url, "UPDATE console_alembic_version SET version_num = 'from_the_future'")
     status = schema.status(empty_url, SCRIPTS)
     assert status.state == schema.UNKNOWN_REVISION
     assert "from_the_future" in status.explanation and "newer" in status.explanation
@@ -222,9 +255,15 @@ def test_running_alembic_in_process_keeps_the_logging_setup(empty_url):
     assert not app_logger.disabled
 
 
-def _revision_lines(output: str) -> tuple[list[str], list[str]]:
-    """The pending revision ids, in run order, and the history lines of schema-status."""
-    lines = output.splitlines()
+def _section(output: str, title: str) -> list[str]:
+    """The lines of one history's section of schema-status (after its ``== title ==``)."""
+    blocks = output.split("\n\n")
+    [block] = [b for b in blocks if b.startswith(f"== {title}")]
+    return block.splitlines()[1:]
+
+
+def _revision_lines(lines: list[str]) -> tuple[list[str], list[str]]:
+    """The pending revision ids, in run order, and the history lines of a section."""
     history = lines.index("History (newest first):")
     pending = [
         match.group(1)
@@ -234,42 +273,52 @@ def _revision_lines(output: str) -> tuple[list[str], list[str]]:
     return pending, lines[history + 1:]
 
 
+OWN = "The console's own tables"
+DEMO = "The demo's tables"
+
+
 @pytest.mark.parametrize("drift", [False, True])
 def test_cli_schema_status(empty_url, tmp_path, drift):
     with console_app(empty_url, SCRIPTS, tmp_path) as app:
         runner = app.test_cli_runner()
         result = runner.invoke(main, ["schema-status"])
         assert result.exit_code == 1
-        assert "State:           empty" in result.output
-        pending, history = _revision_lines(result.output)
+        own = _section(result.output, OWN)
+        assert "State:           empty" in own
+        assert "Version table:   console_alembic_version" in own
+        pending, history = _revision_lines(own)
         assert pending == REVISIONS
         assert [line.split()[0] for line in history] == REVISIONS[::-1]
-        assert history[-1].startswith(f"  {REVISIONS[0]}  Initial schema")
+        assert history[-1].startswith(f"  {REVISIONS[0]}  The console's own tables")
         assert history[0].endswith("[head, pending]")
+        demo = _section(result.output, DEMO)
+        assert "State:           empty" in demo and "Version table:   alembic_version" in demo
 
         assert schema.upgrade(empty_url, SCRIPTS).ok
+        assert schema.upgrade(empty_url, schema.demo_history()).ok
+        execute(empty_url, "CREATE TABLE their_table (id INTEGER PRIMARY KEY)")
         if drift:
-            execute(
-                empty_url,
-                "ALTER TABLE person ADD COLUMN nickname VARCHAR(20)",
-                "DROP INDEX ix_todo_list_owner_id",
-            )
+            execute(empty_url, *DRIFT)
         result = runner.invoke(main, ["schema-status"])
 
-    assert "State:           up to date" in result.output
-    assert "Pending revisions: none" in result.output
-    _pending, history = _revision_lines(result.output)
+    own = _section(result.output, OWN)
+    assert "State:           up to date" in own
+    assert "Pending revisions: none" in own
+    _pending, history = _revision_lines(own)
     assert history[0].startswith(f"  {HEAD}  ") and history[0].endswith("[current, head]")
     assert not any(line.endswith("]") for line in history[1:])
+    _pending, demo_history = _revision_lines(_section(result.output, DEMO))
+    assert demo_history[0].startswith(f"  {DEMO_HEAD}  ")
+    assert demo_history[0].endswith("[current, head]")
+    # Someone else's table is named, and is no reason to fail.
+    assert "Not managed by the console: their_table" in result.output
     if drift:
         assert result.exit_code == 1
-        assert "Column person.nickname is in the database but not in the models." in result.output
-        assert (
-            "Index ix_todo_list_owner_id on todo_list (owner_id) is in the models" in result.output
-        )
+        for text in DRIFT_TEXTS:
+            assert text in result.output
     else:
         assert result.exit_code == 0, result.output
-        assert "Drift: none" in result.output
+        assert "Drift: none" in own
 
 
 # --- PostgreSQL: transactional DDL and the advisory lock ---------------------------------
@@ -296,7 +345,7 @@ def test_a_failing_revision_leaves_the_last_good_one(own_pg_url, tmp_path):
     assert result.after == ("0002_marker",)
     assert "database is at 0002_marker" in result.describe()
     assert version(own_pg_url) == ["0002_marker"]
-    columns = inspect(own_pg_url, lambda i: {c["name"] for c in i.get_columns("person")})
+    columns = inspect(own_pg_url, lambda i: {c["name"] for c in i.get_columns("account")})
     assert "half_done" not in columns
     [summary] = audit_summaries(own_pg_url)
     assert summary["result"] == "failed" and "no_such_table" in summary["error"]
@@ -350,24 +399,25 @@ def test_two_upgrades_at_once_run_once(own_pg_url, tmp_path):
 
 
 BATCH_RECREATE = """
-with op.batch_alter_table("todo_list", recreate="always") as batch:
+with op.batch_alter_table("account", recreate="always") as batch:
     batch.add_column(sa.Column("colour", sa.String(10)))
 """
 
 
 def test_sqlite_batch_migration_through_the_app_engine_keeps_child_rows(tmp_path):
-    # Foreign keys are ON on the app's connections; a table copy must not cascade to to-dos.
+    # Foreign keys are ON on the app's connections; a table copy must not SET NULL the
+    # audit entries' accounts.
     scripts = copy_scripts(
-        tmp_path, **{"0002_batch": revision_source("0002_batch", HEAD, "Recreate todo_list",
+        tmp_path, **{"0002_batch": revision_source("0002_batch", HEAD, "Recreate account",
                                              BATCH_RECREATE)}
     )
     url = f"sqlite:///{tmp_path / 'batch.sqlite3'}"
     assert schema.upgrade(url, scripts, HEAD).ok
     execute(
         url,
-        "INSERT INTO person (name, email) VALUES ('Ann', 'ann@example.com')",
-        "INSERT INTO todo_list (name, owner_id) VALUES ('Groceries', 1)",
-        "INSERT INTO todo (description, list_id) VALUES ('Buy milk', 1)",
+        "INSERT INTO account (email, password_hash, session_token) "
+        "VALUES ('ann@example.com', 'x', 't')",
+        "INSERT INTO audit_entry (at, account_id, action) VALUES (CURRENT_TIMESTAMP, 1, 'login')",
     )
     with console_app(url, scripts, tmp_path) as app:
         engine = app.extensions["sqlalchemy"].engine
@@ -375,7 +425,9 @@ def test_sqlite_batch_migration_through_the_app_engine_keeps_child_rows(tmp_path
         assert result.ok, result.error
         with engine.connect() as conn:
             assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
-            assert conn.exec_driver_sql("SELECT description FROM todo").all() == [("Buy milk",)]
+            assert conn.exec_driver_sql(
+                "SELECT account_id FROM audit_entry WHERE action = 'login'"
+            ).all() == [(1,)]
 
 
 def test_console_init_migrates_once_and_then_finds_nothing_to_do(empty_url, tmp_path):
@@ -383,23 +435,153 @@ def test_console_init_migrates_once_and_then_finds_nothing_to_do(empty_url, tmp_
         runner = app.test_cli_runner()
         first = runner.invoke(main, ["init"])
         assert first.exit_code == 0, first.output
-        assert f"Upgrade done: base (no revision) -> {HEAD}." in first.output
+        assert f"{OWN}: Upgrade done: base (no revision) -> {HEAD}." in first.output
+        assert f"Upgrade done: base (no revision) -> {DEMO_HEAD}." in first.output
+        assert "Row counts are not kept" not in first.output
         second = runner.invoke(main, ["init"])
         assert second.exit_code == 0, second.output
         assert "Upgrade done" not in second.output
         assert runner.invoke(main, ["schema-status"]).exit_code == 0
-    assert [s["result"] for s in audit_summaries(empty_url)] == ["ok"]
+    assert [(s["history"], s["result"]) for s in audit_summaries(empty_url)] == [
+        ("console", "ok"), ("demo", "ok")
+    ]
+    assert version(empty_url) == [HEAD]
+    assert version(empty_url, "alembic_version") == [DEMO_HEAD]
 
 
-def test_console_init_refuses_a_database_it_cannot_place(empty_url, tmp_path):
-    engine = sa.create_engine(empty_url, poolclass=sa.pool.NullPool)
-    with engine.begin() as conn:
-        conn.exec_driver_sql("CREATE TABLE person (id INTEGER PRIMARY KEY)")
-    engine.dispose()
+@pytest.mark.parametrize("table", ["person", "account"])
+def test_console_init_refuses_a_database_it_cannot_place(empty_url, tmp_path, table):
+    """A table of a history without its version: the console's own, or the demo's."""
+    execute(empty_url, f"CREATE TABLE {table} (id INTEGER PRIMARY KEY)")
     with console_app(empty_url, SCRIPTS, tmp_path) as app:
         result = app.test_cli_runner().invoke(main, ["init"])
     assert result.exit_code == 1
     assert "no Alembic version" in result.output
+    assert f"tables of this history ({table})" in " ".join(result.output.split())
+
+
+# --- `console init` with an application of someone else's -------------------------------
+
+
+def shop_app(url: str, tmp_path: Path):
+    """The console managing the shop's models (not the demo) on ``url``."""
+    return create_app(
+        {
+            "TESTING": True,
+            "SECRET_KEY": "test-secret",
+            "SQLALCHEMY_DATABASE_URI": url,
+            "CONSOLE_MODELS": SHOP_MODELS,
+            "CONSOLE_ADMIN_PASSWORD": "shop-admin-password",
+            "INSTANCE_PATH": str(tmp_path / "shop-instance"),
+        }
+    )
+
+
+def invoke(app, *args: str):
+    """Run a console command on ``app``, releasing its connections after."""
+    with app.app_context():
+        try:
+            return app.test_cli_runner().invoke(main, list(args))
+        finally:
+            _db.session.remove()
+            _db.engine.dispose()
+
+
+def test_console_init_creates_none_of_an_applications_tables_and_names_the_missing(
+    empty_url, tmp_path
+):
+    app = shop_app(empty_url, tmp_path)
+    result = invoke(app, "init")
+    assert result.exit_code == 1
+    text = " ".join(result.output.split())
+    assert "The tables of these managed models are missing: customer (Customer), shop_order " \
+        "(ShopOrder)" in text
+    assert "your application's migrations" in text and "metadata.create_all" in text
+    tables = inspect(empty_url, lambda i: set(i.get_table_names()))
+    # Its own tables only: nothing of the shop's, nothing of the demo's.
+    assert tables == {"account", "audit_entry", "row_count_delta", "login_throttle",
+                      "recovery_code", "console_alembic_version"}
+
+    engine = sa.create_engine(empty_url, poolclass=sa.pool.NullPool)
+    ShopBase.metadata.create_all(engine, tables=[ShopBase.metadata.tables["customer"]])
+    engine.dispose()
+    result = invoke(app, "init")
+    assert result.exit_code == 1
+    assert "missing: shop_order (ShopOrder)" in " ".join(result.output.split())
+
+    engine = sa.create_engine(empty_url, poolclass=sa.pool.NullPool)
+    ShopBase.metadata.create_all(engine)
+    engine.dispose()
+    result = invoke(app, "init")
+    assert result.exit_code == 0, result.output
+    assert execute(empty_url, "SELECT email, role FROM account") == [("admin@example.com", "admin")]
+    postgres = empty_url.startswith("postgresql")
+    assert ("console row-counts install customer shop_order" in result.output) == postgres
+    status = invoke(app, "schema-status")
+    assert status.exit_code == 0, status.output
+    assert "The demo's tables" not in status.output
+    assert "Tables of the application (the console edits their rows; their schema is the " \
+        "application's): customer, shop_order" in status.output
+
+
+def test_schema_status_fails_when_a_managed_table_is_missing(empty_url, tmp_path):
+    app = shop_app(empty_url, tmp_path)
+    assert schema.upgrade(empty_url, SCRIPTS).ok
+    result = invoke(app, "schema-status")
+    assert result.exit_code == 1
+    assert "Missing tables of the application: customer, shop_order." in result.output
+    assert "Not managed by the console: none" in result.output
+
+
+# --- `console db upgrade` / `downgrade`: the console's history, under the lock ------------
+
+
+def test_console_db_upgrade_and_downgrade_act_on_the_console_history(empty_url, tmp_path):
+    with console_app(empty_url, SCRIPTS, tmp_path) as app:
+        runner = app.test_cli_runner()
+        result = runner.invoke(main, ["db", "upgrade"])
+        assert result.exit_code == 0, result.output
+        assert f"Upgrade done: base (no revision) -> {HEAD}." in result.output
+        assert version(empty_url) == [HEAD]
+        tables = inspect(empty_url, lambda i: set(i.get_table_names()))
+        assert "person" not in tables and "alembic_version" not in tables
+        again = runner.invoke(main, ["db", "upgrade"])
+        assert again.exit_code == 0 and "already up to date" in again.output
+        # Flask-Migrate's other commands are still there, on the same history.
+        assert runner.invoke(main, ["db", "stamp", "base"]).exit_code == 0
+        assert version(empty_url) == []
+        assert runner.invoke(main, ["db", "stamp", "head"]).exit_code == 0
+        assert version(empty_url) == [HEAD]
+        down = runner.invoke(main, ["db", "downgrade", "base"])
+        assert down.exit_code == 0, down.output
+        assert f"Downgrade done: {HEAD} -> base (no revision)." in down.output
+        demo = runner.invoke(main, ["db", "upgrade", "-d", str(schema.DEMO_SCRIPTS)])
+        # The demo's history needs the console's row-count functions first (on PostgreSQL).
+        if empty_url.startswith("sqlite"):
+            assert demo.exit_code == 0, demo.output
+            assert version(empty_url, "alembic_version") == [DEMO_HEAD]
+        else:
+            assert demo.exit_code == 1 and "run `console init`" in demo.output
+    assert version(empty_url) == []
+
+
+def test_console_db_upgrade_queues_behind_the_migration_lock(own_pg_url, tmp_path):
+    engine = sa.create_engine(own_pg_url, poolclass=sa.pool.NullPool)
+    with console_app(own_pg_url, SCRIPTS, tmp_path) as app, engine.connect() as holder:
+        app.config["CONSOLE_MIGRATION_LOCK_WAIT"] = 0.2
+        runner = app.test_cli_runner()
+        holder.execute(sa.select(sa.func.pg_advisory_lock(schema.LOCK_KEY)))
+        holder.commit()
+        for args in (["db", "upgrade"], ["db", "downgrade"], ["init"]):
+            result = runner.invoke(main, args)
+            assert result.exit_code == 1, args
+            assert "a migration is already running" in result.output
+        holder.execute(sa.select(sa.func.pg_advisory_unlock(schema.LOCK_KEY)))
+        holder.commit()
+        result = runner.invoke(main, ["db", "upgrade"])
+        assert result.exit_code == 0, result.output
+    engine.dispose()
+    assert version(own_pg_url) == [HEAD]
 
 
 def _waiting_for_migration_lock(conn) -> bool:

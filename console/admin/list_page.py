@@ -290,12 +290,15 @@ def build_list_state(view: ConsoleModelView) -> ListState:
     column = sort.column if sort is not None else pk
     count = paging.count_rows(
         session, stmt, pk, table_name=description.table.name, filtered=filtered,
-        cap=COUNT_CAP, estimate_from=ESTIMATE_FROM,
+        cap=COUNT_CAP, estimate_from=ESTIMATE_FROM, keep_matches=bool(args.search),
     )
     after = Cursor.decode(cursors.get("after"), column)
     before = Cursor.decode(cursors.get("before"), column)
     page = args.page or 0
-    common: dict[str, Any] = {"column": column, "pk": pk, "limit": size + 1}
+    # A search's exact count brings its matching keys: pages are ordered among them.
+    common: dict[str, Any] = {
+        "column": column, "pk": pk, "limit": size + 1, "matches": count.matches
+    }
     if args.search and description.searchable and session.get_bind().dialect.name == "postgresql":
         # Few matches (counted exactly): straight to the trigram index.
         common["probe"] = 0 if count.exact else SEARCH_PROBE

@@ -28,9 +28,17 @@ class MigrationsView(RoleGatedView):
     @expose("/")
     @requires(Role.admin)
     def index(self) -> Any:
-        status = schema.status(db.engine, scripts_directory())
+        from console import histories_of_app, managed_tables
+
+        report = schema.report(
+            db.engine, histories_of_app(current_app), managed_tables(current_app)
+        )
+        status = report.own
         first = {rev.id for rev in status.history if not rev.parents}
-        return self.render("admin/migrations.html", status=status, first_revisions=first)
+        # The actions act on the console's own history; the others are shown with it.
+        return self.render(
+            "admin/migrations.html", report=report, status=status, first_revisions=first
+        )
 
     @expose("/upgrade", methods=["GET"])
     @requires(Role.admin)

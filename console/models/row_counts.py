@@ -1,10 +1,10 @@
-"""Exact row counts kept by the database (migration 0004).
+"""Exact row counts kept by the database (``console.counts``).
 
 On PostgreSQL, statement-level triggers on each counted table (``console.counts``
 installs them) append one row ``(table, +n)`` or ``(table, -n)`` per INSERT or DELETE statement,
 so ``sum(delta)`` is the table's exact row count in any snapshot: a delta row
 commits (or rolls back) with the rows it counts. No row is ever updated by a
-writer, so concurrent writers never wait on each other. See the migration for
+writer, so concurrent writers never wait on each other. See ``console.counts`` for
 TRUNCATE and compaction, and ``console.paging.exact_table_count`` for the reader.
 
 On other databases the table exists (the schema is the same everywhere) but stays

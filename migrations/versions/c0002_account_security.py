@@ -18,8 +18,8 @@ the same whatever the models become).
 SQLite alters tables in batch mode (a copy of the table); the CHECK constraints of
 ``account.role`` and ``account.active`` are named, and batch mode keeps them.
 
-Revision ID: 0005_account_security
-Revises: 0004_row_counts
+Revision ID: c0002_account_security
+Revises: c0001_console_tables
 Create Date: 2026-12-01
 """
 
@@ -28,8 +28,8 @@ import secrets
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0005_account_security"
-down_revision = "0004_row_counts"
+revision = "c0002_account_security"
+down_revision = "c0001_console_tables"
 branch_labels = None
 depends_on = None
 
