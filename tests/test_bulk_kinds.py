@@ -30,7 +30,8 @@ from tests.conftest import require_pg
 def pg(request: pytest.FixtureRequest) -> Iterator[sa.Connection]:
     """A connection to the run's PostgreSQL database, rolled back at the end."""
     require_pg()
-    engine = sa.create_engine(request.getfixturevalue("pg_database"))
+    url, _tables = request.getfixturevalue("pg_database")
+    engine = sa.create_engine(url)
     with engine.connect() as conn:
         transaction = conn.begin()
         yield conn
