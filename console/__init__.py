@@ -6,7 +6,7 @@ import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from flask import Flask, render_template
+from flask import Flask, has_request_context, jsonify, render_template, request
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from werkzeug.exceptions import HTTPException
@@ -120,6 +120,14 @@ def _sqlite_foreign_keys(dbapi_connection: Any, _record: Any) -> None:
         cursor.close()
 
 
+def wants_json() -> bool:
+    """True when the request is JSON or asks for JSON rather than a page."""
+    if not has_request_context():
+        return False
+    best = request.accept_mimetypes.best_match(["text/html", "application/json"])
+    return request.is_json or best == "application/json"
+
+
 def _register_error_pages(app: Flask) -> None:
     messages = {
         400: ("Bad request", "The request could not be understood or its form had expired. "
@@ -135,6 +143,9 @@ def _register_error_pages(app: Flask) -> None:
 
     def render_error(code: int, detail: str | None = None) -> Any:
         title, message = messages.get(code, ("Error", "The request failed."))
+        if wants_json():
+            # JSON endpoints (in-place edits, toggles) answer JSON, errors included.
+            return jsonify(ok=False, error=detail or message, status=code), code
         return render_template(
             "errors/error.html", code=code, title=title, message=message, detail=detail
         ), code

@@ -265,8 +265,11 @@ def _attribute(description: ModelDescription, edge: Edge) -> str:
     return next(c.key for c in description.columns if c.column is edge.fk)
 
 
-# Sign-ins are in the audit log, but they change no data.
-NOT_CHANGES = ("login", "login_failed")
+# Sign-ins and account security events are in the audit log, but they change no data.
+NOT_CHANGES = (
+    "login", "login_failed", "sessions_ended", "two_factor_enabled", "two_factor_disabled",
+    "two_factor_reset", "recovery_codes_replaced",
+)
 
 
 def recent_changes(

@@ -44,7 +44,10 @@ def run_import(
 
     with Session(engine) as session:
         try:
-            account = session.get(Account, status["account_id"]) if status["account_id"] else None
+            # The write is recorded as the confirming account's (an admin may confirm another's).
+            who = status.get("confirmed_by") if commit else None
+            who = who or status["account_id"]
+            account = session.get(Account, who) if who else None
             description = catalogue.by_name(status["model"])
             with open(store.upload(job_id), "rb") as source:
                 result = import_file(

@@ -268,7 +268,7 @@ def test_every_delete_button_leads_to_the_confirmation_page(editor_client, sampl
     list_page = page(editor_client.get("/admin/todolist/"))
     assert target in list_page.replace("&amp;", "&")
     assert 'action="/admin/todolist/delete/"' not in list_page
-    assert "modelActions.execute('delete')" in list_page
+    assert 'data-console-action="delete"' in list_page
     details = page(editor_client.get(f"/admin/todolist/details/?id={sample['groceries']}"))
     assert target in details.replace("&amp;", "&")
     # The to-do list edit form trips a wtforms deprecation (warnings are errors), so the

@@ -210,7 +210,7 @@ def test_a_refused_form_save_leaves_no_entry(editor_client, sample):
     response = post_form(
         editor_client, "/admin/person/new/", {"name": "Dup", "email": "ann@example.com"}
     )
-    assert response.status_code == 200
+    assert response.status_code == 400
     assert "Already exists" in response.get_data(as_text=True)
     assert audit_count() == before
 

@@ -34,7 +34,7 @@ PERSON_CASES = [
 def test_person_rules(editor_client, sample, data, field, message):
     before = count(Person)
     response = post_form(editor_client, "/admin/person/new/", data)
-    assert response.status_code == 200
+    assert response.status_code == 400
     html = response.get_data(as_text=True)
     assert message.lower() in field_errors(html, field).lower(), html[-3000:]
     assert count(Person) == before
@@ -56,7 +56,7 @@ def test_todolist_rules(editor_client, sample, data, field, message):
     data = {**data, "owner": str(sample[data["owner"]]) if data["owner"] else ""}
     before = count(TodoList)
     response = post_form(editor_client, "/admin/todolist/new/", data)
-    assert response.status_code == 200
+    assert response.status_code == 400
     assert message.lower() in field_errors(response.get_data(as_text=True), field).lower()
     assert count(TodoList) == before
 
@@ -80,7 +80,7 @@ def test_todo_rules(editor_client, sample, override, field, message):
     }
     before = count(Todo)
     response = post_form(editor_client, "/admin/todo/new/", data)
-    assert response.status_code == 200
+    assert response.status_code == 400
     assert message.lower() in field_errors(response.get_data(as_text=True), field).lower()
     assert count(Todo) == before
 
@@ -106,7 +106,7 @@ def test_database_refusal_becomes_a_field_error(editor_client, sample, monkeypat
     response = post_form(
         editor_client, "/admin/todolist/new/", {"name": "Groceries", "owner": str(sample["bob"])}
     )
-    assert response.status_code == 200
+    assert response.status_code == 400
     html = response.get_data(as_text=True)
     assert "already exists" in field_errors(html, "name").lower()
     assert 'value="Groceries"' in html
@@ -125,4 +125,4 @@ def test_malformed_ids_never_give_a_500(editor_client, sample):
         response = editor_client.get(url)
         assert response.status_code in (200, 302, 404), url
     response = post_form(editor_client, "/admin/todo/new/", {"todo_list": "not-a-number"})
-    assert response.status_code == 200
+    assert response.status_code == 400

@@ -14,6 +14,7 @@ from console.admin.migrations import MigrationsView
 from console.admin.registry import Registry, build_views
 from console.admin.relationships import RelationshipsView
 from console.history import Actor, set_actor_provider
+from console.security import csp_nonce
 
 # The console's own front-end files (keyboard shortcuts, in-place edits, dense tables).
 assets = Blueprint(
@@ -47,6 +48,8 @@ def init_admin(app: Flask) -> Admin:
         url="/admin",
         index_view=HomeView(registry, name="Home", url="/admin"),
         theme=Bootstrap4Theme(base_template="admin/console_master.html", fluid=True),
+        # Flask-Admin's own inline scripts carry this nonce; the CSP allows no others.
+        csp_nonce_generator=csp_nonce,
     )
     app.register_blueprint(assets)
     for view in views:

@@ -93,7 +93,7 @@ def edit_view(view: ConsoleModelView) -> Any:
                 return redirect(view.get_url(".create_view", url=return_url))
             if "_continue_editing" in request.form:
                 return redirect(view.get_url(".edit_view", id=ident, url=return_url))
-            return redirect(view.get_save_return_url(obj, is_created=False))
+            return redirect(return_url)
     else:
         flash("Failed to save record.", "danger")
     if outcome.message:
@@ -269,6 +269,36 @@ def _conflict_for(
 
 
 # -- creating ---------------------------------------------------------------------------------
+
+
+def create_view(view: ConsoleModelView) -> Any:
+    """GET: an empty form. POST: insert the record, or show the form with its errors."""
+    return_url = back_to(view)
+    if not view.can_create:
+        return redirect(return_url)
+    form = view.create_form()
+    status = 200
+    if view.validate_form(form):
+        obj = create(view, form)
+        if obj:
+            flash("Record was successfully created.", "success")
+            if "_add_another" in request.form:
+                return redirect(view.get_url(".create_view", url=return_url))
+            if "_continue_editing" in request.form:
+                return redirect(view.get_url(".edit_view", id=view.get_pk_value(obj),
+                                             url=return_url))
+            return redirect(return_url)
+        status = 400
+    elif request.method == "POST":
+        flash("Failed to create record.", "danger")
+        status = 400
+    body = view.render(
+        view.create_template,
+        form=form,
+        form_opts=FormOpts(widget_args=view.form_widget_args, form_rules=None),
+        return_url=return_url,
+    )
+    return body, status
 
 
 def create(view: ConsoleModelView, form: Any) -> Any:

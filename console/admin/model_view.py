@@ -295,6 +295,11 @@ class ConsoleModelView(adapter.ModelViewBase):
         state = list_page.build_list_state(self)
         return self.render(self.list_template, **list_context(self, state))
 
+    @expose("/new/", methods=("GET", "POST"))
+    def create_view(self) -> Any:
+        """Create a record."""
+        return edit_page.create_view(self)
+
     @expose("/edit/", methods=("GET", "POST"))
     def edit_view(self) -> Any:
         """Edit one record, checked against what the user loaded."""

@@ -4,12 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask_admin.helpers import get_redirect_target
+from flask import request
+
+from console.redirects import safe_target
 
 
 def back_to(view: Any, default_endpoint: str = ".index_view") -> str:
-    """The page's return URL (``url=``), or the view's default page."""
-    return get_redirect_target() or str(view.get_url(default_endpoint))
+    """The page's return URL (``url=``) when it is a same-site path, else the view's page.
+
+    Every return target of the admin pages goes through ``console.redirects.safe_target``
+    (Flask-Admin's own check let ``http:evil.example`` through).
+    """
+    return safe_target(request.values.get("url"), str(view.get_url(default_endpoint)))
 
 
 __all__ = ["back_to"]

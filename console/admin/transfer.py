@@ -26,11 +26,13 @@ from werkzeug.utils import secure_filename
 
 from console import jobs
 from console.admin import list_page
+from console.auth.roles import current_role_includes
 from console.bulk.exporter import export_chunks
 from console.bulk.fileformat import file_format
 from console.bulk.jobs import JobStore
 from console.catalogue import ModelDescription
 from console.extensions import db
+from console.rules import Role
 
 if TYPE_CHECKING:
     from console.admin.model_view import ConsoleModelView
@@ -125,9 +127,17 @@ def import_view(view: ConsoleModelView) -> Any:
 
 
 def _job_or_404(view: ConsoleModelView, job_id: str) -> dict[str, Any]:
+    """The job, if it is this model's and the user's (an admin may see anyone's); else 404.
+
+    Another editor who learns a job's id gets nothing: not its preview, not its errors,
+    and no way to confirm it in the uploader's name.
+    """
     description = _importable_or_404(view)
     status = job_store().load(job_id)
     if status is None or status["model"] != description.name:
+        abort(404)
+    mine = status.get("account_id") == getattr(current_user, "id", None)
+    if not mine and not current_role_includes(Role.admin):
         abort(404)
     return status
 
@@ -167,7 +177,8 @@ def import_confirm(view: ConsoleModelView, job_id: str) -> Any:
     if not job_store().claim_commit(job_id):
         flash("This upload is already being imported.", "warning")
         return redirect(url)
-    job_store().update(job_id, state="queued", phase="commit")
+    job_store().update(job_id, state="queued", phase="commit",
+                       confirmed_by=getattr(current_user, "id", None))
     _start(view, job_id, commit=True)
     return redirect(url)
 

@@ -55,14 +55,8 @@
 
   function deleteSelection() {
     // The list's own "delete" action, so its confirmation (or preview) still applies.
-    var items = document.querySelectorAll(".dropdown-menu .dropdown-item");
-    for (var i = 0; i < items.length; i++) {
-      var onclick = items[i].getAttribute("onclick") || "";
-      if (onclick.indexOf("'delete'") !== -1 || /^\s*delete\b/i.test(items[i].textContent)) {
-        items[i].click();
-        return true;
-      }
-    }
+    var item = document.querySelector("[data-console-action='delete']");
+    if (item) { item.click(); return true; }
     return false;
   }
 
