@@ -237,6 +237,9 @@ def test_a_version_column_catches_stale_rows_and_its_absence_is_said(
         "made is overwritten, not reported as a conflict."
     ]
     assert counts(result) == (0, 1, 1, 0)
+    # The status page and the audit entry get it too.
+    assert result.summary()["notes"] == result.notes
+    assert not result.summary()["stale_rows_detected"]
     contract.session.expire_all()
     assert contract.session.get(Member, seeded["ann"]).full_name == "Ann Example"
 

@@ -97,6 +97,8 @@ class ImportResult:
             "updated": self.updated,
             "unchanged": self.unchanged,
             "errors": self.error_count,
+            "stale_rows_detected": self.stale_rows_detected,
+            "notes": list(self.notes),
         }
 
     def to_dict(self) -> dict[str, Any]:
