@@ -35,6 +35,7 @@ def run_step(name: str, url: str, rows: int) -> None:
     app = make_app(url)
     target = DATA / f"export_{name}.out"
     with app.app_context():
+        from console import catalogue_of_app
         from console.bulk.exporter import (
             JSONL_OPTIONS,
             copy_sql,
@@ -44,10 +45,9 @@ def run_step(name: str, url: str, rows: int) -> None:
             iter_jsonl,
             json_select,
         )
-        from console.bulk.spec import spec_for
         from console.extensions import db
 
-        spec = spec_for("todo")
+        spec = catalogue_of_app(app).by_name("todo")  # the description the engines take
         if name == "psql":
             stmt = export_select(spec, as_text=True)
             sql = str(stmt.compile(db.engine, compile_kwargs={"literal_binds": True}))
@@ -155,11 +155,13 @@ def main() -> None:
         seed_parents(url)
         app = make_app(url)
         with app.app_context():
-            from console.bulk.importer import import_csv
+            from console import catalogue_of_app
+            from console.bulk.importer import import_file
             from console.extensions import db
 
             with open(path, "rb") as source:
-                loaded = import_csv(db.session, "todo", source, dry_run=False)
+                todo = catalogue_of_app(app).by_name("todo")
+                loaded = import_file(db.session, todo, source, dry_run=False)
             assert loaded.ok, loaded.errors[:3]
             db.session.remove()
             db.engine.dispose()

@@ -115,8 +115,9 @@ def run_step(name: str, url: str, path: str, rows: int) -> None:
                 )
                 return rows
         elif name in ("dry", "commit", "commit_row_triggers"):
+            from console import catalogue_of_app
             from console.bulk import pg_import
-            from console.bulk.importer import import_csv
+            from console.bulk.importer import import_file
 
             # The same commit with PostgreSQL's per-row foreign-key triggers (what an
             # account that is not a superuser gets).
@@ -124,7 +125,10 @@ def run_step(name: str, url: str, path: str, rows: int) -> None:
 
             def work() -> int:
                 with open(path, "rb") as source:
-                    result = import_csv(db.session, "todo", source, dry_run=name == "dry")
+                    result = import_file(
+                        db.session, catalogue_of_app(app).by_name("todo"), source,
+                        dry_run=name == "dry",
+                    )
                 assert result.ok, result.errors[:5]
                 assert result.inserted == rows
                 trusted.append(result.set_based_references)

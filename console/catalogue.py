@@ -668,9 +668,8 @@ def _choose_behaviour(description: ModelDescription, options: Options, table: Ta
             continue  # a kind the files cannot carry
         if info.is_reference:
             info.file_name = info.key.removesuffix("_id") if info.key.endswith("_id") else info.key
-        elif info.primary_key and not isinstance(info.kind, IdKind):
-            continue
         else:
+            # Any primary key the files can carry: a text code may be the only key there is.
             info.file_name = info.key
     names = [c.file_name for c in description.columns if c.file_name]
     if len(names) != len(set(names)):

@@ -270,14 +270,17 @@ def seed_command(people: int, lists: int, todos: int, seed_value: int) -> None:
 @click.argument("file", type=click.Path(exists=True, dir_okay=False))
 @click.option("--dry-run", is_flag=True, help="Check every row and report; write nothing.")
 @click.option("--upsert", is_flag=True, help="Update rows whose key exists instead of refusing.")
+@click.option(
+    "--format", "fmt", type=click.Choice(["csv", "jsonl"]), default=None,
+    help="The file's format (default: told by its first character).",
+)
 @with_appcontext
-def import_command(model: str, file: str, dry_run: bool, upsert: bool) -> None:
-    """Import a CSV FILE of MODEL (person, todolist, todo): all rows or none."""
-    from console.bulk.importer import import_csv
-    from console.bulk.spec import spec_for
+def import_command(model: str, file: str, dry_run: bool, upsert: bool, fmt: str | None) -> None:
+    """Import a CSV or JSON Lines FILE of MODEL (e.g. person, todo): all rows or none."""
+    from console.bulk.importer import import_file
 
     try:
-        spec = spec_for(current_app.extensions["console_catalogue"], model)
+        description = current_app.extensions["console_catalogue"].by_name(model)
     except KeyError as exc:
         raise click.BadParameter(str(exc.args[0]), param_hint="MODEL") from None
     size = os.path.getsize(file)
@@ -287,10 +290,11 @@ def import_command(model: str, file: str, dry_run: bool, upsert: bool) -> None:
             length=size, label="Checking" if dry_run else "Importing", file=sys.stderr
         ) as bar,
     ):
-        result = import_csv(
+        result = import_file(
             db.session,
-            spec,
+            description,
             source,
+            fmt=fmt,
             upsert=upsert,
             dry_run=dry_run,
             file_name=os.path.basename(file),
@@ -307,6 +311,8 @@ def import_command(model: str, file: str, dry_run: bool, upsert: bool) -> None:
         f"{result.updated:,} {verb} updated, {result.unchanged:,} unchanged; "
         f"{result.error_count:,} error(s)."
     )
+    for note in result.notes:
+        click.echo(f"Note: {note}", err=True)
     if not result.ok:
         click.echo("Nothing was written.", err=True)
         raise SystemExit(1)
@@ -331,18 +337,17 @@ def export_command(model: str, fmt: str, output: str | None) -> None:
     from sqlalchemy import func, select
 
     from console.bulk.exporter import export_chunks
-    from console.bulk.spec import spec_for
 
     try:
-        spec = spec_for(current_app.extensions["console_catalogue"], model)
+        description = current_app.extensions["console_catalogue"].by_name(model)
     except KeyError as exc:
         raise click.BadParameter(str(exc.args[0]), param_hint="MODEL") from None
-    total = db.session.scalar(select(func.count()).select_from(spec.model)) or 0
+    total = db.session.scalar(select(func.count()).select_from(description.table)) or 0
     target = open(output, "wb") if output else sys.stdout.buffer  # noqa: SIM115
     try:
         # PostgreSQL writes the file itself (COPY, handed over in chunks); elsewhere Python.
         with click.progressbar(length=total, label="Exporting", file=sys.stderr) as bar:
-            for chunk in export_chunks(db.session, spec, fmt):
+            for chunk in export_chunks(db.session, description, fmt):
                 target.write(chunk)
                 # Lines, not rows (a header, cells holding line breaks): enough for a bar.
                 bar.update(min(chunk.count(b"\n"), total - bar.pos))
@@ -351,7 +356,8 @@ def export_command(model: str, fmt: str, output: str | None) -> None:
             target.close()
         db.session.rollback()
     click.echo(
-        f"Exported {total:,} {spec.name} row(s)" + (f" to {output}." if output else "."), err=True
+        f"Exported {total:,} {description.name} row(s)" + (f" to {output}." if output else "."),
+        err=True,
     )
 
 

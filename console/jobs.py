@@ -16,9 +16,8 @@ from typing import Any
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from console.bulk.importer import import_csv
+from console.bulk.importer import import_file
 from console.bulk.jobs import JobStore
-from console.bulk.spec import spec_of
 from console.catalogue import Catalogue
 from console.models import Account
 
@@ -51,8 +50,8 @@ def run_import(
             account = session.get(Account, who) if who else None
             description = catalogue.by_name(status["model"])
             with open(store.upload(job_id), "rb") as source:
-                result = import_csv(
-                    session, spec_of(description), source, upsert=status["upsert"],
+                result = import_file(
+                    session, description, source, upsert=status["upsert"],
                     dry_run=not commit, account=account, file_name=status["file_name"],
                     progress=progress,
                 )

@@ -9,7 +9,7 @@ from __future__ import annotations
 import enum
 import re
 from datetime import UTC, date, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from email_validator import EmailNotValidError, validate_email
 
@@ -154,32 +154,35 @@ def parse_integer(
     return number
 
 
+# What parse_decimal reads: an optional sign, ASCII digits with at most one point (either
+# side may be empty, not both), no exponent. The PostgreSQL import mirrors it exactly.
+DECIMAL_PATTERN = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)")
+
+
 def parse_decimal(
     value: str | None, *, label: str, precision: int | None, scale: int | None
 ) -> Decimal | None:
-    """A decimal number with at most ``precision`` digits, ``scale`` of them after the point."""
+    """A decimal number with at most ``precision`` digits, ``scale`` of them after the point.
+
+    Leading zeros and trailing zeros after the point do not count (``007.50`` fits in
+    NUMERIC(3, 1)); blank means none.
+    """
     text = (value or "").strip()
     if not text:
         return None
-    number: Decimal | None
-    try:
-        number = Decimal(text) if text.isascii() and "_" not in text else None
-    except InvalidOperation:
-        number = None
-    if number is None or not number.is_finite() or "e" in text.lower():
+    if not DECIMAL_PATTERN.fullmatch(text):
         raise RuleError(f"{label} must be a number such as 12.50 (got {value!r}).")
-    _sign, digits, exponent = number.as_tuple()
-    assert isinstance(exponent, int)
-    places = max(0, -exponent)
-    whole = max(0, len(digits) + exponent)
+    whole, _, fraction = text.lstrip("+-").partition(".")
+    places = len(fraction.rstrip("0"))
     if scale is not None and places > scale:
         raise RuleError(f"{label} takes at most {scale} decimal place(s) (got {value!r}).")
-    if precision is not None and whole > precision - (scale or 0):
+    before = len(whole.lstrip("0"))
+    if precision is not None and before > precision - (scale or 0):
         raise RuleError(
             f"{label} must have at most {precision - (scale or 0)} digit(s) before the point "
             f"(got {value!r})."
         )
-    return number
+    return Decimal(text)
 
 
 def parse_float(value: str | None, *, label: str) -> float | None:

@@ -5,15 +5,24 @@ from __future__ import annotations
 import io
 from typing import Any
 
-from console.bulk.importer import ImportResult, import_csv
+from flask import current_app
+
+from console import catalogue_of_app
+from console.bulk.importer import ImportResult, import_file
+from console.catalogue import ModelDescription
 from console.extensions import db
+
+
+def described(model: str) -> ModelDescription:
+    """The app's description of ``model`` (a name as the command line takes it)."""
+    return catalogue_of_app(current_app).by_name(model)
 
 
 def run_import(model: str, text: str | bytes, **kwargs: Any) -> ImportResult:
     """Import ``text`` (str is encoded as UTF-8) through the engine with the app's session."""
     data = text.encode() if isinstance(text, str) else text
     kwargs.setdefault("dry_run", False)
-    return import_csv(db.session, model, io.BytesIO(data), **kwargs)
+    return import_file(db.session, described(model), io.BytesIO(data), **kwargs)
 
 
 def errors_of(result: ImportResult) -> list[tuple[int, str | None, str]]:

@@ -25,10 +25,10 @@ from flask.testing import FlaskClient
 
 import console.admin.transfer as admin_transfer
 from console.bulk import exporter
-from console.bulk.spec import spec_for
+from console.bulk.fileformat import file_format
 from console.demo.models import Person, Priority, Todo, TodoList
 from console.rules import Role
-from tests.bulk_helpers import run_import
+from tests.bulk_helpers import described, run_import
 from tests.conftest import Auth, make_account
 
 # Cells that need quoting or neutralising, or that trip up SQL built as text.
@@ -86,9 +86,9 @@ def awkward(db: Any, sample: dict) -> dict[str, Any]:
 def _python_path(monkeypatch: pytest.MonkeyPatch) -> None:
     """Make the web view export through Python (SQLite's path) whatever the database."""
 
-    def python_chunks(session: Any, spec: Any, fmt: str, base: Any = None) -> Any:
+    def python_chunks(session: Any, description: Any, fmt: str, base: Any = None) -> Any:
         rows = exporter.iter_csv if fmt == "csv" else exporter.iter_jsonl
-        return rows(session, spec, exporter.export_select(spec, base))
+        return rows(session, description, exporter.export_select(description, base))
 
     monkeypatch.setattr(admin_transfer, "export_chunks", python_chunks)
 
@@ -107,7 +107,7 @@ def _sorted(db: Any, texts: list[str], desc: bool = False) -> list[str]:
 
 VIEWS = [
     # (query arguments, the descriptions expected in order, given the database)
-    ({"flt0_todo_list_name_equals": ODD_LIST}, lambda db: AWKWARD),
+    ({"flt0_list_name_equals": ODD_LIST}, lambda db: AWKWARD),
     ({"search": "100%"}, lambda db: ["100% done"]),
     ({"search": "'", "sort": "1", "desc": "1"},
      lambda db: _sorted(db, ["it's", "'already quoted"], desc=True)),
@@ -131,7 +131,7 @@ def test_streamed_csv_equals_the_python_path(
     streamed = viewer_client.get(url)
     assert streamed.status_code == 200
     rows = _rows(streamed.get_data())
-    header = spec_for("todo").columns
+    header = file_format(described("todo")).columns
     assert rows[0] == header
     got = [dict(zip(header, r, strict=True)) for r in rows[1:]]
     # Neutralised cells come back with their quote; the import strips it again.
@@ -153,7 +153,7 @@ def test_streamed_json_lines_equal_the_python_path(
     records = [json.loads(line) for line in streamed.splitlines()]
     assert [r["description"] for r in records] == sorted(t for t in [*AWKWARD, "Buy eggs"]
                                                          if "e" in t.lower())
-    assert all(list(r) == spec_for("todo").columns for r in records)
+    assert all(list(r) == file_format(described("todo")).columns for r in records)
     _python_path(monkeypatch)
     python = viewer_client.get(url).get_data(as_text=True)
     assert [json.loads(line) for line in python.splitlines()] == records
@@ -296,10 +296,46 @@ def test_the_command_line_writes_what_the_web_sends(
             assert out.read_bytes() == web
             # One line ending, LF, for the header and the rows (CRLF only inside a cell).
             assert out.read_bytes().split(b"\n", 1)[0] == b",".join(
-                c.encode() for c in spec_for("todo").columns
+                c.encode() for c in file_format(described("todo")).columns
             )
             assert out.read_bytes().count(b"\r\n") == 1
         else:
             assert [json.loads(x) for x in out.read_bytes().splitlines()] == [
                 json.loads(x) for x in web.splitlines()
             ]
+
+
+@pytest.mark.postgres_only
+def test_the_web_export_writes_iso_dates_whatever_the_servers_datestyle(
+    viewer_client: FlaskClient, db: Any, sample: dict
+) -> None:
+    """The export's settings apply in the streamed body's own transaction, and it ends.
+
+    (Set at the view instead, they were lost when the request's session closed before
+    the body was read; and a body that reopened that session left it open.)
+    """
+    db.session.get(Todo, sample["milk"]).due_date = date(2025, 1, 31)
+    db.session.commit()
+    db.session.remove()
+    db.engine.dispose()
+
+    def day_month_year(dbapi_connection: Any, _record: Any) -> None:
+        with dbapi_connection.cursor() as cursor:
+            cursor.execute("SET DateStyle = 'SQL, DMY'")
+
+    sa.event.listen(db.engine, "connect", day_month_year)
+    try:
+        assert db.session.scalar(sa.text("SELECT date '2025-01-31'::text")) == "31/01/2025"
+        db.session.rollback()
+        rows = _rows(viewer_client.get("/admin/todo/export/csv/").get_data())
+        assert rows[1][3] == "2025-01-31"
+        with db.engine.connect() as conn:
+            open_transactions = conn.exec_driver_sql(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                "AND state = 'idle in transaction'"
+            ).scalar()
+        assert open_transactions == 0
+    finally:
+        sa.event.remove(db.engine, "connect", day_month_year)
+        db.session.remove()
+        db.engine.dispose()

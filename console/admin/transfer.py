@@ -28,11 +28,10 @@ from console import jobs
 from console.admin import list_page
 from console.auth.roles import current_role_includes
 from console.bulk.exporter import export_chunks
+from console.bulk.fileformat import file_format
 from console.bulk.jobs import JobStore
-from console.bulk.spec import spec_of
 from console.catalogue import ModelDescription
 from console.extensions import db
-from console.extensions import session as current_session
 from console.rules import Role
 
 if TYPE_CHECKING:
@@ -78,7 +77,8 @@ def export(view: ConsoleModelView, export_type: str) -> Any:
         stmt = stmt.order_by(pk)
     # By COPY on PostgreSQL (a worker thread on this request's connection), by Python
     # elsewhere; either way streamed, so memory stays flat.
-    chunks = export_chunks(current_session(), spec_of(description), export_type, stmt)
+    # The scoped session: the streamed body runs after this request's session is closed.
+    chunks = export_chunks(db.session, description, export_type, stmt)
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
     filename = secure_filename(f"{description.name}-{stamp}.{export_type}")
     return Response(
@@ -122,7 +122,7 @@ def import_view(view: ConsoleModelView) -> Any:
             return redirect(view.get_url(".import_status", job_id=job_id))
     limit_mb = (current_app.config.get("MAX_CONTENT_LENGTH") or 0) // (1024 * 1024)
     return view.render(
-        "admin/import_upload.html", spec=spec_of(description), error=error, limit_mb=limit_mb,
+        "admin/import_upload.html", spec=file_format(description), error=error, limit_mb=limit_mb,
     ), (400 if error else 200)
 
 
@@ -151,7 +151,7 @@ def import_status(view: ConsoleModelView, job_id: str) -> Any:
     shown = result.get("shown_errors", 0)
     pages = max((shown + ERRORS_PER_PAGE - 1) // ERRORS_PER_PAGE, 1)
     return view.render(
-        "admin/import_status.html", spec=spec_of(view.description), job=status, result=result,
+        "admin/import_status.html", spec=file_format(view.description), job=status, result=result,
         errors=errors, page=page, pages=pages, running=status["state"] in ("queued", "running"),
     )
 

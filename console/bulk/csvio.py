@@ -1,21 +1,19 @@
-"""CSV details shared by import and export: the header, encodings, formula neutralising."""
+"""File details shared by import and export: the CSV header, encodings, progress.
+
+Formula neutralising (``neutralise``, ``unneutralise``) is defined with the kinds.
+"""
 
 from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
 
-from console.bulk.spec import ModelSpec
+from console.bulk.fileformat import FileFormat
 
 BOM = b"\xef\xbb\xbf"
-# Spreadsheets run a cell that starts with one of these as a formula. A quote is
-# prefixed on export; a leading quote itself is escaped the same way, so that the
-# import can strip exactly one and the round trip is exact.
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-ESCAPED_STARTS = (*FORMULA_STARTS, "'")
 
 
 class FileProblem(Exception):
@@ -27,25 +25,20 @@ class FileProblem(Exception):
         self.line = line
 
 
-def neutralise(text: str) -> str:
-    """Prefix a quote to a cell a spreadsheet would run as a formula."""
-    return "'" + text if text.startswith(ESCAPED_STARTS) else text
-
-
-def unneutralise(text: str) -> str:
-    """Undo ``neutralise``: strip the quote put before a formula character (or a quote)."""
-    if len(text) > 1 and text[0] == "'" and text[1] in "=+-@\t\r'":
-        return text[1:]
-    return text
-
-
-def not_utf8(line: int) -> FileProblem:
+def not_utf8(line: int, csv: bool = True) -> FileProblem:
     """The error for bytes that are not UTF-8."""
+    advice = "Save it as 'CSV UTF-8' and upload it again." if csv else "Save it as UTF-8."
     return FileProblem(
-        f"The file is not UTF-8 text (bad bytes on or near line {line}). "
-        "Save it as 'CSV UTF-8' and upload it again.",
-        line,
+        f"The file is not UTF-8 text (bad bytes on or near line {line}). {advice}", line
     )
+
+
+@dataclass(frozen=True)
+class RowProblem:
+    """Why one row of a file cannot be read at all (its column, when one is to blame)."""
+
+    column: str | None
+    message: str
 
 
 class CountingReader(io.RawIOBase):
@@ -72,8 +65,8 @@ class CountingReader(io.RawIOBase):
             self.progress(len(data))
         return data
 
-    def readline(self, size: int = -1) -> bytes:
-        data = self.raw.readline(size)
+    def readline(self, size: int | None = -1) -> bytes:
+        data = self.raw.readline(-1 if size is None else size)
         if self.progress and data:
             self.progress(len(data))
         return data
@@ -101,9 +94,9 @@ def read_header(stream: BinaryIO) -> Header:
     return Header([c.strip().lower() for c in row])
 
 
-def check_header(spec: ModelSpec, header: Header) -> None:
+def check_header(layout: FileFormat, header: Header) -> None:
     """Reject unknown, repeated or missing columns before any row is read."""
-    known = set(spec.columns)
+    known = set(layout.columns)
     problems = []
     unknown = [c for c in header.columns if c not in known]
     if unknown:
@@ -111,11 +104,37 @@ def check_header(spec: ModelSpec, header: Header) -> None:
     repeated = sorted({c for c in header.columns if header.columns.count(c) > 1})
     if repeated:
         problems.append("repeated column(s) " + ", ".join(repr(c) for c in repeated))
-    missing = [c for c in spec.required if c not in header.columns]
+    missing = [c for c in layout.required if c not in header.columns]
     if missing:
         problems.append("missing required column(s) " + ", ".join(repr(c) for c in missing))
     if problems:
         raise FileProblem(
             "Wrong columns: " + "; ".join(problems)
-            + f". Expected: {', '.join(spec.columns)} (required: {', '.join(spec.required)})."
+            + f". Expected: {', '.join(layout.columns)} (required: {', '.join(layout.required)})."
         )
+
+
+def width_message(expected: int, got: int) -> str:
+    """The error for a row with too many or too few values."""
+    return f"Expected {expected} values (one per header column), got {got}."
+
+
+def csv_rows(stream: BinaryIO, width: int) -> Iterator[tuple[int, list[str] | RowProblem]]:
+    """(line, cells) per non-blank record after the header, or (line, why it is unreadable)."""
+    text = io.TextIOWrapper(stream, encoding="utf-8", newline="")
+    reader = csv.reader(text)
+    try:
+        for cells in reader:
+            line = reader.line_num + 1  # +1: the header was read before the reader
+            if not cells or (len(cells) == 1 and not cells[0].strip()):
+                continue
+            if len(cells) != width:
+                yield line, RowProblem(None, width_message(width, len(cells)))
+            else:
+                yield line, cells
+    except UnicodeDecodeError:
+        raise not_utf8(reader.line_num + 2) from None
+    except csv.Error as exc:
+        raise FileProblem(f"Not a readable CSV file: {exc}.", reader.line_num + 1) from None
+    finally:
+        text.detach()

@@ -1,36 +1,43 @@
-"""CSV import: validate every row, then write all of them in one transaction or none.
+"""Import of CSV and JSON Lines: check every row, then write all of them in one transaction or none.
 
-``import_csv`` is the entry point. On PostgreSQL the file is streamed by COPY into
-a staging table and checked with set-based SQL (``console.bulk.pg_import``);
-elsewhere (SQLite) rows are streamed through the shared Python rules in chunks.
+``import_file`` is the entry point, for any managed model: the file's columns come
+from its description (``console.bulk.fileformat``). On PostgreSQL the file is
+streamed by COPY into a staging table and checked with set-based SQL
+(``console.bulk.pg_import``); elsewhere (SQLite) rows are streamed through the
+shared Python rules in chunks. JSON Lines goes the same two ways, converted to the
+cells a CSV row would have as it streams (``console.bulk.jsonl``).
 """
 
 from __future__ import annotations
 
-import csv
 import io
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from typing import Any, BinaryIO
 
-from sqlalchemy import bindparam, insert, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import Column, bindparam, insert, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, scoped_session
 
 from console import audit, rules
 from console.bulk.csvio import (
     CountingReader,
     FileProblem,
+    Header,
+    RowProblem,
     check_header,
-    not_utf8,
+    csv_rows,
     read_header,
-    unneutralise,
 )
-from console.bulk.spec import Field, ModelSpec, spec_singular
-from console.models.base import utcnow
+from console.bulk.fileformat import Blank, Field, FileFormat, file_format
+from console.bulk.jsonl import JsonLines
+from console.catalogue import ModelDescription
+from console.kinds import unneutralise
 
 CHUNK = 5_000
 # Errors kept for display; the count beyond this is still exact.
 MAX_ERRORS = 10_000
+FORMATS = ("csv", "jsonl")
 
 
 @dataclass
@@ -50,6 +57,7 @@ class ImportResult:
     upsert: bool
     dry_run: bool
     file_name: str | None = None
+    format: str = "csv"
     rows: int = 0
     inserted: int = 0
     updated: int = 0
@@ -57,6 +65,11 @@ class ImportResult:
     error_count: int = 0
     errors: list[RowError] = field(default_factory=list)
     committed: bool = False
+    # True when a row changed in the console since the file was made is reported as
+    # a conflict: the model has a version column and the file carries it.
+    stale_rows_detected: bool = False
+    # What the user should know beyond the counts (a model without a version column).
+    notes: list[str] = field(default_factory=list)
     # PostgreSQL: the parents were locked once and the per-row foreign-key triggers
     # skipped (see pg_import.trusted_references).
     set_based_references: bool = False
@@ -77,12 +90,15 @@ class ImportResult:
         return {
             "model": self.model,
             "file": self.file_name,
+            "format": self.format,
             "mode": "upsert" if self.upsert else "insert",
             "rows": self.rows,
             "inserted": self.inserted,
             "updated": self.updated,
             "unchanged": self.unchanged,
             "errors": self.error_count,
+            "stale_rows_detected": self.stale_rows_detected,
+            "notes": list(self.notes),
         }
 
     def to_dict(self) -> dict[str, Any]:
@@ -96,33 +112,67 @@ class ConcurrentChange(Exception):
     """Rows changed between validation and writing: nothing was written."""
 
 
-def import_csv(
-    session: Session,
-    spec: ModelSpec,
+def refused(detail: str) -> ConcurrentChange:
+    """The database refused a write the checks let through (a constraint of its own)."""
+    first = (detail.strip().splitlines() or ["a constraint failed"])[0].rstrip(".")
+    return ConcurrentChange(f"The database refused the rows: {first}. Nothing was written.")
+
+
+def sniff_format(stream: io.BufferedReader[Any]) -> str:
+    """"jsonl" when the file starts (after a BOM and blanks) with a JSON object, else "csv"."""
+    head = stream.peek(4096)[:4096]
+    head = head.removeprefix(b"\xef\xbb\xbf").lstrip()
+    return "jsonl" if head.startswith(b"{") else "csv"
+
+
+def import_file(
+    session: Session | scoped_session[Any],
+    description: ModelDescription,
     source: BinaryIO,
     *,
+    fmt: str | None = None,
     upsert: bool = False,
     dry_run: bool = True,
     account: Any = None,
     file_name: str | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> ImportResult:
-    """Check ``source`` (a binary CSV stream) and, unless ``dry_run``, write it all or nothing.
+    """Check ``source`` (a binary CSV or JSON Lines stream) and, unless ``dry_run``, write it.
 
-    ``progress`` is called with the number of bytes read since the last call. The
-    session's transaction is committed on success and rolled back otherwise.
+    All rows or none. ``fmt`` is "csv" or "jsonl" (None: told by the file's first
+    character). ``progress`` is called with the number of bytes read since the last
+    call. The session's transaction is committed on success and rolled back otherwise.
     """
-    result = ImportResult(model=spec.name, upsert=upsert, dry_run=dry_run, file_name=file_name)
-    stream = CountingReader(source, progress)
+    # This context's session, for the whole import (the scoped one may be given).
+    db: Session = session() if isinstance(session, scoped_session) else session
+    layout = file_format(description)
+    stream: Any = io.BufferedReader(CountingReader(source, progress), 1 << 16)
+    if fmt is not None and fmt not in FORMATS:
+        raise ValueError(f"Unknown import format {fmt!r}: choose csv or jsonl")
+    fmt = fmt or sniff_format(stream)
+    result = ImportResult(
+        model=layout.name, upsert=upsert, dry_run=dry_run, file_name=file_name, format=fmt
+    )
     try:
-        header = read_header(stream)  # type: ignore[arg-type]
-        check_header(spec, header)
-        if session.get_bind().dialect.name == "postgresql":
+        if description.read_only or description.own:
+            raise FileProblem(f"{description.title} cannot be imported.")
+        if fmt == "jsonl":
+            lines = JsonLines(stream)
+            header = Header(lines.columns)
+        else:
+            header = read_header(stream)
+        check_header(layout, header)
+        _note_versions(layout, header, result)
+        if db.get_bind().dialect.name == "postgresql":
             from console.bulk.pg_import import import_postgresql
 
-            import_postgresql(session, spec, header.columns, stream, result)  # type: ignore[arg-type]
+            staged = lines if fmt == "jsonl" else stream
+            import_postgresql(db, layout, header.columns, staged, result)
         else:
-            _import_python(session, spec, header.columns, stream, result)  # type: ignore[arg-type]
+            rows = lines.rows() if fmt == "jsonl" else csv_rows(stream, len(header.columns))
+            _import_python(db, layout, header.columns, rows, result)
+            # In file order, as the PostgreSQL path reports them (rows are checked in chunks).
+            result.errors.sort(key=lambda e: (e.line, e.column is None, e.column or ""))
         if result.rows == 0 and result.ok:
             result.add_error(1, None, "The file has a header but no rows.")
     except FileProblem as problem:
@@ -130,79 +180,81 @@ def import_csv(
     except ConcurrentChange as exc:
         result.add_error(0, None, str(exc))
     if dry_run or not result.ok:
-        session.rollback()
+        db.rollback()
         return result
     audit.record(
-        session, "import", account=account, model=spec.model.__name__,
+        db, "import", account=account, model=description.model_name,
         changes={"summary": result.summary()},
     )
-    session.commit()
+    db.commit()
     result.committed = True
     return result
+
+
+def _note_versions(layout: FileFormat, header: Header, result: ImportResult) -> None:
+    version = layout.version_field
+    result.stale_rows_detected = version is not None and version.name in header.columns
+    if result.upsert and not layout.versioned:
+        result.notes.append(
+            f"{layout.description.title} have no version column: a row changed by someone "
+            "else since this file was made is overwritten, not reported as a conflict."
+        )
 
 
 # -- the streamed Python path (SQLite) ----------------------------------------------------
 
 
-def _rows(stream: BinaryIO) -> Iterator[tuple[int, list[str]]]:
-    """(line, cells) per non-blank record."""
-    text = io.TextIOWrapper(stream, encoding="utf-8", newline="")  # type: ignore[type-var]
-    reader = csv.reader(text)
-    try:
-        for cells in reader:
-            line = reader.line_num + 1  # +1: the header was read before the reader
-            if not cells or (len(cells) == 1 and not cells[0].strip()):
-                continue
-            yield line, cells
-    except UnicodeDecodeError:
-        raise not_utf8(reader.line_num + 2) from None
-    except csv.Error as exc:
-        raise FileProblem(f"Not a readable CSV file: {exc}.", reader.line_num + 1) from None
-    finally:
-        text.detach()
-
-
-def width_message(expected: int, got: int) -> str:
-    """The error for a row with too many or too few values."""
-    return f"Expected {expected} values (one per header column), got {got}."
-
-
 def _import_python(
-    session: Session, spec: ModelSpec, columns: list[str], stream: BinaryIO, result: ImportResult
+    session: Session,
+    layout: FileFormat,
+    columns: list[str],
+    rows: Iterator[tuple[int, list[str] | RowProblem]],
+    result: ImportResult,
 ) -> None:
-    fields = [spec.field(c) for c in columns]
+    fields = [layout.field(c) for c in columns]
     seen: dict[Any, int] = {}
     chunk: list[tuple[int, list[str]]] = []
-    for line, cells in _rows(stream):
+    for line, cells in rows:
         result.rows += 1
-        if len(cells) != len(columns):
-            result.add_error(line, None, width_message(len(columns), len(cells)))
+        if isinstance(cells, RowProblem):
+            result.add_error(line, cells.column, cells.message)
             continue
         chunk.append((line, cells))
         if len(chunk) >= CHUNK:
-            _process_chunk(session, spec, fields, chunk, seen, result)
+            _process_chunk(session, layout, fields, chunk, seen, result)
             chunk = []
     if chunk:
-        _process_chunk(session, spec, fields, chunk, seen, result)
+        _process_chunk(session, layout, fields, chunk, seen, result)
+
+
+def _parents(session: Session, f: Field, keys: set[Any]) -> dict[Any, Any]:
+    """{natural key: the value the foreign key stores} of the parents named by ``keys``."""
+    assert f.parent is not None
+    if not keys:
+        return {}
+    key = f.parent.key.column
+    return dict(session.execute(select(key, f.parent.target).where(key.in_(keys))).all())
 
 
 def _process_chunk(
     session: Session,
-    spec: ModelSpec,
+    layout: FileFormat,
     fields: list[Field],
     chunk: list[tuple[int, list[str]]],
     seen: dict[Any, int],
     result: ImportResult,
 ) -> None:
-    table = spec.table
+    description = layout.description
+    table = layout.table
     cleaned: list[tuple[int, dict[str, Any]]] = []
-    wanted: dict[str, set[str]] = {f.name: set() for f in fields if f.kind == "ref"}
+    references = [f for f in fields if f.parent is not None]
+    wanted: dict[str, set[Any]] = {f.name: set() for f in references}
     for line, cells in chunk:
         values: dict[str, Any] = {}
         bad = False
         for f, raw in zip(fields, cells, strict=True):
             try:
-                values[f.name] = f.check(unneutralise(raw))
+                values[f.name] = f.read(unneutralise(raw))
             except rules.RuleError as exc:
                 result.add_error(line, f.name, str(exc))
                 bad = True
@@ -214,91 +266,118 @@ def _process_chunk(
         cleaned.append((line, values))
 
     # Parents by natural key, one query per referenced column.
-    parents: dict[str, dict[str, int]] = {}
-    for name, keys in wanted.items():
-        ref = spec.field(name).ref
-        assert ref is not None
-        key_col = ref.table.c[ref.key]
-        parents[name] = dict(
-            session.execute(select(key_col, ref.table.c.id).where(key_col.in_(keys))).all()
-        ) if keys else {}
+    parents = {f.name: _parents(session, f, wanted[f.name]) for f in references}
+    missing: dict[int, list[tuple[str, str]]] = {}
+    for line, values in cleaned:
+        for f in references:
+            key = values[f.name]
+            if key is None:
+                continue
+            if key in parents[f.name]:
+                values[f.name] = parents[f.name][key]
+            else:
+                assert f.parent is not None
+                missing.setdefault(line, []).append(
+                    (f.name, f"No {f.parent.noun} {f.shown(key)}.")
+                )
+                values[f.name] = None  # nothing to match the row by, if it is the key
 
     # Existing rows by key, to tell inserts from updates and unchanged rows.
-    key_col = table.c[spec.key_column]
-    keys = {v[spec.key] for _, v in cleaned if v.get(spec.key) is not None}
+    key_field = layout.key_field if layout.key_field in fields else None
+    pk = description.pk.column
+    version = description.version.column if description.version else None
     existing: dict[Any, Any] = {}
-    if keys:
-        existing = {
-            row._mapping[spec.key_column]: row
-            for row in session.execute(select(table).where(key_col.in_(keys)))
-        }
+    if key_field is not None:
+        keys = {v[key_field.name] for _line, v in cleaned if v[key_field.name] is not None}
+        if keys:
+            existing = {
+                row._mapping[key_field.column]: row._mapping
+                for row in session.execute(select(table).where(key_field.column.in_(keys)))
+            }
 
-    inserts: list[dict[str, Any]] = []
+    version_field = layout.version_field if layout.version_field in fields else None
+    written = [f for f in fields if f.role == "value" or (f.role == "pk" and layout.pk_written)]
+    inserts: list[dict[Column[Any], Any]] = []
     updates: list[dict[str, Any]] = []
     for line, values in cleaned:
         row_ok = True
-        for name in wanted:
-            if values[name] is not None and values[name] not in parents[name]:
-                ref = spec.field(name).ref
-                assert ref is not None
-                result.add_error(line, name, f"No {ref.noun} {values[name]!r}.")
-                row_ok = False
-        key = values.get(spec.key)
+        for name, message in missing.get(line, ()):
+            result.add_error(line, name, message)
+            row_ok = False
+        key = values[key_field.name] if key_field is not None else None
         if key is not None:
+            assert key_field is not None
             first = seen.get(key)
             if first is not None:
-                result.add_error(line, spec.key, _duplicate(spec, key, first))
+                result.add_error(line, key_field.name, _duplicate(key_field, key, first))
                 row_ok = False
             else:
                 seen[key] = line
         current = existing.get(key) if key is not None else None
         if current is not None and not result.upsert:
-            result.add_error(line, spec.key, _exists(spec, key))
+            assert key_field is not None
+            result.add_error(line, key_field.name, _exists(layout, key_field, key))
             row_ok = False
-        version = values.get("version")
-        if current is not None and version is not None and version != current.version:
-            result.add_error(line, "version", _conflict(version, current.version))
-            row_ok = False
+        if current is not None and version_field is not None and version is not None:
+            given = values[version_field.name]
+            if given is not None and given != current[version]:
+                result.add_error(line, version_field.name, _conflict(given, current[version]))
+                row_ok = False
+        if current is not None:
+            for f in written:
+                if f.blank is Blank.INSERT_DEFAULT and values[f.name] is None:
+                    result.add_error(line, f.name, f"{f.label} is required.")
+                    row_ok = False
         if not row_ok:
             continue
-        data = {}
-        for f in fields:
-            if f.column is None or (f.kind == "id" and not spec.key_is_id):
-                continue
-            value = values[f.name]
-            if f.kind == "ref" and value is not None:
-                value = parents[f.name][value]
-            data[f.column] = value
         if current is None:
             result.inserted += 1
-            inserts.append(data)
-        elif all(current._mapping[c] == v for c, v in data.items()):
+            inserts.append({
+                f.column: values[f.name] for f in written
+                # The database's own default (or a new id) where the cell is blank.
+                if not (values[f.name] is None and f.blank in (Blank.INSERT_DEFAULT,
+                                                               Blank.GENERATED))
+            })
+            continue
+        data = {f.column: values[f.name] for f in written if f.role == "value"}
+        if all(f.kind.same(current[f.column], data[f.column]) for f in written
+               if f.role == "value"):
             result.unchanged += 1
         else:
             result.updated += 1
-            updates.append({**{f"v_{c}": v for c, v in data.items()},
-                            "b_id": current.id, "b_version": current.version})
+            params = {f"v{i}": value for i, value in enumerate(data.values())}
+            params["b_pk"] = current[pk]
+            if version is not None:
+                params["b_version"] = current[version]
+            updates.append(params)
 
     if result.dry_run or not result.ok:
         return
+    try:
+        _write(session, layout, written, inserts, updates)
+    except IntegrityError as exc:  # a constraint the file format does not know about
+        raise refused(str(exc.orig)) from None
+
+
+def _write(
+    session: Session, layout: FileFormat, written: list[Field],
+    inserts: list[dict[Column[Any], Any]], updates: list[dict[str, Any]],
+) -> None:
+    description = layout.description
+    table = layout.table
+    pk = description.pk.column
+    version = description.version.column if description.version else None
     if inserts:
-        # Rows may carry different column sets only when an optional id is blank.
-        by_shape: dict[tuple[str, ...], list[dict[str, Any]]] = {}
-        for data in inserts:
-            shaped = {k: v for k, v in data.items() if not (k == "id" and v is None)}
-            by_shape.setdefault(tuple(sorted(shaped)), []).append(shaped)
-        for group in by_shape.values():
-            session.execute(insert(table), group)
+        _insert(session, layout, inserts)
     if updates:
-        names = [k[2:] for k in updates[0] if k.startswith("v_") and k != "v_id"]
-        stmt = (
-            update(table)
-            .where(table.c.id == bindparam("b_id"), table.c.version == bindparam("b_version"))
-            .values(
-                {**{n: bindparam(f"v_{n}") for n in names},
-                 "version": table.c.version + 1, "updated_at": utcnow()}
-            )
-        )
+        value_columns = [f.column for f in written if f.role == "value"]
+        where = [pk == bindparam("b_pk")]
+        sets: dict[Any, Any] = {c: bindparam(f"v{i}") for i, c in enumerate(value_columns)}
+        if version is not None:
+            where.append(version == bindparam("b_version"))
+            sets[version] = version + 1
+        # Core applies the columns' own onupdate (updated_at) to every row.
+        stmt = update(table).where(*where).values(sets)
         changed = session.connection().execute(stmt, updates).rowcount
         if changed != len(updates):
             raise ConcurrentChange(
@@ -307,15 +386,30 @@ def _process_chunk(
             )
 
 
-def _duplicate(spec: ModelSpec, key: Any, first: int) -> str:
-    label = spec.field(spec.key).label
-    return f"{label} {key!s} appears twice in the file (first on line {first})."
+def _insert(session: Session, layout: FileFormat, inserts: list[dict[Column[Any], Any]]) -> None:
+    """Insert new rows, grouped by the columns they give (blank ids and defaults are left out)."""
+    version = layout.description.version
+    first_version = version is not None and version.column.default is None and (
+        version.column.server_default is None
+    )
+    by_shape: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for data in inserts:
+        row = {c.key: v for c, v in data.items()}
+        if first_version:
+            assert version is not None
+            row[version.column.key] = 1  # the ORM's first version
+        by_shape.setdefault(tuple(sorted(row)), []).append(row)
+    for group in by_shape.values():
+        session.execute(insert(layout.table), group)
 
 
-def _exists(spec: ModelSpec, key: Any) -> str:
-    label = spec.field(spec.key).label
+def _duplicate(key_field: Field, key: Any, first: int) -> str:
+    return f"{key_field.label} {key!s} appears twice in the file (first on line {first})."
+
+
+def _exists(layout: FileFormat, key_field: Field, key: Any) -> str:
     return (
-        f"A {spec_singular(spec)} with {label.lower()} {key!s} already exists "
+        f"A {layout.description.singular} with {key_field.label.lower()} {key!s} already exists "
         "(import in upsert mode to update it)."
     )
 
@@ -327,4 +421,4 @@ def _conflict(version: int, current: int) -> str:
     )
 
 
-__all__ = ["ImportResult", "RowError", "import_csv"]
+__all__ = ["FORMATS", "ConcurrentChange", "ImportResult", "RowError", "import_file", "refused"]

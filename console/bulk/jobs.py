@@ -69,7 +69,7 @@ class JobStore:
             status["message"] = (
                 "The import was interrupted (the server restarted). Nothing was written."
             )
-        return status  # type: ignore[no-any-return]
+        return status
 
     def save(self, job_id: str, status: dict[str, Any]) -> None:
         """Replace the status atomically (readers never see half a file)."""
@@ -84,7 +84,7 @@ class JobStore:
         status = json.loads((self.root / job_id / "status.json").read_text())
         status.update(changes)
         self.save(job_id, status)
-        return status  # type: ignore[no-any-return]
+        return status
 
     def claim_commit(self, job_id: str) -> bool:
         """True for one caller only: a second confirm (another tab or worker) gets False."""

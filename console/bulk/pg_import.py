@@ -1,86 +1,52 @@
-# SQL is assembled from identifiers and constants of our own spec, never from file data:
+# SQL is assembled from identifiers and constants of the catalogue and our own code,
+# never from file data (which only ever travels through COPY):
 # ruff: noqa: S608
 """The PostgreSQL fast path: COPY into a staging table, then set-based SQL.
 
-The file goes straight from the stream into a TEMP table of text columns by COPY.
-One statement then cleans every cell, resolves the natural keys by join and marks
-each row that fails any of its own checks; the error messages are built afterwards
-for the marked rows only. Duplicate detection and the write are one statement each.
-The SQL mirrors ``console.rules`` (tests check that both agree, value by value);
-email syntax is the exception: distinct addresses are streamed back through
-``rules.check_email`` itself, since no SQL can mirror email-validator.
+The file goes straight from the stream into a TEMP table of text columns by COPY
+(JSON Lines is turned into the same text columns as it streams). One statement then
+cleans every cell, resolves the natural keys by join and marks each row that fails
+any of its own checks; the error messages are built afterwards for the marked rows
+only. Duplicate detection and the write are one statement each.
+
+Each cell is read by its kind's SQL (``Kind.sql_value``, ``Kind.sql_errors`` in
+``console.kinds``), which says what the kind's Python rule says, value by value
+(tests check that both paths agree). A kind without such SQL (emails: no SQL can
+mirror email-validator; date-times; floats; choices that SQL cannot lower-case as
+Python does) has the distinct values of its column streamed back through its Python
+rule itself, and the verdicts joined in.
 """
 
 from __future__ import annotations
 
-import calendar
 import re
+from dataclasses import dataclass
 from typing import Any, BinaryIO
 
 import psycopg2
 from psycopg2.extras import execute_values
+from sqlalchemy import Column, Table
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
 from console import rules
-from console.bulk.csvio import FileProblem, not_utf8
-from console.bulk.importer import MAX_ERRORS, ConcurrentChange, ImportResult
-from console.bulk.spec import Field, ModelSpec, spec_singular
+from console.bulk.csvio import FileProblem, RowProblem, not_utf8
+from console.bulk.fileformat import Blank, Field, FileFormat
+from console.bulk.importer import MAX_ERRORS, ConcurrentChange, ImportResult, refused
+from console.bulk.jsonl import JsonLines, StagedCsv
+from console.kinds import SqlCell
+from console.sqltext import WHITESPACE, Encoding, lit, q
 
-# Python's str.strip() (the rules' trim) removes every character for which isspace()
-# is true, not only ASCII blanks; the SQL trims the same set (tests check that it is
-# the whole set).
-WHITESPACE = (
-    "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005"
-    "\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
-)
+__all__ = ["WHITESPACE", "import_postgresql", "trimmed_sql", "whitespace_sql"]
+
+COPY_BUFFER = 1 << 20
+_COPY_LINE = re.compile(r"line (\d+)")
+_DIALECT = postgresql.dialect()
 
 
 def whitespace_sql(server_encoding: str) -> str:
-    """The SQL literal of WHITESPACE, or of its ASCII part where the database is not UTF-8.
-
-    A database in another encoding cannot hold most of those characters, and a
-    literal naming them would make every statement that uses it fail.
-    """
-    chars = WHITESPACE if server_encoding == "UTF8" else [c for c in WHITESPACE if c < "\x80"]
-    return "E'" + "".join(f"\\u{ord(c):04x}" for c in chars) + "'"
-
-
-# Every "-MM-DD" of a leap year: with four digits before it, what DATE_PATTERN and
-# date.fromisoformat accept (29 February only in a leap year, checked apart).
-MONTH_DAYS = tuple(
-    f"-{month:02d}-{day:02d}"
-    for month in range(1, 13)
-    for day in range(1, calendar.monthrange(2024, month)[1] + 1)
-)
-COPY_BUFFER = 1 << 20
-_COPY_LINE = re.compile(r"line (\d+)")
-
-
-def q(name: str) -> str:
-    """Quote an identifier (names come from the spec, never from the file)."""
-    return '"' + name.replace('"', '""') + '"'
-
-
-def lit(text: str) -> str:
-    """A SQL string literal for a constant from our own code."""
-    return "'" + text.replace("'", "''") + "'"
-
-
-def words(values: Any) -> str:
-    """A SQL list of string literals."""
-    return ", ".join(lit(v) for v in sorted(values))
-
-
-def got(raw: str, trimmed: str) -> str:
-    """SQL for Python's ``(got {value!r})`` on simple values (r_* is kept only if it differs)."""
-    return f"' (got ''' || coalesce({raw}, {trimmed}) || ''').'"
-
-
-# -- SQL for each kind of column ----------------------------------------------------------
-# Each cell is trimmed once (t_*), each value cleaned once (v_*), and every check is a
-# condition on the two: a value the rule refuses is cleaned to NULL, so "given but NULL"
-# is the check. The expressions avoid regular expressions and locale-aware lower() on
-# the hot path (each costs about as much per million cells as a whole column's COPY).
+    """The SQL literal of WHITESPACE, or of its ASCII part where the database is not UTF-8."""
+    return Encoding.of(server_encoding).whitespace
 
 
 def trimmed_sql(s: str, ws: str) -> str:
@@ -95,7 +61,7 @@ def trimmed_sql(s: str, ws: str) -> str:
 
 
 def _unneutralised(column: str) -> str:
-    """SQL for ``csvio.unneutralise`` (string functions: cheaper than a regex per cell)."""
+    """SQL for ``kinds.unneutralise`` (string functions: cheaper than a regex per cell)."""
     return (
         f"CASE WHEN left({column}, 1) = '''' AND length({column}) > 1 "
         f"AND strpos(E'=+-@\\t\\r''', substr({column}, 2, 1)) > 0 "
@@ -103,119 +69,273 @@ def _unneutralised(column: str) -> str:
     )
 
 
-def ascii_lower(t: str) -> str:
-    """``lower()`` of ASCII letters only: enough to match our ASCII words.
+def table_sql(table: Table) -> str:
+    """The table's quoted (schema-qualified) name."""
+    return (q(table.schema) + "." if table.schema else "") + q(table.name)
 
-    The only character outside ASCII that Python's lower() turns into ASCII is the
-    Kelvin sign (to "k"), and no boolean or priority word has a "k" (a test checks):
-    so the verdict is Python's, without the locale-aware lower() of the database.
+
+def type_sql(column: Column[Any]) -> str:
+    """The column's type as PostgreSQL spells it."""
+    return str(column.type.compile(dialect=_DIALECT))
+
+
+def literal_sql(cur: Any, column: Column[Any], value: Any) -> str:
+    """A Python value as a literal of the column's type (quoted by the driver)."""
+    process = column.type.dialect_impl(_DIALECT).bind_processor(_DIALECT)
+    quoted = cur.mogrify("%s", (process(value) if process else value,)).decode()
+    return f"CAST({quoted} AS {type_sql(column)})"
+
+
+def default_sql(cur: Any, column: Column[Any], default: Any) -> str | None:
+    """SQL for a column default or onupdate (ColumnDefault), as Core would apply it.
+
+    A Python callable is called once for the whole import (a timestamp is the
+    import's time for every row, as the database's now() would be).
     """
-    return f'lower({t} COLLATE "C")'
+    if default is None or getattr(default, "is_sequence", False):
+        return None
+    if default.is_clause_element:
+        return str(default.arg.compile(dialect=_DIALECT, compile_kwargs={"literal_binds": True}))
+    value = default.arg(None) if default.is_callable else default.arg
+    return literal_sql(cur, column, value)
 
 
-def value_sql(f: Field) -> str:
-    """The cleaned value of ``f`` from its trimmed text ``t_*``; NULL where the rule refuses it."""
-    t = q(f"t_{f.name}")
-    if f.kind == "text":
-        return t
-    if f.kind == "email":
-        return f"lower({t})"
-    if f.kind == "bool":
-        cases = [(w, "true") for w in sorted(rules.TRUE_WORDS)]
-        cases += [(w, "false") for w in sorted(rules.FALSE_WORDS)]
-        return _case(ascii_lower(t), cases)
-    if f.kind == "date":
-        year = f"left({t}, 4)::int"
-        leap = f"({year} % 4 = 0 AND {year} % 100 <> 0) OR {year} % 400 = 0"
-        # Four ASCII digits (not 0000) and a real "-MM-DD" decide the format; the
-        # year is read as a number only for 29 February.
+def server_default_sql(column: Column[Any]) -> str | None:
+    """SQL for the column's server default, or None."""
+    server = column.server_default
+    arg = getattr(server, "arg", None)
+    if arg is None:
+        return None
+    if isinstance(arg, str):
+        return f"CAST({lit(arg)} AS {type_sql(column)})"
+    return str(arg.compile(dialect=_DIALECT, compile_kwargs={"literal_binds": True}))
+
+
+# -- the plan: SQL names and expressions of one file's columns ------------------------------
+
+
+@dataclass
+class _Plan:
+    layout: FileFormat
+    fields: list[Field]
+    encoding: Encoding
+    upsert: bool
+
+    @property
+    def ws(self) -> str:
+        return self.encoding.whitespace
+
+    def t(self, f: Field) -> str:
+        return q(f"t_{f.name}")
+
+    def v(self, f: Field) -> str:
+        return q(f"v_{f.name}")
+
+    def python_checked(self, f: Field) -> bool:
+        """True when the kind has no SQL: the column's values are checked by Python."""
+        return f.parent is None and f.kind.sql_value("t") is None
+
+    def py_table(self, f: Field) -> str:
+        return f"bulk_py_{self.fields.index(f)}"
+
+    @property
+    def key(self) -> Field | None:
+        key = self.layout.key_field
+        return key if key in self.fields else None
+
+    @property
+    def written(self) -> list[Field]:
+        """Fields written to the table (the primary key only where files' ids are kept)."""
+        return [
+            f for f in self.fields
+            if f.role == "value" or (f.role == "pk" and self.layout.pk_written)
+        ]
+
+    @property
+    def values_written(self) -> list[Field]:
+        return [f for f in self.written if f.role == "value"]
+
+    def lookup_sql(self, f: Field) -> str:
+        """The key a reference is looked up by (from the trimmed text)."""
+        key = f.kind.sql_lookup_key(self.t(f))
+        assert key is not None
+        return key
+
+    def blank_sql(self, f: Field) -> str:
+        if f.blank is Blank.DEFAULT:
+            literal = lit(f.kind.sql_literal(f.default))
+            return literal if f.kind.sql_type == "text" else f"{literal}::{f.kind.sql_type}"
+        return "NULL"
+
+    def value_sql(self, f: Field) -> str:
+        """The cleaned value of ``f`` from its trimmed text; NULL where the rule refuses it."""
+        t = self.t(f)
+        if f.parent is not None:
+            base = f"{q('p_' + f.name)}.{q(f.parent.target.name)}"
+        elif self.python_checked(f):
+            py = self.py_table(f)
+            base = f"CASE WHEN {py}.raw IS NULL THEN {t} ELSE {py}.v END"
+            if f.kind.sql_type != "text":
+                base = f"({base})::{f.kind.sql_type}"
+        else:
+            base = f.kind.sql_value(t)  # type: ignore[assignment]
+        if f.blank is Blank.REQUIRED:
+            return base  # a blank cell is an error: its value is never used
+        return f"CASE WHEN {t} = '' THEN {self.blank_sql(f)} ELSE {base} END"
+
+    def value_checks(self, f: Field) -> list[Check]:
+        """(column, condition, message SQL): the rule's checks of one cell."""
+        t, v = self.t(f), self.v(f)
+        raw = f"coalesce({q('r_' + f.name)}, {t})"
+        checks: list[Check] = []
+        if f.blank is Blank.REQUIRED:
+            checks.append((f.name, f"{t} = ''", lit(f"{f.label} is required.")))
+        if f.parent is not None:
+            cell = SqlCell(t, q(f"k_{f.name}"), raw, self.encoding)
+            found = f.kind.sql_lookup_errors(cell, label=f.label)
+        elif self.python_checked(f):
+            m = q(f"m_{f.name}")
+            found = [(f"{m} IS NOT NULL", m)]
+        else:
+            cell = SqlCell(t, v, raw, self.encoding)
+            found = f.kind.sql_errors(cell, label=f.label)
+        checks += [(f.name, f"{t} <> '' AND ({c})", message) for c, message in found]
+        return checks
+
+    def link_checks(self) -> list[Check]:
+        """Checks of a row's links to other rows: parents, existing keys, versions."""
+        links: list[Check] = []
+        for f in self.fields:
+            if f.parent is not None:
+                k = q(f"k_{f.name}")
+                shown = self.encoding.repr(k) if f.kind.textual else f"{k}::text"
+                links.append((
+                    f.name,
+                    f"{self.t(f)} <> '' AND {k} IS NOT NULL AND {self.v(f)} IS NULL",
+                    f"{lit('No ' + f.parent.noun + ' ')} || {shown} || '.'",
+                ))
+        key = self.key
+        if key is not None and not self.upsert:
+            singular = self.layout.description.singular
+            links.append((
+                key.name,
+                "ex_pk IS NOT NULL",
+                f"{lit(f'A {singular} with {key.label.lower()} ')} || {self.v(key)}::text"
+                " || ' already exists (import in upsert mode to update it).'",
+            ))
+        version = self.layout.version_field
+        if version is not None and version in self.fields and key is not None:
+            v = self.v(version)
+            links.append((
+                version.name,
+                f"ex_pk IS NOT NULL AND {v} IS NOT NULL AND {v} <> ex_version",
+                f"'Changed since the file was exported (version ' || {v} || ' in the file, ' "
+                "|| ex_version || ' in the database): export again and reapply your edits.'",
+            ))
+        for f in self.written:
+            if f.blank is Blank.INSERT_DEFAULT:
+                links.append((f.name, f"ex_pk IS NOT NULL AND {self.t(f)} = ''",
+                              lit(f"{f.label} is required.")))
+        return links
+
+    def rows_sql(self, *, detail: bool) -> str:
+        """A SELECT of the staged rows: line, t_*, v_*, k_*, m_*, ex_pk, ex_version, x_*.
+
+        ``detail`` adds r_* (the cell before trimming, kept only where trimming changed
+        it: error messages quote it) and reads only the rows ``bulk_clean`` marks bad.
+        The OFFSET 0 fence keeps PostgreSQL from inlining the trimming into every use
+        of a t_* column: each cell is trimmed once.
+        """
+        cells = []
+        for f in self.fields:
+            s = q("s_" + f.name)
+            cells.append(f"{trimmed_sql(s, self.ws)} AS {self.t(f)}")
+            if detail:
+                cells.append(
+                    f"NULLIF({_unneutralised(s)}, {trimmed_sql(s, self.ws)}) AS {q('r_' + f.name)}"
+                )
+            if self.python_checked(f):
+                cells.append(f"{_unneutralised(s)} AS {q('u_' + f.name)}")
+        where = " WHERE line IN (SELECT line FROM bulk_clean WHERE bad)" if detail else ""
+        joins, values = [], []
+        for f in self.fields:
+            values.append(f"{self.value_sql(f)} AS {self.v(f)}")
+            if f.parent is not None:
+                alias = q(f"p_{f.name}")
+                values.append(f"{self.lookup_sql(f)} AS {q('k_' + f.name)}")
+                joins.append(
+                    f"LEFT JOIN {table_sql(f.parent.table)} {alias} "
+                    f"ON {alias}.{q(f.parent.key.column.name)} = {self.lookup_sql(f)}"
+                )
+            elif self.python_checked(f):
+                py = self.py_table(f)
+                values.append(f"{py}.message AS {q('m_' + f.name)}")
+                joins.append(f"LEFT JOIN {py} ON {py}.raw = s.{q('u_' + f.name)}")
+        description = self.layout.description
+        version = description.version
+        key = self.key
+        if key is not None:
+            joins.append(
+                f"LEFT JOIN {table_sql(self.layout.table)} x "
+                f"ON x.{q(key.column.name)} = {self.value_sql(key)}"
+            )
+            existing = f"x.{q(description.pk.column.name)} AS ex_pk, " + (
+                f"x.{q(version.column.name)} AS ex_version" if version else "NULL AS ex_version"
+            ) + "".join(
+                f", x.{q(f.column.name)} AS {q('x_' + f.name)}" for f in self.values_written
+            )
+        else:
+            existing = "NULL AS ex_pk, NULL AS ex_version"
         return (
-            f"CASE WHEN substr({t}, 5) IN ({words(MONTH_DAYS)}) "
-            f"AND ltrim(left({t}, 4), '0123456789') = '' AND {t} NOT LIKE '0000%' THEN "
-            f"CASE WHEN {t} NOT LIKE '%-02-29' OR {leap} THEN {t}::date END END"
+            f"SELECT s.*, {', '.join(values)}, {existing} "
+            f"FROM (SELECT line, {', '.join(cells)} FROM bulk_stage{where} OFFSET 0) s "
+            + " ".join(joins)
         )
-    if f.kind == "choice":
-        cases = [("", lit(f.default) if f.default is not None else "NULL")] if f.default else []
-        cases += [(c.lower(), lit(c)) for c in f.choices]
-        subject = ascii_lower(t) if all(c.isascii() for c in f.choices) else f"lower({t})"
-        return _case(subject, cases)
-    if f.kind == "ref":
-        return q(f"p_{f.name}") + ".id"
-    if f.kind in ("id", "version"):
-        # parse_whole_number: ASCII digits (few enough for bigint), at most the maximum.
-        return (
-            f"CASE WHEN octet_length({t}) BETWEEN 1 AND {rules.WHOLE_NUMBER_DIGITS} "
-            f"AND ltrim({t}, '0123456789') = '' THEN "
-            f"CASE WHEN {t}::bigint <= {rules.WHOLE_NUMBER_MAX} THEN {t}::bigint END END"
-        )
-    raise ValueError(f.kind)
+
+    def same_sql(self) -> str:
+        """True when the row in the database already holds the file's values."""
+        if self.key is None:
+            return "false"  # no key column: every row is new, and there are no x_* columns
+        return " AND ".join(
+            f"{q('x_' + f.name)} IS NOT DISTINCT FROM {self.v(f)}" for f in self.values_written
+        ) or "true"
 
 
-def _case(subject: str, cases: list[tuple[str, str]]) -> str:
-    """``CASE subject WHEN ... END``: the subject is computed once, whatever the cases."""
-    whens = " ".join(f"WHEN {lit(word)} THEN {value}" for word, value in cases)
-    return f"CASE {subject} {whens} END"
-
-
-def ref_key_sql(f: Field) -> str:
-    """The natural key a reference is looked up by."""
-    assert f.ref is not None
-    t = q(f"t_{f.name}")
-    return f"lower({t})" if f.ref.kind == "email" else t
-
-
-def field_errors_sql(f: Field) -> list[tuple[str, str]]:
-    """(condition, message SQL) pairs: the checks of ``console.rules`` for one column."""
-    t, r, v = q(f"t_{f.name}"), q(f"r_{f.name}"), q(f"v_{f.name}")
-    checks: list[tuple[str, str]] = []
-    if f.kind in ("text", "email", "ref") and f.required:
-        checks.append((f"{t} = ''", lit(f"{f.label} is required.")))
-    if f.kind == "text":
-        # octet_length is read from the header: length() counts only for long values.
-        checks.append(
-            (f"octet_length({t}) > {f.max_length} AND length({t}) > {f.max_length}",
-             f"{lit(f'{f.label} must be at most {f.max_length} characters (got ')}"
-             f" || length({t}) || ').'")
-        )
-    elif f.kind == "bool":
-        checks.append((f"{v} IS NULL",
-                       lit("Expected true/false, yes/no or 1/0") + " || " + got(r, t)))
-    elif f.kind == "date":
-        checks.append((f"{t} <> '' AND {v} IS NULL",
-                       lit("Expected a date as YYYY-MM-DD") + " || " + got(r, t)))
-    elif f.kind == "choice":
-        choices = ", ".join(f.choices)
-        given = f"{v} IS NULL" if f.default else f"{t} <> '' AND {v} IS NULL"
-        checks.append((given, lit(f"{f.label} must be one of {choices}") + " || " + got(r, t)))
-    elif f.kind in ("id", "version"):
-        checks.append((f"{t} <> '' AND {v} IS NULL",
-                       lit(f"{f.label} must be a whole number from 0 to {rules.WHOLE_NUMBER_MAX}")
-                       + " || " + got(r, t)))
-    return checks
+Check = tuple[str, str, str]  # (column, condition, message SQL)
 
 
 # -- the import -------------------------------------------------------------------------
 
 
 def import_postgresql(
-    session: Session, spec: ModelSpec, columns: list[str], stream: BinaryIO, result: ImportResult
+    session: Session,
+    layout: FileFormat,
+    columns: list[str],
+    source: BinaryIO | JsonLines,
+    result: ImportResult,
 ) -> None:
-    """Stage, check and (unless a dry run or any error) write the file; see the module doc."""
+    """Stage, check and (unless a dry run or any error) write the file; see the module doc.
+
+    ``source`` is the CSV stream after its header, or the JSON Lines file.
+    """
     cur = session.connection().connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-    fields = [spec.field(c) for c in columns]
+    # Reported by the server at connection time: no query needed.
+    encoding = Encoding.of(cur.connection.get_parameter_status("server_encoding"))
+    plan = _Plan(layout, [layout.field(c) for c in columns], encoding, result.upsert)
     # Staging lives in local buffers: more of them keeps a big file off the disk. Only
     # effective before a session's first temporary table; harmless otherwise.
     cur.execute("SET temp_buffers = '128MB'")
-    _stage(cur, columns, stream, result)
+    problems = _stage(cur, plan, source, result)
     if result.rows == 0:
         return
-    # Reported by the server at connection time: no query needed.
-    ws = whitespace_sql(cur.connection.get_parameter_status("server_encoding"))
-    _clean(cur, spec, fields, result.upsert, ws)
-    _check(cur, spec, fields, result, ws)
-    _count(cur, spec, fields, result)
+    for f in plan.fields:
+        if plan.python_checked(f):
+            _check_in_python(cur, plan, f)
+    _clean(cur, plan)
+    _check(cur, plan, result, problems)
+    _count(cur, plan, result)
     if result.ok and not result.dry_run:
-        _write(cur, spec, fields, result)
+        _write(cur, plan, result)
 
 
 class _TrimTrailingBlankLines:
@@ -238,7 +358,7 @@ class _TrimTrailingBlankLines:
             out, self.held = self.held, chunk
             if out:
                 self.last = out[-1:]
-                return out  # type: ignore[no-any-return]
+                return bytes(out)
 
     last = b""
 
@@ -258,17 +378,32 @@ class _TrimTrailingBlankLines:
         raise NotImplementedError
 
 
-def _stage(cur: Any, columns: list[str], stream: BinaryIO, result: ImportResult) -> None:
+def _stage(
+    cur: Any, plan: _Plan, source: BinaryIO | JsonLines, result: ImportResult
+) -> list[tuple[int, RowProblem]]:
+    """COPY the rows into ``bulk_stage``; returns the rows that could not be read at all."""
+    columns = [f.name for f in plan.fields]
     staged = ", ".join(q(f"s_{c}") for c in columns)
     cur.execute(
         "CREATE TEMP TABLE bulk_stage (line bigserial, "
         + ", ".join(f"{q('s_' + c)} text" for c in columns)
         + ") ON COMMIT DROP"
     )
+    if isinstance(source, JsonLines):
+        reader = StagedCsv(source, keep=MAX_ERRORS)
+        cur.copy_expert(
+            f"COPY bulk_stage (line, {staged}) FROM STDIN WITH (FORMAT csv, ENCODING 'UTF8')",
+            reader, size=COPY_BUFFER,
+        )
+        if reader.failure is not None:
+            raise reader.failure
+        result.rows = reader.count
+        result.error_count += reader.problem_count - len(reader.problems)
+        return reader.problems
     try:
         cur.copy_expert(
             f"COPY bulk_stage ({staged}) FROM STDIN WITH (FORMAT csv, ENCODING 'UTF8')",
-            _TrimTrailingBlankLines(stream), size=COPY_BUFFER,
+            _TrimTrailingBlankLines(source), size=COPY_BUFFER,
         )
     except psycopg2.DataError as exc:
         match = _COPY_LINE.search(exc.diag.context or "")
@@ -283,168 +418,112 @@ def _stage(cur: Any, columns: list[str], stream: BinaryIO, result: ImportResult)
             ) from None
         raise FileProblem(f"Not a readable CSV file: {message}.", line) from None
     result.rows = cur.rowcount
+    return []
 
 
-def _rows_sql(spec: ModelSpec, fields: list[Field], ws: str, *, detail: bool) -> str:
-    """A SELECT of the staged rows: line, t_*, v_*, ex_id, ex_version and x_* per row.
+def _check_in_python(cur: Any, plan: _Plan, f: Field) -> None:
+    """Run each distinct cell of a column through its kind's rule (streamed, in batches).
 
-    ``detail`` adds r_* (the cell before trimming, kept only where trimming changed
-    it: error messages quote it) and reads only the rows ``bulk_clean`` marks bad.
-    The OFFSET 0 fence keeps PostgreSQL from inlining the trimming into every use of
-    a t_* column: each cell is trimmed once.
+    ``bulk_py_<n>`` keeps the cells the rule refuses (with its message) or reads as
+    something else than their text says (with the value's exact text): a file of
+    values already in their normal form adds no rows here.
     """
-    cells = []
-    for f in fields:
-        s, t = q("s_" + f.name), q("t_" + f.name)
-        cells.append(f"{trimmed_sql(s, ws)} AS {t}")
-        if detail:
-            raw = _unneutralised(s)
-            cells.append(f"NULLIF({raw}, {trimmed_sql(s, ws)}) AS {q('r_' + f.name)}")
-    where = " WHERE line IN (SELECT line FROM bulk_clean WHERE bad)" if detail else ""
-    joins, values = [], []
-    for f in fields:
-        values.append(f"{value_sql(f)} AS {q('v_' + f.name)}")
-        if f.kind == "ref":
-            assert f.ref is not None
-            alias = q(f"p_{f.name}")
-            joins.append(
-                f"LEFT JOIN {q(f.ref.table.name)} {alias} "
-                f"ON {alias}.{q(f.ref.key)} = {ref_key_sql(f)}"
-            )
-    if spec.key in columns_of(fields):
-        key = spec.field(spec.key)
-        joins.append(
-            f"LEFT JOIN {q(spec.table.name)} x ON x.{q(spec.key_column)} = {value_sql(key)}"
-        )
-        existing = "x.id AS ex_id, x.version AS ex_version" + "".join(
-            f", x.{q(f.column)} AS {q('x_' + f.name)}"  # type: ignore[arg-type]
-            for f in _writable(spec, fields)
-        )
-    else:
-        existing = "NULL::int AS ex_id, NULL::int AS ex_version"
-    return (
-        f"SELECT s.*, {', '.join(values)}, {existing} "
-        f"FROM (SELECT line, {', '.join(cells)} FROM bulk_stage{where} OFFSET 0) s "
-        + " ".join(joins)
-    )
+    table = plan.py_table(f)
+    cur.execute(f"CREATE TEMP TABLE {table} (raw text PRIMARY KEY, v text, message text) "
+                "ON COMMIT DROP")
+    reader = cur.connection.cursor(name=f"bulk_check_{table}")
+    reader.itersize = 10_000
+    s = q("s_" + f.name)
+    reader.execute(f"SELECT DISTINCT {_unneutralised(s)} FROM bulk_stage")
+    rows: list[tuple[str, str | None, str | None]] = []
+    for (raw,) in reader:
+        if raw is None or not raw.strip():
+            continue  # blank: what the field's blank rule says
+        try:
+            value = f.kind.parse(raw, label=f.label)
+        except rules.RuleError as exc:
+            rows.append((raw, None, str(exc)))
+        else:
+            text = f.kind.sql_literal(value)
+            if text != raw:
+                rows.append((raw, text, None))
+        if len(rows) >= 1000:
+            execute_values(cur, f"INSERT INTO {table} VALUES %s", rows)
+            rows = []
+    reader.close()
+    if rows:
+        execute_values(cur, f"INSERT INTO {table} VALUES %s", rows)
+    cur.execute(f"ANALYZE {table}")
 
 
-def _clean(cur: Any, spec: ModelSpec, fields: list[Field], upsert: bool, ws: str) -> None:
+def _clean(cur: Any, plan: _Plan) -> None:
     """``bulk_clean``: every row's values, and ``bad`` where any check of the row fails.
 
     One pass computes each value once and evaluates every row's own checks (not the
     messages): a file without errors is never looked at again before the write.
     """
-    keep = [q("line")]
-    keep += [q("v_" + f.name) for f in fields]
-    keep += [q("t_" + f.name) for f in fields if f.kind == "email"]  # for _check_emails
-    keep += ["ex_id", "ex_version"]
-    if spec.key in columns_of(fields):
-        keep += [q("x_" + f.name) for f in _writable(spec, fields)]
-    checks = [check for stage in _row_checks(spec, fields, upsert) for check in stage]
+    keep = [q("line"), *(plan.v(f) for f in plan.fields), "ex_pk", "ex_version"]
+    if plan.key is not None:
+        keep += [q("x_" + f.name) for f in plan.values_written]
+    checks = [c for f in plan.fields for c in plan.value_checks(f)] + plan.link_checks()
     bad = " OR ".join(f"({condition})" for _, condition, _ in checks) or "false"
     cur.execute(
         f"CREATE TEMP TABLE bulk_clean ON COMMIT DROP AS SELECT {', '.join(keep)}, "
-        f"({bad}) AS bad FROM ({_rows_sql(spec, fields, ws, detail=False)} OFFSET 0) c"
+        f"({bad}) AS bad FROM ({plan.rows_sql(detail=False)} OFFSET 0) c"
     )
-
-
-def _writable(spec: ModelSpec, fields: list[Field]) -> list[Field]:
-    """Fields written to the table (an id only where it is the key)."""
-    return [
-        f for f in fields if f.column is not None and (f.kind != "id" or spec.key_is_id)
-    ]
-
-
-Check = tuple[str, str, str]  # (column, condition, message SQL)
-
-
-def _row_checks(
-    spec: ModelSpec, fields: list[Field], upsert: bool
-) -> tuple[list[Check], list[Check]]:
-    """The checks of one row, in two stages: its values, then its links to other rows.
-
-    As on the Python path, a row with a bad value is not looked at further: the
-    second stage (parents, existing keys, versions) reports only on rows the first
-    (and the email check) passed.
-    """
-    values = [
-        (f.name, condition, message) for f in fields for condition, message in field_errors_sql(f)
-    ]
-    links: list[Check] = []
-    for f in fields:
-        if f.kind != "ref":
-            continue
-        assert f.ref is not None
-        links.append((
-            f.name,
-            f"{q('t_' + f.name)} <> '' AND {q('v_' + f.name)} IS NULL",
-            f"{lit('No ' + f.ref.noun + ' ')} || '''' || {ref_key_sql(f)} || '''.'",
-        ))
-    names = columns_of(fields)
-    if spec.key in names and not upsert:
-        key = spec.field(spec.key)
-        links.append((
-            key.name,
-            "ex_id IS NOT NULL",
-            f"{lit(f'A {spec_singular(spec)} with {key.label.lower()} ')} || "
-            f"{q('v_' + key.name)} || ' already exists (import in upsert mode to update it).'",
-        ))
-    if "version" in names:
-        links.append((
-            "version",
-            "ex_id IS NOT NULL AND v_version IS NOT NULL AND v_version <> ex_version",
-            "'Changed since the file was exported (version ' || v_version || ' in the file, ' "
-            "|| ex_version || ' in the database): export again and reapply your edits.'",
-        ))
-    return values, links
 
 
 def _check(
-    cur: Any, spec: ModelSpec, fields: list[Field], result: ImportResult, ws: str
+    cur: Any, plan: _Plan, result: ImportResult, problems: list[tuple[int, RowProblem]]
 ) -> None:
-    """Every error with its line, column and message, into ``bulk_errors``."""
+    """Every error with its line, column and message, into ``bulk_errors``.
+
+    As on the Python path, a row with a bad value is not looked at further: the
+    links to other rows (parents, existing keys, versions) and duplicates are
+    checked only for rows whose values all passed.
+    """
     cur.execute(
         "CREATE TEMP TABLE bulk_errors (line bigint, col text, message text) ON COMMIT DROP"
     )
-    values, links = _row_checks(spec, fields, result.upsert)
+    if problems:
+        execute_values(cur, "INSERT INTO bulk_errors VALUES %s",
+                       [(line - 1, p.column, p.message) for line, p in problems])
+    values = [c for f in plan.fields for c in plan.value_checks(f)]
     cur.execute("SELECT EXISTS (SELECT 1 FROM bulk_clean WHERE bad)")
     any_bad = cur.fetchone()[0]
     if any_bad:
         # Only the bad rows are read again, with what the messages need.
         cur.execute(
-            "CREATE TEMP TABLE bulk_detail ON COMMIT DROP AS "
-            + _rows_sql(spec, fields, ws, detail=True)
+            "CREATE TEMP TABLE bulk_detail ON COMMIT DROP AS " + plan.rows_sql(detail=True)
         )
         _insert_errors(cur, "bulk_detail", values)
-    for f in fields:
-        if f.kind == "email":
-            _check_emails(cur, f)
     cur.execute(
         "CREATE TEMP TABLE bulk_bad ON COMMIT DROP AS SELECT DISTINCT line FROM bulk_errors"
     )
     cur.execute("ALTER TABLE bulk_bad ADD PRIMARY KEY (line)")
     good = "NOT EXISTS (SELECT 1 FROM bulk_bad b WHERE b.line = c.line)"
     if any_bad:
-        _insert_errors(cur, "bulk_detail", links, good)
-    if spec.key in columns_of(fields):
-        key = spec.field(spec.key)
-        v = q("v_" + key.name)
+        _insert_errors(cur, "bulk_detail", plan.link_checks(), good)
+    key = plan.key
+    if key is not None:
+        v = plan.v(key)
         cur.execute(
-            f"INSERT INTO bulk_errors SELECT line, {lit(key.name)}, {lit(key.label + ' ')} || {v}"
-            " || ' appears twice in the file (first on line ' || (first + 1) || ').' FROM ("
-            f"SELECT line, {v}, min(line) OVER (PARTITION BY {v}) AS first FROM bulk_clean c "
-            f"WHERE {good} AND {v} IS NOT NULL) d WHERE line <> first"
+            f"INSERT INTO bulk_errors SELECT line, {lit(key.name)}, {lit(key.label + ' ')} || "
+            f"{v}::text || ' appears twice in the file (first on line ' || (first + 1) || ').' "
+            f"FROM (SELECT line, {v}, min(line) OVER (PARTITION BY {v}) AS first "
+            f"FROM bulk_clean c WHERE {good} AND {v} IS NOT NULL) d WHERE line <> first"
         )
     cur.execute("SELECT count(*) FROM bulk_errors")
     total = cur.fetchone()[0]
+    # Rows of a JSON Lines file beyond the first MAX_ERRORS unreadable ones were counted only.
+    uncounted = result.error_count
     if total:
         cur.execute(
             "SELECT line, col, message FROM bulk_errors ORDER BY line, col LIMIT %s", (MAX_ERRORS,)
         )
         for line, col, message in cur.fetchall():
             result.add_error(int(line) + 1, col, message)
-        result.error_count = total
+    result.error_count = uncounted + total
 
 
 def _insert_errors(cur: Any, table: str, checks: list[Check], where: str = "true") -> None:
@@ -467,76 +546,35 @@ def _insert_errors(cur: Any, table: str, checks: list[Check], where: str = "true
     )
 
 
-def columns_of(fields: list[Field]) -> list[str]:
-    """The names of ``fields``."""
-    return [f.name for f in fields]
-
-
-def _check_emails(cur: Any, f: Field) -> None:
-    """Run every distinct address through ``rules.check_email`` (streamed, in batches)."""
-    cur.execute("CREATE TEMP TABLE bulk_bad_email (email text, message text) ON COMMIT DROP")
-    reader = cur.connection.cursor(name="bulk_emails")
-    reader.itersize = 10_000
-    reader.execute(f"SELECT DISTINCT {q('t_' + f.name)} FROM bulk_clean")
-    bad: list[tuple[str, str]] = []
-    for (email,) in reader:
-        if email == "":
-            continue  # reported as "required" already
-        try:
-            rules.check_email(email)
-        except rules.RuleError as exc:
-            bad.append((email, str(exc)))
-        if len(bad) >= 1000:
-            execute_values(cur, "INSERT INTO bulk_bad_email VALUES %s", bad)
-            bad = []
-    reader.close()
-    if bad:
-        execute_values(cur, "INSERT INTO bulk_bad_email VALUES %s", bad)
+def _count(cur: Any, plan: _Plan, result: ImportResult) -> None:
+    same = plan.same_sql()
     cur.execute(
-        f"INSERT INTO bulk_errors SELECT c.line, {lit(f.name)}, b.message "
-        f"FROM bulk_clean c JOIN bulk_bad_email b ON b.email = c.{q('t_' + f.name)}"
-    )
-
-
-def _same_sql(spec: ModelSpec, fields: list[Field]) -> str:
-    """True when the row in the database already holds the file's values."""
-    if spec.key not in columns_of(fields):
-        return "false"  # no key column: every row is new, and there are no x_* columns
-    return " AND ".join(
-        f"{q('x_' + f.name)} IS NOT DISTINCT FROM {q('v_' + f.name)}"
-        for f in _writable(spec, fields)
-    ) or "true"
-
-
-def _count(cur: Any, spec: ModelSpec, fields: list[Field], result: ImportResult) -> None:
-    same = _same_sql(spec, fields)
-    cur.execute(
-        "SELECT count(*) FILTER (WHERE ex_id IS NULL), "
-        f"count(*) FILTER (WHERE ex_id IS NOT NULL AND {same}), "
-        f"count(*) FILTER (WHERE ex_id IS NOT NULL AND NOT ({same})) FROM bulk_clean c"
+        "SELECT count(*) FILTER (WHERE ex_pk IS NULL), "
+        f"count(*) FILTER (WHERE ex_pk IS NOT NULL AND {same}), "
+        f"count(*) FILTER (WHERE ex_pk IS NOT NULL AND NOT ({same})) FROM bulk_clean c"
         + ("" if result.ok else
            " WHERE NOT EXISTS (SELECT 1 FROM bulk_errors e WHERE e.line = c.line)")
     )
     result.inserted, result.unchanged, result.updated = cur.fetchone()
 
 
-def _lock_parents(cur: Any, fields: list[Field]) -> None:
+def _lock_parents(cur: Any, plan: _Plan) -> None:
     """Lock every parent the file refers to (FOR KEY SHARE), or raise ConcurrentChange.
 
     The lock is the one PostgreSQL's own per-row foreign-key check takes, taken once
-    per parent: until commit nobody can delete a parent or change its id. A parent
+    per parent: until commit nobody can delete a parent or change its key. A parent
     deleted since the rows were checked is simply not locked, and the counts differ.
     """
-    for f in fields:
-        if f.kind != "ref":
+    for f in plan.fields:
+        if f.parent is None:
             continue
-        assert f.ref is not None
-        parent, v = q(f.ref.table.name), q("v_" + f.name)
+        parent, v = table_sql(f.parent.table), plan.v(f)
+        target = q(f.parent.target.name)
         # One pass over the file's rows: their distinct parents (hashed), counted and locked.
         cur.execute(
-            f"WITH wanted AS MATERIALIZED (SELECT DISTINCT {v} AS id FROM bulk_clean "
+            f"WITH wanted AS MATERIALIZED (SELECT DISTINCT {v} AS key FROM bulk_clean "
             f"WHERE {v} IS NOT NULL) SELECT (SELECT count(*) FROM wanted), count(*) FROM ("
-            f"SELECT 1 FROM {parent} p WHERE p.id IN (SELECT id FROM wanted) "
+            f"SELECT 1 FROM {parent} p WHERE p.{target} IN (SELECT key FROM wanted) "
             "FOR KEY SHARE OF p) locked"
         )
         wanted, locked = cur.fetchone()
@@ -559,7 +597,7 @@ def trusted_references(cur: Any, table: str) -> bool:
     other triggers fire too: so only when the table has no trigger of its own that
     replica mode would skip (enabled 'O', the default) or newly fire ('R'). Triggers
     enabled ALWAYS ('A', the row counts of migration 0004) fire either way, and
-    disabled ones ('D') in neither.
+    disabled ones ('D') in neither. ``table`` is the quoted name (``table_sql``).
     """
     if not TRUST_CHECKED_REFERENCES:
         return False
@@ -576,55 +614,103 @@ def trusted_references(cur: Any, table: str) -> bool:
 TRUST_CHECKED_REFERENCES = True
 
 
-def _write(cur: Any, spec: ModelSpec, fields: list[Field], result: ImportResult) -> None:
-    _lock_parents(cur, fields)
-    trusted = trusted_references(cur, spec.table.name)
+def _write(cur: Any, plan: _Plan, result: ImportResult) -> None:
+    _lock_parents(cur, plan)
+    trusted = trusted_references(cur, table_sql(plan.layout.table))
     if trusted:
         cur.execute("SET LOCAL session_replication_role = replica")
     result.set_based_references = trusted
-    _write_rows(cur, spec, fields, result)
+    try:
+        _write_rows(cur, plan, result)
+    except psycopg2.IntegrityError as exc:  # a constraint the file format does not know about
+        raise refused(exc.diag.message_primary or str(exc)) from None
     if trusted:
         cur.execute("SET LOCAL session_replication_role = origin")
 
 
-def _write_rows(cur: Any, spec: ModelSpec, fields: list[Field], result: ImportResult) -> None:
-    table = q(spec.table.name)
-    writable = _writable(spec, fields)
-    targets = [q(f.column) for f in writable if f.kind != "id"]  # type: ignore[arg-type]
-    values = [q("v_" + f.name) for f in writable if f.kind != "id"]
-    explicit_ids = spec.key_is_id and "id" in columns_of(fields)
-    if explicit_ids:
-        cur.execute("SELECT pg_get_serial_sequence(%s, 'id')", (spec.table.name,))
+def _write_rows(cur: Any, plan: _Plan, result: ImportResult) -> None:
+    layout = plan.layout
+    description = layout.description
+    table = layout.table
+    name = table_sql(table)
+    pk = description.pk.column
+    version = description.version.column if description.version else None
+    targets: list[str] = []
+    values: list[str] = []
+    for f in plan.values_written:
+        targets.append(q(f.column.name))
+        value = plan.v(f)
+        if f.blank is Blank.INSERT_DEFAULT:
+            # Core leaves the column out, and its default applies: the same here.
+            fallback = default_sql(cur, f.column, f.column.default) or server_default_sql(
+                f.column
+            )
+            if fallback is not None:
+                value = f"coalesce({value}, {fallback})"
+        values.append(value)
+    # Columns the file does not give, with a default Core would apply in Python (the
+    # database applies its own server defaults itself).
+    given = {f.column for f in plan.written}
+    for column in table.columns:
+        if column in given or column is pk:
+            continue
+        value_sql = default_sql(cur, column, column.default)
+        if value_sql is None and column is version and column.server_default is None:
+            value_sql = "1"  # the ORM's first version
+        if value_sql is not None:
+            targets.append(q(column.name))
+            values.append(value_sql)
+    pk_field = layout.pk_field
+    explicit = layout.pk_written and pk_field in plan.fields
+    sequence = None
+    if explicit:
+        assert pk_field is not None
+        cur.execute("SELECT pg_get_serial_sequence(%s, %s)", (name, pk.name))
         sequence = cur.fetchone()[0]
-        targets.insert(0, "id")
-        values.insert(0, f"coalesce(v_id, nextval({lit(sequence)}))")
+        targets.insert(0, q(pk.name))
+        v = plan.v(pk_field)
+        values.insert(0, f"coalesce({v}, nextval({lit(sequence)}))" if sequence else v)
     # Natural keys and explicit ids can collide with rows added since the check:
     # DO NOTHING then shows up as a short row count instead of an aborted transaction.
-    guard = "" if spec.key_is_id and not explicit_ids else " ON CONFLICT DO NOTHING"
-    if result.inserted:
+    guard = "" if layout.key_is_pk and not explicit else " ON CONFLICT DO NOTHING"
+    insert = f"INSERT INTO {name} ({', '.join(targets)}) SELECT {', '.join(values)} FROM bulk_clean"
+    if sequence:
+        # Rows with ids first, then the sequence moves past them, then the rows without:
+        # new ids follow the file's, as they do on SQLite.
+        assert pk_field is not None
+        v = plan.v(pk_field)
+        cur.execute(f"{insert} WHERE ex_pk IS NULL AND {v} IS NOT NULL{guard}")
+        written = cur.rowcount
         cur.execute(
-            f"INSERT INTO {table} ({', '.join(targets)}) "
-            f"SELECT {', '.join(values)} FROM bulk_clean WHERE ex_id IS NULL{guard}"
+            f"SELECT setval({lit(sequence)}, GREATEST((SELECT coalesce(max({q(pk.name)}), 1) "
+            f"FROM {name}), pg_sequence_last_value({lit(sequence)}::regclass)))"
         )
-        if cur.rowcount != result.inserted:
-            raise ConcurrentChange(
-                f"{result.inserted - cur.rowcount} row(s) were added by someone else during the "
-                "import; nothing was written. Check the file and retry."
-            )
-    if explicit_ids:
-        cur.execute(
-            f"SELECT setval({lit(sequence)}, GREATEST((SELECT coalesce(max(id), 1) FROM {table}), "
-            f"pg_sequence_last_value({lit(sequence)}::regclass)))"
+        cur.execute(f"{insert} WHERE ex_pk IS NULL AND {v} IS NULL{guard}")
+        written += cur.rowcount
+    elif result.inserted:
+        cur.execute(f"{insert} WHERE ex_pk IS NULL{guard}")
+        written = cur.rowcount
+    if result.inserted and written != result.inserted:
+        raise ConcurrentChange(
+            f"{result.inserted - written} row(s) were added by someone else during the "
+            "import; nothing was written. Check the file and retry."
         )
     if result.updated:
-        sets = ", ".join(
-            f"{q(f.column)} = c.{q('v_' + f.name)}"  # type: ignore[arg-type]
-            for f in writable if f.kind != "id"
-        )
+        sets = [f"{q(f.column.name)} = c.{plan.v(f)}" for f in plan.values_written]
+        where = [f"t.{q(pk.name)} = c.ex_pk"]
+        if version is not None:
+            sets.append(f"{q(version.name)} = t.{q(version.name)} + 1")
+            where.append(f"t.{q(version.name)} = c.ex_version")
+        # The columns' own onupdate (updated_at), as Core applies it on the Python path.
+        for column in table.columns:
+            if column in given or column is version:
+                continue
+            value_sql = default_sql(cur, column, column.onupdate)
+            if value_sql is not None:
+                sets.append(f"{q(column.name)} = {value_sql}")
         cur.execute(
-            f"UPDATE {table} t SET {sets}, version = t.version + 1, updated_at = now() "
-            f"FROM bulk_clean c WHERE t.id = c.ex_id AND t.version = c.ex_version "
-            f"AND NOT ({_same_sql(spec, fields)})"
+            f"UPDATE {name} t SET {', '.join(sets)} FROM bulk_clean c "
+            f"WHERE {' AND '.join(where)} AND NOT ({plan.same_sql()})"
         )
         if cur.rowcount != result.updated:
             raise ConcurrentChange(

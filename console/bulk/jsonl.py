@@ -1,0 +1,177 @@
+"""JSON Lines files as the import reads them: the export's own format.
+
+One JSON object per line, its keys the CSV header's column names, its values as the
+export writes them (``Kind.to_json``). Each object becomes the cells a CSV row of the
+same file would have, so that both import paths check JSON Lines with the very
+rules (and, on PostgreSQL, the very SQL) they check CSV with: ``null`` is a blank
+cell, ``true``/``false`` are the words, numbers keep the digits they were written
+with, and text is kept as it is (the import's formula un-quoting cannot touch it:
+it is quoted here first). Errors name the file's physical line.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterator
+from typing import Any, BinaryIO
+
+from console.bulk.csvio import BOM, FileProblem, RowProblem, not_utf8
+from console.kinds import neutralise
+
+Row = tuple[int, list[str] | RowProblem]
+
+
+def _decode(raw: bytes, line: int) -> str:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise not_utf8(line, csv=False) from None
+
+
+def _load(text: str) -> Any:
+    # Numbers stay the text they were written as: 12.50 is not 12.5, 1e400 no infinity.
+    return json.loads(text, parse_int=str, parse_float=str, parse_constant=str)
+
+
+class JsonLines:
+    """A JSON Lines file: its columns (the keys of its first object), then its rows."""
+
+    def __init__(self, stream: BinaryIO) -> None:
+        self.stream = stream
+        self.line = 0
+        while True:
+            raw = stream.readline()
+            if not raw:
+                raise FileProblem("The file is empty: it needs one JSON object per line.")
+            self.line += 1
+            if self.line == 1 and raw.startswith(BOM):
+                raw = raw[len(BOM):]
+            text = _decode(raw, self.line)
+            if text.strip():
+                break
+        try:
+            first = _load(text)
+        except ValueError as exc:
+            raise FileProblem(f"Line {self.line} is not JSON: {exc}.", self.line) from None
+        if not isinstance(first, dict) or not first:
+            raise FileProblem(
+                f"Line {self.line} is not a JSON object with the columns as keys.", self.line
+            )
+        self.columns = [str(k).strip().lower() for k in first]
+        self._first: tuple[int, Any] | None = (self.line, first)
+
+    def rows(self) -> Iterator[Row]:
+        """(line, cells in column order) per non-blank line, or (line, why it is unreadable)."""
+        if self._first is not None:
+            line, first = self._first
+            self._first = None
+            yield line, self._cells(first)
+        for raw in self.stream:
+            self.line += 1
+            text = _decode(raw, self.line)
+            if not text.strip():
+                continue
+            try:
+                record = _load(text)
+            except ValueError as exc:
+                yield self.line, RowProblem(None, f"Not a line of JSON: {exc}.")
+                continue
+            yield self.line, self._cells(record)
+
+    def _cells(self, record: Any) -> list[str] | RowProblem:
+        if not isinstance(record, dict):
+            return RowProblem(None, "Not a JSON object with the columns as keys.")
+        values = {str(k).strip().lower(): v for k, v in record.items()}
+        if set(values) != set(self.columns) or len(values) != len(self.columns):
+            missing = [c for c in self.columns if c not in values]
+            unknown = [k for k in values if k not in self.columns]
+            parts = []
+            if missing:
+                parts.append("missing " + ", ".join(repr(c) for c in missing))
+            if unknown:
+                parts.append("unknown " + ", ".join(repr(c) for c in unknown))
+            return RowProblem(
+                None, "Not the keys of the first line (" + "; ".join(parts or ["repeated"]) + ")."
+            )
+        cells = []
+        for column in self.columns:
+            value = values[column]
+            if isinstance(value, dict | list):
+                what = "a list" if isinstance(value, list) else "an object"
+                return RowProblem(column, f"Expected a single value, not {what}.")
+            cells.append(cell(value))
+        return cells
+
+
+def cell(value: Any) -> str:
+    """The CSV cell a JSON value stands for (numbers arrive as their text)."""
+    if value is None:
+        return ""
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    return neutralise(str(value))
+
+
+class StagedCsv:
+    """The rows of a JSON Lines file as CSV for COPY: the line number, then the cells.
+
+    Read by COPY as it streams (``read``), a few rows at a time; rows that cannot be
+    read are kept in ``problems`` instead (with an exact count beyond ``keep``). A
+    problem of the whole file ends the COPY early and waits in ``failure`` (psycopg2
+    would turn an exception raised in ``read`` into a cancelled query).
+    """
+
+    def __init__(self, source: JsonLines, keep: int) -> None:
+        self.rows = source.rows()
+        self.keep = keep
+        self.problems: list[tuple[int, RowProblem]] = []
+        self.problem_count = 0
+        self.count = 0
+        self.buffer = io.StringIO()
+        self.writer = csv.writer(self.buffer, quoting=csv.QUOTE_ALL, lineterminator="\n")
+        self.pending = b""
+        self.failure: FileProblem | None = None
+
+    def read(self, size: int = -1) -> bytes:
+        """Up to about ``size`` bytes of CSV (b"" at the end)."""
+        want = size if size and size > 0 else 1 << 20
+        while len(self.pending) < want and self.failure is None:
+            try:
+                produced = self._fill(want)
+            except FileProblem as problem:
+                self.failure = problem
+                return b""
+            if not produced:
+                break
+        out, self.pending = self.pending[:want], self.pending[want:]
+        return out
+
+    def _fill(self, want: int) -> bool:
+        for line, cells in self.rows:
+            self.count += 1
+            if isinstance(cells, RowProblem):
+                self.problem_count += 1
+                if len(self.problems) < self.keep:
+                    self.problems.append((line, cells))
+                continue
+            # Staged line numbers are one less than the file's, as for CSV (the header).
+            self.writer.writerow([line - 1, *cells])
+            if self.buffer.tell() >= want:
+                break
+        data = self.buffer.getvalue()
+        if not data:
+            return False
+        self.buffer.seek(0)
+        self.buffer.truncate()
+        self.pending += data.encode()
+        return True
+
+    def readline(self, size: int = -1) -> bytes:  # psycopg2 only calls read()
+        raise NotImplementedError
+
+
+__all__ = ["JsonLines", "StagedCsv", "cell"]
