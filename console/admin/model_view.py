@@ -249,6 +249,14 @@ class ConsoleModelView(adapter.ModelViewBase):
     def can_delete(self) -> bool:
         return not self.description.read_only and self._can(Role.editor)
 
+    def is_action_allowed(self, name: str) -> bool:
+        """The "With selected" entries a user is offered: deleting and setting need an editor."""
+        if name == "delete":
+            return self.can_delete
+        if name.startswith("set:"):
+            return self.can_edit
+        return bool(super().is_action_allowed(name))
+
     @property
     def can_import(self) -> bool:
         """True when the model has a file format and the user may import."""
