@@ -154,7 +154,9 @@ def _register_error_pages(app: Flask) -> None:
     def _http_error(exc: HTTPException) -> Any:
         if exc.code is None or exc.code < 400:
             return exc
-        detail = exc.description if exc.code == 400 and "CSRF" in str(exc.description) else None
+        # A 400 raised with its own description (CSRF, a NUL in the address) says why.
+        own = exc.description != type(exc).description
+        detail = exc.description if exc.code == 400 and own else None
         return render_error(exc.code, detail)
 
     @app.errorhandler(Exception)

@@ -128,6 +128,8 @@ def from_environment(instance_path: str) -> dict[str, Any]:
         # Sign-in requests (password and code steps) per client address.
         "CONSOLE_LOGIN_RATE_LIMIT": _rate("CONSOLE_LOGIN_RATE_LIMIT", "30/minute"),
         "CONSOLE_PAGE_SIZE": _page_size(),
+        # Rows one bulk edit or delete may name; a bigger selection is refused with a message.
+        "CONSOLE_MAX_SELECTION": _int("CONSOLE_MAX_SELECTION", 1_000),
         # The modules whose mapped classes the console manages (default: the to-do demo).
         "CONSOLE_MODELS": os.environ.get("CONSOLE_MODELS", "").strip() or DEMO_MODELS,
         "MAX_CONTENT_LENGTH": _int("CONSOLE_MAX_UPLOAD_MB", 200) * 1024 * 1024,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import secrets
 
-from flask import Flask, Request, g, has_request_context, request
+from flask import Flask, Request, abort, g, has_request_context, request
 from flask.sessions import SecureCookieSessionInterface
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.wrappers import Response
@@ -100,6 +100,19 @@ class ConsoleSessionInterface(SecureCookieSessionInterface):
         return cookies_secure(app)
 
 
+def refuse_nul_in_address() -> None:
+    """A NUL in the query string (search, filters, cursors, lookups) is a 400, never a 500.
+
+    No database stores NUL in text, and PostgreSQL's driver refuses it in any literal:
+    no page could answer such a request usefully. Forms are not refused here: their
+    fields say "cannot be stored (NUL)" next to the field, and a form's ``next`` falls
+    back to the default like any other unsafe target.
+    """
+    if any("\x00" in key or "\x00" in value for key, value in request.args.items(multi=True)):
+        abort(400, description="The address contains a NUL character, which nothing here "
+                               "accepts. Remove it and try again.")
+
+
 def init_app(app: Flask) -> None:
     """Install the headers, the nonce, cookie security and (when trusted) the proxy fix."""
     proxies = int(app.config.get("CONSOLE_TRUST_PROXY") or 0)
@@ -110,5 +123,6 @@ def init_app(app: Flask) -> None:
             app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies, x_port=proxies
         )
     app.session_interface = ConsoleSessionInterface()
+    app.before_request(refuse_nul_in_address)
     app.after_request(add_security_headers)
     app.jinja_env.globals["csp_nonce"] = csp_nonce

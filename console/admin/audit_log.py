@@ -150,7 +150,7 @@ class AuditLogView(RoleGatedView):
         filters = AuditFilters.from_args(request.args)
         statement = filters.apply(select(AuditEntry))
         before = request.args.get("before", "")
-        if before.isdigit():
+        if before.isascii() and before.isdigit() and len(before) < 19:
             statement = statement.where(AuditEntry.id < int(before))
         entries = list(
             current_session().scalars(statement.order_by(AuditEntry.id.desc()).limit(PAGE_SIZE + 1))

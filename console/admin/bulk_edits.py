@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from flask import abort, current_app, flash, redirect, request
+from flask import abort, flash, redirect, request
 from flask_admin.model.fields import AjaxSelectField
 from flask_login import current_user
 from flask_wtf import FlaskForm
@@ -21,6 +21,7 @@ from console import rules, versions
 from console.admin import adapter, deletes
 from console.admin.list_page import display, label_of, list_columns
 from console.admin.returns import back_to
+from console.admin.selection import max_selection
 from console.catalogue import ColumnInfo
 from console.extensions import session as current_session
 from console.kinds import BooleanKind, ChoiceKind, DateKind, DateTimeKind, NumberKind
@@ -29,8 +30,6 @@ if TYPE_CHECKING:
     from console.admin.model_view import ConsoleModelView
 
 TEMPLATE = "admin/bulk_confirm.html"
-# A selection of more rows than this is refused: it would hold a worker for long.
-DEFAULT_MAX_SELECTION = 1_000
 
 
 def register_actions(view: ConsoleModelView) -> None:
@@ -47,11 +46,6 @@ def _confirm_for(view: ConsoleModelView, key: str) -> Callable[[list[str]], Any]
         return confirm_view(view, key, ids)
 
     return handler
-
-
-def max_selection() -> int:
-    """How many rows one bulk request may name (CONSOLE_MAX_SELECTION)."""
-    return int(current_app.config.get("CONSOLE_MAX_SELECTION", DEFAULT_MAX_SELECTION))
 
 
 def _column_or_404(view: ConsoleModelView, key: str) -> ColumnInfo:

@@ -16,9 +16,11 @@ from flask_login import current_user
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from console.admin.returns import back_to
+from console.admin.selection import max_selection
 from console.cascade import Effect, Example, Plan, PlanError, execute_delete, plan_delete
 from console.catalogue import ModelDescription
 from console.extensions import session as current_session
+from console.rules import RuleError
 
 if TYPE_CHECKING:
     from console.admin.model_view import ConsoleModelView
@@ -41,11 +43,20 @@ def delete_view(view: ConsoleModelView) -> Any:
     return_url = back_to(view)
     if not view.can_delete:
         return redirect(return_url)
-    ids = request.values.getlist("id")
-    if not ids:
+    description = view.description
+    raw_ids = request.values.getlist("id")
+    if not raw_ids:
         flash("Select at least one record to delete.", "error")
         return redirect(return_url)
-    description = view.description
+    if len(raw_ids) > max_selection():
+        flash(f"{len(raw_ids):,} rows were selected; a delete takes at most "
+              f"{max_selection():,}. Narrow the list with a filter or a search first.", "error")
+        return redirect(return_url)
+    try:
+        ids = [description.pk.kind.parse(raw, label="ID") for raw in raw_ids]
+    except RuleError:
+        flash("Those are not records of this list.", "error")
+        return redirect(return_url)
     edges = _edges(description)
     model = description.cls
     try:

@@ -51,6 +51,8 @@ ESTIMATE_FROM = 100_000
 # A text search on PostgreSQL first looks for its page among this many rows of the sort
 # order (a common word fills it early), then asks the trigram index for every match.
 SEARCH_PROBE = 5_000
+# No list has more pages than this; a page number past it is a typo or a probe.
+MAX_PAGE = 10**9
 # The characters Werkzeug leaves unquoted in query values (werkzeug.urls._urlencode).
 URL_SAFE = "!$'()*,/:;?@"
 
@@ -295,6 +297,9 @@ def build_list_state(view: ConsoleModelView) -> ListState:
     after = Cursor.decode(cursors.get("after"), column)
     before = Cursor.decode(cursors.get("before"), column)
     page = args.page or 0
+    if abs(page) > MAX_PAGE:
+        flash(f"There is no page {page:,}: showing the first page.", "error")
+        page = 0
     # A search's exact count brings its matching keys: pages are ordered among them.
     common: dict[str, Any] = {
         "column": column, "pk": pk, "limit": size + 1, "matches": count.matches

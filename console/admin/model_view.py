@@ -13,7 +13,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from flask import has_request_context, url_for
+from flask import abort, has_request_context, url_for
 from flask_admin import expose
 from flask_admin.contrib.sqla.filters import FilterEqual
 from sqlalchemy import Select
@@ -27,6 +27,7 @@ from console.admin import (
     edit_page,
     history_pages,
     list_page,
+    lookups,
     record_pages,
     transfer,
 )
@@ -249,6 +250,11 @@ class ConsoleModelView(adapter.ModelViewBase):
     def can_delete(self) -> bool:
         return not self.description.read_only and self._can(Role.editor)
 
+    def get_invalid_value_msg(self, value: str, filter: Any) -> str:
+        """The message for a filter value that is not one (quoted short: it goes in a cookie)."""
+        shown = value if len(value) <= 40 else value[:40] + "..."
+        return f"Not a valid value for the filter {filter.name!r}: {shown!r}; it was ignored."
+
     def is_action_allowed(self, name: str) -> bool:
         """The "With selected" entries a user is offered: deleting and setting need an editor."""
         if name == "delete":
@@ -342,6 +348,16 @@ class ConsoleModelView(adapter.ModelViewBase):
     def cells_view(self) -> Any:
         """Save a batch of in-place cell edits (JSON), all or none."""
         return cells.cells_view(self)
+
+    @expose("/ajax/lookup/")
+    def ajax_lookup(self) -> Any:
+        """Search-as-you-type for a reference field (JSON), its arguments checked first."""
+        return lookups.lookup_view(self)
+
+    @expose("/ajax/update/", methods=("POST",))
+    def ajax_update(self) -> Any:
+        """Flask-Admin's x-editable endpoint: in-place edits go through /cells/ instead."""
+        abort(404)
 
     @expose("/export/<export_type>/")
     def export(self, export_type: str) -> Any:

@@ -16,6 +16,7 @@ from flask import (
     abort,
     current_app,
     flash,
+    get_flashed_messages,
     redirect,
     request,
     send_file,
@@ -68,6 +69,12 @@ def export(view: ConsoleModelView, export_type: str) -> Any:
     headings = list_page.headings_of(view, args)
     sort = view.sort_column(headings, args.sort)
     stmt, _filtered = list_page.filtered_select(view, args)
+    refused = get_flashed_messages(category_filter=["error"])
+    if refused:
+        # A filter or search the list would ignore (with a message) must not become an
+        # export of more rows than the user asked for.
+        return Response("Nothing was exported: " + " ".join(refused) + "\n", status=400,
+                        mimetype="text/plain")
     pk = description.pk.column
     if sort is not None:
         column = sort.column.desc() if args.sort_desc else sort.column.asc()
