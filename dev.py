@@ -2,7 +2,8 @@
 """Set up and run the console, or its tests, with nothing but Python 3.11+.
 
 python3 dev.py serve [--demo]   install into .venv, migrate, ensure an admin, serve on :5000
-python3 dev.py test [ARGS]      install into .venv (with test tools), lint, run pytest ARGS
+python3 dev.py test [ARGS]      install into .venv (with test tools), lint, type-check,
+                                run pytest ARGS
 """
 
 from __future__ import annotations
@@ -66,6 +67,9 @@ def test(args: list[str]) -> int:
     lint = subprocess.call([str(BIN / "ruff"), "check", "."], cwd=ROOT)
     if lint:
         return lint
+    types = subprocess.call([str(BIN / "mypy")], cwd=ROOT)  # files and rules: pyproject.toml
+    if types:
+        return types
     return subprocess.call([str(BIN / "python"), "-m", "pytest", *args], cwd=ROOT)
 
 

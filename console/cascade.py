@@ -43,6 +43,7 @@ from sqlalchemy.orm import Session
 from console.audit import record
 from console.catalogue import Edge, mapper_of, table_of
 from console.declare import RELATIONSHIP_OPTIONS, OnDelete
+from console.extensions import rowcount
 from console.history import json_value, snapshot
 
 EXAMPLES = 10
@@ -491,7 +492,7 @@ def execute_delete(
         result = session.execute(
             delete(model).where(plan._root), execution_options={"synchronize_session": False}
         )
-        if result.rowcount != plan.selected_count:  # type: ignore[attr-defined]
+        if rowcount(result) != plan.selected_count:
             return refuse("changed")
         if baseline is not None and tables:
             after = _counters(session, tables) or {}

@@ -347,7 +347,7 @@ def load_models(spec: str) -> list[type]:
         for value in vars(module).values():
             if not isinstance(value, type) or value in classes:
                 continue
-            mapped = inspect(value, raiseerr=False)
+            mapped: Any = inspect(value, raiseerr=False)
             if not isinstance(mapped, Mapper) or mapped.class_ is not value:
                 continue
             if issubclass(value, ConsoleBase):

@@ -87,7 +87,8 @@ def init_command(demo: bool) -> None:
     if outcome.missing_tables:
         raise click.ClickException(_missing_tables_message(outcome.missing_tables))
     email = current_app.config["CONSOLE_ADMIN_EMAIL"]
-    generated = ensure_first_admin(db.session, email, current_app.config["CONSOLE_ADMIN_PASSWORD"])
+    password = current_app.config["CONSOLE_ADMIN_PASSWORD"]
+    generated = ensure_first_admin(db.session(), email, password)
     db.session.commit()
     if generated:
         click.echo("")
@@ -224,7 +225,7 @@ def create_account_command(email: str, role: str) -> None:
     if not password:
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
     try:
-        create_account(db.session, email, password, Role(role))
+        create_account(db.session(), email, password, Role(role))
         db.session.commit()
     except RuleError as exc:
         db.session.rollback()
@@ -291,7 +292,7 @@ def import_command(model: str, file: str, dry_run: bool, upsert: bool, fmt: str 
         ) as bar,
     ):
         result = import_file(
-            db.session,
+            db.session(),
             description,
             source,
             fmt=fmt,
@@ -347,7 +348,7 @@ def export_command(model: str, fmt: str, output: str | None) -> None:
     try:
         # PostgreSQL writes the file itself (COPY, handed over in chunks); elsewhere Python.
         with click.progressbar(length=total, label="Exporting", file=sys.stderr) as bar:
-            for chunk in export_chunks(db.session, description, fmt):
+            for chunk in export_chunks(db.session(), description, fmt):
                 target.write(chunk)
                 # Lines, not rows (a header, cells holding line breaks): enough for a bar.
                 bar.update(min(chunk.count(b"\n"), total - bar.pos))

@@ -158,7 +158,8 @@ def _flask_engine() -> sa.Engine | None:
     try:
         from flask import current_app
 
-        return current_app.extensions["migrate"].db.engine  # type: ignore[no-any-return]
+        engine: sa.Engine = current_app.extensions["migrate"].db.engine
+        return engine
     except (ImportError, RuntimeError, KeyError):
         return None
 

@@ -164,6 +164,8 @@ def planner_estimate(session: Session, stmt: Select) -> int | None:
     if bind.dialect.name != "postgresql":
         return None
     plan = session.connection().execute(_Explain(stmt)).scalar()
+    if plan is None:
+        return None
     if isinstance(plan, str):
         plan = json.loads(plan)
     return int(plan[0]["Plan"]["Plan Rows"])
@@ -472,10 +474,10 @@ def _rows_among(
     past ``ARRAY_ORDER_MAX`` matches, from every match again (``probe=0``).
     """
     if column is pk:
-        ids = sorted(matches, reverse=descending)
+        ordered = sorted(matches, reverse=descending)
         if after is not None:
-            ids = [i for i in ids if (i < after.id if descending else i > after.id)]
-        return _rows_by_id(session, stmt, pk, ids[offset : offset + limit])
+            ordered = [i for i in ordered if (i < after.id if descending else i > after.id)]
+        return _rows_by_id(session, stmt, pk, ordered[offset : offset + limit])
     if len(matches) > ARRAY_ORDER_MAX:
         # Every match again, as without ``matches``; see ARRAY_ORDER_MAX.
         if after is None:

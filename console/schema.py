@@ -853,7 +853,7 @@ def migration_lock(conn: Connection, wait_seconds: float = 0) -> Iterator[None]:
     if wait_seconds > 0:
         got = _wait_for_lock(conn, wait_seconds)
     else:
-        got = conn.execute(sa.select(sa.func.pg_try_advisory_lock(LOCK_KEY))).scalar()
+        got = bool(conn.execute(sa.select(sa.func.pg_try_advisory_lock(LOCK_KEY))).scalar())
     conn.commit()
     if not got:
         raise MigrationRunning(

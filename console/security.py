@@ -96,7 +96,7 @@ def cookies_secure(app: Flask) -> bool:
 class ConsoleSessionInterface(SecureCookieSessionInterface):
     """Flask's signed-cookie sessions, with the Secure flag decided per request."""
 
-    def get_cookie_secure(self, app: Flask) -> bool:  # type: ignore[override]
+    def get_cookie_secure(self, app: Flask) -> bool:
         return cookies_secure(app)
 
 

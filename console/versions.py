@@ -22,6 +22,7 @@ from sqlalchemy import ColumnElement, and_, inspect, select, update
 from sqlalchemy.orm import Session
 
 from console.catalogue import ModelDescription
+from console.extensions import rowcount
 
 VALUES_PREFIX = "values:"
 
@@ -131,7 +132,7 @@ def guard(session: Session, description: ModelDescription, ident: Any, loaded: L
         .values({pk.key: pk}),
         execution_options={"synchronize_session": False},
     )
-    if result.rowcount == 1:  # type: ignore[attr-defined]
+    if rowcount(result) == 1:
         return
     exists = session.scalar(select(pk).where(pk == ident))
     raise Conflict(deleted=exists is None)

@@ -497,7 +497,7 @@ class RowMaker:
             keys = {getattr(o, info.key) for o in objects} - {None}
             target = info.reference.target
             parent = info.reference.parent
-            stmt = select(parent).where(target.in_(keys))
+            stmt: Select[Any] = select(parent).where(target.in_(keys))
             rows: Sequence[Any] = current_session().scalars(stmt).all() if keys else []
             attribute = self._attribute_of(parent, target)
             found[info.key] = {getattr(r, attribute): r for r in rows}

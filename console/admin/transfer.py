@@ -73,7 +73,7 @@ def export(view: ConsoleModelView, export_type: str) -> Any:
     if refused:
         # A filter or search the list would ignore (with a message) must not become an
         # export of more rows than the user asked for.
-        return Response("Nothing was exported: " + " ".join(refused) + "\n", status=400,
+        return Response("Nothing was exported: " + " ".join(map(str, refused)) + "\n", status=400,
                         mimetype="text/plain")
     pk = description.pk.column
     if sort is not None:

@@ -28,7 +28,7 @@ audit = AppGroup("audit", help="The audit log.")
 def prune_command(days: int | None, dry_run: bool) -> None:
     """Delete audit entries older than the retention period (the prune itself is recorded)."""
     days = days or int(current_app.config["CONSOLE_AUDIT_RETENTION_DAYS"])
-    result = prune_audit(db.session, days=days, dry_run=dry_run)
+    result = prune_audit(db.session(), days=days, dry_run=dry_run)
     click.echo(result.describe())
 
 
@@ -41,10 +41,10 @@ def reset_two_factor_command(email: str) -> None:
         raise click.ClickException(f"No account {normalise_email(email)}.")
     if not account.two_factor_enabled:
         raise click.ClickException(f"{account.email} does not use two-factor sign-in.")
-    two_factor.disable(db.session, account)
+    two_factor.disable(db.session(), account)
     account.end_sessions()
     record(
-        db.session,
+        db.session(),
         "two_factor_reset",
         model="Account",
         object_id=account.id,

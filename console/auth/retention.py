@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from console.audit import record
 from console.auth import throttle
+from console.extensions import rowcount
 from console.models import AuditEntry
 from console.models.base import utcnow
 
@@ -56,7 +57,7 @@ def prune_audit(
         count = session.scalar(select(func.count()).select_from(AuditEntry).where(old)) or 0
         session.rollback()
         return PruneResult(count, before, days, dry_run=True)
-    deleted = session.execute(delete(AuditEntry).where(old)).rowcount or 0
+    deleted = rowcount(session.execute(delete(AuditEntry).where(old)))
     throttle.prune(session, now - throttle.STALE)
     record(
         session,

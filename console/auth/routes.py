@@ -80,7 +80,7 @@ def _policy() -> LoginPolicy:
 def _rate_limited() -> Any:
     """A 429 page when this client sent too many sign-in requests, else None."""
     count, window = parse_rate(current_app.config["CONSOLE_LOGIN_RATE_LIMIT"])
-    decision = throttle.reserve(db.session, [Limit(f"rate:{_client()}", count, window)])
+    decision = throttle.reserve(db.session(), [Limit(f"rate:{_client()}", count, window)])
     if decision.allowed:
         return None
     seconds = max(1, math.ceil((decision.retry_after or window).total_seconds()))
@@ -106,7 +106,7 @@ def login() -> Any:
         return render_template("auth/login.html", form=form), 400
     email = normalise_email(form.email.data or "")[:EMAIL_MAX]
     result = authenticate(
-        db.session,
+        db.session(),
         email,
         form.password.data or "",
         client=_client(),
@@ -145,7 +145,7 @@ def login_code() -> Any:
     policy = _policy()
     code_key, address_key = f"code:{account.id}", f"address:{_client()}"
     decision = throttle.reserve(
-        db.session,
+        db.session(),
         [
             policy.limit(code_key, policy.max_failures),
             policy.limit(address_key, policy.address_max_failures),
@@ -153,7 +153,7 @@ def login_code() -> Any:
     )
     used = None
     if decision.allowed:
-        used = otp.accept_code(db.session, account, form.code.data or "")
+        used = otp.accept_code(db.session(), account, form.code.data or "")
     if used is None:
         db.session.rollback()
         reason = "wrong code" if decision.allowed else "throttled"
@@ -167,7 +167,7 @@ def login_code() -> Any:
         second_factor=used,
     )
     if used == "recovery code":
-        left = otp.recovery_codes_left(db.session, account)
+        left = otp.recovery_codes_left(db.session(), account)
         flash(
             f"You signed in with a recovery code; {left} left. Each works once: make new ones "
             "on your account page if you are running out.",
@@ -182,9 +182,9 @@ def _finish_login(
     release_keys: tuple[str, ...],
     second_factor: str | None = None,
 ) -> None:
-    complete_login(db.session, account, reset_keys, release_keys)
+    complete_login(db.session(), account, reset_keys, release_keys)
     record(
-        db.session,
+        db.session(),
         "login",
         account=account,
         model="Account",
@@ -231,7 +231,7 @@ def _audit_failure(email: str, result: LoginResult) -> None:
         return {"summary": folded}
 
     throttle.fold_audit(
-        db.session,
+        db.session(),
         key,
         _policy().window,
         {
@@ -271,7 +271,7 @@ def account() -> Any:
     return render_template(
         "auth/account.html",
         user=user,
-        codes_left=otp.recovery_codes_left(db.session, user),
+        codes_left=otp.recovery_codes_left(db.session(), user),
         required=_two_factor_required(user),
         sign_out_form=SignOutEverywhereForm(),
         disable_form=DisableTwoFactorForm(),
@@ -287,7 +287,7 @@ def sign_out_everywhere() -> Any:
     if form.validate_on_submit():
         user = current_user._get_current_object()
         user.end_sessions()
-        record(db.session, "sessions_ended", account=user, model="Account", object_id=user.id)
+        record(db.session(), "sessions_ended", account=user, model="Account", object_id=user.id)
         db.session.commit()
         refresh_session(user)
         flash("Every other session of your account has ended.", "success")
@@ -338,10 +338,10 @@ def two_factor_enable() -> Any:
             "that the device's clock is right, then enter the code it shows now."
         ]
         return _enrolment_page(user, form, 400)
-    codes = otp.enable(db.session, user, secret, step)
+    codes = otp.enable(db.session(), user, secret, step)
     # Sessions signed in with the password alone end; this one goes on.
     user.end_sessions()
-    record(db.session, "two_factor_enabled", account=user, model="Account", object_id=user.id)
+    record(db.session(), "two_factor_enabled", account=user, model="Account", object_id=user.id)
     db.session.commit()
     session.pop(ENROL_KEY, None)
     refresh_session(user)
@@ -363,8 +363,8 @@ def two_factor_disable() -> Any:
     if not _second_factor_checked(user, form.code.data, form.password.data):
         flash("Wrong password or code: two-factor sign-in is still on.", "danger")
         return redirect(url_for("auth.account"))
-    otp.disable(db.session, user)
-    record(db.session, "two_factor_disabled", account=user, model="Account", object_id=user.id)
+    otp.disable(db.session(), user)
+    record(db.session(), "two_factor_disabled", account=user, model="Account", object_id=user.id)
     db.session.commit()
     flash("Two-factor sign-in is off.", "success")
     return redirect(url_for("auth.account"))
@@ -381,8 +381,10 @@ def new_recovery_codes() -> Any:
     if not _second_factor_checked(user, form.code.data):
         flash("Wrong code: your recovery codes are unchanged.", "danger")
         return redirect(url_for("auth.account"))
-    codes = otp.new_recovery_codes(db.session, user)
-    record(db.session, "recovery_codes_replaced", account=user, model="Account", object_id=user.id)
+    codes = otp.new_recovery_codes(db.session(), user)
+    record(
+        db.session(), "recovery_codes_replaced", account=user, model="Account", object_id=user.id
+    )
     db.session.commit()
     return render_template("auth/recovery_codes.html", codes=codes, first=False)
 
@@ -403,10 +405,10 @@ def reset_two_factor() -> Any:
         flash("Turn your own two-factor sign-in off on your account page.", "danger")
         return redirect(back)
     if target.two_factor_enabled:
-        otp.disable(db.session, target)
+        otp.disable(db.session(), target)
         target.end_sessions()
         record(
-            db.session,
+            db.session(),
             "two_factor_reset",
             account=current_user._get_current_object(),
             model="Account",
@@ -423,15 +425,16 @@ def reset_two_factor() -> Any:
 def _second_factor_checked(user: Account, code: str | None, password: str | None = None) -> bool:
     """Spend a code (and check the password) under the code's throttling; the caller commits."""
     policy = _policy()
-    decision = throttle.reserve(db.session, [policy.limit(f"code:{user.id}", policy.max_failures)])
+    limit = policy.limit(f"code:{user.id}", policy.max_failures)
+    decision = throttle.reserve(db.session(), [limit])
     if not decision.allowed:
         return False
     if password is not None and not user.check_password(password):
         return False
-    if otp.accept_code(db.session, user, code or "") is None:
+    if otp.accept_code(db.session(), user, code or "") is None:
         db.session.rollback()
         return False
-    throttle.reset(db.session, [f"code:{user.id}"])
+    throttle.reset(db.session(), [f"code:{user.id}"])
     return True
 
 

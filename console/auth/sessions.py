@@ -72,10 +72,12 @@ def load_account(user_id: str) -> Account | None:
     """Flask-Login's user loader: the account, if the cookie's session token is still its own."""
     account_id, _, token = user_id.partition(":")
     if not account_id.isdigit() or not token:
-        return _ended()
+        _ended()
+        return None
     account = db.session.get(Account, int(account_id))
     if account is None or not hmac.compare_digest(account.session_token, token):
-        return _ended()
+        _ended()
+        return None
     return account
 
 
@@ -83,7 +85,6 @@ def _ended() -> None:
     # Drop the dead login from the cookie, so it is not looked up again on every request.
     _forget_login()
     flash("Your session has ended. Please log in again.", "info")
-    return None
 
 
 def _forget_login() -> None:

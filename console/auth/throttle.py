@@ -17,17 +17,18 @@ import ipaddress
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import Table, delete, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
+from console.extensions import rowcount
 from console.models import AuditEntry, LoginThrottle
 from console.models.base import utcnow
 
-TABLE = LoginThrottle.__table__
+TABLE = cast(Table, LoginThrottle.__table__)
 # A lock never lasts longer than this, however often it doubled.
 MAX_LOCK = timedelta(days=1)
 # A key quiet for this long starts over: its lock count goes back to zero.
@@ -189,7 +190,7 @@ def prune(session: Session, before: datetime) -> int:
             (TABLE.c.locked_until.is_(None)) | (TABLE.c.locked_until < utcnow()),
         )
     )
-    return result.rowcount or 0
+    return rowcount(result)
 
 
 @dataclass
@@ -236,19 +237,24 @@ def _aware(moment: datetime) -> datetime:
 
 def _lock_row(conn: Connection, key: str, now: datetime) -> Any:
     """The row of ``key`` (created if missing), locked until the transaction ends."""
-    dialects = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
-    make_insert = dialects.get(conn.dialect.name)
-    if make_insert is None:
+    row = {"key": key, "window_start": now, "hits": 0, "locks": 0}
+    # A no-op update of an existing row: it takes the row lock (PostgreSQL) or the write
+    # lock (SQLite) and returns the row as committed, in one statement.
+    if conn.dialect.name == "postgresql":
+        pg = postgresql.insert(TABLE).values(**row)
+        upsert: postgresql.Insert | sqlite.Insert = pg.on_conflict_do_update(
+            index_elements=[TABLE.c.key], set_={"key": pg.excluded.key}
+        )
+    elif conn.dialect.name == "sqlite":
+        lite = sqlite.insert(TABLE).values(**row)
+        upsert = lite.on_conflict_do_update(
+            index_elements=[TABLE.c.key], set_={"key": lite.excluded.key}
+        )
+    else:
         raise RuntimeError(
             f"Sign-in throttling supports PostgreSQL and SQLite, not {conn.dialect.name}"
         )
-    statement = make_insert(TABLE).values(key=key, window_start=now, hits=0, locks=0)
-    # A no-op update of an existing row: it takes the row lock (PostgreSQL) or the write
-    # lock (SQLite) and returns the row as committed, in one statement.
-    statement = statement.on_conflict_do_update(
-        index_elements=[TABLE.c.key], set_={"key": statement.excluded.key}
-    ).returning(*TABLE.c)
-    return conn.execute(statement).one()
+    return conn.execute(upsert.returning(*TABLE.c)).one()
 
 
 def _write(conn: Connection, key: str, state: _State) -> None:

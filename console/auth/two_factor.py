@@ -19,6 +19,7 @@ import segno
 from sqlalchemy import delete, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
+from console.extensions import rowcount
 from console.models import Account, RecoveryCode
 from console.models.base import utcnow
 
@@ -122,7 +123,7 @@ def accept_code(
             .values(totp_last_step=step)
             .execution_options(synchronize_session=False)
         )
-        if moved.rowcount != 1:
+        if rowcount(moved) != 1:
             return None  # this code (or a later one) was used already
         session.expire(account, ["totp_last_step"])
         return "authenticator app"
@@ -136,7 +137,7 @@ def accept_code(
         .values(used_at=now or utcnow())
         .execution_options(synchronize_session=False)
     )
-    return "recovery code" if spent.rowcount == 1 else None
+    return "recovery code" if rowcount(spent) == 1 else None
 
 
 def new_recovery_codes(session: Session, account: Account) -> list[str]:
