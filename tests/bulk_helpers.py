@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import io
+import re
 from typing import Any
 
 from flask import current_app
+from flask.testing import FlaskClient
 
 from console import catalogue_of_app
 from console.bulk.importer import ImportResult, import_file
 from console.catalogue import ModelDescription
 from console.extensions import db
+from console.jobs import wait_for_job
+from tests.conftest import csrf_token
 
 
 def described(model: str) -> ModelDescription:
@@ -47,3 +51,51 @@ def todo_csv(rows: int, *, list_name: str = "Groceries", last: str | None = None
     if last is not None:
         lines[-1] = last
     return "\n".join(lines) + "\n"
+
+
+# -- through HTTP: the import pages and "With selected" ----------------------------------
+
+
+def upload(client: FlaskClient, model: str, data: bytes, *, mode: str = "insert",
+           name: str = "todos.csv") -> Any:
+    """Post a file to the model's import page with the page's CSRF token."""
+    url = f"/admin/{model}/import/"
+    token = csrf_token(client, url)
+    return client.post(
+        url,
+        data={"csrf_token": token, "mode": mode, "file": (io.BytesIO(data), name)},
+        content_type="multipart/form-data",
+    )
+
+
+def job_url(response: Any) -> str:
+    """The status page the upload redirected to, after its job finished."""
+    assert response.status_code == 302, response.get_data(as_text=True)
+    location = response.headers["Location"]
+    job_id = re.search(r"/import/([0-9a-f]{32})/", location).group(1)
+    assert wait_for_job(job_id, timeout=60)
+    return location
+
+
+def action(client: FlaskClient, name: str, ids: list[int], model: str = "todo") -> Any:
+    """Choose a bulk action on the list page (the confirmation page comes back)."""
+    token = csrf_token(client, f"/admin/{model}/")
+    return client.post(
+        f"/admin/{model}/action/",
+        data={"csrf_token": token, "action": name, "rowid": [str(i) for i in ids],
+              "url": f"/admin/{model}/"},
+    )
+
+
+def refs(page: str) -> list[str]:
+    """The id:token pairs the confirmation page carries."""
+    return re.findall(r'name="row" value="([0-9]+:[^"]+)"', page)
+
+
+def confirm_bulk(client: FlaskClient, model: str, column: str, page: str, value: str) -> Any:
+    """Confirm the edit the confirmation ``page`` shows, with ``value``."""
+    token = csrf_token(client, f"/admin/{model}/")
+    return client.post(
+        f"/admin/{model}/bulk/{column}/",
+        data={"csrf_token": token, "row": refs(page), "value": value},
+    )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import re
@@ -20,6 +19,7 @@ from console.admin.transfer import job_store
 from console.demo.models import Todo
 from console.jobs import wait_for_job
 from console.models import AuditEntry
+from tests.bulk_helpers import action, confirm_bulk, job_url, refs, upload
 from tests.conftest import count, csrf_token
 
 TODOS = (
@@ -27,27 +27,6 @@ TODOS = (
     "Paint fence,no,2025-06-01,low,Groceries,ann@example.com\n"
     "Fix bike,yes,,high,Groceries,\n"
 )
-
-
-def upload(client: FlaskClient, model: str, data: bytes, *, mode: str = "insert",
-           name: str = "todos.csv") -> Any:
-    """Post a file to the model's import page with the page's CSRF token."""
-    url = f"/admin/{model}/import/"
-    token = csrf_token(client, url)
-    return client.post(
-        url,
-        data={"csrf_token": token, "mode": mode, "file": (io.BytesIO(data), name)},
-        content_type="multipart/form-data",
-    )
-
-
-def job_url(response: Any) -> str:
-    """The status page the upload redirected to, after its job finished."""
-    assert response.status_code == 302, response.get_data(as_text=True)
-    location = response.headers["Location"]
-    job_id = re.search(r"/import/([0-9a-f]{32})/", location).group(1)
-    assert wait_for_job(job_id, timeout=60)
-    return location
 
 
 def test_upload_preview_confirm_result(editor_client: FlaskClient, sample: dict) -> None:
@@ -158,28 +137,9 @@ def test_expired_uploads_are_removed(app: Flask, editor_client: FlaskClient, sam
 # -- bulk edits: "With selected -> Set <column>" --------------------------------------------
 
 
-def action(client: FlaskClient, name: str, ids: list[int], model: str = "todo") -> Any:
-    """Choose a bulk action on the list page (the confirmation page comes back)."""
-    token = csrf_token(client, f"/admin/{model}/")
-    return client.post(
-        f"/admin/{model}/action/",
-        data={"csrf_token": token, "action": name, "rowid": [str(i) for i in ids],
-              "url": f"/admin/{model}/"},
-    )
-
-
-def refs(page: str) -> list[str]:
-    """The id:token pairs the confirmation page carries."""
-    return re.findall(r'name="row" value="([0-9]+:[^"]+)"', page)
-
-
 def confirm(client: FlaskClient, column: str, page: str, value: str) -> Any:
-    """Confirm the edit the confirmation ``page`` shows, with ``value``."""
-    token = csrf_token(client, "/admin/todo/")
-    return client.post(
-        f"/admin/todo/bulk/{column}/",
-        data={"csrf_token": token, "row": refs(page), "value": value},
-    )
+    """Confirm the to-do edit the confirmation ``page`` shows, with ``value``."""
+    return confirm_bulk(client, "todo", column, page, value)
 
 
 def test_set_completed_through_the_confirmation_page(
