@@ -268,3 +268,37 @@ def test_each_model_offers_its_own_columns(editor_client: FlaskClient, sample: d
     assert "set:" not in people and 'id="import-link"' in people
     lists = editor_client.get("/admin/todolist/").get_data(as_text=True)
     assert "set:owner_id" in lists and "Set owner" in lists
+
+
+def test_a_selection_past_the_limit_is_refused_before_anything_is_read(
+    app: Flask, editor_client: FlaskClient, sample: dict
+) -> None:
+    """CONSOLE_MAX_SELECTION bounds what one bulk edit or delete may name."""
+    app.config["CONSOLE_MAX_SELECTION"] = 2
+    ids = [sample["milk"], sample["eggs"], sample["milk"] + 10_000]
+    response = action(editor_client, "set:completed", ids)
+    page = editor_client.get(response.headers["Location"]).get_data(as_text=True) if (
+        response.status_code == 302) else response.get_data(as_text=True)
+    assert "3 rows were selected; a bulk edit takes at most 2" in page
+    deleted = editor_client.get("/admin/todo/delete/", query_string={"id": ids},
+                                follow_redirects=True).get_data(as_text=True)
+    assert "3 rows were selected; a delete takes at most 2" in deleted
+    assert count(Todo) == 2
+    # Within the limit, the same selection goes ahead.
+    page = action(editor_client, "set:completed", ids[:2]).get_data(as_text=True)
+    assert len(refs(page)) == 2
+
+
+def test_a_huge_id_list_is_a_short_refusal(editor_client: FlaskClient, sample: dict) -> None:
+    """100,000 ids in one POST: a message, not a five-megabyte page."""
+    token = csrf_token(editor_client, "/admin/todo/")
+    response = editor_client.post(
+        "/admin/todo/action/",
+        data={"csrf_token": token, "action": "set:completed",
+              "rowid": [str(i) for i in range(100_000)], "url": "/admin/todo/"},
+        follow_redirects=True,
+    )
+    assert response.status_code < 500
+    body = response.get_data(as_text=True)
+    assert "100,000 rows were selected; a bulk edit takes at most 1,000" in body
+    assert len(body) < 200_000
