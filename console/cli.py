@@ -105,13 +105,11 @@ def init_command(demo: bool) -> None:
         )
         click.echo(f"    console row-counts install {names}")
     if demo:
-        from console.demo.models import Person
-        from console.demo.seed import seed
+        from console.demo.seed import seed_if_empty
 
-        if db.session.query(Person.id).first() is None:
-            with db.engine.begin() as conn:
-                seed(conn, people=20, lists=10, todos=200)
-            click.echo("Demo data added: 20 people, 10 lists, 200 to-dos.")
+        with db.engine.begin() as conn:
+            if seed_if_empty(conn):
+                click.echo("Demo data added: 20 people, 10 lists, 200 to-dos.")
     click.echo(f"Database ready: {db.engine.url.render_as_string(hide_password=True)}")
 
 

@@ -176,3 +176,11 @@ def seed(
             conn.execute(insert(Todo), batch)
         tick(len(batch))
     return {"people": people, "lists": lists, "todos": todos}
+
+
+def seed_if_empty(conn: Connection) -> bool:
+    """A small demo (20 people, 10 lists, 200 to-dos) in an empty demo; False if it has people."""
+    if conn.scalar(select(Person.id).limit(1)) is not None:
+        return False
+    seed(conn, people=20, lists=10, todos=200)
+    return True
