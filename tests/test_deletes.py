@@ -301,7 +301,8 @@ def test_missing_record_is_reported(editor_client, sample):
     response = editor_client.get("/admin/todolist/delete/?id=999999", follow_redirects=True)
     assert "Record does not exist." in page(response)
     response = editor_client.get("/admin/todolist/delete/?id=abc", follow_redirects=True)
-    assert "Not a valid TodoList id" in page(response)
+    # The model's own name for its rows (its declaration's), not the class name.
+    assert "Not a valid to-do list id: &#39;abc&#39;." in page(response)
 
 
 # -- accounts keep their own rules ---------------------------------------------------------

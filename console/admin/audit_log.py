@@ -17,6 +17,7 @@ from sqlalchemy import Select, func, select
 from console.admin.gated import RoleGatedView
 from console.admin.registry import Registry
 from console.extensions import session as current_session
+from console.kinds import neutralise
 from console.models import AuditEntry
 from console.rules import Role
 
@@ -24,7 +25,6 @@ PAGE_SIZE = 50
 EXPORT_BATCH = 500
 CSV_COLUMNS = ("id", "at", "account_email", "account_id", "action", "model", "object_id", "changes")
 # A spreadsheet runs a cell that starts with one of these as a formula.
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
 
 @dataclass
@@ -91,11 +91,8 @@ class AuditFilters:
 
 
 def csv_cell(value: Any) -> str:
-    """A CSV cell that a spreadsheet will not run as a formula."""
-    text = "" if value is None else str(value)
-    if text.startswith(FORMULA_PREFIXES):
-        return "'" + text
-    return text
+    """A CSV cell that a spreadsheet will not run as a formula (the exports' own guard)."""
+    return neutralise("" if value is None else str(value))
 
 
 def csv_rows(statement: Select) -> Iterator[str]:

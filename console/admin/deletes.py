@@ -52,11 +52,13 @@ def delete_view(view: ConsoleModelView) -> Any:
         flash(f"{len(raw_ids):,} rows were selected; a delete takes at most "
               f"{max_selection():,}. Narrow the list with a filter or a search first.", "error")
         return redirect(return_url)
-    try:
-        ids = [description.pk.kind.parse(raw, label="ID") for raw in raw_ids]
-    except RuleError:
-        flash("Those are not records of this list.", "error")
-        return redirect(return_url)
+    ids = []
+    for raw in raw_ids:
+        try:
+            ids.append(description.pk.kind.parse(raw, label="ID"))
+        except RuleError:
+            flash(f"Not a valid {description.singular} id: {raw[:40]!r}.", "error")
+            return redirect(return_url)
     edges = _edges(description)
     model = description.cls
     try:
