@@ -167,3 +167,24 @@ def test_big_tables_are_estimated_on_the_dashboard(db, viewer_client, activity, 
         conn.exec_driver_sql("ANALYZE todo")
     page = viewer_client.get("/admin/").get_data(as_text=True)
     assert "about 4" in page
+
+
+def test_recent_changes_show_each_role_only_what_it_may_see(viewer_client, admin_client, db,
+                                                          activity):
+    """Account changes and migration runs are the admin's audit log, not a viewer's."""
+    record(db.session, "update", model="Account", object_id=1,
+           changes={"before": {"role": "viewer"}, "after": {"role": "admin"}})
+    record(db.session, "migration_upgrade", model="Migration", object_id="d0001",
+           changes={"summary": {"to": "d0001"}})
+    record(db.session, "update", model="TodoList", object_id=activity["big"],
+           changes={"before": {"name": "Big"}, "after": {"name": "Bigger"}})
+    db.session.commit()
+    def recent(client: Any) -> str:
+        page = client.get("/admin/").get_data(as_text=True)
+        return page.split('id="dashboard-recent"', 1)[1]
+
+    seen = recent(viewer_client)
+    assert f"/admin/todolist/details/?id={activity['big']}" in seen
+    assert "Account" not in seen and "Migration" not in seen
+    everything = recent(admin_client)
+    assert "Account" in everything and "Migration" in everything
