@@ -14,6 +14,7 @@ import binascii
 import enum
 import json
 import math
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -34,6 +35,7 @@ from sqlalchemy import (
     text,
     tuple_,
 )
+from sqlalchemy.engine import Engine
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.base import Executable
@@ -215,7 +217,10 @@ def count_rows(
             return RowCount(_round_estimate(estimate), exact=False)
         return RowCount(session.scalar(select(func.count()).select_from(inner.subquery())) or 0)
     trust_from = 3 * cap if trust_estimate_from is None else trust_estimate_from
-    estimate = planner_estimate(session, inner)
+    # A table that holds fewer rows than the estimate would be trusted from cannot give
+    # a filter that many: the planner is not asked (the bounded count decides).
+    small = _table_size(session, table_name) < trust_from
+    estimate = None if small else planner_estimate(session, inner)
     if estimate is not None and estimate >= max(trust_from, cap + 1):
         return RowCount(_round_estimate(estimate), exact=False)
     if keep_matches and isinstance(getattr(pk, "type", None), Integer):
@@ -228,9 +233,35 @@ def count_rows(
         counted = session.scalar(select(func.count()).select_from(_capped(inner, cap))) or 0
     if counted <= cap:
         return RowCount(counted)
+    if small:
+        estimate = planner_estimate(session, inner)
     if estimate is not None and estimate > cap:
         return RowCount(_round_estimate(estimate), exact=False)
     return RowCount(cap, exact=False, at_least=True)
+
+
+# table -> (rows per ANALYZE, when read): a table's size only chooses between two
+# correct ways of counting, so a size some seconds old is good enough.
+_SIZES: dict[tuple[str, str], tuple[float, float]] = {}
+SIZE_TTL = 30.0
+
+
+def _table_size(session: Session, table_name: str) -> float:
+    """About how many rows ``table_name`` holds (PostgreSQL's statistics, cached briefly).
+
+    Unknown (never analysed): infinity, so that the planner is asked as before.
+    """
+    bind = session.get_bind()
+    url = bind.url if isinstance(bind, Engine) else bind.engine.url
+    key = (url.render_as_string(hide_password=True), table_name)
+    now = time.monotonic()
+    cached = _SIZES.get(key)
+    if cached is not None and now - cached[1] < SIZE_TTL:
+        return cached[0]
+    estimate = table_estimate(session, table_name)
+    size = float("inf") if estimate is None else float(estimate)
+    _SIZES[key] = (size, now)
+    return size
 
 
 def _capped(inner: Select, cap: int) -> Any:

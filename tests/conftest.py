@@ -125,6 +125,16 @@ def migrate_database(url: str) -> None:
     empty_tables(url, data_tables(url))
 
 
+@pytest.fixture(autouse=True)
+def _fresh_table_sizes() -> Iterator[None]:
+    """Each test's tables are new: no table size remembered from another test's."""
+    from console import paging
+
+    paging._SIZES.clear()
+    yield
+    paging._SIZES.clear()
+
+
 @pytest.fixture(scope="session")
 def pg_database() -> Iterator[tuple[str, list[str]]]:
     """A PostgreSQL database for this test run, migrated to head once, and its tables."""

@@ -176,6 +176,8 @@ def test_a_large_planner_estimate_is_shown_without_counting(app, varied, monkeyp
         statements.append(statement)
 
     stmt = searched("alpha", [])
+    # The planner's world: a table big enough for its estimate to be asked for.
+    monkeypatch.setattr(paging, "_table_size", lambda session, name: float("inf"))
     monkeypatch.setattr(paging, "planner_estimate", lambda session, s: 31)
     sa.event.listen(_db.engine, "before_cursor_execute", log)
     try:
@@ -201,8 +203,36 @@ def test_a_large_planner_estimate_is_shown_without_counting(app, varied, monkeyp
 
 
 @pytest.mark.postgres_only
+def test_a_small_table_is_counted_without_asking_the_planner(app, varied):
+    """Fewer rows in the table than an estimate is trusted from: no EXPLAIN, an exact count."""
+    statements: list[str] = []
+
+    def log(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        statements.append(statement)
+
+    _db.session.execute(sa.text("ANALYZE todo"))
+    paging._SIZES.clear()
+    stmt = searched("alpha", [])
+    sa.event.listen(_db.engine, "before_cursor_execute", log)
+    try:
+        count = paging.count_rows(
+            _db.session, stmt, Todo.id, table_name="todo", filtered=True, cap=1000
+        )
+        assert count == RowCount(len(plain_ids(stmt, Todo.id, False)))
+        assert not any(s.startswith("EXPLAIN") for s in statements)
+        # A table as big as three caps: the planner is asked first.
+        statements.clear()
+        paging.count_rows(_db.session, stmt, Todo.id, table_name="todo", filtered=True, cap=10)
+        assert any(s.startswith("EXPLAIN") for s in statements)
+    finally:
+        sa.event.remove(_db.engine, "before_cursor_execute", log)
+        paging._SIZES.clear()
+
+
+@pytest.mark.postgres_only
 def test_a_wrong_estimate_is_corrected_by_the_page(app, viewer_client, varied, monkeypatch):
     """The planner promises a million "omega" rows; the page shows all 17, and says 17."""
+    monkeypatch.setattr(paging, "_table_size", lambda session, name: float("inf"))
     monkeypatch.setattr(paging, "planner_estimate", lambda session, s: 1_000_000)
     page = viewer_client.get("/admin/todo/?search=omega&page_size=20").get_data(as_text=True)
     assert len(row_ids(page)) == ROWS - 140
