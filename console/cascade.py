@@ -252,7 +252,7 @@ def _chunks(values: Sequence[Any]) -> Iterable[Sequence[Any]]:
         yield values[start : start + _CHUNK]
 
 
-def _begin_for_write(session: Session) -> None:
+def begin_for_write(session: Session) -> None:
     """On SQLite, take the write lock now, so nobody writes between the plan and the delete.
 
     SQLite has no FOR UPDATE, and the driver would begin the transaction only at the
@@ -286,7 +286,7 @@ def plan_delete(
     root, requested = _root_predicate(model, selection)
     pk = _pk(model)
     if lock:
-        _begin_for_write(session)
+        begin_for_write(session)
         session.execute(select(pk).where(root).with_for_update()).all()
     version_col = _version(model)
     selected_count, digest, versions = session.execute(

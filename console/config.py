@@ -130,6 +130,8 @@ def from_environment(instance_path: str) -> dict[str, Any]:
         "CONSOLE_PAGE_SIZE": _page_size(),
         # Rows one bulk edit or delete may name; a bigger selection is refused with a message.
         "CONSOLE_MAX_SELECTION": _int("CONSOLE_MAX_SELECTION", 1_000),
+        # Rows one "Select all matching" action (a filter, not ids) may reach; more is refused.
+        "CONSOLE_MAX_MATCHING": _int("CONSOLE_MAX_MATCHING", 100_000),
         # The modules whose mapped classes the console manages (default: the to-do demo).
         "CONSOLE_MODELS": os.environ.get("CONSOLE_MODELS", "").strip() or DEMO_MODELS,
         "MAX_CONTENT_LENGTH": _int("CONSOLE_MAX_UPLOAD_MB", 200) * 1024 * 1024,

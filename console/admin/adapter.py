@@ -10,10 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from typing import Any
+from urllib.parse import parse_qsl
 
 from flask_admin import AdminIndexView, BaseView
 from flask_admin.contrib.sqla import ModelView
 from flask_admin.model.base import ViewArgs
+from werkzeug.datastructures import MultiDict
 
 # (filter index, filter name, raw value), as Flask-Admin parses ``flt<N>_<arg>=value``.
 Filter = tuple[int, str, str]
@@ -63,6 +65,37 @@ def registered_views(admin: Any) -> list[Any]:
 def list_arguments(view: ModelView) -> ViewArgs:
     """The list URL's arguments (page, page_size, sort, desc, search, filters, the rest)."""
     return view._get_list_extra_args()
+
+
+def filter_search_arguments(
+    view: ModelView, query: str
+) -> tuple[list[Filter], str | None, list[str]]:
+    """A list query string's filters and search, and what in it is not a valid filter.
+
+    Flask-Admin reads only ``request.args`` and skips an unknown filter silently (an
+    invalid value with a flashed message); this reads any query string and reports
+    both, so that a selection made from it never reaches more rows than asked. Other
+    arguments (page, sort, cursors) are ignored.
+    """
+    values = MultiDict(parse_qsl(query, keep_blank_values=True))
+    problems: list[str] = []
+    found: list[tuple[int, Filter]] = []
+    known = view._filter_args or {}
+    for arg, value in values.items(multi=True):
+        if not arg.startswith("flt"):
+            continue
+        pos, sep, key = arg[3:].partition("_")
+        if not sep or not pos.isdigit() or key not in known:
+            problems.append(f"Unknown filter {arg[:60]!r}.")
+            continue
+        index, flt = known[key]
+        if not flt.validate(value):
+            shown = value if len(value) <= 40 else value[:40] + "..."
+            problems.append(f"Not a valid value for the filter {flt.name!r}: {shown!r}.")
+            continue
+        found.append((int(pos), (index, str(flt.name), value)))
+    search = values.get("search") or None
+    return [f for _pos, f in sorted(found, key=lambda item: item[0])], search, problems
 
 
 def list_url(view: ModelView, args: ViewArgs) -> str:
@@ -128,6 +161,7 @@ __all__ = [
     "apply_filters",
     "filter_arguments",
     "filter_context",
+    "filter_search_arguments",
     "filters_of",
     "list_arguments",
     "list_url",

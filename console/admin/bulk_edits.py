@@ -4,6 +4,11 @@ Choosing the action opens a confirmation page listing the rows (each with the to
 of what was shown) and asking for the value with the input of the column's kind (a
 reference is chosen with the same search-as-you-type lookup the forms use). Confirming
 writes every row or none (``console.bulk.edits``).
+
+With "Select all matching" (``console.admin.matching``) the action posts the list's
+filters and search instead of ids: the page shows the count and the first rows and
+carries the query and the selection's fingerprint; the confirm resolves the query
+again, locked, and writes only if the fingerprint is still the same (409 if not).
 """
 
 from __future__ import annotations
@@ -18,10 +23,10 @@ from flask_wtf import FlaskForm
 from sqlalchemy import select
 
 from console import rules, versions
-from console.admin import adapter, deletes
+from console.admin import adapter, deletes, matching
 from console.admin.list_page import display, label_of, list_columns
 from console.admin.returns import back_to
-from console.admin.selection import max_selection
+from console.admin.selection import TOO_MANY_HINT, max_selection
 from console.catalogue import ColumnInfo
 from console.extensions import session as current_session
 from console.kinds import BooleanKind, ChoiceKind, DateKind, DateTimeKind, NumberKind
@@ -59,8 +64,8 @@ def _selected(view: ConsoleModelView, ids: list[str]) -> list[Any] | None:
     description = view.description
     if len(ids) > max_selection():
         flash(
-            f"{len(ids):,} rows were selected; a bulk edit takes at most {max_selection():,}. "
-            "Narrow the list with a filter or a search, or change them by import.",
+            f"{len(ids):,} rows were selected; a bulk edit takes at most {max_selection():,} "
+            f"ids. {TOO_MANY_HINT}",
             "error",
         )
         return None
@@ -82,6 +87,16 @@ def _selected(view: ConsoleModelView, ids: list[str]) -> list[Any] | None:
 def confirm_view(view: ConsoleModelView, key: str, ids: list[str]) -> Any:
     """The confirmation page for setting ``key`` on the selected rows."""
     info = _column_or_404(view, key)
+    query = matching.requested()
+    if query is not None:
+        try:
+            found = matching.resolve(view, query)
+        except matching.MatchingError as exc:
+            current_session().rollback()
+            flash(str(exc), "error")
+            return redirect(back_to(view))
+        return _render(view, info, matching.first_rows(view, found), value="", error=None,
+                       stale=set(), found=found)
     rows = _selected(view, ids)
     if not rows:
         return redirect(back_to(view))
@@ -103,7 +118,8 @@ def value_field(view: ConsoleModelView, info: ColumnInfo) -> Any:
 
 
 def _render(view: ConsoleModelView, info: ColumnInfo, rows: list[Any], *, value: str,
-            error: str | None, stale: set[Any], status: int = 200) -> Any:
+            error: str | None, stale: set[Any], status: int = 200,
+            found: matching.Matching | None = None) -> Any:
     description = view.description
     pk_key = description.pk.key
     columns = [c for c in list_columns(description) if not c.bookkeeping][:6]
@@ -139,6 +155,8 @@ def _render(view: ConsoleModelView, info: ColumnInfo, rows: list[Any], *, value:
         lookup=value_field(view, info),
         error=error,
         return_url=back_to(view),
+        matching=found,
+        total=found.count if found is not None else len(rows),
     )
     return body, status
 
@@ -173,8 +191,11 @@ def apply_view(view: ConsoleModelView, key: str) -> Any:
 
     info = _column_or_404(view, key)
     description = view.description
-    refs = request.form.getlist("row")
     value = request.form.get("value", "")
+    query = matching.requested()
+    if query is not None:
+        return _apply_matching(view, info, query, value)
+    refs = request.form.getlist("row")
     if len(refs) > max_selection():
         flash(f"A bulk edit takes at most {max_selection():,} rows.", "error")
         return redirect(back_to(view))
@@ -202,6 +223,47 @@ def apply_view(view: ConsoleModelView, key: str) -> Any:
     current = _selected(view, list(rows)) or []
     return _render(view, info, current, value=value, error=error, stale=stale,
                    status=409 if stale else 400)
+
+
+def _apply_matching(view: ConsoleModelView, info: ColumnInfo, query: str, value: str) -> Any:
+    """Confirm a bulk edit of every row ``query`` matches, if they are still what was shown."""
+    from console.bulk import edits
+
+    description = view.description
+    session = current_session()
+    posted = request.form.get(matching.FINGERPRINT_FIELD, "")
+    try:
+        found = matching.resolve(view, query, lock=True)
+    except matching.MatchingError as exc:
+        session.rollback()
+        flash(str(exc), "error")
+        return redirect(back_to(view))
+    if found.fingerprint != posted:
+        session.rollback()
+        error = (
+            f"Nothing was written: the matching {description.plural} changed since you "
+            f"confirmed (now {found.count:,}; rows were edited, added or removed). Review them "
+            "and confirm again."
+        )
+        return _render(view, info, matching.first_rows(view, found), value=value, error=error,
+                       stale=set(), status=409, found=found)
+    try:
+        parsed = edits.parse_value(session, description, info.key, value)
+        outcome = edits.apply(session, description, info.key, parsed, found.rows,
+                              account=current_user)
+    except rules.RuleError as exc:
+        session.rollback()
+        return _render(view, info, matching.first_rows(view, found), value=value,
+                       error=str(exc), stale=set(), status=400, found=found)
+    if not outcome.ok:  # the rows were locked: only if a lock did not hold
+        session.rollback()
+        error = (f"Nothing was written: the matching {description.plural} changed since you "
+                 "confirmed. Review them and confirm again.")
+        return _render(view, info, matching.first_rows(view, found), value=value, error=error,
+                       stale={*outcome.stale, *outcome.missing}, status=409, found=found)
+    flash(f"Set {info.label.lower()}: {outcome.written:,} {description.plural} updated "
+          f"(all {found.count:,} matching).", "success")
+    return redirect(back_to(view))
 
 
 __all__ = ["apply_view", "confirm_view", "register_actions"]

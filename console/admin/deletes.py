@@ -3,7 +3,10 @@
 A GET page built from ``console.cascade``'s plan, and a confirm POST that runs the
 executor: one transaction, the database's own cascades, nothing done if the data
 changed since the page was shown. The list's trash icon, the record pages' Delete
-button and the "With selected -> Delete" action all lead here.
+button and the "With selected -> Delete" action all lead here. With "Select all
+matching" the page plans the delete of every row the list's filter matches and
+carries the query and the selection's fingerprint (``console.admin.matching``); the
+confirm resolves the query again, locked, and deletes only if both are the same.
 """
 
 from __future__ import annotations
@@ -15,8 +18,9 @@ from flask import flash, redirect, request, url_for
 from flask_login import current_user
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
+from console.admin import matching
 from console.admin.returns import back_to
-from console.admin.selection import max_selection
+from console.admin.selection import TOO_MANY_HINT, max_selection
 from console.cascade import Effect, Example, Plan, PlanError, execute_delete, plan_delete
 from console.catalogue import ModelDescription
 from console.extensions import session as current_session
@@ -44,13 +48,16 @@ def delete_view(view: ConsoleModelView) -> Any:
     if not view.can_delete:
         return redirect(return_url)
     description = view.description
+    query = matching.requested()
+    if query is not None:
+        return _delete_matching(view, query, return_url)
     raw_ids = request.values.getlist("id")
     if not raw_ids:
         flash("Select at least one record to delete.", "error")
         return redirect(return_url)
     if len(raw_ids) > max_selection():
         flash(f"{len(raw_ids):,} rows were selected; a delete takes at most "
-              f"{max_selection():,}. Narrow the list with a filter or a search first.", "error")
+              f"{max_selection():,} ids. {TOO_MANY_HINT}", "error")
         return redirect(return_url)
     ids = []
     for raw in raw_ids:
@@ -118,7 +125,74 @@ def delete_view(view: ConsoleModelView) -> Any:
 def selection_action(view: ConsoleModelView, ids: list[str]) -> Any:
     """The "With selected -> Delete" action: only leads to the confirmation page."""
     return_url = back_to(view)
+    query = matching.requested()
+    if query is not None:
+        return redirect(view.get_url(".delete_view", matching=query, url=return_url))
     return redirect(view.get_url(".delete_view", id=list(ids), url=return_url))
+
+
+def _delete_matching(view: ConsoleModelView, query: str, return_url: str) -> Any:
+    """The delete page (GET) and its confirm (POST) for every row ``query`` matches."""
+    description = view.description
+    model = description.cls
+    edges = _edges(description)
+    session = current_session()
+    posting = request.method == "POST"
+    try:
+        found = matching.resolve(view, query, lock=posting)
+        plan = plan_delete(session, model, found.ids_select, edges=edges)
+    except (matching.MatchingError, PlanError) as exc:
+        session.rollback()
+        flash(str(exc), "error")
+        return redirect(return_url)
+    if not posting:
+        refusal = view.delete_refusal(session, found.ids)
+        session.rollback()
+        return render_confirm(view, plan, return_url, refusal=refusal, found=found)
+    if found.fingerprint != request.form.get(matching.FINGERPRINT_FIELD, ""):
+        session.rollback()
+        return _matching_again(view, query, return_url, NOTICES["changed"])
+    try:
+        outcome = execute_delete(
+            session, model, found.ids_select, request.form.get("fingerprint", ""),
+            edges=edges, account=current_user if current_user.is_authenticated else None,
+            check=lambda checked: view.delete_refusal(checked, found.ids),
+        )
+    except IntegrityError:
+        session.rollback()
+        return _matching_again(view, query, return_url, NOTICES["changed"])
+    except SQLAlchemyError:
+        log.exception("Delete of the %s matching %r failed", description.model_name, query)
+        session.rollback()
+        return _matching_again(
+            view, query, return_url,
+            "The database reported an error: nothing was deleted. Try again; if it keeps "
+            "failing, tell an administrator.", status=503,
+        )
+    if outcome.done:
+        flash(done_message(description, outcome.plan), "success")
+        return redirect(return_url)
+    session.rollback()
+    notice = outcome.message or NOTICES.get(outcome.reason or "", "Nothing was deleted.")
+    return _matching_again(view, query, return_url, notice)
+
+
+def _matching_again(view: ConsoleModelView, query: str, return_url: str, notice: str,
+                    status: int = 409) -> Any:
+    """The matching delete's page as the data is now, with why nothing was deleted."""
+    session = current_session()
+    try:
+        found = matching.resolve(view, query)
+        plan = plan_delete(session, view.description.cls, found.ids_select,
+                           edges=_edges(view.description))
+    except (matching.MatchingError, PlanError) as exc:
+        session.rollback()
+        flash(f"{notice} {exc}", "error")
+        return redirect(return_url)
+    refusal = view.delete_refusal(session, found.ids)
+    session.rollback()
+    return render_confirm(view, plan, return_url, notice=notice, refusal=refusal, status=status,
+                          found=found)
 
 
 def _edges(description: ModelDescription) -> Any:
@@ -137,8 +211,9 @@ def render_confirm(
     notice: str | None = None,
     refusal: str | None = None,
     status: int = 200,
+    found: matching.Matching | None = None,
 ) -> Any:
-    """The confirmation page for ``plan``."""
+    """The confirmation page for ``plan`` (of every row ``found`` matches, when given)."""
     description = view.description
     words = Words(view)
     body = view.render(
@@ -154,6 +229,7 @@ def render_confirm(
         row_url=words.row_url,
         blocking_list_url=lambda effect: blocking_list_url(view, plan, effect),
         can_confirm=not (plan.blocked or plan.drift or refusal),
+        matching=found,
     )
     return body, status
 

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 from flask import flash, request, url_for
 from flask_wtf.csrf import generate_csrf
@@ -161,6 +161,13 @@ class ListState:
     page_size: int
     can_edit: bool
     csrf: str = ""
+    # The list's filters and search as a query string: what "Select all matching" posts.
+    matching_query: str = ""
+
+    @property
+    def more_than_page(self) -> bool:
+        """True when more rows match than this page shows ("Select all matching" applies)."""
+        return self.pager.has_next or self.pager.has_prev or self.count.value > len(self.rows)
 
     @property
     def count(self) -> RowCount:
@@ -279,6 +286,16 @@ def filtered_select(
     return stmt, bool(search and description.searchable) or bool(args.filters)
 
 
+def matching_query(view: ConsoleModelView, filters: list[adapter.Filter] | None,
+                   search: str | None) -> str:
+    """The list's filters and search (not page, size, sort, cursors) as one query string."""
+    args: dict[str, str] = dict(adapter.filter_arguments(view, filters)) if filters else {}
+    term = (search or "").strip()
+    if term and "\x00" not in term and view.description.searchable:
+        args["search"] = term
+    return urlencode(args)
+
+
 def clean_search(text: str | None) -> str | None:
     """The search term, or None; a NUL (no database stores it) is refused with a message."""
     if not text:
@@ -379,6 +396,7 @@ def build_list_state(view: ConsoleModelView) -> ListState:
     )
     if can_edit:
         state.csrf = generate_csrf()
+    state.matching_query = matching_query(view, state.filters, args.search)
     state.rows = RowMaker(view, state).rows(rows)
     return state
 

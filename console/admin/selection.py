@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import current_app
 
 DEFAULT_MAX_SELECTION = 1_000
+DEFAULT_MAX_MATCHING = 100_000
 
 
 def max_selection() -> int:
@@ -12,4 +13,14 @@ def max_selection() -> int:
     return int(current_app.config.get("CONSOLE_MAX_SELECTION", DEFAULT_MAX_SELECTION))
 
 
-__all__ = ["max_selection"]
+def max_matching() -> int:
+    """How many rows "Select all matching" may reach (CONSOLE_MAX_MATCHING)."""
+    return int(current_app.config.get("CONSOLE_MAX_MATCHING", DEFAULT_MAX_MATCHING))
+
+
+TOO_MANY_HINT = (
+    'Use "Select all matching" on the list to act on every row of a filter.'
+)
+
+
+__all__ = ["TOO_MANY_HINT", "max_matching", "max_selection"]

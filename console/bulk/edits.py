@@ -30,6 +30,9 @@ from console.models import AuditEntry
 from console.versions import Conflict, Loaded, MissingToken, check_object, parse_token, token_of
 
 SUMMARY_ACTION = "bulk_set"
+# Ids per statement: under SQLite's bound-parameter limit (32,766), so a selection of
+# every row matching a filter (up to CONSOLE_MAX_MATCHING) is locked and written in parts.
+CHUNK = 10_000
 
 
 @dataclass
@@ -227,12 +230,23 @@ def _lock(
         # no-op UPDATE first, so nobody can write between the check and the edit. (Every
         # column with an onupdate is named, or Core would set it: updated_at would move.)
         same = {c: c for c in table.columns if c is pk or c.onupdate is not None}
-        session.connection().execute(update(table).where(pk.in_(ids)).values(same))
+        for part in _chunks(ids):
+            session.connection().execute(update(table).where(pk.in_(part)).values(same))
     checked = [description.version] if description.version else description.checked_columns
     wanted = [description.pk, info, *checked]
     columns = [c for c in description.columns if any(c is w for w in wanted)]
-    query = select(*(c.column.label(c.key) for c in columns)).where(pk.in_(ids)).with_for_update()
-    return {row._mapping[description.pk.key]: row for row in session.execute(query)}
+    found: dict[Any, Any] = {}
+    for part in _chunks(ids):
+        query = select(*(c.column.label(c.key) for c in columns)).where(
+            pk.in_(part)
+        ).with_for_update()
+        found.update((row._mapping[description.pk.key], row) for row in session.execute(query))
+    return found
+
+
+def _chunks(ids: list[Any]) -> Iterable[list[Any]]:
+    for start in range(0, len(ids), CHUNK):
+        yield ids[start : start + CHUNK]
 
 
 def _lock_parent(
@@ -273,9 +287,10 @@ def _write(
         version = description.version.column
         sets[version] = version + 1
     # Core applies the columns' own onupdate (the changed-at time) as the ORM would.
-    written = session.connection().execute(update(table).where(pk.in_(changed)).values(sets))
-    if written.rowcount != len(changed):  # the rows are locked: cannot happen
-        raise RuntimeError("A bulk edit's locked rows changed under it")
+    for part in _chunks(changed):
+        written = session.connection().execute(update(table).where(pk.in_(part)).values(sets))
+        if written.rowcount != len(part):  # the rows are locked: cannot happen
+            raise RuntimeError("A bulk edit's locked rows changed under it")
 
 
 def _record(

@@ -271,3 +271,66 @@
     if (td && event.key === "F2" && window.fetch) { event.preventDefault(); startEdit(td); }
   });
 }());
+
+// "Select all matching": once every row of the page is checked and the list holds more,
+// a bar offers to act on every row of the list's filter and search. Choosing it adds
+// a hidden "matching" input (the filter as a query string) to the action form; the
+// server then ignores the ids. Unchecking a row or "Clear selection" removes it.
+(function () {
+  "use strict";
+  var bar = document.getElementById("select-matching");
+  var form = document.getElementById("action_form");
+  if (!bar || !form) { return; }
+  var pagePart = bar.querySelector(".select-matching-page");
+  var allPart = bar.querySelector(".select-matching-all");
+
+  function boxes() {
+    return Array.prototype.slice.call(document.querySelectorAll("table.model-list input.action-checkbox"));
+  }
+
+  function matchingInput() { return form.querySelector("input[name='matching']"); }
+
+  function clearMatching() {
+    var input = matchingInput();
+    if (input) { input.parentNode.removeChild(input); }
+    pagePart.hidden = false;
+    allPart.hidden = true;
+  }
+
+  function update() {
+    var all = boxes();
+    var every = all.length > 0 && all.every(function (box) { return box.checked; });
+    if (!every) { clearMatching(); }
+    bar.hidden = !every;
+  }
+
+  document.addEventListener("change", function (event) {
+    var target = event.target;
+    if (!target.matches) { return; }
+    if (target.matches("input.action-rowtoggle, input.action-checkbox")) { update(); }
+  });
+
+  bar.addEventListener("click", function (event) {
+    var link = event.target.closest ? event.target.closest("a") : null;
+    if (!link) { return; }
+    event.preventDefault();
+    if (link.id === "select-matching-all") {
+      var input = matchingInput();
+      if (!input) {
+        input = document.createElement("input");
+        input.type = "hidden";
+        input.name = "matching";
+        form.appendChild(input);
+      }
+      input.value = bar.getAttribute("data-matching") || "";
+      pagePart.hidden = true;
+      allPart.hidden = false;
+    } else if (link.id === "select-matching-clear") {
+      boxes().forEach(function (box) { box.checked = false; });
+      var toggle = document.querySelector("input.action-rowtoggle");
+      if (toggle) { toggle.checked = false; }
+      clearMatching();
+      bar.hidden = true;
+    }
+  });
+}());
