@@ -149,6 +149,7 @@ def _render(view: ConsoleModelView, info: ColumnInfo, rows: list[Any], *, value:
             for row in rows
         ],
         headings=[c.label for c in columns],
+        id_shown=any(c is description.pk for c in columns),
         value=value,
         choices=choices,
         input_type=input_type,
