@@ -50,10 +50,13 @@ def test_upload_preview_confirm_result(editor_client: FlaskClient, sample: dict)
     entry = count(AuditEntry, AuditEntry.action == "import")
     assert entry == 1
 
-    # A second confirm of the same upload writes nothing more.
-    editor_client.post(confirm, data={"csrf_token": token})
+    # A second confirm of the same upload writes nothing more, and says who imported it.
+    again = editor_client.post(confirm, data={"csrf_token": token}, follow_redirects=True)
     assert wait_for_job(job_id)
     assert count(Todo) == 4
+    page = again.get_data(as_text=True)
+    assert "This upload was already imported by editor@example.com at " in page
+    assert "fix its errors" not in page
 
 
 def test_preview_lists_errors_and_refuses_to_confirm(
@@ -302,3 +305,22 @@ def test_a_huge_id_list_is_a_short_refusal(editor_client: FlaskClient, sample: d
     body = response.get_data(as_text=True)
     assert "100,000 rows were selected; a bulk edit takes at most 1,000" in body
     assert len(body) < 200_000
+
+
+def test_a_refusal_of_the_whole_file_names_no_line(
+    app: Flask, editor_client: FlaskClient, sample: dict
+) -> None:
+    """A problem of the whole upload (rows changed meanwhile) is not "line 0" of it."""
+    from console.bulk.importer import RowError
+
+    status_url = job_url(upload(editor_client, "todo", TODOS.encode()))
+    job_id = status_url.rstrip("/").rsplit("/", 1)[1]
+    store = job_store()
+    store.write_errors(job_id, [RowError(0, None, "Rows changed while importing.")])
+    status = store.update(job_id, result={**store.load(job_id)["result"], "error_count": 1,
+                                          "shown_errors": 1})
+    assert status["result"]["error_count"] == 1
+    page = editor_client.get(status_url).get_data(as_text=True)
+    assert "<td>whole file</td>" in page and "<td>0</td>" not in page
+    errors = editor_client.get(f"/admin/todo/import/{job_id}/errors.csv").get_data(as_text=True)
+    assert errors.splitlines()[1] == ",,Rows changed while importing."

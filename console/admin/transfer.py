@@ -7,6 +7,7 @@ the job's progress, its preview and its errors; confirming writes all rows or no
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -33,6 +34,8 @@ from console.bulk.fileformat import file_format
 from console.bulk.jobs import JobStore
 from console.catalogue import ModelDescription
 from console.extensions import db
+from console.extensions import session as current_session
+from console.models import Account
 from console.rules import Role
 
 if TYPE_CHECKING:
@@ -173,11 +176,28 @@ def import_errors(view: ConsoleModelView, job_id: str) -> Any:
                      download_name=f"import-errors-{job_id[:8]}.csv")
 
 
+def _confirmed_already(status: dict[str, Any]) -> str:
+    """"Already imported by X at T" (or "being imported"), for a second confirm."""
+    who_id = status.get("confirmed_by")
+    account = current_session().get(Account, who_id) if who_id else None
+    who = account.email if account is not None else "someone"
+    at = status.get("confirmed_at")
+    when = (f" at {datetime.fromtimestamp(at, UTC).strftime('%Y-%m-%d %H:%M')} UTC"
+            if isinstance(at, int | float) else "")
+    if status["state"] == "done":
+        return f"This upload was already imported by {who}{when}; its result is below."
+    return f"This upload is already being imported (confirmed by {who}{when})."
+
+
 def import_confirm(view: ConsoleModelView, job_id: str) -> Any:
     """Commit a previewed upload that had no errors (all or nothing, in the background)."""
     status = _job_or_404(view, job_id)
     url = view.get_url(".import_status", job_id=job_id)
     result = status.get("result") or {}
+    confirmed = status.get("phase") == "commit" and status["state"] in ("queued", "running", "done")
+    if confirmed:
+        flash(_confirmed_already(status), "info")
+        return redirect(url)
     if status["state"] != "previewed" or result.get("error_count"):
         flash("This upload cannot be imported: fix its errors and upload it again.", "error")
         return redirect(url)
@@ -185,7 +205,7 @@ def import_confirm(view: ConsoleModelView, job_id: str) -> Any:
         flash("This upload is already being imported.", "warning")
         return redirect(url)
     job_store().update(job_id, state="queued", phase="commit",
-                       confirmed_by=getattr(current_user, "id", None))
+                       confirmed_by=getattr(current_user, "id", None), confirmed_at=time.time())
     _start(view, job_id, commit=True)
     return redirect(url)
 

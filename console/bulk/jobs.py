@@ -109,7 +109,8 @@ class JobStore:
             writer = csv.writer(fh)
             writer.writerow(["line", "column", "message"])
             for e in errors:
-                writer.writerow([e.line, e.column or "", e.message])
+                # Line 0 is the file as a whole (wrong columns, not UTF-8): no line of it.
+                writer.writerow([e.line or "", e.column or "", e.message])
 
     def read_errors(self, job_id: str, offset: int, limit: int) -> list[list[str]]:
         """One page of the saved errors."""
