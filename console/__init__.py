@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from flask import Flask, has_request_context, jsonify, render_template, request
+from flask import Flask, has_request_context, jsonify, render_template, request, url_for
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from werkzeug.exceptions import HTTPException
@@ -56,11 +57,17 @@ def managed_tables(app: Flask) -> list[str]:
     return [description.table.key for description in catalogue_of_app(app).models]
 
 
+def _instance_from_environment() -> str | None:
+    """``CONSOLE_INSTANCE_PATH`` as an absolute path (Flask's default when unset)."""
+    folder = os.environ.get("CONSOLE_INSTANCE_PATH", "").strip()
+    return os.path.abspath(folder) if folder else None
+
+
 def create_app(config: dict[str, Any] | None = None) -> Flask:
     """Build the console app: settings from the environment, then ``config`` on top."""
     app = Flask(
         __name__,
-        instance_path=(config or {}).get("INSTANCE_PATH"),
+        instance_path=(config or {}).get("INSTANCE_PATH") or _instance_from_environment(),
         instance_relative_config=True,
         template_folder=str(ROOT / "templates"),
     )
@@ -117,6 +124,10 @@ def _sqlite_foreign_keys(dbapi_connection: Any, _record: Any) -> None:
     if isinstance(dbapi_connection, sqlite3.Connection):
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys=ON")
+        # Readers never wait for a writer (an import's commit) and a writer waits up to
+        # 10 s for another instead of failing with "database is locked" at once.
+        cursor.execute("PRAGMA busy_timeout=10000")
+        cursor.execute("PRAGMA journal_mode=WAL")
         cursor.close()
 
 
@@ -161,6 +172,27 @@ def _register_error_pages(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception) -> Any:
-        log.exception("Unhandled error")
-        db.session.rollback()
-        return render_error(500)
+        from console.db_errors import outage_of
+
+        outage = outage_of(exc)
+        if outage is None:
+            log.exception("Unhandled error")
+        else:
+            log.warning("Database fault: %s", exc)
+        try:
+            db.session.rollback()
+        except Exception:  # the connection is gone: the session is dropped below
+            log.debug("Rollback after the error failed too", exc_info=True)
+        if outage is None:
+            return render_error(500)
+        db.session.remove()
+        headers = {"Retry-After": str(outage.retry_after)} if outage.retry_after else {}
+        if wants_json():
+            return jsonify(ok=False, error=outage.message, status=outage.status), \
+                outage.status, headers
+        # A page that needs no database, not even the signed-in account: rendered without
+        # the context processors (Flask-Login's would load the account again).
+        page = app.jinja_env.get_template("errors/unavailable.html").render(
+            outage=outage, request=request, url_for=url_for
+        )
+        return page, outage.status, headers

@@ -73,3 +73,79 @@ def describe_integrity_error(exc: IntegrityError, model: type) -> Problem:
             )
         return Problem(column, "The referenced record does not exist (it may have been deleted).")
     return Problem(column, "The database refused the change: it conflicts with existing data.")
+
+
+@dataclass
+class Outage:
+    """A database fault explained to people: the status to answer and what to say."""
+
+    status: int
+    title: str
+    message: str
+    retry_after: int | None = None
+
+
+# PostgreSQL's SQLSTATEs of faults people can be told about (not bugs of ours).
+_PG_FAULTS = {
+    "57014": Outage(503, "The database took too long",
+                    "The database stopped this request because it ran longer than allowed "
+                    "(a statement timeout). Nothing was saved. Try again, or narrow the list "
+                    "with a filter.", 5),
+    "55P03": Outage(409, "Rows are being written",
+                    "The rows this needs are being written by another operation (an import or "
+                    "a bulk edit, for example). Nothing was saved. Try again when it finishes.", 5),
+    "53100": Outage(503, "The database is out of disk space",
+                    "The database server has no disk space left, so nothing could be saved. "
+                    "Nothing was written. Tell the administrator.", 60),
+    "53200": Outage(503, "The database is out of memory",
+                    "The database server ran out of memory. Nothing was saved. Try again "
+                    "shortly.", 10),
+    "57P01": Outage(503, "The database is restarting",
+                    "The database server is restarting. Nothing was saved. Try again in a "
+                    "few seconds.", 5),
+    "57P03": Outage(503, "The database is starting",
+                    "The database server is starting up. Try again in a few seconds.", 5),
+}
+UNREACHABLE = Outage(
+    503, "The database is unreachable",
+    "The console cannot reach its database right now, so it cannot show or save anything. "
+    "Nothing was written. It will recover by itself when the database is back: try again "
+    "in a few seconds.", 10,
+)
+_SQLITE_FAULTS = (
+    ("database is locked", Outage(
+        503, "The database is busy",
+        "Another operation is writing to the database. Nothing was saved. Try again in a "
+        "moment.", 2)),
+    ("database or disk is full", _PG_FAULTS["53100"]),
+    ("disk i/o error", Outage(
+        503, "The database cannot be written",
+        "The database file cannot be read or written (a disk error). Nothing was saved. "
+        "Tell the administrator.", 60)),
+)
+
+
+def outage_of(exc: BaseException) -> Outage | None:
+    """What to tell people about ``exc`` when it is a database fault, else None (a bug)."""
+    from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+    from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+    if isinstance(exc, PoolTimeout):
+        return Outage(503, "The console is busy",
+                      "Every database connection is in use. Nothing was saved. Try again in a "
+                      "moment.", 2)
+    if not isinstance(exc, DBAPIError):
+        return None
+    code = getattr(exc.orig, "pgcode", None)
+    if code in _PG_FAULTS:
+        return _PG_FAULTS[code]
+    if exc.connection_invalidated or isinstance(exc, InterfaceError):
+        return UNREACHABLE
+    text = str(exc.orig).lower()
+    for words, outage in _SQLITE_FAULTS:
+        if words in text:
+            return outage
+    if isinstance(exc, OperationalError) and code is None:
+        # psycopg2 reports a refused, dropped or closed connection without a SQLSTATE.
+        return UNREACHABLE
+    return None

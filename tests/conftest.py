@@ -15,6 +15,7 @@ import html
 import os
 import re
 import shutil
+import sqlite3
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -150,6 +151,13 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A SQLite file migrated to head once per run; each test gets a copy."""
     path = tmp_path_factory.mktemp("sqlite_template") / "migrated.sqlite3"
     migrate_database(f"sqlite:///{path}")
+    # The console opens SQLite in WAL mode; back to a rollback journal, so that the one
+    # file holds everything (no -wal beside it) and a copy of it is the whole database.
+    raw = sqlite3.connect(path)
+    try:
+        raw.execute("PRAGMA journal_mode=DELETE")
+    finally:
+        raw.close()
     return path
 
 
@@ -360,12 +368,16 @@ def delete_through_console(client: FlaskClient, endpoint: str, *ids: int) -> tup
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """PostgreSQL-only tests are not collected for SQLite at all (rather than shown as skipped)."""
+    """PostgreSQL-only tests are not collected for SQLite at all (rather than shown as
+    skipped), nor SQLite-only tests (its journal, its files) for PostgreSQL."""
     keep, drop = [], []
     for item in items:
         callspec = getattr(item, "callspec", None)
         on_sqlite = callspec is not None and callspec.params.get("database_url") == "sqlite"
-        (drop if on_sqlite and item.get_closest_marker("postgres_only") else keep).append(item)
+        on_postgres = callspec is not None and callspec.params.get("database_url") == "postgresql"
+        wrong = (on_sqlite and item.get_closest_marker("postgres_only")) or (
+            on_postgres and item.get_closest_marker("sqlite_only"))
+        (drop if wrong else keep).append(item)
     if drop:
         config.hook.pytest_deselected(items=drop)
         items[:] = keep

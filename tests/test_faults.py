@@ -1,0 +1,128 @@
+"""Database faults get the console's own pages, which need no database themselves.
+
+A database that cannot be reached answers 503 with Retry-After (even for a signed-in
+user, whose account cannot be loaded); a statement timeout and a lock wait that ran out
+are said in words; SQLite readers are never refused while a writer holds the file.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from flask import Flask
+
+from console import create_app
+from console.extensions import db as _db
+from console.models import Role
+from tests.conftest import IsolatedClient
+from tests.history_helpers import login_client
+
+UNREACHABLE = {
+    "sqlite": "sqlite:////nonexistent-folder-of-the-fault-test/console.sqlite3",
+    # Port 1 on loopback: nothing listens, the connection is refused at once.
+    "postgresql": "postgresql+psycopg2://postgres@127.0.0.1:1/console",
+}
+
+
+def app_on(url: str, tmp_path: Path) -> Flask:
+    """The console with the test's secret key (so a session cookie carries over) on ``url``."""
+    app = create_app({
+        "TESTING": True, "SECRET_KEY": "test-secret", "SQLALCHEMY_DATABASE_URI": url,
+        "WTF_CSRF_ENABLED": True, "INSTANCE_PATH": str(tmp_path / "other-instance"),
+    })
+    app.test_client_class = IsolatedClient
+    return app
+
+
+def test_an_unreachable_database_is_a_503_page_that_needs_no_database(
+    app: Flask, database_url: str, tmp_path: Path
+) -> None:
+    dialect = "sqlite" if database_url.startswith("sqlite") else "postgresql"
+    editor = login_client(app, "editor@example.com", Role.editor)
+    cookie = editor.get_cookie("session")
+    assert cookie is not None
+    down = app_on(UNREACHABLE[dialect], tmp_path).test_client()
+    down.set_cookie("session", cookie.value)
+    for url in ("/admin/", "/admin/todo/", "/admin/todo/details/?id=1"):
+        response = down.get(url)
+        assert response.status_code == 503, (url, response.get_data(as_text=True)[:300])
+        assert response.headers["Retry-After"] == "10"
+        page = response.get_data(as_text=True)
+        assert "The database is unreachable" in page and "Nothing was written" in page
+        assert "editor@example.com" not in page  # the account could not be loaded
+    answer = down.get("/admin/todo/", headers={"Accept": "application/json"})
+    assert answer.status_code == 503 and answer.get_json()["ok"] is False
+    # The same console on the reachable database serves the same session again.
+    assert editor.get("/admin/").status_code == 200
+
+
+@pytest.mark.postgres_only
+def test_a_statement_timeout_and_a_lock_wait_are_said_in_words(
+    database_url: str, tmp_path: Path
+) -> None:
+    app = app_on(database_url, tmp_path)
+
+    @app.get("/fault/slow")
+    def slow() -> Any:
+        _db.session.execute(sa.text("SET LOCAL statement_timeout = 50"))
+        _db.session.execute(sa.text("SELECT pg_sleep(2)"))
+        return "not reached"
+
+    @app.get("/fault/locked")
+    def locked() -> Any:
+        _db.session.execute(sa.text("SET LOCAL lock_timeout = 50"))
+        _db.session.execute(sa.text("LOCK TABLE account IN ACCESS EXCLUSIVE MODE"))
+        return "not reached"
+
+    client = app.test_client()
+    response = client.get("/fault/slow")
+    assert response.status_code == 503
+    assert "ran longer than allowed (a statement timeout)" in response.get_data(as_text=True)
+    holder = sa.create_engine(database_url)
+    try:
+        with holder.connect() as conn:
+            conn.execute(sa.text("LOCK TABLE account IN SHARE MODE"))
+            response = client.get("/fault/locked")
+            assert response.status_code == 409
+            assert "being written by another operation" in response.get_data(as_text=True)
+    finally:
+        holder.dispose()
+
+
+@pytest.mark.sqlite_only
+def test_sqlite_is_in_wal_mode_and_readers_pass_a_writer(
+    app: Flask, database_url: str, viewer_client: Any, sample: dict
+) -> None:
+    assert _db.session.execute(sa.text("PRAGMA journal_mode")).scalar() == "wal"
+    path = database_url.removeprefix("sqlite:///")
+    writer = sqlite3.connect(path, isolation_level=None)
+    try:
+        # An import's commit in progress: a write transaction holding the file.
+        writer.execute("BEGIN IMMEDIATE")
+        writer.execute("UPDATE todo SET description = 'being written' WHERE id = ?",
+                       (sample["milk"],))
+        pages = []
+        reader = threading.Thread(target=lambda: pages.append(viewer_client.get("/admin/todo/")))
+        reader.start()
+        reader.join(timeout=30)
+        assert pages and pages[0].status_code == 200
+        assert "Buy milk" in pages[0].get_data(as_text=True)  # the committed state
+    finally:
+        writer.execute("ROLLBACK")
+        writer.close()
+
+
+def test_the_instance_folder_comes_from_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = tmp_path / "instance-a"
+    monkeypatch.setenv("CONSOLE_INSTANCE_PATH", str(folder))
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path}/a.sqlite3")
+    app = create_app({"TESTING": True})
+    assert app.instance_path == str(folder)
+    assert (folder / "secret_key").exists()  # the generated key lives there
