@@ -138,3 +138,25 @@ def test_an_index_with_other_columns_under_its_name_stays_two_lines(at_head):
         "CREATE INDEX ix_todo_completed_due_date ON todo (due_date)",
     )
     assert sorted(item.kind for item in _demo_drift(at_head)) == ["extra index", "index missing"]
+
+
+@pytest.mark.parametrize("strict", [False, True])
+def test_schema_status_counts_tables_of_nobody_only_when_strict(at_head, tmp_path, strict):
+    execute(at_head, "CREATE TABLE their_table (id INTEGER PRIMARY KEY)")
+    args = ["schema-status", "--strict"] if strict else ["schema-status"]
+    with console_app(at_head, schema.CONSOLE_SCRIPTS, tmp_path) as app:
+        result = app.test_cli_runner().invoke(main, args)
+    assert "Not managed by the console: their_table" in result.output
+    assert "Drift: none" in result.output
+    if strict:
+        assert result.exit_code == 1, result.output
+        assert "--strict: tables not managed by the console count as drift" in result.output
+    else:
+        assert result.exit_code == 0, result.output
+
+
+def test_schema_status_strict_passes_without_tables_of_nobody(at_head, tmp_path):
+    with console_app(at_head, schema.CONSOLE_SCRIPTS, tmp_path) as app:
+        result = app.test_cli_runner().invoke(main, ["schema-status", "--strict"])
+    assert result.exit_code == 0, result.output
+    assert "Not managed by the console: none" in result.output
