@@ -19,7 +19,7 @@ from console import schema
 from console.cli import main
 from console.demo.models import DemoBase
 from console.models import Base
-from tests.schema_helpers import admin_client, console_app, empty_database, execute
+from tests.schema_helpers import admin_client, console_app, copy_scripts, empty_database, execute
 
 HISTORIES = [schema.console_history(), schema.demo_history()]
 FK = "fk_todo_list_id_todo_list"
@@ -160,3 +160,34 @@ def test_schema_status_strict_passes_without_tables_of_nobody(at_head, tmp_path)
         result = app.test_cli_runner().invoke(main, ["schema-status", "--strict"])
     assert result.exit_code == 0, result.output
     assert "Not managed by the console: none" in result.output
+
+
+def test_autogenerate_proposes_no_drop_of_an_extra_table_or_column(at_head, tmp_path, caplog):
+    """On each database: someone's table and a column the models lack stay, with a warning."""
+    execute(
+        at_head,
+        "CREATE TABLE their_table (id INTEGER PRIMARY KEY, note VARCHAR(20))",
+        "ALTER TABLE account ADD COLUMN nickname VARCHAR(20)",
+        "ALTER TABLE todo ADD COLUMN colour VARCHAR(10)",
+    )
+    sources = []
+    engine = sa.create_engine(at_head, poolclass=sa.pool.NullPool)
+    for history in HISTORIES:
+        scripts = copy_scripts(tmp_path, history.directory)
+        with engine.connect() as conn:
+            config = Config(str(scripts / "alembic.ini"))
+            config.set_main_option("script_location", str(scripts))
+            config.attributes.update(connection=conn, skip_logging_config=True)
+            with caplog.at_level("WARNING", logger="alembic.env"):
+                command.revision(config, message="nothing", autogenerate=True, rev_id="x_none")
+        [path] = (scripts / "versions").glob("x_none*.py")
+        sources.append(path.read_text())
+    engine.dispose()
+    for source in sources:
+        upgrade = source[source.index("def upgrade"):source.index("def downgrade")]
+        assert "drop_table" not in upgrade and "drop_column" not in upgrade, upgrade
+        assert "their_table" not in source
+        assert "op." not in upgrade, upgrade
+    assert "Not dropping column account.nickname" in caplog.text
+    assert "Not dropping column todo.colour" in caplog.text
+    assert "their_table" not in caplog.text
