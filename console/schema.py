@@ -878,6 +878,43 @@ def _plain(value: Any) -> str:
     return str(getattr(text, "text", text))
 
 
+def pending_rule_fix(
+    bind: Bind, histories: Iterable[HistoryLike], table: str, columns: Iterable[str], rule: str
+) -> tuple[History, RevisionInfo] | None:
+    """The first pending revision that gives ``table``'s foreign key on ``columns`` ON DELETE
+    ``rule``, with its history; None when no pending revision does.
+
+    Read from the scripts' source: a revision that names the table, each column and
+    ``ondelete`` with that rule (as ``op.create_foreign_key(..., ondelete="CASCADE")`` or
+    ``sa.ForeignKeyConstraint(..., ondelete="CASCADE")`` do).
+    """
+    wanted = [table, *columns]
+    with _connect(bind) as conn:
+        for history in map(as_history, histories):
+            if table not in history.tables:
+                continue
+            current = status(conn, history)
+            if not current.can_upgrade:
+                continue
+            script_dir = scripts(history)
+            for rev in current.pending:
+                path = script_dir.get_revision(rev.id).path
+                if _sets_rule(Path(path).read_text(encoding="utf-8"), wanted, rule):
+                    return history, rev
+    return None
+
+
+def _sets_rule(source: str, names: list[str], rule: str) -> bool:
+    def quoted(word: str) -> bool:
+        return f"'{word}'" in source or f'"{word}"' in source
+
+    text = source.lower()
+    rule_words = (f"ondelete='{rule.lower()}'", f'ondelete="{rule.lower()}"')
+    return all(quoted(name) for name in names) and any(
+        word in text.replace(" ", "") for word in rule_words
+    )
+
+
 # --- actions -----------------------------------------------------------------------------
 
 
