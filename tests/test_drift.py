@@ -191,3 +191,35 @@ def test_autogenerate_proposes_no_drop_of_an_extra_table_or_column(at_head, tmp_
     assert "Not dropping column account.nickname" in caplog.text
     assert "Not dropping column todo.colour" in caplog.text
     assert "their_table" not in caplog.text
+
+
+@pytest.mark.parametrize("rule", ["CASCADE", "SET NULL"])
+def test_a_pending_revision_is_the_fix_only_when_it_sets_the_models_rule(
+    rule_changed, tmp_path, rule
+):
+    from tests.schema_helpers import revision_source
+
+    scripts = copy_scripts(
+        tmp_path,
+        schema.DEMO_SCRIPTS,
+        d0002_rule=revision_source(
+            "d0002_rule", "d0001_demo_tables", "Another rule for to-dos",
+            f"""\
+            with op.batch_alter_table("todo") as batch:
+                batch.drop_constraint("{FK}", type_="foreignkey")
+                batch.create_foreign_key(
+                    "{FK}", "todo_list", ["list_id"], ["id"], ondelete="{rule}"
+                )
+            """,
+        ),
+    )
+    history = schema.demo_history(scripts)
+    found = schema.pending_rule_fix(rule_changed, [history], "todo", ["list_id"], "CASCADE")
+    if rule == "CASCADE":
+        assert found is not None and found[1].id == "d0002_rule"
+    else:
+        assert found is None
+    # Nothing pending in the shipped scripts: no revision to point to.
+    assert schema.pending_rule_fix(
+        rule_changed, [schema.demo_history()], "todo", ["list_id"], "CASCADE"
+    ) is None
