@@ -39,6 +39,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
+from sqlalchemy.schema import AddConstraint
 
 from console.audit import record
 from console.catalogue import Edge, mapper_of, table_of
@@ -548,6 +549,8 @@ class RelationshipRow:
     problem: str | None = None
     database_problem: bool = False
     advice: str | None = None
+    # The one statement a DBA can run to fix the database's ON DELETE rule, where there is one.
+    sql: str | None = None
 
 
 def _rule_text(rule: str | None) -> str:
@@ -600,10 +603,72 @@ def _orm_disagreement(edge: Edge, orm: dict[str, Any]) -> tuple[str | None, str 
     return problem, advice
 
 
+def rule_advice(
+    connection: Connection,
+    edge: Edge,
+    reflected: dict[str, Any],
+    database_rule: str,
+    pending: str | None = None,
+) -> tuple[str, str | None]:
+    """What to do about a foreign key whose ON DELETE rule differs from the models'.
+
+    Only this one foreign key changes: generating a migration from the models on a
+    database that differs in other ways too could propose other, destructive changes.
+    ``pending``: the sentence naming a pending migration that makes the change, if any.
+    On PostgreSQL (and other dialects that alter constraints) the exact statement a DBA
+    can run; SQLite cannot alter a constraint, so the table is rebuilt by a migration.
+    Returns the advice and that statement (None where there is none to run).
+    """
+    constraint = next(iter(edge.fk.foreign_keys)).constraint
+    if constraint is None:  # a ForeignKey always belongs to a constraint once on a table
+        return f"Change the ON DELETE rule of {edge.fk} to match the models.", None
+    table = constraint.table
+    columns = ", ".join(column.name for column in constraint.columns)
+    declared = _rule_text(constraint.ondelete)
+    change = (
+        f"Change the ON DELETE rule of {table.name} ({columns}) -> {edge.target.table.name} "
+        f"from {database_rule} to {declared}, and only that."
+    )
+    if pending:
+        return f"{change} {pending}", None
+    dialect = connection.dialect
+    if dialect.name == "sqlite":
+        return (
+            f"{change} SQLite cannot alter a foreign key: table {table.name} must be rebuilt, "
+            "which a migration does. Generate one with `console db migrate` (for the demo's "
+            "tables: `console db migrate -d console/demo/migrations`) and review its output "
+            "before applying it: keep only the change of this foreign key (on a database that "
+            "differs from the models in other ways it proposes those changes too), then run "
+            "`console db upgrade`.",
+            None,
+        )
+    preparer = dialect.identifier_preparer
+    prefix = f"ALTER TABLE {preparer.format_table(table)} "
+    add = str(AddConstraint(constraint).compile(dialect=dialect))
+    name = reflected.get("name")
+    if name and add.startswith(prefix):
+        sql = f"{prefix}DROP CONSTRAINT {preparer.quote(name)}, {add[len(prefix):]};"
+    else:
+        sql = f"{add};"
+    return (
+        f"{change} A DBA can run this one statement (it checks every row of {table.name} "
+        "while it holds a lock on the table), then reload this page:",
+        sql,
+    )
+
+
 def relationship_report(
-    connection: Connection, edges: Sequence[Edge], *, tables: set[str] | None = None
+    connection: Connection,
+    edges: Sequence[Edge],
+    *,
+    tables: set[str] | None = None,
+    pending_fix: Callable[[Edge, str], str | None] | None = None,
 ) -> list[RelationshipRow]:
-    """Each relationship's declared policy, the database's ON DELETE rule and the ORM options."""
+    """Each relationship's declared policy, the database's ON DELETE rule and the ORM options.
+
+    ``pending_fix(edge, rule)``: a sentence naming a pending migration that gives the
+    edge's foreign key ON DELETE ``rule``, or None; the advice then points to it.
+    """
     inspector = inspect(connection)
     existing = set(inspector.get_table_names())
     reflected: dict[str, list[Any]] = {}
@@ -643,10 +708,8 @@ def relationship_report(
                     f"ON DELETE {row.database}: a delete would not do what its preview says."
                 )
                 row.database_problem = True
-                row.advice = (
-                    "Run the pending migration (console db upgrade); if none is pending, "
-                    "generate one (flask db migrate), review it and apply it."
-                )
+                fix = pending_fix(edge, declared_rule) if pending_fix else None
+                row.advice, row.sql = rule_advice(connection, edge, match, row.database, fix)
         orm = row.orm
         if orm and row.problem is None:
             row.problem, row.advice = _orm_disagreement(edge, orm)

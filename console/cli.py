@@ -361,12 +361,17 @@ def export_command(model: str, fmt: str, output: str | None) -> None:
 
 
 @commands.command("schema-status")
+@click.option(
+    "--strict",
+    is_flag=True,
+    help="Count tables not managed by the console as drift too (exit 1 when there are any).",
+)
 @with_appcontext
-def schema_status_command() -> None:
+def schema_status_command(strict: bool) -> None:
     """Show where the database stands against the migrations; exit 1 if pending or drifting.
 
     Tables that are neither the console's nor its histories' nor a managed model's are
-    listed as not managed by the console, and never make it fail.
+    listed as not managed by the console, and make it fail only with ``--strict``.
     """
     from console import histories_of_app, managed_tables, schema
 
@@ -375,7 +380,13 @@ def schema_status_command() -> None:
     )
     for line in schema.report_lines(report):
         click.echo(line)
-    if not report.ok:
+    unmanaged = strict and bool(report.unmanaged)
+    if unmanaged:
+        click.echo(
+            "--strict: tables not managed by the console count as drift "
+            f"({', '.join(report.unmanaged)})."
+        )
+    if not report.ok or unmanaged:
         raise click.exceptions.Exit(1)
 
 

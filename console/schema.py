@@ -696,14 +696,89 @@ def compare(conn: Connection, metadata: sa.MetaData) -> list[Any]:
 
 
 def describe_drift(conn: Connection, metadata: sa.MetaData) -> list[DriftItem]:
-    """The differences between the models and the live schema, in plain words."""
+    """The differences between the models and the live schema, in plain words.
+
+    Autogenerate reports a foreign key whose ON DELETE (or ON UPDATE) rule changed as
+    an extra foreign key plus a missing one, and an index that differs only by name as
+    an extra index plus a missing one: each such pair is one line naming what differs.
+    """
     items: list[DriftItem] = []
-    for diff in compare(conn, metadata):
+    for diff in _paired(compare(conn, metadata)):
         if isinstance(diff, list):
             items.extend(_describe_modify(change) for change in diff)
         else:
             items.append(_describe(diff))
     return items
+
+
+def _fk_key(fk: Any) -> tuple[Any, ...]:
+    """What makes two foreign keys the same one, their rules and name aside."""
+    return (
+        fk.table.schema,
+        fk.table.name,
+        tuple(column.name for column in fk.columns),
+        tuple(element.target_fullname for element in fk.elements),
+    )
+
+
+def _index_key(index: Any) -> tuple[Any, ...] | None:
+    """What makes two indexes the same but for their names; None for expression indexes."""
+    columns = tuple(column.name for column in index.columns)
+    if not columns or len(columns) != len(index.expressions):
+        return None
+    using = (index.dialect_kwargs.get("postgresql_using") or "btree").lower()
+    return (index.table.schema, index.table.name, columns, bool(index.unique), using)
+
+
+def _paired(diffs: list[Any]) -> list[Any]:
+    """``diffs`` with each remove+add of one foreign key or one renamed index made one item.
+
+    The pair becomes ``("change_fk_rules", in_database, in_models)`` or
+    ``("rename_index", in_database, in_models)``, in the place of the removal.
+    """
+    added: dict[tuple[Any, ...], int] = {}
+    for i, diff in enumerate(diffs):
+        if _op(diff) == "add_fk":
+            added[("fk", *_fk_key(diff[1]))] = i
+        elif _op(diff) == "add_index" and (key := _index_key(diff[1])) is not None:
+            added[("index", *key)] = i
+    pairs: dict[int, Any] = {}
+    taken: set[int] = set()
+    for i, diff in enumerate(diffs):
+        op = _op(diff)
+        if op == "remove_fk":
+            j = added.get(("fk", *_fk_key(diff[1])))
+            if j is not None and j not in taken and _rules_differ(diff[1], diffs[j][1]):
+                pairs[i] = ("change_fk_rules", diff[1], diffs[j][1])
+                taken.add(j)
+        elif op == "remove_index" and (key := _index_key(diff[1])) is not None:
+            j = added.get(("index", *key))
+            if j is not None and j not in taken and diffs[j][1].name != diff[1].name:
+                pairs[i] = ("rename_index", diff[1], diffs[j][1])
+                taken.add(j)
+    return [pairs.get(i, diff) for i, diff in enumerate(diffs) if i not in taken]
+
+
+def _op(diff: Any) -> str | None:
+    return None if isinstance(diff, list) else str(diff[0])
+
+
+def rule(value: str | None) -> str:
+    """An ON DELETE / ON UPDATE rule as SQL says it (none given is NO ACTION)."""
+    return (value or "NO ACTION").upper()
+
+
+def _rules_differ(in_database: Any, in_models: Any) -> bool:
+    return any(
+        rule(getattr(in_database, name)) != rule(getattr(in_models, name))
+        for name in ("ondelete", "onupdate")
+    )
+
+
+def _fk_columns(fk: Any) -> str:
+    names = [column.name for column in fk.columns]
+    inner = names[0] if len(names) == 1 else f"({', '.join(names)})"
+    return f"{fk.table.name}.{inner}"
 
 
 _IN_MODELS = "is in the models but not in the database"
@@ -733,6 +808,24 @@ def _describe(diff: tuple[Any, ...]) -> DriftItem:
         unique = "Unique index" if index.unique else "Index"
         return DriftItem(
             kind, f"{unique} {index.name} on {index.table.name} ({_cols(index)}) {where}."
+        )
+    if op == "change_fk_rules":
+        in_database, in_models = diff[1], diff[2]
+        changes = [
+            f"{label} is {rule(getattr(in_database, name))} in the database, "
+            f"{rule(getattr(in_models, name))} in the models"
+            for name, label in (("ondelete", "ON DELETE"), ("onupdate", "ON UPDATE"))
+            if rule(getattr(in_database, name)) != rule(getattr(in_models, name))
+        ]
+        kind = "ON DELETE changed" if changes[0].startswith("ON DELETE") else "ON UPDATE changed"
+        return DriftItem(kind, f"{_fk_columns(in_models)}: {'; '.join(changes)}.")
+    if op == "rename_index":
+        in_database, in_models = diff[1], diff[2]
+        unique = "Unique index" if in_models.unique else "Index"
+        return DriftItem(
+            "index renamed",
+            f"{unique} {in_database.name} on {in_models.table.name} ({_cols(in_models)}) in "
+            f"the database is {in_models.name} in the models.",
         )
     if op in ("add_fk", "remove_fk"):
         fk = diff[1]
@@ -783,6 +876,43 @@ def _plain(value: Any) -> str:
         return "none"
     text = getattr(value, "arg", value)
     return str(getattr(text, "text", text))
+
+
+def pending_rule_fix(
+    bind: Bind, histories: Iterable[HistoryLike], table: str, columns: Iterable[str], rule: str
+) -> tuple[History, RevisionInfo] | None:
+    """The first pending revision that gives ``table``'s foreign key on ``columns`` ON DELETE
+    ``rule``, with its history; None when no pending revision does.
+
+    Read from the scripts' source: a revision that names the table, each column and
+    ``ondelete`` with that rule (as ``op.create_foreign_key(..., ondelete="CASCADE")`` or
+    ``sa.ForeignKeyConstraint(..., ondelete="CASCADE")`` do).
+    """
+    wanted = [table, *columns]
+    with _connect(bind) as conn:
+        for history in map(as_history, histories):
+            if table not in history.tables:
+                continue
+            current = status(conn, history)
+            if not current.can_upgrade:
+                continue
+            script_dir = scripts(history)
+            for rev in current.pending:
+                path = script_dir.get_revision(rev.id).path
+                if _sets_rule(Path(path).read_text(encoding="utf-8"), wanted, rule):
+                    return history, rev
+    return None
+
+
+def _sets_rule(source: str, names: list[str], rule: str) -> bool:
+    def quoted(word: str) -> bool:
+        return f"'{word}'" in source or f'"{word}"' in source
+
+    text = source.lower()
+    rule_words = (f"ondelete='{rule.lower()}'", f'ondelete="{rule.lower()}"')
+    return all(quoted(name) for name in names) and any(
+        word in text.replace(" ", "") for word in rule_words
+    )
 
 
 # --- actions -----------------------------------------------------------------------------

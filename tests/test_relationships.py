@@ -97,12 +97,86 @@ def drifted_client(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[F
         drop_pg_database(url)
 
 
+CHANGE = (
+    "Change the ON DELETE rule of todo (list_id) -&gt; todo_list from RESTRICT to CASCADE, "
+    "and only that."
+)
+PG_SQL = (
+    "ALTER TABLE todo DROP CONSTRAINT fk_todo_list_id_todo_list, ADD CONSTRAINT "
+    "fk_todo_list_id_todo_list FOREIGN KEY(list_id) REFERENCES todo_list (id) ON DELETE CASCADE;"
+)
+
+
 def test_page_flags_a_foreign_key_the_database_has_otherwise(drifted_client):
     text = drifted_client.get("/admin/relationships/").get_data(as_text=True)
     assert "1 relationship disagrees with the models" in text
     assert "The models declare ON DELETE CASCADE but the database has ON DELETE RESTRICT" in text
-    assert "Run the pending migration (console db upgrade)" in text
     assert 'class="table-danger"' in text
+
+
+def test_advice_names_the_rule_and_the_safe_way_to_change_it(drifted_client):
+    """Never "generate a migration and apply it": the one change, and how to make only it."""
+    text = drifted_client.get("/admin/relationships/").get_data(as_text=True)
+    assert CHANGE in text
+    assert "generate one" not in text and "flask db migrate" not in text
+    if _db.engine.dialect.name == "postgresql":
+        assert f'<pre class="small relationship-sql"><code>{PG_SQL}</code></pre>' in text
+        assert "A DBA can run this one statement" in text
+    else:
+        assert "relationship-sql" not in text
+        assert "SQLite cannot alter a foreign key: table todo must be rebuilt" in text
+        assert "`console db migrate -d console/demo/migrations`" in text
+        assert "review its output before applying it: keep only the change of this foreign " \
+            "key" in text
+
+
+def test_the_postgresql_statement_fixes_the_rule(drifted_client):
+    """The statement shown runs as it is, and afterwards the page finds nothing to fix."""
+    if _db.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite has no statement to run")
+    with _db.engine.begin() as conn:
+        conn.exec_driver_sql(PG_SQL)
+    text = drifted_client.get("/admin/relationships/").get_data(as_text=True)
+    assert "Models, ORM and database agree on every relationship." in text
+
+
+def test_advice_names_a_pending_migration_that_fixes_the_rule(
+    drifted_client, tmp_path, monkeypatch
+):
+    """A pending revision setting the rule is the fix to run, instead of hand-made SQL."""
+    from console import schema
+    from tests.schema_helpers import HEAD, copy_scripts, revision_source
+
+    scripts = copy_scripts(
+        tmp_path,
+        schema.DEMO_SCRIPTS,
+        d0002_todo_cascade=revision_source(
+            "d0002_todo_cascade", "d0001_demo_tables", "Deleting a list deletes its to-dos",
+            """\
+            with op.batch_alter_table("todo") as batch:
+                batch.drop_constraint("fk_todo_list_id_todo_list", type_="foreignkey")
+                batch.create_foreign_key(
+                    "fk_todo_list_id_todo_list", "todo_list", ["list_id"], ["id"],
+                    ondelete="CASCADE",
+                )
+            """,
+        ),
+    )
+    with _db.engine.begin() as conn:
+        for history in (schema.console_history(), schema.demo_history()):
+            conn.exec_driver_sql(
+                f"CREATE TABLE {history.version_table} (version_num VARCHAR(32) PRIMARY KEY)"
+            )
+        conn.exec_driver_sql(
+            f"INSERT INTO {schema.CONSOLE_VERSION_TABLE} VALUES ('{HEAD}')"
+        )
+        conn.exec_driver_sql("INSERT INTO alembic_version VALUES ('d0001_demo_tables')")
+    monkeypatch.setattr(schema, "DEMO_SCRIPTS", scripts)
+    text = drifted_client.get("/admin/relationships/").get_data(as_text=True)
+    assert CHANGE in text
+    assert "The pending revision d0002_todo_cascade (Deleting a list deletes its to-dos)" in text
+    assert f"console db upgrade -d {scripts}" in text
+    assert "relationship-sql" not in text and "SQLite cannot alter" not in text
 
 
 def test_delete_touching_a_drifted_relationship_is_refused(drifted_client):
