@@ -130,10 +130,9 @@ def test_advice_names_the_rule_and_the_safe_way_to_change_it(drifted_client):
             "key" in text
 
 
+@pytest.mark.postgres_only
 def test_the_postgresql_statement_fixes_the_rule(drifted_client):
     """The statement shown runs as it is, and afterwards the page finds nothing to fix."""
-    if _db.engine.dialect.name != "postgresql":
-        pytest.skip("SQLite has no statement to run")
     with _db.engine.begin() as conn:
         conn.exec_driver_sql(PG_SQL)
     text = drifted_client.get("/admin/relationships/").get_data(as_text=True)
