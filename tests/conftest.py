@@ -373,8 +373,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     keep, drop = [], []
     for item in items:
         callspec = getattr(item, "callspec", None)
-        on_sqlite = callspec is not None and callspec.params.get("database_url") == "sqlite"
-        on_postgres = callspec is not None and callspec.params.get("database_url") == "postgresql"
+        # The database a test runs on: its database_url, or a fixture of its own
+        # parametrised the same way ("sqlite" / "postgresql").
+        values = {v for v in callspec.params.values() if isinstance(v, str)} if callspec else set()
+        on_sqlite, on_postgres = "sqlite" in values, "postgresql" in values
         wrong = (on_sqlite and item.get_closest_marker("postgres_only")) or (
             on_postgres and item.get_closest_marker("sqlite_only"))
         (drop if wrong else keep).append(item)
