@@ -98,9 +98,10 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(auth_bp)
     auth_commands.register(app)
 
-    from console.admin import init_admin
+    from console.admin import init_admin, locks
 
     init_admin(app)
+    locks.init_app(app)
     _register_error_pages(app)
 
     from console import cli
@@ -129,6 +130,22 @@ def _sqlite_foreign_keys(dbapi_connection: Any, _record: Any) -> None:
         cursor.execute("PRAGMA busy_timeout=10000")
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.close()
+
+
+def _with_running_imports(outage: Any) -> Any:
+    """A lock-wait refusal that names the imports running now, if there are any."""
+    from dataclasses import replace
+
+    from console.admin.locks import running_imports
+
+    try:
+        running = running_imports()
+    except Exception:  # the refusal stands without the names
+        log.debug("Could not list running imports", exc_info=True)
+        return outage
+    if not running:
+        return outage
+    return replace(outage, message=outage.message + " Running now: " + "; ".join(running) + ".")
 
 
 def wants_json() -> bool:
@@ -187,6 +204,8 @@ def _register_error_pages(app: Flask) -> None:
             return render_error(500)
         db.session.remove()
         headers = {"Retry-After": str(outage.retry_after)} if outage.retry_after else {}
+        if outage.status == 409:
+            outage = _with_running_imports(outage)
         if wants_json():
             return jsonify(ok=False, error=outage.message, status=outage.status), \
                 outage.status, headers

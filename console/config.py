@@ -128,6 +128,8 @@ def from_environment(instance_path: str) -> dict[str, Any]:
         # Sign-in requests (password and code steps) per client address.
         "CONSOLE_LOGIN_RATE_LIMIT": _rate("CONSOLE_LOGIN_RATE_LIMIT", "30/minute"),
         "CONSOLE_PAGE_SIZE": _page_size(),
+        # How long a web request waits for a row lock (PostgreSQL) before answering 409.
+        "CONSOLE_LOCK_TIMEOUT_SECONDS": _positive("CONSOLE_LOCK_TIMEOUT_SECONDS", 5),
         # Rows one bulk edit or delete may name; a bigger selection is refused with a message.
         "CONSOLE_MAX_SELECTION": _int("CONSOLE_MAX_SELECTION", 1_000),
         # Rows one "Select all matching" action (a filter, not ids) may reach; more is refused.

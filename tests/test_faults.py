@@ -7,6 +7,7 @@ are said in words; SQLite readers are never refused while a writer holds the fil
 
 from __future__ import annotations
 
+import io
 import sqlite3
 import threading
 from pathlib import Path
@@ -19,7 +20,7 @@ from flask import Flask
 from console import create_app
 from console.extensions import db as _db
 from console.models import Role
-from tests.conftest import IsolatedClient
+from tests.conftest import IsolatedClient, post_form
 from tests.history_helpers import login_client
 
 UNREACHABLE = {
@@ -126,3 +127,48 @@ def test_the_instance_folder_comes_from_the_environment(
     app = create_app({"TESTING": True})
     assert app.instance_path == str(folder)
     assert (folder / "secret_key").exists()  # the generated key lives there
+
+
+@pytest.mark.postgres_only
+def test_a_save_of_rows_an_import_holds_is_a_409_naming_the_import(
+    app: Flask, database_url: str, editor_client: Any, sample: dict
+) -> None:
+    """No request waits for an import's row locks until a worker timeout kills it."""
+    import time
+
+    from console.admin.transfer import job_store
+    from console.models import Account
+
+    app.config["CONSOLE_LOCK_TIMEOUT_SECONDS"] = 1
+    # An import of to-dos committing now, confirmed by the editor.
+    store = job_store(app)
+    job_id = store.create(io.BytesIO(b"description,list\n"), model="todo", file_name="big.csv",
+                          upsert=True, account_id=None)
+    editor = _db.session.scalar(sa.select(Account).where(Account.email == "editor@example.com"))
+    store.update(job_id, state="running", phase="commit", confirmed_by=editor.id,
+                 confirmed_at=time.time(), touched=time.time())
+    holder = sa.create_engine(database_url)
+    try:
+        with holder.connect() as conn:
+            conn.execute(sa.text("SELECT id FROM todo WHERE id = :id FOR UPDATE"),
+                         {"id": sample["milk"]})
+            started = time.monotonic()
+            response = post_form(editor_client, f"/admin/todo/edit/?id={sample['milk']}",
+                                 {"description": "Buy oat milk", "todo_list": sample["groceries"],
+                                  "priority": "normal"})
+            waited = time.monotonic() - started
+            page = response.get_data(as_text=True)
+            assert response.status_code == 409, page[:500]
+            assert "being written by another operation" in page
+            assert "an import of todo (big.csv) started by editor@example.com" in page
+            assert waited < 10
+    finally:
+        holder.dispose()
+    # Nothing was written; once the lock is gone the same save goes through.
+    _db.session.expire_all()
+    assert _db.session.scalar(sa.text("SELECT description FROM todo WHERE id = :id"),
+                              {"id": sample["milk"]}) == "Buy milk"
+    response = post_form(editor_client, f"/admin/todo/edit/?id={sample['milk']}",
+                         {"description": "Buy oat milk", "todo_list": sample["groceries"],
+                          "priority": "normal"})
+    assert response.status_code == 302
