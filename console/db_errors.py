@@ -125,6 +125,22 @@ _SQLITE_FAULTS = (
 )
 
 
+_MISSING_TABLE = (
+    re.compile(r'relation "([^"]+)" does not exist'),  # PostgreSQL
+    re.compile(r"no such table: (\S+)"),  # SQLite
+)
+
+
+def _missing_table(table: str) -> Outage:
+    return Outage(
+        503, "The database is not set up",
+        f"The table {table} does not exist in the database. If the console has not been set "
+        "up on this database yet, run `console init` (it creates the console's own tables and "
+        "the first admin account). If it is a table of your application, create it with your "
+        "application's migrations.", None,
+    )
+
+
 def outage_of(exc: BaseException) -> Outage | None:
     """What to tell people about ``exc`` when it is a database fault, else None (a bug)."""
     from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
@@ -137,6 +153,11 @@ def outage_of(exc: BaseException) -> Outage | None:
     if not isinstance(exc, DBAPIError):
         return None
     code = getattr(exc.orig, "pgcode", None)
+    if code == "42P01" or "no such table" in str(exc.orig):
+        for pattern in _MISSING_TABLE:
+            found = pattern.search(str(exc.orig))
+            if found:
+                return _missing_table(found.group(1))
     if code in _PG_FAULTS:
         return _PG_FAULTS[code]
     if exc.connection_invalidated or isinstance(exc, InterfaceError):

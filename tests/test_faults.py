@@ -20,7 +20,7 @@ from flask import Flask
 from console import create_app
 from console.extensions import db as _db
 from console.models import Role
-from tests.conftest import IsolatedClient, post_form
+from tests.conftest import IsolatedClient, csrf_token, post_form
 from tests.history_helpers import login_client
 
 UNREACHABLE = {
@@ -172,3 +172,29 @@ def test_a_save_of_rows_an_import_holds_is_a_409_naming_the_import(
                          {"description": "Buy oat milk", "todo_list": sample["groceries"],
                           "priority": "normal"})
     assert response.status_code == 302
+
+
+def test_before_console_init_every_page_says_to_run_it(tmp_path: Path, database_url: str) -> None:
+    """An empty database (no console tables yet): a page saying what to do, never a 500."""
+    if database_url.startswith("sqlite"):
+        url = f"sqlite:///{tmp_path}/empty.sqlite3"
+    else:
+        from tests.conftest import create_pg_database, drop_pg_database
+
+        url = create_pg_database("console_uninit")
+    try:
+        client = app_on(url, tmp_path).test_client()
+        for path in ("/login", "/admin/"):
+            response = client.get(path, follow_redirects=True)
+            page = response.get_data(as_text=True)
+            assert response.status_code in (200, 503), (path, page[:300])
+        response = client.post("/login", data={
+            "email": "admin@example.com", "password": "whatever-it-is",
+            "csrf_token": csrf_token(client),
+        })
+        page = response.get_data(as_text=True)
+        assert response.status_code == 503, page[:500]
+        assert "run `console init`" in page and "does not exist" in page
+    finally:
+        if not database_url.startswith("sqlite"):
+            drop_pg_database(url)
