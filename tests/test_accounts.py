@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from sqlalchemy import select
 
 from console.models import Account, Role
@@ -109,3 +111,12 @@ def test_the_accounts_export_neutralises_formulas(admin_client, db):
     text = admin_client.get("/admin/account/export/csv/").get_data(as_text=True)
     assert "'=1+1@example.com" in text
     assert "\n=1+1@example.com" not in text and ",=1+1@example.com" not in text
+
+
+def test_the_account_form_edits_only_what_an_admin_may_set(admin_client, db):
+    """The sign-in bookkeeping (last sign-in, session token, 2FA secret) is no form field."""
+    account = make_account(Role.viewer, "someone@example.com")
+    page = admin_client.get(f"/admin/account/edit/?id={account.id}").get_data(as_text=True)
+    fields = set(re.findall(r'<(?:input|select|textarea)[^>]*\bname="([^"]+)"', page))
+    assert {"email", "role", "active", "password"} <= fields
+    assert not fields & {"last_login_at", "session_token", "totp_secret", "password_hash"}
