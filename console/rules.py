@@ -107,6 +107,16 @@ def normalise_email(value: str | None) -> str:
     return _email_case(text)
 
 
+def search_text(value: str) -> str:
+    """Search text as typed into a lookup: NFC, and an email's case rule where it has an @.
+
+    Stored emails are NFC and lower-cased by ``_email_case``: a query written the
+    same way matches them by the same bytes on every database (no SQL lower()).
+    """
+    text = unicodedata.normalize("NFC", value)
+    return _email_case(text) if "@" in text else text
+
+
 def check_email(value: str | None) -> str:
     """A valid email address, in its normal form (``normalise_email``).
 
