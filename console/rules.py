@@ -114,7 +114,7 @@ def search_text(value: str) -> str:
     same way matches them by the same bytes on every database (no SQL lower()).
     """
     text = unicodedata.normalize("NFC", value)
-    return _email_case(text) if "@" in text else text
+    return normalise_email(text) if "@" in text else text
 
 
 def check_email(value: str | None) -> str:

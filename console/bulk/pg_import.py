@@ -366,6 +366,8 @@ def _preparer(plan: _Plan) -> Any:
             if f.parent is None:
                 plan.refused[plan.py_table(f)] = {}
     is_blank = rules.is_blank
+    # Each distinct address is normalised once (a file names the same parents often).
+    seen: list[dict[str, str | None]] = [{} for _ in emails]
 
     def prepare(cells: list[str]) -> list[str] | RowProblem:
         if any("\x00" in c for c in cells):
@@ -375,11 +377,17 @@ def _preparer(plan: _Plan) -> Any:
                 unneutralise(cell)
             ):
                 cells[i] = ""
-        for i, kind, reference in emails:
+        for n, (i, kind, reference) in enumerate(emails):
             text = unneutralise(cells[i])
             if not text.strip():
                 continue
-            staged = kind.staged(text, reference=reference)
+            known = seen[n]
+            if text in known:
+                staged = known[text]
+            else:
+                if len(known) >= 50_000:  # memory stays flat for files of distinct addresses
+                    known.clear()
+                staged = known[text] = kind.staged(text, reference=reference)
             if staged is None:  # refused: kept for its message
                 f = plan.fields[i]
                 refused = plan.refused[plan.py_table(f)]
