@@ -110,6 +110,8 @@ def from_environment(instance_path: str) -> dict[str, Any]:
         "CONSOLE_CSP": _bool("CONSOLE_CSP", True),
         "CONSOLE_SESSION_IDLE_MINUTES": _positive("CONSOLE_SESSION_IDLE_MINUTES", 480),
         "CONSOLE_REQUIRE_2FA": _bool("CONSOLE_REQUIRE_2FA", False),
+        # Special-use email domains (example.test, localhost...): refused unless set.
+        "CONSOLE_EMAIL_TEST_DOMAINS": _bool("CONSOLE_EMAIL_TEST_DOMAINS", False),
         # The name authenticator apps show next to the account's codes.
         "CONSOLE_TOTP_ISSUER": os.environ.get("CONSOLE_TOTP_ISSUER", "").strip() or "Console",
         "CONSOLE_AUDIT_RETENTION_DAYS": _positive("CONSOLE_AUDIT_RETENTION_DAYS", 365),

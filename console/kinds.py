@@ -197,7 +197,7 @@ class TextKind(Kind):
 
     def parse(self, raw: str | None, *, label: str) -> Any:
         text = rules.check_text(raw, label=label, max_length=self.max_length, required=False)
-        return text or None
+        return None if rules.is_blank(text) else text
 
     def lookup_key(self, raw: str | None, *, label: str) -> Any:
         # Looked up as typed: a name too long for the column simply matches nothing.
@@ -258,6 +258,21 @@ class EmailKind(TextKind):
     def lookup_key(self, raw: str | None, *, label: str) -> Any:
         return rules.normalise_email(raw) or None
 
+    def staged(self, text: str, *, reference: bool) -> str | None:
+        """The cell the PostgreSQL import stages for the (un-neutralised) ``text``.
+
+        Emails are put in their normal form in Python as the file streams into COPY
+        (no SQL says what ``normalise_email`` says): the SQL then compares and stores
+        the normalised text. None: the rule refuses it (it is staged as it is, for its
+        message).
+        """
+        if reference:
+            return rules.normalise_email(text)
+        try:
+            return rules.check_email(text)
+        except rules.RuleError:
+            return None
+
     def describe(self) -> str:
         return "an email address"
 
@@ -268,7 +283,8 @@ class EmailKind(TextKind):
         return []
 
     def sql_lookup_key(self, t: str) -> str | None:
-        return f"lower({t})"
+        # Already normalised in Python before COPY (``staged``): never lower() in SQL.
+        return t
 
 
 @dataclass(frozen=True)

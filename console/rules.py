@@ -6,8 +6,10 @@ Each ``check_*`` function takes a raw value and returns the cleaned value or rai
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import re
+import unicodedata
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
@@ -47,35 +49,95 @@ class Role(enum.StrEnum):
 _ROLE_RANKS = {role: index for index, role in enumerate(Role)}
 
 
+# Characters that show nothing: format characters (category Cf: zero-width spaces and
+# joiners, U+FEFF, U+2060, the soft hyphen...) and the whitespace ``str.strip`` removes.
+# Text made only of these is blank. The PostgreSQL import says the same in SQL
+# (``console.sqltext.INVISIBLE``; a test checks that both are the whole set).
+INVISIBLE_CATEGORIES = frozenset({"Cf"})
+
+
+def is_blank(value: str | None) -> bool:
+    """True when ``value`` holds nothing visible: only whitespace and format characters."""
+    return all(c.isspace() or unicodedata.category(c) in INVISIBLE_CATEGORIES for c in value or "")
+
+
 def check_text(
     value: str | None, *, label: str, max_length: int | None, required: bool = True
 ) -> str:
-    """Strip surrounding blanks and enforce presence and length (None: no limit)."""
+    """Strip surrounding blanks and enforce presence and length (None: no limit).
+
+    Text of only invisible characters (``is_blank``) counts as missing.
+    """
     text = (value or "").strip()
-    if required and not text:
+    if required and is_blank(text):
         raise RuleError(f"{label} is required.")
     if max_length is not None and len(text) > max_length:
         raise RuleError(f"{label} must be at most {max_length} characters (got {len(text)}).")
     return text
 
 
+def test_domains_allowed() -> bool:
+    """``CONSOLE_EMAIL_TEST_DOMAINS`` of the running app (False outside one)."""
+    from flask import current_app, has_app_context
+
+    return has_app_context() and bool(current_app.config.get("CONSOLE_EMAIL_TEST_DOMAINS"))
+
+
+def _email_case(text: str) -> str:
+    # One case rule, Python's lower() then NFC, applied by Python on every path (never
+    # by SQL: PostgreSQL's lower() differs for the Greek final sigma, dotted I...).
+    return unicodedata.normalize("NFC", text.lower())
+
+
 def normalise_email(value: str | None) -> str:
-    """Lower-case and strip an email address without validating it."""
-    return (value or "").strip().lower()
+    """The one normal form of an email address, without refusing anything.
+
+    email-validator's normalised form (NFC, the domain in Unicode, IDNA decoded:
+    ``xn--bcher-kva.de`` and ``bücher.de`` are the same), lower-cased by
+    ``_email_case``. Text that is no valid address is only stripped, put in NFC and
+    lower-cased (so a lookup by it finds nothing rather than failing).
+    """
+    text = (value or "").strip()
+    if not text:
+        return ""
+    with contextlib.suppress(EmailNotValidError, ValueError, UnicodeError):
+        text = validate_email(
+            text, check_deliverability=False, test_environment=test_domains_allowed()
+        ).normalized
+    return _email_case(text)
+
+
+def search_text(value: str) -> str:
+    """Search text as typed into a lookup: NFC, and an email's case rule where it has an @.
+
+    Stored emails are NFC and lower-cased by ``_email_case``: a query written the
+    same way matches them by the same bytes on every database (no SQL lower()).
+    """
+    text = unicodedata.normalize("NFC", value)
+    return normalise_email(text) if "@" in text else text
 
 
 def check_email(value: str | None) -> str:
-    """A valid email address, stored lower-case."""
-    email = normalise_email(value)
-    if not email:
+    """A valid email address, in its normal form (``normalise_email``).
+
+    Special-use domains (``example.test``, ``localhost``) only where the app's
+    ``CONSOLE_EMAIL_TEST_DOMAINS`` allows them.
+    """
+    text = (value or "").strip()
+    if not text:
         raise RuleError("Email is required.")
-    if len(email) > EMAIL_MAX:
+    if len(text) > EMAIL_MAX:
         raise RuleError(f"Email must be at most {EMAIL_MAX} characters.")
     try:
         # No DNS lookups: the console must work on an air-gapped network.
-        validate_email(email, check_deliverability=False, test_environment=True)
+        valid = validate_email(
+            text, check_deliverability=False, test_environment=test_domains_allowed()
+        )
     except EmailNotValidError as exc:
         raise RuleError(f"Not a valid email address: {exc}") from None
+    email = _email_case(valid.normalized)
+    if len(email) > EMAIL_MAX:
+        raise RuleError(f"Email must be at most {EMAIL_MAX} characters.")
     return email
 
 

@@ -211,9 +211,11 @@ def test_unusual_values_are_checked_by_their_kind(session: Session, described: A
                           "9223372036854775807 (got '9223372036854775808')."),
         (3, "rank", "Rank must be a whole number from -32768 to 32767 (got '40000')."),
         (4, "area", "Area must be a number (got 'nan')."),
-        (5, "climate", "Climate must be one of polar, temperate, tropical (got 'arid')."),
+        # Every error of a row, in the file's column order (the parent is checked too).
+        (5, "country_code", "No country with code 'XX'."),
         (5, "surveyed_at", "Surveyed at: expected a date and time as YYYY-MM-DD HH:MM "
                            "(got '2024-01-01 25:00')."),
+        (5, "climate", "Climate must be one of polar, temperate, tropical (got 'arid')."),
     ]
     assert result.inserted == 1
     result = load(session, described("country"), b"code,name\n,Nowhere\nnl,Lower\n")

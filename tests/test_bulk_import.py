@@ -85,7 +85,11 @@ def test_upsert_reports_rows_changed_since_export(db: Any, sample: dict) -> None
 
 
 BAD_ROWS = [
-    ("person", "name,email\n,ann@example.com\n", "name", "Name is required."),
+    ("person", "name,email\n,new@example.com\n", "name", "Name is required."),
+    ("person", "name,email\n\u200b\ufeff\u2060\u00ad \u200e,new@example.com\n", "name",
+     "Name is required."),
+    ("person", "name,email\nNul\x00here,new@example.com\n", "name",
+     "Contains a NUL character (no database stores one in text)."),
     ("person", f"name,email\n{'x' * 121},a@example.com\n", "name",
      "Name must be at most 120 characters (got 121)."),
     ("person", "name,email\nAnn,not-an-email\n", "email", "Not a valid email address"),
@@ -265,6 +269,14 @@ MIRROR_CASES = (
     "2147483648,x,,,,Groceries,,2147483647\n"
     "\u0663,x,,,,Groceries,,1.0\n"
     ",x,'\t1,,,Groceries,,+1\n"
+    # Invisible text is blank; NUL is refused by cell; a record over several lines is
+    # reported on the line it starts on; every error of a row, in column order.
+    ",\u200b\ufeff\u2060\u00ad,,,,Groceries,,\n"
+    ",\u200b,\u2060,\ufeff,\u200b,Groceries,,\n"
+    ",nul\x00,,,,Groceries,nul\x00@example.com,\n"
+    ',"two\nlines",maybe,"2024-02-30",,"Nowhere\n",,\n'
+    ",x,,,,Groceries,\u039f\u0394\u03a5\u03a3\u03a3\u0395\u03a5\u03a3@example.com,\n"
+    ",x,,,,Groceries,not an email,\n"
 )
 
 # Rows every rule accepts, at the edges of each: imported by both paths, stored alike.
@@ -284,9 +296,12 @@ def test_postgresql_sql_agrees_with_the_python_rules(db: Any, sample: dict) -> N
     for run in (_import_python, import_postgresql):
         result = _run_engine(db, run, MIRROR_CASES, dry_run=True)
         db.session.rollback()
-        outcomes.append((counts(result), sorted(errors_of(result), key=str)))
+        outcomes.append((counts(result), errors_of(result)))
+    # The same errors, in the same order: by line, then by the file's column order.
+    for python, sql in zip(outcomes[0][1], outcomes[1][1], strict=False):
+        assert python == sql
     assert outcomes[0] == outcomes[1]
-    assert outcomes[0][0][3] == 29  # the cases above hold twenty-nine errors
+    assert outcomes[0][0][3] == 39  # the cases above hold thirty-nine errors
 
 
 @pytest.mark.postgres_only

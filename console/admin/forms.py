@@ -12,7 +12,7 @@ from flask_admin.model.form import InlineFormAdmin
 from flask_wtf import FlaskForm
 from sqlalchemy import inspect
 from wtforms import HiddenField, ValidationError
-from wtforms.validators import DataRequired
+from wtforms.validators import StopValidation
 
 from console import rules
 from console.catalogue import ModelDescription, catalogue_of
@@ -75,8 +75,28 @@ def no_nul(form: Any, field: Any) -> None:
 
 
 def strip_filter(value: Any) -> Any:
-    """Trim surrounding blanks from text input (as every other path does)."""
-    return value.strip() if isinstance(value, str) else value
+    """Trim surrounding blanks from text input (as every other path does).
+
+    Text of only invisible characters (``rules.is_blank``) is blank.
+    """
+    if not isinstance(value, str):
+        return value
+    return "" if rules.is_blank(value) else value.strip()
+
+
+class Required:
+    """The field must hold something visible: blanks and format characters are nothing."""
+
+    field_flags = {"required": True}
+
+    def __init__(self, label: str) -> None:
+        self.message = f"{label} is required."
+
+    def __call__(self, form: Any, field: Any) -> None:
+        data = field.data
+        if data is None or (isinstance(data, str) and rules.is_blank(data)):
+            field.errors[:] = []
+            raise StopValidation(self.message)
 
 
 def email_filter(value: Any) -> Any:
@@ -114,8 +134,8 @@ def form_args(description: ModelDescription) -> dict[str, dict[str, Any]]:
                 entry["filters"] = [email_filter]
                 entry["validators"].append(RuleValidator(rules.check_email))
             if not info.nullable:
-                # InputRequired alone would accept a value of blanks.
-                entry["validators"].insert(0, DataRequired(message="This field is required."))
+                # InputRequired alone would accept a value of blanks (or of U+200B).
+                entry["validators"].insert(0, Required(info.label))
             args[info.key] = entry
     return args
 

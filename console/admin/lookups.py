@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from flask import Response, abort, jsonify, request
 
+from console import rules
 from console.admin import adapter
 
 if TYPE_CHECKING:
@@ -39,6 +40,7 @@ def lookup_view(view: ConsoleModelView) -> Any:
     query = request.args.get("query") or ""
     if "\x00" in query or len(query) > 500:
         return jsonify(error="The search text cannot be searched for."), 400
+    query = rules.search_text(query)
     offset = _bounded("offset", 0, 0, MAX_OFFSET)
     limit = _bounded("limit", 10, 1, MAX_LIMIT)
     return jsonify([loader.format(row) for row in loader.get_list(query, offset, limit)])

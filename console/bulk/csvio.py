@@ -35,10 +35,34 @@ def not_utf8(line: int, csv: bool = True) -> FileProblem:
 
 @dataclass(frozen=True)
 class RowProblem:
-    """Why one row of a file cannot be read at all (its column, when one is to blame)."""
+    """Why one row of a file cannot be read at all (its column, when one is to blame).
+
+    ``more``: further problems of the same row (every NUL cell is named).
+    """
 
     column: str | None
     message: str
+    more: tuple[RowProblem, ...] = ()
+
+    def all(self) -> list[RowProblem]:
+        """This problem and the row's others, in column order."""
+        return [RowProblem(self.column, self.message), *self.more]
+
+
+NUL_MESSAGE = "Contains a NUL character (no database stores one in text)."
+
+
+def nul_problem(columns: list[str], cells: list[str]) -> RowProblem | None:
+    """The row's NUL cells, one problem each; None when there are none.
+
+    No database stores NUL in text (PostgreSQL refuses it outright), so both import
+    paths refuse such a row with the same per-cell messages before reading it.
+    """
+    bad = [RowProblem(c, NUL_MESSAGE) for c, cell in zip(columns, cells, strict=False)
+           if "\x00" in cell]
+    if not bad:
+        return None
+    return RowProblem(bad[0].column, bad[0].message, tuple(bad[1:]))
 
 
 class CountingReader(io.RawIOBase):
@@ -120,12 +144,18 @@ def width_message(expected: int, got: int) -> str:
 
 
 def csv_rows(stream: BinaryIO, width: int) -> Iterator[tuple[int, list[str] | RowProblem]]:
-    """(line, cells) per non-blank record after the header, or (line, why it is unreadable)."""
+    """(line, cells) per non-blank record after the header, or (line, why it is unreadable).
+
+    ``line`` is the physical line the record starts on (a quoted cell may hold line
+    breaks): what both import paths report.
+    """
     text = io.TextIOWrapper(stream, encoding="utf-8", newline="")
     reader = csv.reader(text)
     try:
+        ended = 0
         for cells in reader:
-            line = reader.line_num + 1  # +1: the header was read before the reader
+            line = ended + 2  # +1: counted from 1; +1: the header was read before the reader
+            ended = reader.line_num
             if not cells or (len(cells) == 1 and not cells[0].strip()):
                 continue
             if len(cells) != width:

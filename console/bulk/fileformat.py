@@ -89,7 +89,7 @@ class Field:
         A reference gives its parent's key here (the import resolves it); a blank
         cell gives what ``blank`` says (None for the database's own default).
         """
-        if not cell.strip():
+        if rules.is_blank(cell):
             if self.blank is Blank.REQUIRED:
                 raise rules.RuleError(f"{self.label} is required.")
             return self.default if self.blank is Blank.DEFAULT else None

@@ -27,6 +27,7 @@ from console.bulk.csvio import (
     RowProblem,
     check_header,
     csv_rows,
+    nul_problem,
     read_header,
 )
 from console.bulk.fileformat import Blank, Field, FileFormat, file_format
@@ -37,6 +38,8 @@ from console.kinds import unneutralise
 CHUNK = 5_000
 # Errors kept for display; the count beyond this is still exact.
 MAX_ERRORS = 10_000
+# Warnings (rows identical to existing ones) kept per line; the count is exact.
+MAX_WARNINGS = 1_000
 FORMATS = ("csv", "jsonl")
 
 
@@ -73,6 +76,15 @@ class ImportResult:
     # PostgreSQL: the parents were locked once and the per-row foreign-key triggers
     # skipped (see pg_import.trusted_references).
     set_based_references: bool = False
+    # Insert mode, a model without a natural key: rows of the file equal, column for
+    # column, to a row already in the table (imported twice?). Flagged, not refused.
+    identical: int = 0
+    warnings: list[RowError] = field(default_factory=list)
+
+    def add_warning(self, line: int, message: str) -> None:
+        """Count a warning, keeping the first ``MAX_WARNINGS`` for display."""
+        if len(self.warnings) < MAX_WARNINGS:
+            self.warnings.append(RowError(line, None, message))
 
     def add_error(self, line: int, column: str | None, message: str) -> None:
         """Count an error, keeping the first ``MAX_ERRORS`` for display."""
@@ -99,13 +111,45 @@ class ImportResult:
             "errors": self.error_count,
             "stale_rows_detected": self.stale_rows_detected,
             "notes": list(self.notes),
+            "identical": self.identical,
+            "warnings": [[w.line, w.message] for w in self.warnings[:100]],
         }
 
     def to_dict(self) -> dict[str, Any]:
         """Everything, JSON-safe."""
         data = asdict(self)
         data["errors"] = [asdict(e) for e in self.errors]
+        data["warnings"] = [asdict(w) for w in self.warnings]
         return data
+
+
+def error_order(columns: list[str]) -> Callable[[RowError], tuple[int, int, str]]:
+    """How errors are listed, on both paths: by line, then by file column, then message.
+
+    Errors of the whole row (no column) come after the row's cell errors.
+    """
+    position = {c: i for i, c in enumerate(columns)}
+
+    def key(error: RowError) -> tuple[int, int, str]:
+        where = len(columns) if error.column is None else position.get(error.column, len(columns))
+        return error.line, where, error.message
+
+    return key
+
+
+def identical_note(result: ImportResult, plural: str) -> None:
+    """The note of rows identical to existing ones (the warnings name their lines)."""
+    if result.identical:
+        what = "row is" if result.identical == 1 else "rows are"
+        result.notes.append(
+            f"{result.identical:,} {what} identical to existing {plural} (every column of "
+            "the file equal): importing them adds them a second time."
+        )
+
+
+def identical_warning(singular: str) -> str:
+    """The warning of one row identical to an existing one."""
+    return f"Identical to an existing {singular} (every column of the file equal)."
 
 
 class ConcurrentChange(Exception):
@@ -171,8 +215,6 @@ def import_file(
         else:
             rows = lines.rows() if fmt == "jsonl" else csv_rows(stream, len(header.columns))
             _import_python(db, layout, header.columns, rows, result)
-            # In file order, as the PostgreSQL path reports them (rows are checked in chunks).
-            result.errors.sort(key=lambda e: (e.line, e.column is None, e.column or ""))
         if result.rows == 0 and result.ok:
             result.add_error(1, None, "The file has a header but no rows.")
     except FileProblem as problem:
@@ -213,18 +255,18 @@ def _import_python(
 ) -> None:
     fields = [layout.field(c) for c in columns]
     seen: dict[Any, int] = {}
-    chunk: list[tuple[int, list[str]]] = []
+    chunk: list[tuple[int, list[str] | RowProblem]] = []
     for line, cells in rows:
         result.rows += 1
-        if isinstance(cells, RowProblem):
-            result.add_error(line, cells.column, cells.message)
-            continue
         chunk.append((line, cells))
         if len(chunk) >= CHUNK:
             _process_chunk(session, layout, fields, chunk, seen, result)
             chunk = []
     if chunk:
         _process_chunk(session, layout, fields, chunk, seen, result)
+    if layout.key_field not in fields and not result.upsert:
+        description = layout.description
+        identical_note(result, description.plural)
 
 
 def _parents(session: Session, f: Field, keys: set[Any]) -> dict[Any, Any]:
@@ -236,51 +278,87 @@ def _parents(session: Session, f: Field, keys: set[Any]) -> dict[Any, Any]:
     return dict(session.execute(select(key, f.parent.target).where(key.in_(keys))).all())
 
 
+_BAD = object()  # a cell the rules refused (its error is reported)
+
+
 def _process_chunk(
     session: Session,
     layout: FileFormat,
     fields: list[Field],
-    chunk: list[tuple[int, list[str]]],
+    chunk: list[tuple[int, list[str] | RowProblem]],
     seen: dict[Any, int],
     result: ImportResult,
 ) -> None:
+    """Check one chunk of rows; every error of a row is reported, in line order."""
+    errors: list[RowError] = []
+    try:
+        inserts, updates, written = _check_chunk(session, layout, fields, chunk, seen, result,
+                                                 errors)
+    finally:
+        errors.sort(key=error_order([f.name for f in fields]))
+        for e in errors:
+            result.add_error(e.line, e.column, e.message)
+    if result.dry_run or not result.ok:
+        return
+    try:
+        _write(session, layout, written, inserts, updates)
+    except IntegrityError as exc:  # a constraint the file format does not know about
+        raise refused(str(exc.orig)) from None
+
+def _check_chunk(
+    session: Session,
+    layout: FileFormat,
+    fields: list[Field],
+    chunk: list[tuple[int, list[str] | RowProblem]],
+    seen: dict[Any, int],
+    result: ImportResult,
+    errors: list[RowError],
+) -> tuple[list[dict[Column[Any], Any]], list[dict[str, Any]], list[Field]]:
+    def error(line: int, column: str | None, message: str) -> None:
+        errors.append(RowError(line, column, message))
+
     description = layout.description
     table = layout.table
-    cleaned: list[tuple[int, dict[str, Any]]] = []
+    names = [f.name for f in fields]
+    cleaned: list[tuple[int, dict[str, Any], bool]] = []
     references = [f for f in fields if f.parent is not None]
     wanted: dict[str, set[Any]] = {f.name: set() for f in references}
     for line, cells in chunk:
+        if not isinstance(cells, RowProblem):
+            cells = nul_problem(names, cells) or cells
+        if isinstance(cells, RowProblem):
+            for problem in cells.all():
+                error(line, problem.column, problem.message)
+            continue
         values: dict[str, Any] = {}
         bad = False
         for f, raw in zip(fields, cells, strict=True):
             try:
                 values[f.name] = f.read(unneutralise(raw))
             except rules.RuleError as exc:
-                result.add_error(line, f.name, str(exc))
+                error(line, f.name, str(exc))
+                values[f.name] = _BAD
                 bad = True
-        if bad:
-            continue
         for name in wanted:
-            if values[name] is not None:
+            if values[name] is not None and values[name] is not _BAD:
                 wanted[name].add(values[name])
-        cleaned.append((line, values))
+        cleaned.append((line, values, bad))
 
     # Parents by natural key, one query per referenced column.
     parents = {f.name: _parents(session, f, wanted[f.name]) for f in references}
-    missing: dict[int, list[tuple[str, str]]] = {}
-    for line, values in cleaned:
+    orphans: set[int] = set()
+    for line, values, _bad in cleaned:
         for f in references:
             key = values[f.name]
-            if key is None:
+            if key is None or key is _BAD:
                 continue
             if key in parents[f.name]:
                 values[f.name] = parents[f.name][key]
             else:
                 assert f.parent is not None
-                missing.setdefault(line, []).append(
-                    (f.name, f"No {f.parent.noun} {f.shown(key)}.")
-                )
-                values[f.name] = None  # nothing to match the row by, if it is the key
+                error(line, f.name, f"No {f.parent.noun} {f.shown(key)}.")
+                orphans.add(line)
+                values[f.name] = _BAD  # nothing to match the row by, if it is the key
 
     # Existing rows by key, to tell inserts from updates and unchanged rows.
     key_field = layout.key_field if layout.key_field in fields else None
@@ -288,7 +366,8 @@ def _process_chunk(
     version = description.version.column if description.version else None
     existing: dict[Any, Any] = {}
     if key_field is not None:
-        keys = {v[key_field.name] for _line, v in cleaned if v[key_field.name] is not None}
+        keys = {v[key_field.name] for _line, v, _bad in cleaned
+                if v[key_field.name] is not None and v[key_field.name] is not _BAD}
         if keys:
             existing = {
                 row._mapping[key_field.column]: row._mapping
@@ -299,34 +378,33 @@ def _process_chunk(
     written = [f for f in fields if f.role == "value" or (f.role == "pk" and layout.pk_written)]
     inserts: list[dict[Column[Any], Any]] = []
     updates: list[dict[str, Any]] = []
-    for line, values in cleaned:
-        row_ok = True
-        for name, message in missing.get(line, ()):
-            result.add_error(line, name, message)
-            row_ok = False
+    for line, values, bad in cleaned:
+        row_ok = not bad and line not in orphans
         key = values[key_field.name] if key_field is not None else None
+        if key is _BAD:
+            key = None
         if key is not None:
             assert key_field is not None
             first = seen.get(key)
             if first is not None:
-                result.add_error(line, key_field.name, _duplicate(key_field, key, first))
+                error(line, key_field.name, _duplicate(key_field, key, first))
                 row_ok = False
             else:
                 seen[key] = line
         current = existing.get(key) if key is not None else None
         if current is not None and not result.upsert:
             assert key_field is not None
-            result.add_error(line, key_field.name, _exists(layout, key_field, key))
+            error(line, key_field.name, _exists(layout, key_field, key))
             row_ok = False
         if current is not None and version_field is not None and version is not None:
             given = values[version_field.name]
-            if given is not None and given != current[version]:
-                result.add_error(line, version_field.name, _conflict(given, current[version]))
+            if given is not None and given is not _BAD and given != current[version]:
+                error(line, version_field.name, _conflict(given, current[version]))
                 row_ok = False
         if current is not None:
             for f in written:
                 if f.blank is Blank.INSERT_DEFAULT and values[f.name] is None:
-                    result.add_error(line, f.name, f"{f.label} is required.")
+                    error(line, f.name, f"{f.label} is required.")
                     row_ok = False
         if not row_ok:
             continue
@@ -338,6 +416,8 @@ def _process_chunk(
                 if not (values[f.name] is None and f.blank in (Blank.INSERT_DEFAULT,
                                                                Blank.GENERATED))
             })
+            if key_field is None and not result.upsert:
+                inserts[-1][_LINE] = line  # type: ignore[index]
             continue
         data = {f.column: values[f.name] for f in written if f.role == "value"}
         if all(f.kind.same(current[f.column], data[f.column]) for f in written
@@ -350,13 +430,42 @@ def _process_chunk(
             if version is not None:
                 params["b_version"] = current[version]
             updates.append(params)
+    if key_field is None and not result.upsert and inserts:
+        _flag_identical(session, layout, written, inserts, result)
+    return inserts, updates, written
 
-    if result.dry_run or not result.ok:
-        return
-    try:
-        _write(session, layout, written, inserts, updates)
-    except IntegrityError as exc:  # a constraint the file format does not know about
-        raise refused(str(exc.orig)) from None
+
+# Where an insert of a model without a natural key keeps its line (taken out before writing).
+_LINE = "__line__"
+
+
+def _flag_identical(
+    session: Session, layout: FileFormat, written: list[Field],
+    inserts: list[dict[Any, Any]], result: ImportResult,
+) -> None:
+    """Count (and warn of) new rows equal, column for column, to a row already stored.
+
+    Only the columns each row gives are compared (a blank cell left to the
+    database's default is not). Candidates are narrowed by the first column every
+    row gives, then compared by each kind's ``same``.
+    """
+    columns = [f.column for f in written]
+    given = [c for c in columns if all(c in row for row in inserts)]
+    stored: list[Any] = []
+    if given:
+        probe = given[0]
+        wanted = {row[probe] for row in inserts}
+        where: Any = probe.in_(wanted - {None})
+        if None in wanted:
+            where = where | probe.is_(None)
+        stored = [r._mapping for r in session.execute(select(*columns).where(where))]
+    by_column = {f.column: f for f in written}
+    for row in inserts:
+        line = row.pop(_LINE)
+        if any(all(by_column[c].kind.same(s[c], v) for c, v in row.items()) for s in stored):
+            result.identical += 1
+            result.add_warning(line, identical_warning(layout.description.singular))
+
 
 
 def _write(

@@ -14,10 +14,10 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any, BinaryIO
 
-from console.bulk.csvio import BOM, FileProblem, RowProblem, not_utf8
+from console.bulk.csvio import BOM, FileProblem, RowProblem, not_utf8, nul_problem
 from console.kinds import neutralise
 
 Row = tuple[int, list[str] | RowProblem]
@@ -102,7 +102,7 @@ class JsonLines:
                 what = "a list" if isinstance(value, list) else "an object"
                 return RowProblem(column, f"Expected a single value, not {what}.")
             cells.append(cell(value))
-        return cells
+        return nul_problem(self.columns, cells) or cells
 
 
 def cell(value: Any) -> str:
@@ -117,7 +117,11 @@ def cell(value: Any) -> str:
 
 
 class StagedCsv:
-    """The rows of a JSON Lines file as CSV for COPY: the line number, then the cells.
+    """Rows (of a CSV or JSON Lines file) as CSV for COPY: the line number, then the cells.
+
+    Both formats are read by Python (``csv_rows``, ``JsonLines.rows``), so the
+    staged line is the physical line a record starts on, as on the Python path;
+    ``prepare`` turns a row's cells into what is staged (or a problem of the row).
 
     Read by COPY as it streams (``read``), a few rows at a time; rows that cannot be
     read are kept in ``problems`` instead (with an exact count beyond ``keep``). A
@@ -125,8 +129,12 @@ class StagedCsv:
     would turn an exception raised in ``read`` into a cancelled query).
     """
 
-    def __init__(self, source: JsonLines, keep: int) -> None:
-        self.rows = source.rows()
+    def __init__(
+        self, rows: Iterator[Row], keep: int,
+        prepare: Callable[[list[str]], list[str] | RowProblem] | None = None,
+    ) -> None:
+        self.rows = rows
+        self.prepare = prepare
         self.keep = keep
         self.problems: list[tuple[int, RowProblem]] = []
         self.problem_count = 0
@@ -151,8 +159,11 @@ class StagedCsv:
         return out
 
     def _fill(self, want: int) -> bool:
-        for line, cells in self.rows:
+        for line, row in self.rows:
             self.count += 1
+            cells = row if self.prepare is None or isinstance(row, RowProblem) else (
+                self.prepare(row)
+            )
             if isinstance(cells, RowProblem):
                 self.problem_count += 1
                 if len(self.problems) < self.keep:

@@ -20,7 +20,7 @@ rule itself, and the verdicts joined in.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
 import psycopg2
@@ -30,11 +30,18 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
 from console import rules
-from console.bulk.csvio import FileProblem, RowProblem, not_utf8
+from console.bulk.csvio import FileProblem, RowProblem, csv_rows, not_utf8, nul_problem
 from console.bulk.fileformat import Blank, Field, FileFormat
-from console.bulk.importer import MAX_ERRORS, ConcurrentChange, ImportResult, refused
+from console.bulk.importer import (
+    MAX_ERRORS,
+    ConcurrentChange,
+    ImportResult,
+    identical_note,
+    identical_warning,
+    refused,
+)
 from console.bulk.jsonl import JsonLines, StagedCsv
-from console.kinds import SqlCell
+from console.kinds import EmailKind, ReferenceKind, SqlCell, neutralise, unneutralise
 from console.sqltext import WHITESPACE, Encoding, lit, q
 
 __all__ = ["WHITESPACE", "import_postgresql", "trimmed_sql", "whitespace_sql"]
@@ -120,6 +127,8 @@ class _Plan:
     fields: list[Field]
     encoding: Encoding
     upsert: bool
+    # py_table -> {cell: message}: emails refused while the file was staged.
+    refused: dict[str, dict[str, str]] = field(default_factory=dict)
 
     @property
     def ws(self) -> str:
@@ -334,76 +343,87 @@ def import_postgresql(
     _clean(cur, plan)
     _check(cur, plan, result, problems)
     _count(cur, plan, result)
+    if plan.key is None and not plan.upsert:
+        _flag_identical(cur, plan, result)
     if result.ok and not result.dry_run:
         _write(cur, plan, result)
 
 
-class _TrimTrailingBlankLines:
-    """A reader that drops blank lines at the very end of the file.
+def _preparer(plan: _Plan) -> Any:
+    """What ``StagedCsv`` stages for a row's cells: the Python half of the checks.
 
-    COPY reads a blank line as a row of missing values; editors often leave one or
-    two at the end, and the Python path skips them too. One chunk is held back so
-    the end can be trimmed without reading the whole file.
+    A cell of only invisible characters (``rules.is_blank``) is staged blank, an
+    email in its normal form (``EmailKind.staged``); a row with NUL is refused by
+    cell. Emails the rule refuses are kept, with their messages, for
+    ``_check_in_python`` (which then need not read them back).
     """
+    names = [f.name for f in plan.fields]
+    emails: list[tuple[int, EmailKind, bool]] = []
+    for i, f in enumerate(plan.fields):
+        kind = f.kind.key_kind if isinstance(f.kind, ReferenceKind) else f.kind
+        if isinstance(kind, EmailKind) and (f.parent is not None or plan.python_checked(f)):
+            emails.append((i, kind, f.parent is not None))
+            if f.parent is None:
+                plan.refused[plan.py_table(f)] = {}
+    is_blank = rules.is_blank
+    # Each distinct address is normalised once (a file names the same parents often).
+    seen: list[dict[str, str | None]] = [{} for _ in emails]
 
-    def __init__(self, raw: Any) -> None:
-        self.raw = raw
-        self.held = b""
+    def prepare(cells: list[str]) -> list[str] | RowProblem:
+        if any("\x00" in c for c in cells):
+            return nul_problem(names, cells) or cells
+        for i, cell in enumerate(cells):
+            if cell and (cell[0].isspace() or not cell[0].isprintable()) and is_blank(
+                unneutralise(cell)
+            ):
+                cells[i] = ""
+        for n, (i, kind, reference) in enumerate(emails):
+            text = unneutralise(cells[i])
+            if not text.strip():
+                continue
+            known = seen[n]
+            if text in known:
+                staged = known[text]
+            else:
+                if len(known) >= 50_000:  # memory stays flat for files of distinct addresses
+                    known.clear()
+                staged = known[text] = kind.staged(text, reference=reference)
+            if staged is None:  # refused: kept for its message
+                f = plan.fields[i]
+                refused = plan.refused[plan.py_table(f)]
+                if text not in refused:
+                    try:
+                        f.kind.parse(text, label=f.label)
+                    except rules.RuleError as exc:
+                        refused[text] = str(exc)
+            else:
+                cells[i] = neutralise(staged)
+        return cells
 
-    def read(self, size: int = -1) -> bytes:
-        while True:
-            chunk = self.raw.read(size)
-            if not chunk:
-                return self._end()
-            out, self.held = self.held, chunk
-            if out:
-                self.last = out[-1:]
-                return bytes(out)
-
-    last = b""
-
-    def _end(self) -> bytes:
-        held, self.held = self.held, b""
-        kept = held.rstrip(b"\r\n")
-        tail = held[len(kept):]
-        if not kept and self.last == b"\r" and tail.startswith(b"\n"):
-            return b"\n"  # finish a CRLF split between two chunks
-        # Keep one line end in the file's own style (COPY insists they are consistent).
-        for ending in (b"\r\n", b"\n", b"\r"):
-            if tail.startswith(ending):
-                return kept + ending
-        return kept
-
-    def readline(self, size: int = -1) -> bytes:  # psycopg2 only calls read()
-        raise NotImplementedError
+    return prepare
 
 
 def _stage(
     cur: Any, plan: _Plan, source: BinaryIO | JsonLines, result: ImportResult
 ) -> list[tuple[int, RowProblem]]:
-    """COPY the rows into ``bulk_stage``; returns the rows that could not be read at all."""
+    """COPY the rows into ``bulk_stage``; returns the rows that could not be read at all.
+
+    The file is read by Python (as on the Python path: the same records, the same
+    physical line numbers) and streamed to COPY as CSV with its line number.
+    """
     columns = [f.name for f in plan.fields]
     staged = ", ".join(q(f"s_{c}") for c in columns)
     cur.execute(
-        "CREATE TEMP TABLE bulk_stage (line bigserial, "
+        "CREATE TEMP TABLE bulk_stage (line bigint, "
         + ", ".join(f"{q('s_' + c)} text" for c in columns)
         + ") ON COMMIT DROP"
     )
-    if isinstance(source, JsonLines):
-        reader = StagedCsv(source, keep=MAX_ERRORS)
+    rows = source.rows() if isinstance(source, JsonLines) else csv_rows(source, len(columns))
+    reader = StagedCsv(rows, keep=MAX_ERRORS, prepare=_preparer(plan))
+    try:
         cur.copy_expert(
             f"COPY bulk_stage (line, {staged}) FROM STDIN WITH (FORMAT csv, ENCODING 'UTF8')",
             reader, size=COPY_BUFFER,
-        )
-        if reader.failure is not None:
-            raise reader.failure
-        result.rows = reader.count
-        result.error_count += reader.problem_count - len(reader.problems)
-        return reader.problems
-    try:
-        cur.copy_expert(
-            f"COPY bulk_stage ({staged}) FROM STDIN WITH (FORMAT csv, ENCODING 'UTF8')",
-            _TrimTrailingBlankLines(source), size=COPY_BUFFER,
         )
     except psycopg2.DataError as exc:
         match = _COPY_LINE.search(exc.diag.context or "")
@@ -411,14 +431,12 @@ def _stage(
         message = exc.diag.message_primary or str(exc)
         if "encoding" in message or "byte sequence" in message:
             raise not_utf8(line) from None
-        if "missing data" in message or "extra data" in message:
-            which = "fewer" if "missing" in message else "more"
-            raise FileProblem(
-                f"Expected {len(columns)} values (one per header column), got {which}.", line
-            ) from None
         raise FileProblem(f"Not a readable CSV file: {message}.", line) from None
-    result.rows = cur.rowcount
-    return []
+    if reader.failure is not None:
+        raise reader.failure
+    result.rows = reader.count
+    result.error_count += reader.problem_count - len(reader.problems)
+    return reader.problems
 
 
 def _check_in_python(cur: Any, plan: _Plan, f: Field) -> None:
@@ -431,6 +449,12 @@ def _check_in_python(cur: Any, plan: _Plan, f: Field) -> None:
     table = plan.py_table(f)
     cur.execute(f"CREATE TEMP TABLE {table} (raw text PRIMARY KEY, v text, message text) "
                 "ON COMMIT DROP")
+    if table in plan.refused:  # checked as the file was staged (``_preparer``)
+        found = [(raw, None, message) for raw, message in plan.refused[table].items()]
+        for start in range(0, len(found), 1000):
+            execute_values(cur, f"INSERT INTO {table} VALUES %s", found[start:start + 1000])
+        cur.execute(f"ANALYZE {table}")
+        return
     reader = cur.connection.cursor(name=f"bulk_check_{table}")
     reader.itersize = 10_000
     s = q("s_" + f.name)
@@ -478,16 +502,17 @@ def _check(
 ) -> None:
     """Every error with its line, column and message, into ``bulk_errors``.
 
-    As on the Python path, a row with a bad value is not looked at further: the
-    links to other rows (parents, existing keys, versions) and duplicates are
-    checked only for rows whose values all passed.
+    As on the Python path, every error of a row is reported: its cells' own, then
+    its links to other rows (parents, existing keys, versions) for the cells that
+    passed; duplicates of the key among the rows whose key cell passed.
     """
     cur.execute(
         "CREATE TEMP TABLE bulk_errors (line bigint, col text, message text) ON COMMIT DROP"
     )
     if problems:
         execute_values(cur, "INSERT INTO bulk_errors VALUES %s",
-                       [(line - 1, p.column, p.message) for line, p in problems])
+                       [(line - 1, each.column, each.message)
+                        for line, p in problems for each in p.all()])
     values = [c for f in plan.fields for c in plan.value_checks(f)]
     cur.execute("SELECT EXISTS (SELECT 1 FROM bulk_clean WHERE bad)")
     any_bad = cur.fetchone()[0]
@@ -497,29 +522,30 @@ def _check(
             "CREATE TEMP TABLE bulk_detail ON COMMIT DROP AS " + plan.rows_sql(detail=True)
         )
         _insert_errors(cur, "bulk_detail", values)
-    cur.execute(
-        "CREATE TEMP TABLE bulk_bad ON COMMIT DROP AS SELECT DISTINCT line FROM bulk_errors"
-    )
-    cur.execute("ALTER TABLE bulk_bad ADD PRIMARY KEY (line)")
-    good = "NOT EXISTS (SELECT 1 FROM bulk_bad b WHERE b.line = c.line)"
-    if any_bad:
-        _insert_errors(cur, "bulk_detail", plan.link_checks(), good)
     key = plan.key
     if key is not None:
         v = plan.v(key)
+        passed = (f"NOT EXISTS (SELECT 1 FROM bulk_errors e WHERE e.line = c.line "
+                  f"AND e.col = {lit(key.name)})")
         cur.execute(
             f"INSERT INTO bulk_errors SELECT line, {lit(key.name)}, {lit(key.label + ' ')} || "
             f"{v}::text || ' appears twice in the file (first on line ' || (first + 1) || ').' "
             f"FROM (SELECT line, {v}, min(line) OVER (PARTITION BY {v}) AS first "
-            f"FROM bulk_clean c WHERE {good} AND {v} IS NOT NULL) d WHERE line <> first"
+            f"FROM bulk_clean c WHERE {v} IS NOT NULL AND {passed}) d WHERE line <> first"
         )
+    if any_bad:
+        _insert_errors(cur, "bulk_detail", plan.link_checks())
     cur.execute("SELECT count(*) FROM bulk_errors")
     total = cur.fetchone()[0]
     # Rows of a JSON Lines file beyond the first MAX_ERRORS unreadable ones were counted only.
     uncounted = result.error_count
     if total:
+        # The Python path's order (importer.error_order): line, file column, message.
+        columns = "ARRAY[" + ", ".join(lit(f.name) for f in plan.fields) + "]::text[]"
         cur.execute(
-            "SELECT line, col, message FROM bulk_errors ORDER BY line, col LIMIT %s", (MAX_ERRORS,)
+            f"SELECT line, col, message FROM bulk_errors ORDER BY line, "
+            f"array_position({columns}, col) NULLS LAST, message COLLATE \"C\" LIMIT %s",
+            (MAX_ERRORS,),
         )
         for line, col, message in cur.fetchall():
             result.add_error(int(line) + 1, col, message)
@@ -556,6 +582,35 @@ def _count(cur: Any, plan: _Plan, result: ImportResult) -> None:
            " WHERE NOT EXISTS (SELECT 1 FROM bulk_errors e WHERE e.line = c.line)")
     )
     result.inserted, result.unchanged, result.updated = cur.fetchone()
+
+
+def _flag_identical(cur: Any, plan: _Plan, result: ImportResult) -> None:
+    """Rows equal, column for column, to a row already stored (``importer._flag_identical``).
+
+    Only the columns a row gives are compared (a blank cell left to the database's
+    default is not); equality on the columns that cannot be NULL lets PostgreSQL
+    hash the comparison.
+    """
+    conditions = []
+    for f in plan.written:
+        column, v = f"t.{q(f.column.name)}", f"c.{plan.v(f)}"
+        if f.blank in (Blank.INSERT_DEFAULT, Blank.GENERATED):
+            conditions.append(f"({v} IS NULL OR {column} = {v})")
+        elif not f.column.nullable:
+            conditions.append(f"{column} = {v}")
+        else:
+            conditions.append(f"{column} IS NOT DISTINCT FROM {v}")
+    cur.execute(
+        "SELECT c.line FROM bulk_clean c WHERE "
+        "NOT EXISTS (SELECT 1 FROM bulk_errors e WHERE e.line = c.line) AND EXISTS ("
+        f"SELECT 1 FROM {table_sql(plan.layout.table)} t WHERE {' AND '.join(conditions)}) "
+        "ORDER BY c.line"
+    )
+    singular = plan.layout.description.singular
+    for (line,) in cur.fetchall():
+        result.identical += 1
+        result.add_warning(int(line) + 1, identical_warning(singular))
+    identical_note(result, plan.layout.description.plural)
 
 
 def _lock_parents(cur: Any, plan: _Plan) -> None:
