@@ -61,10 +61,15 @@ def trimmed_sql(s: str, ws: str) -> str:
 
 
 def _unneutralised(column: str) -> str:
-    """SQL for ``kinds.unneutralise`` (string functions: cheaper than a regex per cell)."""
+    """SQL for ``kinds.unneutralise`` (string functions: cheaper than a regex per cell).
+
+    ``kinds.needs_quote`` of the text after the quote: a tab, CR or quote, or = + - @
+    after leading blanks (IN, not strpos: strpos finds '' in any text).
+    """
     return (
         f"CASE WHEN left({column}, 1) = '''' AND length({column}) > 1 "
-        f"AND strpos(E'=+-@\\t\\r''', substr({column}, 2, 1)) > 0 "
+        f"AND (substr({column}, 2, 1) IN (E'\\t', E'\\r', '''') "
+        f"OR left(ltrim(substr({column}, 2), E' \\t\\r\\n'), 1) IN ('=', '+', '-', '@')) "
         f"THEN substr({column}, 2) ELSE {column} END"
     )
 
