@@ -33,7 +33,7 @@ from console import rules
 from console.bulk.csvio import FileProblem, RowProblem, not_utf8
 from console.bulk.fileformat import Blank, Field, FileFormat
 from console.bulk.importer import MAX_ERRORS, ConcurrentChange, ImportResult, refused
-from console.bulk.jsonl import JsonLines, StagedCsv
+from console.bulk.jsonl import RowSource, StagedCsv
 from console.kinds import SqlCell
 from console.sqltext import WHITESPACE, Encoding, lit, q
 
@@ -316,12 +316,12 @@ def import_postgresql(
     session: Session,
     layout: FileFormat,
     columns: list[str],
-    source: BinaryIO | JsonLines,
+    source: BinaryIO | RowSource,
     result: ImportResult,
 ) -> None:
     """Stage, check and (unless a dry run or any error) write the file; see the module doc.
 
-    ``source`` is the CSV stream after its header, or the JSON Lines file.
+    ``source`` is the CSV stream after its header, or the JSON Lines (or XLSX) file.
     """
     cur = session.connection().connection.dbapi_connection.cursor()  # type: ignore[union-attr]
     # Reported by the server at connection time: no query needed.
@@ -384,7 +384,7 @@ class _TrimTrailingBlankLines:
 
 
 def _stage(
-    cur: Any, plan: _Plan, source: BinaryIO | JsonLines, result: ImportResult
+    cur: Any, plan: _Plan, source: BinaryIO | RowSource, result: ImportResult
 ) -> list[tuple[int, RowProblem]]:
     """COPY the rows into ``bulk_stage``; returns the rows that could not be read at all."""
     columns = [f.name for f in plan.fields]
@@ -394,7 +394,7 @@ def _stage(
         + ", ".join(f"{q('s_' + c)} text" for c in columns)
         + ") ON COMMIT DROP"
     )
-    if isinstance(source, JsonLines):
+    if isinstance(source, RowSource):
         reader = StagedCsv(source, keep=MAX_ERRORS)
         cur.copy_expert(
             f"COPY bulk_stage (line, {staged}) FROM STDIN WITH (FORMAT csv, ENCODING 'UTF8')",
