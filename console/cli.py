@@ -270,12 +270,12 @@ def seed_command(people: int, lists: int, todos: int, seed_value: int) -> None:
 @click.option("--dry-run", is_flag=True, help="Check every row and report; write nothing.")
 @click.option("--upsert", is_flag=True, help="Update rows whose key exists instead of refusing.")
 @click.option(
-    "--format", "fmt", type=click.Choice(["csv", "jsonl"]), default=None,
-    help="The file's format (default: told by its first character).",
+    "--format", "fmt", type=click.Choice(["csv", "jsonl", "xlsx"]), default=None,
+    help="The file's format (default: told by its first bytes, or an .xlsx name).",
 )
 @with_appcontext
 def import_command(model: str, file: str, dry_run: bool, upsert: bool, fmt: str | None) -> None:
-    """Import a CSV or JSON Lines FILE of MODEL (e.g. person, todo): all rows or none."""
+    """Import a CSV, JSON Lines or XLSX FILE of MODEL (e.g. person, todo): all rows or none."""
     from console.bulk.importer import import_file
 
     try:
@@ -299,9 +299,10 @@ def import_command(model: str, file: str, dry_run: bool, upsert: bool, fmt: str 
             file_name=os.path.basename(file),
             progress=bar.update,
         )
+    where = "row" if result.format == "xlsx" else "line"  # a sheet's rows, a text file's lines
     for error in result.errors:
         column = f" [{error.column}]" if error.column else ""
-        click.echo(f"line {error.line}{column}: {error.message}", err=True)
+        click.echo(f"{where} {error.line}{column}: {error.message}", err=True)
     if len(result.errors) < result.error_count:
         click.echo(f"... and {result.error_count - len(result.errors):,} more errors.", err=True)
     verb = "would be" if dry_run or not result.ok else "were"
@@ -322,7 +323,12 @@ def import_command(model: str, file: str, dry_run: bool, upsert: bool, fmt: str 
 @commands.command("export")
 @click.argument("model")
 @click.option(
-    "--format", "fmt", type=click.Choice(["csv", "jsonl"]), default="csv", show_default=True
+    "--format", "fmt", type=click.Choice(["csv", "jsonl", "xlsx"]), default="csv",
+    show_default=True,
+)
+@click.option(
+    "--bom/--no-bom", default=True, show_default=True,
+    help="Start a CSV file with a UTF-8 byte order mark (spreadsheets then read it as UTF-8).",
 )
 @click.option(
     "-o",
@@ -331,8 +337,12 @@ def import_command(model: str, file: str, dry_run: bool, upsert: bool, fmt: str 
     help="Write to this file instead of standard output.",
 )
 @with_appcontext
-def export_command(model: str, fmt: str, output: str | None) -> None:
-    """Export every row of MODEL in the import's format (streamed; memory stays flat)."""
+def export_command(model: str, fmt: str, bom: bool, output: str | None) -> None:
+    """Export every row of MODEL in the import's format (streamed; memory stays flat).
+
+    XLSX is written to a temporary file first, then copied out; it goes to standard
+    output only when that is not a terminal.
+    """
     from sqlalchemy import func, select
 
     from console.bulk.exporter import export_chunks
@@ -341,13 +351,18 @@ def export_command(model: str, fmt: str, output: str | None) -> None:
         description = current_app.extensions["console_catalogue"].by_name(model)
     except KeyError as exc:
         raise click.BadParameter(str(exc.args[0]), param_hint="MODEL") from None
+    if fmt == "xlsx" and not output and sys.stdout.isatty():
+        raise click.UsageError("An XLSX workbook is binary: give -o FILE or redirect the output.")
     total = db.session.scalar(select(func.count()).select_from(description.table)) or 0
     target = open(output, "wb") if output else sys.stdout.buffer  # noqa: SIM115
     try:
         # PostgreSQL writes the file itself (COPY, handed over in chunks); elsewhere Python.
         with click.progressbar(length=total, label="Exporting", file=sys.stderr) as bar:
-            for chunk in export_chunks(db.session(), description, fmt):
+            for chunk in export_chunks(db.session(), description, fmt, bom=bom):
                 target.write(chunk)
+                if fmt == "xlsx":
+                    bar.update(total - bar.pos)  # rows are all written before the first chunk
+                    continue
                 # Lines, not rows (a header, cells holding line breaks): enough for a bar.
                 bar.update(min(chunk.count(b"\n"), total - bar.pos))
     finally:

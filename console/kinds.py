@@ -55,6 +55,8 @@ INT_RANGES = {
 }
 # Spreadsheets run a cell that starts with one of these as a formula.
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+# A formula character after these still starts a formula in some spreadsheets ("  =1+1").
+LEADING_BLANKS = " \t\r\n"
 # What the database is told (SET LOCAL) before it writes cells with sql_text and sql_json.
 EXPORT_SETTINGS = ("SET LOCAL DateStyle = 'ISO, YMD'",)
 # The import's SQL of a whole number reads at most this many digits as bigint at once;
@@ -231,7 +233,7 @@ class TextKind(Kind):
     def sql_text(self, column: ColumnElement[Any]) -> ColumnElement[Any]:
         # The same neutralising as ``neutralise``, done by the database.
         return case(
-            (column.regexp_match("^[=+@\t\r'-]"), literal("'") + column), else_=column
+            (column.regexp_match(NEUTRALISED_PATTERN), literal("'") + column), else_=column
         )
 
 
@@ -695,7 +697,7 @@ class ChoiceKind(Kind):
         return bool(self.stored(stored) == self.stored(value))
 
     def neutralised(self) -> bool:
-        return any(c.startswith((*FORMULA_STARTS, "'")) for c in self.choices)
+        return any(needs_quote(c) for c in self.choices)
 
     def describe(self) -> str:
         return "one of " + ", ".join(self.choices)
@@ -776,14 +778,31 @@ def kind_of(column: Column[Any], *, email: bool = False) -> Kind:
     return Kind()
 
 
+# ``needs_quote`` as a PostgreSQL regular expression (for the export by COPY).
+NEUTRALISED_PATTERN = "^([\t\r']|[ \t\r\n]*[-=+@])"
+
+
+def needs_quote(text: str) -> bool:
+    """True when ``text`` gets the formula quote in files.
+
+    It does when it starts with a tab, a CR or a quote, or when, after any leading
+    blanks (spaces, tabs, CR, LF), it starts with = + - or @.
+    """
+    if not text:
+        return False
+    if text[0] in "\t\r'":
+        return True
+    return text.lstrip(LEADING_BLANKS)[:1] in ("=", "+", "-", "@")
+
+
 def neutralise(text: str) -> str:
     """Prefix a quote to a cell a spreadsheet would run as a formula (or that starts with one)."""
-    return "'" + text if text.startswith((*FORMULA_STARTS, "'")) else text
+    return "'" + text if needs_quote(text) else text
 
 
 def unneutralise(text: str) -> str:
-    """Undo ``neutralise``: strip the quote put before a formula character (or a quote)."""
-    if len(text) > 1 and text[0] == "'" and text[1] in "=+-@\t\r'":
+    """Undo ``neutralise``: strip the quote put before a text that ``needs_quote``."""
+    if len(text) > 1 and text[0] == "'" and needs_quote(text[1:]):
         return text[1:]
     return text
 
@@ -805,6 +824,7 @@ __all__ = [
     "TextKind",
     "float_text",
     "kind_of",
+    "needs_quote",
     "neutralise",
     "unneutralise",
 ]

@@ -71,7 +71,7 @@ def test_export_to_a_file_and_back(app: Flask, tmp_path: Path, sample: dict) -> 
     result = invoke(app, "export", "todo", "-o", str(out))
     assert result.exit_code == 0, result.output
     assert "Exported 2 todo row(s)" in result.output
-    lines = out.read_text().splitlines()
+    lines = out.read_text(encoding="utf-8-sig").splitlines()
     assert lines[0] == "id,description,completed,due_date,priority,list,assignee,version"
     assert len(lines) == 3
     back = invoke(app, "import", "todo", str(out), "--upsert")

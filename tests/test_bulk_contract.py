@@ -349,6 +349,11 @@ MIRROR = {
         "1,x,,,,Apollo,,7\n"
         "1,y,,,,Apollo,,\n"
         ",x,\u00a0doing\u3000,\uff11,2026-01-31\u00a014:30,Apollo,\tann,\n"
+        # Quoted formulas after leading blanks lose the quote; other quotes stay.
+        ",'  =x,doing,,,Apollo,,\n"
+        ",' x,doing,,,Apollo,,\n"
+        ",\"'\n@y\",doing,,,Apollo,,\n"
+        ",'  ,doing,,,Apollo,,\n"
     ),
     "step": (
         "id,position,note,task,version\n"

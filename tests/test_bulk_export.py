@@ -21,7 +21,7 @@ from tests.conftest import count
 
 
 def _rows(data: bytes) -> list[dict[str, str]]:
-    return list(csv.DictReader(io.StringIO(data.decode())))
+    return list(csv.DictReader(io.StringIO(data.decode("utf-8-sig"))))
 
 
 def _more_todos(db: Any, sample: dict) -> None:

@@ -63,7 +63,8 @@ def _export_threads() -> list[threading.Thread]:
 
 
 def _rows(data: bytes) -> list[list[str]]:
-    return list(csv.reader(io.StringIO(data.decode(), newline="")))
+    assert data.startswith(exporter.BOM)  # CSV exports start with a BOM by default
+    return list(csv.reader(io.StringIO(data.decode("utf-8-sig"), newline="")))
 
 
 @pytest.fixture
@@ -86,9 +87,13 @@ def awkward(db: Any, sample: dict) -> dict[str, Any]:
 def _python_path(monkeypatch: pytest.MonkeyPatch) -> None:
     """Make the web view export through Python (SQLite's path) whatever the database."""
 
-    def python_chunks(session: Any, description: Any, fmt: str, base: Any = None) -> Any:
-        rows = exporter.iter_csv if fmt == "csv" else exporter.iter_jsonl
-        return rows(session, description, exporter.export_select(description, base))
+    def python_chunks(
+        session: Any, description: Any, fmt: str, base: Any = None, *, bom: bool = False
+    ) -> Any:
+        stmt = exporter.export_select(description, base)
+        if fmt == "csv":
+            return exporter.iter_csv(session, description, stmt, bom=bom)
+        return exporter.iter_jsonl(session, description, stmt)
 
     monkeypatch.setattr(admin_transfer, "export_chunks", python_chunks)
 
@@ -200,7 +205,7 @@ def test_closing_the_download_early_stops_the_export(
         return first, running
 
     first, running = contextvars.Context().run(read_a_little_then_hang_up)
-    assert first.startswith(b"id,description,")
+    assert first.startswith(exporter.BOM + b"id,description,")
     assert running == (1 if on_postgres else 0)
 
     assert _export_threads() == []
@@ -295,7 +300,7 @@ def test_the_command_line_writes_what_the_web_sends(
         if fmt == "csv":
             assert out.read_bytes() == web
             # One line ending, LF, for the header and the rows (CRLF only inside a cell).
-            assert out.read_bytes().split(b"\n", 1)[0] == b",".join(
+            assert out.read_bytes().split(b"\n", 1)[0] == exporter.BOM + b",".join(
                 c.encode() for c in file_format(described("todo")).columns
             )
             assert out.read_bytes().count(b"\r\n") == 1

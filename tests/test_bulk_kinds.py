@@ -180,7 +180,9 @@ WRITTEN: list[tuple[str, Any, Kind, list[Any]]] = [
     ("naive", sa.DateTime(), kinds.DateTimeKind(aware=False),
      [datetime(2026, 1, 31, 14, 30), datetime(2026, 1, 31, 14, 30, 0, 120)]),
     ("text", sa.String(40), kinds.TextKind(max_length=40),
-     ["=1+1", "+33", "-x", "@me", "\ttab", "'quoted", "plain", "", None]),
+     ["=1+1", "+33", "-x", "@me", "\ttab", "'quoted", "plain", "", None,
+      # A formula character after leading blanks is quoted too; blanks alone are not.
+      "  =1+1", "\t=1+1", " -x", "\n\n@me", " \r+1", " plain", "  ", "'", "' =q"]),
     ("native enum", sa.Enum(Colour, name="bulk_test_colour"),
      kinds.kind_of(sa.Column("c", sa.Enum(Colour, name="bulk_test_colour"))),
      [Colour.red, Colour.green, None]),

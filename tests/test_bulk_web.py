@@ -93,7 +93,7 @@ def test_upload_without_a_file_says_so(editor_client: FlaskClient, sample: dict)
     token = csrf_token(editor_client, "/admin/todo/import/")
     response = editor_client.post("/admin/todo/import/", data={"csrf_token": token})
     assert response.status_code == 400
-    assert "Choose a CSV file" in response.get_data(as_text=True)
+    assert "Choose a CSV, JSON Lines or XLSX file" in response.get_data(as_text=True)
 
 
 def test_upload_over_the_size_limit_is_refused(app: Flask, editor_client: FlaskClient) -> None:

@@ -142,7 +142,7 @@ class ConsoleModelView(adapter.ModelViewBase):
     # Flask-Admin accepts no other size from the URL (get_safe_page_size).
     page_size_options = (20, 50, 100, 200)
     can_export = True
-    export_types = ["csv", "jsonl"]
+    export_types = ["csv", "jsonl", "xlsx"]
     list_template = "admin/console/list.html"
     edit_template = "admin/console/edit.html"
     create_template = "admin/console/create.html"

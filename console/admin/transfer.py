@@ -42,7 +42,11 @@ if TYPE_CHECKING:
     from console.admin.model_view import ConsoleModelView
 
 ERRORS_PER_PAGE = 50
-FORMATS = {"csv": "text/csv", "jsonl": "application/x-ndjson"}
+FORMATS = {
+    "csv": "text/csv",
+    "jsonl": "application/x-ndjson",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+}
 
 
 def exportable(description: ModelDescription) -> bool:
@@ -64,7 +68,11 @@ def job_store(app: Any = None) -> JobStore:
 
 
 def export(view: ConsoleModelView, export_type: str) -> Any:
-    """Stream the list's rows (filters, search, sort) as CSV or JSON Lines."""
+    """Stream the list's rows (filters, search, sort) as CSV, JSON Lines or XLSX.
+
+    CSV starts with a UTF-8 BOM (spreadsheets then read it as UTF-8) unless ``bom=0``.
+    XLSX is built in a temporary file by the first read of the body, then sent in chunks.
+    """
     description = view.description
     if export_type not in FORMATS or not exportable(description):
         abort(404)
@@ -88,7 +96,8 @@ def export(view: ConsoleModelView, export_type: str) -> Any:
     # By COPY on PostgreSQL (a worker thread on this request's connection), by Python
     # elsewhere; either way streamed, so memory stays flat.
     # The scoped session: the streamed body runs after this request's session is closed.
-    chunks = export_chunks(db.session, description, export_type, stmt)
+    bom = request.args.get("bom", "1") not in ("0", "false", "no")
+    chunks = export_chunks(db.session, description, export_type, stmt, bom=bom)
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
     filename = secure_filename(f"{description.name}-{stamp}.{export_type}")
     return Response(
@@ -119,7 +128,7 @@ def import_view(view: ConsoleModelView) -> Any:
     if request.method == "POST":
         upload = request.files.get("file")
         if upload is None or not upload.filename:
-            error = "Choose a CSV file to upload."
+            error = "Choose a CSV, JSON Lines or XLSX file to upload."
         else:
             job_id = job_store().create(
                 upload.stream,  # type: ignore[arg-type]

@@ -71,6 +71,7 @@ class CountingReader(io.RawIOBase):
     def __init__(self, raw: BinaryIO, progress: Callable[[int], None] | None) -> None:
         self.raw = raw
         self.progress = progress
+        self.count = 0  # bytes read so far
 
     def readable(self) -> bool:
         return True
@@ -79,18 +80,21 @@ class CountingReader(io.RawIOBase):
         data = self.raw.read(len(buffer))
         n = len(data)
         buffer[:n] = data
+        self.count += n
         if self.progress and n:
             self.progress(n)
         return n
 
     def read(self, size: int = -1) -> bytes:
         data = self.raw.read(size)
+        self.count += len(data)
         if self.progress and data:
             self.progress(len(data))
         return data
 
     def readline(self, size: int | None = -1) -> bytes:
         data = self.raw.readline(-1 if size is None else size)
+        self.count += len(data)
         if self.progress and data:
             self.progress(len(data))
         return data

@@ -1,4 +1,4 @@
-"""Streamed export in the import's own format (CSV and JSON Lines), for any managed model.
+"""Streamed export in the import's own format (CSV, JSON Lines, XLSX), for any managed model.
 
 The columns come from the model's description (``console.bulk.fileformat``): each
 cell is written by its kind (``console.kinds``), parents by their natural key. On
@@ -22,7 +22,7 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from typing import Any
 
 from sqlalchemy import Connection, Select, func, select, true, values
@@ -44,7 +44,8 @@ QUEUE_CHUNKS = 8
 # the query is cancelled and the thread's next write stops it).
 STOP_TIMEOUT = 10.0
 THREAD_NAME = "export-copy"
-FORMATS = ("csv", "jsonl")
+FORMATS = ("csv", "jsonl", "xlsx")
+BOM = b"\xef\xbb\xbf"
 
 CSV_OPTIONS = "FORMAT csv"
 # One JSON object per row. PostgreSQL's JSON text escapes every control character
@@ -159,21 +160,26 @@ class _Lines:
 
 
 def iter_csv(
-    session: Session, description: ModelDescription, stmt: Select[Any]
+    session: Session, description: ModelDescription, stmt: Select[Any], *, bom: bool = False
 ) -> Iterator[bytes]:
-    """The header then the rows of ``stmt`` (``export_select``) as CSV (UTF-8, LF), in chunks."""
+    """The header then the rows of ``stmt`` (``export_select``) as CSV (UTF-8, LF), in chunks.
+
+    ``bom``: the file starts with a UTF-8 byte order mark (spreadsheets then read it as UTF-8).
+    """
     layout = file_format(description)
     writers = [f.kind.to_cell for f in layout.fields]
     lines = _Lines()
     writer = csv.writer(lines, lineterminator="\r\n")
     writer.writerow(layout.columns)
+    head = BOM if bom else b""
     for partition in _rows(session, stmt):
         writer.writerows(
             [[write(v) for write, v in zip(writers, row, strict=True)] for row in partition]
         )
-        yield lines.take()  # the header goes with the first rows
+        yield head + lines.take()  # the header goes with the first rows
+        head = b""
     if lines.lines:  # no rows at all: the header alone
-        yield lines.take()
+        yield head + lines.take()
 
 
 def iter_jsonl(
@@ -189,7 +195,43 @@ def iter_jsonl(
             encode({n: write(v) for n, write, v in zip(names, writers, row, strict=True)})
             for row in partition
         ])
-        yield (text + "\n").encode()
+        yield _escape_separators((text + "\n").encode())
+
+
+# U+2028 and U+2029 as UTF-8: valid in JSON text, but JavaScript before ES2019 and some
+# line-oriented readers take them for line ends. The export writes them as \u escapes
+# (they only ever occur inside JSON strings, where the escape means the same).
+_SEPARATORS = ((b"\xe2\x80\xa8", b"\\u2028"), (b"\xe2\x80\xa9", b"\\u2029"))
+
+
+def _escape_separators(data: bytes) -> bytes:
+    if b"\xe2\x80" not in data:
+        return data
+    for raw, escaped in _SEPARATORS:
+        data = data.replace(raw, escaped)
+    return data
+
+
+def escaped_separators(chunks: Iterator[bytes]) -> Iterator[bytes]:
+    """``chunks`` of JSON Lines with U+2028/U+2029 escaped (a character split between chunks too).
+
+    Closing this closes ``chunks`` (a COPY is stopped at once).
+    """
+    held = b""
+    try:
+        for chunk in chunks:
+            data = held + chunk
+            # Keep back the start of a three-byte character cut by the chunk's end.
+            cut = len(data) - next((i for i in (2, 1) if data.endswith(b"\xe2\x80"[:i])), 0)
+            data, held = data[:cut], data[cut:]
+            if data:
+                yield _escape_separators(data)
+        if held:
+            yield held
+    finally:
+        close = getattr(chunks, "close", None)
+        if close is not None:
+            close()
 
 
 # -- COPY (PostgreSQL) -----------------------------------------------------------------------
@@ -273,7 +315,9 @@ def _copy_worker(raw: Any, sql: str, handoff: queue.Queue[Any], stop: threading.
             handoff.put(exc)
 
 
-def copy_chunks(session: Session, sql: str, head: bytes = b"") -> Iterator[bytes]:
+def copy_chunks(
+    session: Session, sql: str, head: bytes = b""
+) -> Generator[bytes, None, None]:
     """``head``, then the output of ``sql`` (from ``copy_sql``) in chunks, for a streamed body.
 
     COPY runs in a worker thread on the session's own connection and hands chunks over
@@ -330,27 +374,36 @@ def _drain(handoff: queue.Queue[Any]) -> None:
 
 def export_chunks(
     session: Session | scoped_session[Any], description: ModelDescription, fmt: str,
-    base: Select[Any] | None = None,
+    base: Select[Any] | None = None, *, bom: bool = False,
 ) -> Iterator[bytes]:
     """The rows of ``base`` (a select of the model, filtered and sorted) as ``fmt`` chunks.
 
-    ``fmt`` is "csv" or "jsonl"; ``base`` defaults to every row by primary key.
-    PostgreSQL writes them itself by COPY; other databases go through Python. The web
+    ``fmt`` is "csv", "jsonl" or "xlsx"; ``base`` defaults to every row by primary key;
+    ``bom`` starts a CSV file with a UTF-8 byte order mark (the web and command-line
+    exports ask for one unless told not to). PostgreSQL writes CSV and JSON Lines itself
+    by COPY; other databases go through Python, and so does XLSX everywhere (typed
+    cells, built in a temporary file: ``console.bulk.xlsx``). The web
     export and ``console export`` both read them. Nothing touches the database until
     the first chunk is asked for: a streamed response should pass the scoped session
     (``db.session``), so that the body uses the session of the context it runs in
     (Flask's ``stream_with_context`` runs it after the request's own has been closed).
     """
     if fmt not in FORMATS:
-        raise ValueError(f"Unknown export format {fmt!r}: choose csv or jsonl")
+        raise ValueError(f"Unknown export format {fmt!r}: choose csv, jsonl or xlsx")
+    if fmt == "xlsx":
+        from console.bulk.xlsx import iter_xlsx
+
+        return iter_xlsx(session, description, export_select(description, base))  # type: ignore[arg-type]
     if session.get_bind().dialect.name == "postgresql":
-        return _copy_export(session, description, fmt, base)
-    rows = iter_csv if fmt == "csv" else iter_jsonl
-    return rows(session, description, export_select(description, base))  # type: ignore[arg-type]
+        return _copy_export(session, description, fmt, base, bom)
+    stmt = export_select(description, base)
+    if fmt == "csv":
+        return iter_csv(session, description, stmt, bom=bom)  # type: ignore[arg-type]
+    return iter_jsonl(session, description, stmt)  # type: ignore[arg-type]
 
 
 def _copy_export(
-    session: Any, description: ModelDescription, fmt: str, base: Select[Any] | None
+    session: Any, description: ModelDescription, fmt: str, base: Select[Any] | None, bom: bool
 ) -> Iterator[bytes]:
     # The settings, the query and the COPY in one transaction, when the body is read.
     connection = session.connection()
@@ -358,7 +411,8 @@ def _copy_export(
         connection.exec_driver_sql(setting)
     if fmt == "csv":
         sql = copy_sql(connection, export_select(description, base, as_text=True))
-        yield from copy_chunks(session, sql, _header(file_format(description)))
+        head = (BOM if bom else b"") + _header(file_format(description))
+        yield from copy_chunks(session, sql, head)
     else:
         sql = copy_sql(connection, json_select(description, base), JSONL_OPTIONS)
-        yield from copy_chunks(session, sql)
+        yield from escaped_separators(copy_chunks(session, sql))

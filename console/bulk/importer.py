@@ -1,11 +1,12 @@
-"""Import of CSV and JSON Lines: check every row, then write all of them in one transaction or none.
+"""Import of CSV, JSON Lines and XLSX: check every row, then write all of them or none.
 
 ``import_file`` is the entry point, for any managed model: the file's columns come
 from its description (``console.bulk.fileformat``). On PostgreSQL the file is
 streamed by COPY into a staging table and checked with set-based SQL
 (``console.bulk.pg_import``); elsewhere (SQLite) rows are streamed through the
-shared Python rules in chunks. JSON Lines goes the same two ways, converted to the
-cells a CSV row would have as it streams (``console.bulk.jsonl``).
+shared Python rules in chunks. JSON Lines and XLSX go the same two ways, converted
+to the cells a CSV row would have as they stream (``console.bulk.jsonl``,
+``console.bulk.xlsx``).
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from console.bulk.csvio import (
     read_header,
 )
 from console.bulk.fileformat import Blank, Field, FileFormat, file_format
-from console.bulk.jsonl import JsonLines
+from console.bulk.jsonl import JsonLines, RowSource
 from console.catalogue import ModelDescription
 from console.kinds import unneutralise
 
@@ -40,7 +41,7 @@ CHUNK = 5_000
 MAX_ERRORS = 10_000
 # Warnings (rows identical to existing ones) kept per line; the count is exact.
 MAX_WARNINGS = 1_000
-FORMATS = ("csv", "jsonl")
+FORMATS = ("csv", "jsonl", "xlsx")
 
 
 @dataclass
@@ -162,9 +163,12 @@ def refused(detail: str) -> ConcurrentChange:
     return ConcurrentChange(f"The database refused the rows: {first}. Nothing was written.")
 
 
-def sniff_format(stream: io.BufferedReader[Any]) -> str:
-    """"jsonl" when the file starts (after a BOM and blanks) with a JSON object, else "csv"."""
+def sniff_format(stream: io.BufferedReader[Any], file_name: str | None = None) -> str:
+    """"xlsx" for a ZIP file (or a name ending .xlsx), "jsonl" when the file starts
+    (after a BOM and blanks) with a JSON object, else "csv"."""
     head = stream.peek(4096)[:4096]
+    if head.startswith(b"PK\x03\x04") or (file_name or "").lower().endswith(".xlsx"):
+        return "xlsx"
     head = head.removeprefix(b"\xef\xbb\xbf").lstrip()
     return "jsonl" if head.startswith(b"{") else "csv"
 
@@ -181,10 +185,11 @@ def import_file(
     file_name: str | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> ImportResult:
-    """Check ``source`` (a binary CSV or JSON Lines stream) and, unless ``dry_run``, write it.
+    """Check ``source`` (a binary CSV, JSON Lines or XLSX file) and, unless ``dry_run``, write it.
 
-    All rows or none. ``fmt`` is "csv" or "jsonl" (None: told by the file's first
-    character). ``progress`` is called with the number of bytes read since the last
+    All rows or none. ``fmt`` is "csv", "jsonl" or "xlsx" (None: told by the file's
+    first bytes, or an .xlsx ``file_name``; an XLSX file must be seekable or is copied
+    to a temporary file). ``progress`` is called with the number of bytes read since the last
     call. The session's transaction is committed on success and rolled back otherwise.
     """
     # This context's session, for the whole import (the scoped one may be given).
@@ -192,17 +197,25 @@ def import_file(
     layout = file_format(description)
     stream: Any = io.BufferedReader(CountingReader(source, progress), 1 << 16)
     if fmt is not None and fmt not in FORMATS:
-        raise ValueError(f"Unknown import format {fmt!r}: choose csv or jsonl")
-    fmt = fmt or sniff_format(stream)
+        raise ValueError(f"Unknown import format {fmt!r}: choose csv, jsonl or xlsx")
+    fmt = fmt or sniff_format(stream, file_name)
     result = ImportResult(
         model=layout.name, upsert=upsert, dry_run=dry_run, file_name=file_name, format=fmt
     )
+    lines: RowSource | None = None
     try:
         if description.read_only or description.own:
             raise FileProblem(f"{description.title} cannot be imported.")
-        if fmt == "jsonl":
+        if fmt == "xlsx":
+            from console.bulk.xlsx import XlsxSheet
+
+            read = stream.raw.count if isinstance(stream.raw, CountingReader) else 0
+            lines = XlsxSheet(source, layout, progress, read)
+        elif fmt == "jsonl":
             lines = JsonLines(stream)
+        if lines is not None:
             header = Header(lines.columns)
+            result.notes.extend(lines.notes)
         else:
             header = read_header(stream)
         check_header(layout, header)
@@ -210,10 +223,10 @@ def import_file(
         if db.get_bind().dialect.name == "postgresql":
             from console.bulk.pg_import import import_postgresql
 
-            staged = lines if fmt == "jsonl" else stream
+            staged = lines if lines is not None else stream
             import_postgresql(db, layout, header.columns, staged, result)
         else:
-            rows = lines.rows() if fmt == "jsonl" else csv_rows(stream, len(header.columns))
+            rows = lines.rows() if lines is not None else csv_rows(stream, len(header.columns))
             _import_python(db, layout, header.columns, rows, result)
         if result.rows == 0 and result.ok:
             result.add_error(1, None, "The file has a header but no rows.")
@@ -221,6 +234,9 @@ def import_file(
         result.add_error(problem.line, None, problem.message)
     except ConcurrentChange as exc:
         result.add_error(0, None, str(exc))
+    finally:
+        if lines is not None:
+            lines.close()
     if dry_run or not result.ok:
         db.rollback()
         return result

@@ -35,7 +35,24 @@ def _load(text: str) -> Any:
     return json.loads(text, parse_int=str, parse_float=str, parse_constant=str)
 
 
-class JsonLines:
+class RowSource:
+    """A file read row by row into CSV cells (JSON Lines, XLSX): its columns, then its rows.
+
+    Both import paths take one in place of a CSV stream (PostgreSQL stages it as CSV).
+    """
+
+    columns: list[str]
+    notes: list[str]
+
+    def rows(self) -> Iterator[Row]:
+        """(line, cells in column order) per row, or (line, why it is unreadable)."""
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Release what the source holds."""
+
+
+class JsonLines(RowSource):
     """A JSON Lines file: its columns (the keys of its first object), then its rows."""
 
     def __init__(self, stream: BinaryIO) -> None:
@@ -60,6 +77,7 @@ class JsonLines:
                 f"Line {self.line} is not a JSON object with the columns as keys.", self.line
             )
         self.columns = [str(k).strip().lower() for k in first]
+        self.notes = []
         self._first: tuple[int, Any] | None = (self.line, first)
 
     def rows(self) -> Iterator[Row]:
@@ -117,11 +135,12 @@ def cell(value: Any) -> str:
 
 
 class StagedCsv:
-    """Rows (of a CSV or JSON Lines file) as CSV for COPY: the line number, then the cells.
+    """Rows (of a CSV, JSON Lines or XLSX file) as CSV for COPY: the line number, then the cells.
 
-    Both formats are read by Python (``csv_rows``, ``JsonLines.rows``), so the
-    staged line is the physical line a record starts on, as on the Python path;
-    ``prepare`` turns a row's cells into what is staged (or a problem of the row).
+    Every format is read by Python (``csv_rows``, a ``RowSource``'s ``rows``), so the
+    staged line is the physical line (or sheet row) a record starts on, as on the
+    Python path; ``prepare`` turns a row's cells into what is staged (or a problem of
+    the row).
 
     Read by COPY as it streams (``read``), a few rows at a time; rows that cannot be
     read are kept in ``problems`` instead (with an exact count beyond ``keep``). A
@@ -185,4 +204,4 @@ class StagedCsv:
         raise NotImplementedError
 
 
-__all__ = ["JsonLines", "StagedCsv", "cell"]
+__all__ = ["JsonLines", "RowSource", "StagedCsv", "cell"]

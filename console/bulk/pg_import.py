@@ -40,7 +40,7 @@ from console.bulk.importer import (
     identical_warning,
     refused,
 )
-from console.bulk.jsonl import JsonLines, StagedCsv
+from console.bulk.jsonl import RowSource, StagedCsv
 from console.kinds import EmailKind, ReferenceKind, SqlCell, neutralise, unneutralise
 from console.sqltext import WHITESPACE, Encoding, lit, q
 
@@ -68,10 +68,15 @@ def trimmed_sql(s: str, ws: str) -> str:
 
 
 def _unneutralised(column: str) -> str:
-    """SQL for ``kinds.unneutralise`` (string functions: cheaper than a regex per cell)."""
+    """SQL for ``kinds.unneutralise`` (string functions: cheaper than a regex per cell).
+
+    ``kinds.needs_quote`` of the text after the quote: a tab, CR or quote, or = + - @
+    after leading blanks (IN, not strpos: strpos finds '' in any text).
+    """
     return (
         f"CASE WHEN left({column}, 1) = '''' AND length({column}) > 1 "
-        f"AND strpos(E'=+-@\\t\\r''', substr({column}, 2, 1)) > 0 "
+        f"AND (substr({column}, 2, 1) IN (E'\\t', E'\\r', '''') "
+        f"OR left(ltrim(substr({column}, 2), E' \\t\\r\\n'), 1) IN ('=', '+', '-', '@')) "
         f"THEN substr({column}, 2) ELSE {column} END"
     )
 
@@ -320,12 +325,12 @@ def import_postgresql(
     session: Session,
     layout: FileFormat,
     columns: list[str],
-    source: BinaryIO | JsonLines,
+    source: BinaryIO | RowSource,
     result: ImportResult,
 ) -> None:
     """Stage, check and (unless a dry run or any error) write the file; see the module doc.
 
-    ``source`` is the CSV stream after its header, or the JSON Lines file.
+    ``source`` is the CSV stream after its header, or the JSON Lines (or XLSX) file.
     """
     cur = session.connection().connection.dbapi_connection.cursor()  # type: ignore[union-attr]
     # Reported by the server at connection time: no query needed.
@@ -404,7 +409,7 @@ def _preparer(plan: _Plan) -> Any:
 
 
 def _stage(
-    cur: Any, plan: _Plan, source: BinaryIO | JsonLines, result: ImportResult
+    cur: Any, plan: _Plan, source: BinaryIO | RowSource, result: ImportResult
 ) -> list[tuple[int, RowProblem]]:
     """COPY the rows into ``bulk_stage``; returns the rows that could not be read at all.
 
@@ -418,7 +423,7 @@ def _stage(
         + ", ".join(f"{q('s_' + c)} text" for c in columns)
         + ") ON COMMIT DROP"
     )
-    rows = source.rows() if isinstance(source, JsonLines) else csv_rows(source, len(columns))
+    rows = source.rows() if isinstance(source, RowSource) else csv_rows(source, len(columns))
     reader = StagedCsv(rows, keep=MAX_ERRORS, prepare=_preparer(plan))
     try:
         cur.copy_expert(
