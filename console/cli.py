@@ -313,11 +313,39 @@ def import_command(model: str, file: str, dry_run: bool, upsert: bool, fmt: str 
     )
     for note in result.notes:
         click.echo(f"Note: {note}", err=True)
+    if result.change_counts:
+        _echo_changes(result, Path(file))
     if not result.ok:
         click.echo("Nothing was written.", err=True)
         raise SystemExit(1)
     if dry_run:
         click.echo("Dry run: nothing was written.")
+
+
+CHANGES_SHOWN = 20
+
+
+def _echo_changes(result: Any, source: Path) -> None:
+    """The first changed fields, their counts per column, and where all of them are."""
+    from console.bulk.jobs import write_changes
+
+    total = sum(result.change_counts.values())
+    per_column = ", ".join(f"{c}: {n:,}" for c, n in sorted(result.change_counts.items()))
+    click.echo(f"{total:,} changes in {result.updated:,} rows ({per_column}):")
+    where = "row" if result.format == "xlsx" else "line"
+    for change in result.changes[:CHANGES_SHOWN]:
+        click.echo(f"  {where} {change.line} ({change.key}) {change.column}: "
+                   f"{change.old!r} -> {change.new!r}")
+    if total > CHANGES_SHOWN:
+        click.echo(f"  ... and {total - CHANGES_SHOWN:,} more.")
+    listed = source.with_name(source.name + ".changes.csv")
+    try:
+        write_changes(listed, result.changes)
+    except OSError as exc:
+        click.echo(f"The full list could not be written to {listed}: {exc.strerror}", err=True)
+        return
+    kept = "" if len(result.changes) == total else f" (the first {len(result.changes):,})"
+    click.echo(f"All changes{kept}: {listed}")
 
 
 @commands.command("export")

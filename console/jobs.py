@@ -56,10 +56,12 @@ def run_import(
                     progress=progress,
                 )
             store.write_errors(job_id, result.errors)
+            store.write_changes(job_id, result.changes)
             state = "done" if commit and result.committed else "previewed"
             store.update(job_id, state=state, bytes_read=read[0], result=result.summary()
                          | {"error_count": result.error_count, "committed": result.committed,
-                            "shown_errors": len(result.errors)})
+                            "shown_errors": len(result.errors),
+                            "shown_changes": len(result.changes)})
         except Exception:
             log.exception("Import job %s failed", job_id)
             session.rollback()

@@ -69,6 +69,7 @@ ENDPOINT_ROLES: dict[str, Role] = {
     "import_view": Role.editor,
     "import_status": Role.editor,
     "import_errors": Role.editor,
+    "import_changes": Role.editor,
     "import_confirm": Role.editor,
     "bulk_confirm": Role.editor,
     "bulk_apply": Role.editor,
@@ -378,6 +379,11 @@ class ConsoleModelView(adapter.ModelViewBase):
     def import_errors(self, job_id: str) -> Any:
         """Every error of an import's last run, as CSV."""
         return transfer.import_errors(self, job_id)
+
+    @expose("/import/<job_id>/changes.csv")
+    def import_changes(self, job_id: str) -> Any:
+        """Every field an import's upsert changes, as CSV (old and new values)."""
+        return transfer.import_changes(self, job_id)
 
     @expose("/import/<job_id>/confirm", methods=("POST",))
     def import_confirm(self, job_id: str) -> Any:

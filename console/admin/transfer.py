@@ -169,9 +169,16 @@ def import_status(view: ConsoleModelView, job_id: str) -> Any:
     result = status.get("result") or {}
     shown = result.get("shown_errors", 0)
     pages = max((shown + ERRORS_PER_PAGE - 1) // ERRORS_PER_PAGE, 1)
+    change_page = max(request.args.get("changes_page", 1, type=int), 1)
+    changes = job_store().read_changes(
+        job_id, (change_page - 1) * ERRORS_PER_PAGE, ERRORS_PER_PAGE
+    )
+    change_pages = max((result.get("shown_changes", 0) + ERRORS_PER_PAGE - 1)
+                       // ERRORS_PER_PAGE, 1)
     return view.render(
         "admin/import_status.html", spec=file_format(view.description), job=status, result=result,
         errors=errors, page=page, pages=pages, running=status["state"] in ("queued", "running"),
+        changes=changes, change_page=change_page, change_pages=change_pages,
     )
 
 
@@ -183,6 +190,16 @@ def import_errors(view: ConsoleModelView, job_id: str) -> Any:
         abort(404)
     return send_file(path, mimetype="text/csv", as_attachment=True,
                      download_name=f"import-errors-{job_id[:8]}.csv")
+
+
+def import_changes(view: ConsoleModelView, job_id: str) -> Any:
+    """Every field the job's upsert changes (line, key, column, old, new), as CSV."""
+    _job_or_404(view, job_id)
+    path = job_store().changes_file(job_id)
+    if not path.exists():
+        abort(404)
+    return send_file(path, mimetype="text/csv", as_attachment=True,
+                     download_name=f"import-changes-{job_id[:8]}.csv")
 
 
 def _confirmed_already(status: dict[str, Any]) -> str:
@@ -219,5 +236,6 @@ def import_confirm(view: ConsoleModelView, job_id: str) -> Any:
     return redirect(url)
 
 
-__all__ = ["export", "exportable", "import_confirm", "import_errors", "import_status",
+__all__ = ["export", "exportable", "import_changes", "import_confirm", "import_errors",
+           "import_status",
            "import_view", "importable", "job_store"]

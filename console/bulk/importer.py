@@ -41,6 +41,8 @@ CHUNK = 5_000
 MAX_ERRORS = 10_000
 # Warnings (rows identical to existing ones) kept per line; the count is exact.
 MAX_WARNINGS = 1_000
+# Changed fields of updated rows kept for the preview; the counts per column are exact.
+MAX_CHANGES = 10_000
 FORMATS = ("csv", "jsonl", "xlsx")
 
 
@@ -51,6 +53,17 @@ class RowError:
     line: int
     column: str | None
     message: str
+
+
+@dataclass
+class Change:
+    """One field an update changes: its row (line, key), column, and old and new values."""
+
+    line: int
+    key: str
+    column: str
+    old: Any
+    new: Any
 
 
 @dataclass
@@ -81,6 +94,16 @@ class ImportResult:
     # column, to a row already in the table (imported twice?). Flagged, not refused.
     identical: int = 0
     warnings: list[RowError] = field(default_factory=list)
+    # Upsert: each field the updated rows change (the first MAX_CHANGES, in line order),
+    # and exactly how many changes each column has.
+    changes: list[Change] = field(default_factory=list)
+    change_counts: dict[str, int] = field(default_factory=dict)
+
+    def add_change(self, line: int, key: str, column: str, old: Any, new: Any) -> None:
+        """Count a changed field, keeping the first ``MAX_CHANGES`` for the preview."""
+        self.change_counts[column] = self.change_counts.get(column, 0) + 1
+        if len(self.changes) < MAX_CHANGES:
+            self.changes.append(Change(line, key, column, old, new))
 
     def add_warning(self, line: int, message: str) -> None:
         """Count a warning, keeping the first ``MAX_WARNINGS`` for display."""
@@ -114,6 +137,7 @@ class ImportResult:
             "notes": list(self.notes),
             "identical": self.identical,
             "warnings": [[w.line, w.message] for w in self.warnings[:100]],
+            "change_counts": dict(self.change_counts),
         }
 
     def to_dict(self) -> dict[str, Any]:
@@ -121,6 +145,7 @@ class ImportResult:
         data = asdict(self)
         data["errors"] = [asdict(e) for e in self.errors]
         data["warnings"] = [asdict(w) for w in self.warnings]
+        data["changes"] = [asdict(c) for c in self.changes]
         return data
 
 
@@ -230,6 +255,7 @@ def import_file(
             _import_python(db, layout, header.columns, rows, result)
         if result.rows == 0 and result.ok:
             result.add_error(1, None, "The file has a header but no rows.")
+        _describe_changes(db, layout, result)
     except FileProblem as problem:
         result.add_error(problem.line, None, problem.message)
     except ConcurrentChange as exc:
@@ -247,6 +273,41 @@ def import_file(
     db.commit()
     result.committed = True
     return result
+
+
+def _describe_changes(session: Session, layout: FileFormat, result: ImportResult) -> None:
+    """Turn the kept changes' values into the text files write (a parent by its key).
+
+    Both import paths record the stored values; here they become what the user's
+    file shows, the same on both databases: a reference's old and new parent by its
+    natural key (one query per reference column), every other value by its kind.
+    """
+    if not result.changes:
+        return
+    by_name = {f.name: f for f in layout.fields}
+    parents: dict[str, dict[Any, str]] = {}
+    for name in {c.column for c in result.changes}:
+        f = by_name[name]
+        if f.parent is None:
+            continue
+        ids = {v for c in result.changes if c.column == name for v in (c.old, c.new)} - {None}
+        key, target = f.parent.key, f.parent.target
+        found: list[Any] = (
+            list(session.execute(select(target, key.column).where(target.in_(ids))))
+            if ids else []
+        )
+        parents[name] = {pk: key.kind.to_text(value) for pk, value in found}
+    for change in result.changes:
+        f = by_name[change.column]
+        for side in ("old", "new"):
+            value = getattr(change, side)
+            if value is None:
+                text = ""
+            elif change.column in parents:
+                text = parents[change.column].get(value, str(value))
+            else:
+                text = f.kind.to_text(value)
+            setattr(change, side, text)
 
 
 def _note_versions(layout: FileFormat, header: Header, result: ImportResult) -> None:
@@ -436,11 +497,16 @@ def _check_chunk(
                 inserts[-1][_LINE] = line  # type: ignore[index]
             continue
         data = {f.column: values[f.name] for f in written if f.role == "value"}
-        if all(f.kind.same(current[f.column], data[f.column]) for f in written
-               if f.role == "value"):
+        differ = [f for f in written if f.role == "value"
+                  and not f.kind.same(current[f.column], data[f.column])]
+        if not differ:
             result.unchanged += 1
         else:
             result.updated += 1
+            assert key_field is not None
+            shown_key = key_field.kind.to_text(key)
+            for f in differ:
+                result.add_change(line, shown_key, f.name, current[f.column], data[f.column])
             params = {f"v{i}": value for i, value in enumerate(data.values())}
             params["b_pk"] = current[pk]
             if version is not None:

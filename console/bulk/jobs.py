@@ -17,6 +17,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from console.kinds import neutralise, unneutralise
+
 EXPIRY_SECONDS = 3600
 # A running job whose status was not touched for this long lost its worker.
 STALE_SECONDS = 600
@@ -112,21 +114,23 @@ class JobStore:
                 # Line 0 is the file as a whole (wrong columns, not UTF-8): no line of it.
                 writer.writerow([e.line or "", e.column or "", e.message])
 
+    def changes_file(self, job_id: str) -> Path:
+        """The CSV of the fields the job's upsert changes (its preview)."""
+        return self.root / job_id / "changes.csv"
+
+    def write_changes(self, job_id: str, changes: Iterable[Any]) -> None:
+        """Save the changed fields as CSV (line, key, column, old, new)."""
+        write_changes(self.changes_file(job_id), changes)
+
+    def read_changes(self, job_id: str, offset: int, limit: int) -> list[list[str]]:
+        """One page of the saved changes, as they were (the file's formula quotes undone)."""
+        return [[line, unneutralise(key), column, unneutralise(old), unneutralise(new)]
+                for line, key, column, old, new in
+                _read_page(self.changes_file(job_id), offset, limit)]
+
     def read_errors(self, job_id: str, offset: int, limit: int) -> list[list[str]]:
         """One page of the saved errors."""
-        path = self.errors_file(job_id)
-        if not path.exists():
-            return []
-        with open(path, newline="", encoding="utf-8") as fh:
-            reader = csv.reader(fh)
-            next(reader, None)
-            page = []
-            for index, row in enumerate(reader):
-                if index >= offset + limit:
-                    break
-                if index >= offset:
-                    page.append(row)
-            return page
+        return _read_page(self.errors_file(job_id), offset, limit)
 
     def clean_expired(self) -> int:
         """Delete jobs older than the expiry (their uploads with them); return how many."""
@@ -148,3 +152,29 @@ class JobStore:
                 shutil.rmtree(folder, ignore_errors=True)
                 removed += 1
         return removed
+
+
+def write_changes(path: Path, changes: Iterable[Any]) -> None:
+    """The changed fields of an upsert as CSV (line, key, column, old, new), formula-safe."""
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["line", "key", "column", "old", "new"])
+        for c in changes:
+            writer.writerow([c.line, neutralise(c.key), c.column, neutralise(str(c.old)),
+                             neutralise(str(c.new))])
+
+
+def _read_page(path: Path, offset: int, limit: int) -> list[list[str]]:
+    """Rows ``offset``..``offset+limit`` of a saved CSV (after its header)."""
+    if not path.exists():
+        return []
+    with open(path, newline="", encoding="utf-8") as fh:
+        reader = csv.reader(fh)
+        next(reader, None)
+        page = []
+        for index, row in enumerate(reader):
+            if index >= offset + limit:
+                break
+            if index >= offset:
+                page.append(row)
+        return page

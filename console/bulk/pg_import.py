@@ -33,6 +33,7 @@ from console import rules
 from console.bulk.csvio import FileProblem, RowProblem, csv_rows, not_utf8, nul_problem
 from console.bulk.fileformat import Blank, Field, FileFormat
 from console.bulk.importer import (
+    MAX_CHANGES,
     MAX_ERRORS,
     ConcurrentChange,
     ImportResult,
@@ -348,6 +349,8 @@ def import_postgresql(
     _clean(cur, plan)
     _check(cur, plan, result, problems)
     _count(cur, plan, result)
+    if result.updated:
+        _collect_changes(cur, plan, result)
     if plan.key is None and not plan.upsert:
         _flag_identical(cur, plan, result)
     if result.ok and not result.dry_run:
@@ -587,6 +590,41 @@ def _count(cur: Any, plan: _Plan, result: ImportResult) -> None:
            " WHERE NOT EXISTS (SELECT 1 FROM bulk_errors e WHERE e.line = c.line)")
     )
     result.inserted, result.unchanged, result.updated = cur.fetchone()
+
+
+def _collect_changes(cur: Any, plan: _Plan, result: ImportResult) -> None:
+    """Each field the updated rows change (``importer``'s preview), as the Python path has it.
+
+    The counts per column come from one pass; the kept changes from the first rows
+    in line order (``MAX_CHANGES`` fields at most), compared again by each kind's own
+    rule so that both databases list exactly the same fields.
+    """
+    key = plan.key
+    assert key is not None
+    fields = plan.values_written
+    only_good = "" if result.ok else (
+        " AND NOT EXISTS (SELECT 1 FROM bulk_errors e WHERE e.line = c.line)"
+    )
+    changed = f"ex_pk IS NOT NULL AND NOT ({plan.same_sql()}){only_good}"
+    differs = [f"{q('x_' + f.name)} IS DISTINCT FROM {plan.v(f)}" for f in fields]
+    cur.execute(
+        "SELECT " + ", ".join(f"count(*) FILTER (WHERE {d})" for d in differs)
+        + f" FROM bulk_clean c WHERE {changed}"
+    )
+    counts = dict(zip((f.name for f in fields), cur.fetchone(), strict=True))
+    pairs = ", ".join(f"{q('x_' + f.name)}, {plan.v(f)}" for f in fields)
+    cur.execute(
+        f"SELECT line, {plan.v(key)}, {pairs} FROM bulk_clean c WHERE {changed} "
+        f"ORDER BY line LIMIT {MAX_CHANGES}"
+    )
+    for line, key_value, *values in cur.fetchall():
+        shown_key = key.kind.to_text(key_value)
+        for i, f in enumerate(fields):
+            old, new = values[2 * i], values[2 * i + 1]
+            if not f.kind.same(old, new):
+                result.add_change(line + 1, shown_key, f.name, old, new)
+    # The kept list stops at MAX_CHANGES fields; the counts are every row's.
+    result.change_counts = {name: n for name, n in counts.items() if n}
 
 
 def _flag_identical(cur: Any, plan: _Plan, result: ImportResult) -> None:
