@@ -32,6 +32,7 @@ from console.catalogue import (
     Catalogue,
     CatalogueError,
     ModelDescription,
+    catalogue_of,
     pluralise,
 )
 from console.declare import RELATIONSHIP_OPTIONS, OnDelete, Options
@@ -190,6 +191,18 @@ def reflect(
     return _map(metadata, chosen, views, where, overrides)
 
 
+def _sqlite_quoted(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def sqlite_delete_rules(conn: sa.Connection, table: str) -> dict[tuple[str, str], str]:
+    """SQLite's own ON DELETE rules of ``table``'s foreign keys: {(column, referred table):
+    rule}. SQLAlchemy's inspector misses a rule written inline in a column's definition
+    (``parent_id INTEGER REFERENCES parent (id) ON DELETE CASCADE``); PRAGMA has them all."""
+    rows = conn.exec_driver_sql(f"PRAGMA foreign_key_list({_sqlite_quoted(table)})").all()
+    return {(str(row[3]), str(row[2])): str(row[6]).upper() for row in rows}
+
+
 def _sqlite_rules(conn: sa.Connection, metadata: sa.MetaData, names: Iterable[str]) -> None:
     """What SQLAlchemy's SQLite reflection misses when written inline in a column's definition
     (``REFERENCES t(id) ON DELETE CASCADE``, ``email TEXT UNIQUE``), read from SQLite's
@@ -198,17 +211,14 @@ def _sqlite_rules(conn: sa.Connection, metadata: sa.MetaData, names: Iterable[st
         table = metadata.tables.get(name)
         if table is None:
             continue
-        quoted = '"' + name.replace('"', '""') + '"'
-        rules = {
-            (row[3], row[2]): row[6]
-            for row in conn.exec_driver_sql(f"PRAGMA foreign_key_list({quoted})")
-        }
+        quoted = _sqlite_quoted(name)
+        rules = sqlite_delete_rules(conn, name)
         for fk in table.foreign_key_constraints:
             if fk.ondelete is None and len(fk.elements) == 1:
                 element = fk.elements[0]
                 rule = rules.get((element.parent.name, element.column.table.name))
-                if rule and rule.upper() != "NO ACTION":
-                    fk.ondelete = rule.upper()
+                if rule and rule != "NO ACTION":
+                    fk.ondelete = element.ondelete = rule
         for row in conn.exec_driver_sql(f"PRAGMA index_list({quoted})").all():
             index_name, unique, origin = row[1], row[2], row[3]
             if not unique or origin != "u":
@@ -308,6 +318,7 @@ def _map(
             "__table__": table,
             "__console__": options,
             "__console_source__": source,
+            "__str__": _row_label,
         }
         taken: set[str] = set()
         for column in table.columns:
@@ -323,6 +334,19 @@ def _map(
     for key, reason in skipped:
         log.warning("Reflection: table %s is not managed: %s", key, reason)
     return Reflection(models, sorted(skipped))
+
+
+def _row_label(self: Any) -> str:
+    """A reflected row as people see it: its label column's value (else its key)."""
+    cls = type(self)
+    found = catalogue_of(cls)
+    description = found.get(cls) if found is not None else None
+    if description is None:
+        return f"{cls.__name__} {sa.inspect(self).identity}"
+    value = getattr(self, description.label.key, None)
+    if value is None:
+        value = getattr(self, description.pk.key, None)
+    return str(value)
 
 
 def _relate(
