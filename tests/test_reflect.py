@@ -541,3 +541,36 @@ def test_a_dropped_column_does_not_break_pages_after_a_restart(user_db, tmp_path
         assert re.search("remember me", text(client.get(f"/admin/customer/history/?id={ann}")))
         _db.session.remove()
         _db.engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def users_only(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A database holding the user's tables only: the console has never run on it."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'fresh.sqlite3'}"
+    else:
+        require_pg()
+        url = create_pg_database("console_reflect_fresh")
+    run_sql(url, SCHEMA_SQL)
+    yield url
+    if request.param == "postgresql":
+        drop_pg_database(url)
+
+
+def test_console_init_creates_only_the_consoles_tables(users_only, tmp_path):
+    before = definitions(users_only)
+    engine = sa.create_engine(users_only, poolclass=sa.pool.NullPool)
+    tables_before = set(sa.inspect(engine).get_table_names())
+    app = make_app(users_only, tmp_path, CONSOLE_ADMIN_PASSWORD="a-long-admin-password")
+    with app.app_context():
+        runner = app.test_cli_runner()
+        result = runner.invoke(args=["init"])
+        assert result.exit_code == 0, result.output
+        status = runner.invoke(args=["schema-status"])
+        assert status.exit_code == 0, status.output
+        _db.engine.dispose()
+    created = set(sa.inspect(engine).get_table_names()) - tables_before
+    engine.dispose()
+    own = {table.name for table in ConsoleBase.metadata.tables.values()}
+    assert created == own | {schema.CONSOLE_VERSION_TABLE}
+    assert definitions(users_only) == before
