@@ -24,10 +24,32 @@ ROOT = Path(__file__).resolve().parent.parent
 log = logging.getLogger(__name__)
 
 
-def build_catalogue(models: str | list[type]) -> Catalogue:
-    """The catalogue of ``models`` (a CONSOLE_MODELS value or classes) and the console's own."""
+def build_catalogue(
+    models: str | list[type],
+    database_url: str | None = None,
+    settings_file: str | None = None,
+) -> Catalogue:
+    """The catalogue of ``models`` (a CONSOLE_MODELS value or classes) and the console's own.
+
+    ``reflect`` (``reflect:schema,...`` or ``reflect:table,...``) reflects the database at
+    ``database_url`` instead, with the overrides of the settings file ``settings_file``.
+    """
+    from console import reflect
     from console.models import Account, AuditEntry
 
+    if reflect.is_reflect(models):
+        assert isinstance(models, str)
+        if not database_url:
+            raise catalogue.CatalogueError(f"CONSOLE_MODELS={models} needs the database URL")
+        found = reflect.reflect(database_url, models, settings_file)
+        built = catalogue.build(found.classes, own=[Account, AuditEntry])
+        built.skipped = found.skipped
+        return built
+    if settings_file:
+        raise catalogue.CatalogueError(
+            f"CONSOLE_SETTINGS={settings_file}: a settings file applies to CONSOLE_MODELS=reflect "
+            f"only (CONSOLE_MODELS is {models!r}; declare your models' options in __console__)"
+        )
     classes = load_models(models) if isinstance(models, str) else models
     return catalogue.build(classes, own=[Account, AuditEntry])
 
@@ -82,7 +104,11 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = settings.load_secret_key(app.instance_path)
 
-    app.extensions["console_catalogue"] = build_catalogue(app.config["CONSOLE_MODELS"])
+    app.extensions["console_catalogue"] = build_catalogue(
+        app.config["CONSOLE_MODELS"],
+        database_url=app.config["SQLALCHEMY_DATABASE_URI"],
+        settings_file=app.config.get("CONSOLE_SETTINGS") or None,
+    )
     db.init_app(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"), compare_type=True)
     csrf.init_app(app)

@@ -657,6 +657,24 @@ def rule_advice(
     )
 
 
+def _foreign_keys(connection: Connection, inspector: Any, table: str) -> list[Any]:
+    """The inspector's foreign keys of ``table``; on SQLite with the ON DELETE rules it
+    misses (written inline in a column's definition) from SQLite itself."""
+    found = inspector.get_foreign_keys(table)
+    if connection.dialect.name != "sqlite":
+        return list(found)
+    from console.reflect import sqlite_delete_rules
+
+    rules = sqlite_delete_rules(connection, table)
+    for fk in found:
+        options = fk.setdefault("options", {})
+        if not options.get("ondelete") and len(fk["constrained_columns"]) == 1:
+            rule = rules.get((fk["constrained_columns"][0], fk["referred_table"]))
+            if rule and rule != "NO ACTION":
+                options["ondelete"] = rule
+    return list(found)
+
+
 def relationship_report(
     connection: Connection,
     edges: Sequence[Edge],
@@ -686,7 +704,7 @@ def relationship_report(
             rows.append(row)
             continue
         if table not in reflected:
-            reflected[table] = inspector.get_foreign_keys(table)
+            reflected[table] = _foreign_keys(connection, inspector, table)
         match = next(
             (
                 fk

@@ -284,6 +284,8 @@ class Catalogue:
     models: list[ModelDescription]
     own: list[ModelDescription]
     edges: list[Edge]
+    # Tables a reflected database has that the console cannot manage: (table, reason).
+    skipped: list[tuple[str, str]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self._by_class = {d.cls: d for d in (*self.models, *self.own)}
@@ -374,12 +376,12 @@ def build(classes: Iterable[type], own: Iterable[type] = ()) -> Catalogue:
     for description in models:
         if description.name in RESERVED_NAMES:
             raise CatalogueError(
-                f"{description.model_name}.__console__ name: {description.name!r} is taken by "
+                f"{source_of(description.cls)} name: {description.name!r} is taken by "
                 "a page of the console; choose another name"
             )
         if description.name in seen:
             raise CatalogueError(
-                f"{description.model_name}.__console__ name: {description.name!r} is also the "
+                f"{source_of(description.cls)} name: {description.name!r} is also the "
                 f"name of {seen[description.name]}; give one of them another name"
             )
         seen[description.name] = description.model_name
@@ -402,10 +404,17 @@ def catalogue_of(cls: type) -> Catalogue | None:
     return _LATEST.get(cls)
 
 
+def source_of(cls: type) -> str:
+    """What messages call a model's declaration: ``Model.__console__``, or where it came
+    from (``__console_source__``: a settings file's table, for reflected models)."""
+    return getattr(cls, "__console_source__", None) or f"{cls.__name__}.__console__"
+
+
 def _describe(cls: type, edges: list[Edge], *, own: bool) -> ModelDescription:
     model = cls.__name__
+    where = source_of(cls)
     try:
-        options = Options.of(getattr(cls, "__console__", None), model)
+        options = Options.of(getattr(cls, "__console__", None), model, where)
     except (TypeError, ValueError) as exc:
         raise CatalogueError(str(exc)) from None
     mapper: Mapper[Any] = inspect(cls)
@@ -423,14 +432,16 @@ def _describe(cls: type, edges: list[Edge], *, own: bool) -> ModelDescription:
         for key in chosen:
             if key not in known:
                 raise CatalogueError(
-                    f"{model}.__console__ {option}: no column {key!r} "
+                    f"{where} {option}: no column {key!r} "
                     f"(columns: {', '.join(sorted(known))})"
                 )
         return chosen
 
     hidden = set(option_columns("hidden", options.hidden))
     for key, column in columns_by_key.items():
-        if column.info.get("secret") or SECRET_NAME.search(key):
+        secret = column.info.get("secret")
+        # ``info["secret"] = False`` says "not a secret", whatever the name looks like.
+        if secret or (secret is None and SECRET_NAME.search(key)):
             hidden.add(key)
     version_column = mapper.version_id_col
     emails = (
@@ -451,7 +462,7 @@ def _describe(cls: type, edges: list[Edge], *, own: bool) -> ModelDescription:
         else:
             kind = kind_of(column, email=key in emails)
         if key in emails and not isinstance(kind, EmailKind):
-            raise CatalogueError(f"{model}.__console__ emails: {key!r} is not a text column")
+            raise CatalogueError(f"{where} emails: {key!r} is not a text column")
         edge = by_fk.get(column)
         info = ColumnInfo(
             key=key,
@@ -483,7 +494,7 @@ def _describe(cls: type, edges: list[Edge], *, own: bool) -> ModelDescription:
     )
     if not re.fullmatch(r"[a-z][a-z0-9_]*", description.name):
         raise CatalogueError(
-            f"{model}.__console__ name: {description.name!r} must be lower-case letters, digits "
+            f"{where} name: {description.name!r} must be lower-case letters, digits "
             "and underscores, starting with a letter"
         )
     description.references = [e for e in edges if e.child is cls]
@@ -562,16 +573,16 @@ def _index_serves(table: Table, column: Column[Any]) -> bool:
 
 
 def _choose_keys(description: ModelDescription, options: Options, table: Table) -> None:
-    model = description.model_name
+    where = source_of(description.cls)
     if options.natural_key is not None:
         info = description.find(options.natural_key)
         if info is None:
             raise CatalogueError(
-                f"{model}.__console__ natural_key: no column {options.natural_key!r}"
+                f"{where} natural_key: no column {options.natural_key!r}"
             )
         if not _unique_alone(table, info.column):
             raise CatalogueError(
-                f"{model}.__console__ natural_key: {info.key!r} is not unique on its own "
+                f"{where} natural_key: {info.key!r} is not unique on its own "
                 "(add a unique constraint or choose another column)"
             )
         description.natural_key = info
@@ -584,9 +595,9 @@ def _choose_keys(description: ModelDescription, options: Options, table: Table) 
     if options.label is not None:
         info = description.find(options.label)
         if info is None:
-            raise CatalogueError(f"{model}.__console__ label: no column {options.label!r}")
+            raise CatalogueError(f"{where} label: no column {options.label!r}")
         if info.hidden:
-            raise CatalogueError(f"{model}.__console__ label: {info.key!r} is hidden")
+            raise CatalogueError(f"{where} label: {info.key!r} is hidden")
         description.label = info
     elif description.natural_key is not description.pk:
         description.label = description.natural_key
@@ -599,6 +610,7 @@ def _choose_keys(description: ModelDescription, options: Options, table: Table) 
 
 def _choose_behaviour(description: ModelDescription, options: Options, table: Table) -> None:
     model = description.model_name
+    where = source_of(description.cls)
 
     def named(option: str, keys: Iterable[str]) -> list[ColumnInfo]:
         chosen = []
@@ -606,17 +618,17 @@ def _choose_behaviour(description: ModelDescription, options: Options, table: Ta
             info = description.find(key)
             if info is None:
                 raise CatalogueError(
-                    f"{model}.__console__ {option}: no column {key!r} (columns: "
+                    f"{where} {option}: no column {key!r} (columns: "
                     f"{', '.join(c.key for c in description.columns)})"
                 )
             if info.hidden:
-                raise CatalogueError(f"{model}.__console__ {option}: {key!r} is hidden")
+                raise CatalogueError(f"{where} {option}: {key!r} is hidden")
             chosen.append(info)
         return chosen
 
     for info in named("toggles", options.toggles):
         if not isinstance(info.kind, BooleanKind):
-            raise CatalogueError(f"{model}.__console__ toggles: {info.key!r} is not a boolean")
+            raise CatalogueError(f"{where} toggles: {info.key!r} is not a boolean")
         info.toggle = True
 
     for info in named("uneditable", options.uneditable):
@@ -626,7 +638,7 @@ def _choose_behaviour(description: ModelDescription, options: Options, table: Ta
         for info in named("bulk_edit", options.bulk_edit):
             if not (info.kind.bulk or info.is_reference) or not info.editable:
                 raise CatalogueError(
-                    f"{model}.__console__ bulk_edit: {info.key!r} cannot be bulk-edited "
+                    f"{where} bulk_edit: {info.key!r} cannot be bulk-edited "
                     "(booleans, choices, dates, numbers and references can)"
                 )
             info.bulk = True
@@ -638,7 +650,7 @@ def _choose_behaviour(description: ModelDescription, options: Options, table: Ta
         for info in named("sortable", options.sortable):
             if not _index_serves(table, info.column):
                 raise CatalogueError(
-                    f"{model}.__console__ sortable: {info.key!r} has no index that starts with "
+                    f"{where} sortable: {info.key!r} has no index that starts with "
                     "it, so sorting a big table by it would read every row; add an index"
                 )
             info.sortable = True
@@ -653,7 +665,7 @@ def _choose_behaviour(description: ModelDescription, options: Options, table: Ta
     if options.searchable is not None:
         for info in named("searchable", options.searchable):
             if not info.kind.text_search:
-                raise CatalogueError(f"{model}.__console__ searchable: {info.key!r} is not text")
+                raise CatalogueError(f"{where} searchable: {info.key!r} is not text")
             info.searchable = True
     else:
         for info in description.columns:
@@ -684,7 +696,7 @@ def _choose_behaviour(description: ModelDescription, options: Options, table: Ta
         for key in options.inline:
             if key not in keys:
                 raise CatalogueError(
-                    f"{model}.__console__ inline: no one-to-many relationship {key!r} "
+                    f"{where} inline: no one-to-many relationship {key!r} "
                     f"(relationships: {', '.join(sorted(keys)) or 'none'})"
                 )
             description.inline.append(keys[key])
@@ -696,7 +708,7 @@ def _choose_behaviour(description: ModelDescription, options: Options, table: Ta
     if options.due is not None:
         due = description.find(options.due)
         if due is None or not isinstance(due.kind, DateKind):
-            raise CatalogueError(f"{model}.__console__ due: {options.due!r} is not a date column")
+            raise CatalogueError(f"{where} due: {options.due!r} is not a date column")
         description.due = due
     description.created = next(
         (c for c in description.columns

@@ -433,6 +433,20 @@ def schema_status_command(strict: bool) -> None:
         raise click.exceptions.Exit(1)
 
 
+@commands.command("describe")
+@with_appcontext
+def describe_command() -> None:
+    """Print what the console uses for every managed table, as a settings file.
+
+    With CONSOLE_MODELS=reflect, save it as the CONSOLE_SETTINGS file and edit it: fed
+    back unchanged it gives the same catalogue. Tables the console skipped are listed
+    at the end as comments, with the reason.
+    """
+    from console import catalogue_of_app, reflect
+
+    click.echo(reflect.settings_text(catalogue_of_app(current_app)), nl=False)
+
+
 # -- `console row-counts` ---------------------------------------------------------------------
 
 row_counts = AppGroup(

@@ -138,5 +138,7 @@ def from_environment(instance_path: str) -> dict[str, Any]:
         "CONSOLE_MAX_MATCHING": _int("CONSOLE_MAX_MATCHING", 100_000),
         # The modules whose mapped classes the console manages (default: the to-do demo).
         "CONSOLE_MODELS": os.environ.get("CONSOLE_MODELS", "").strip() or DEMO_MODELS,
+        # The settings file of CONSOLE_MODELS=reflect (TOML, one table per database table).
+        "CONSOLE_SETTINGS": os.environ.get("CONSOLE_SETTINGS", "").strip() or None,
         "MAX_CONTENT_LENGTH": _int("CONSOLE_MAX_UPLOAD_MB", 200) * 1024 * 1024,
     }

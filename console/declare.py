@@ -78,22 +78,27 @@ class Options:
     read_only: bool = False
 
     @classmethod
-    def of(cls, raw: Any, model_name: str) -> Options:
-        """``raw`` (an Options, a dict or None) as Options; unknown keys raise ValueError."""
+    def of(cls, raw: Any, model_name: str, where: str | None = None) -> Options:
+        """``raw`` (an Options, a dict or None) as Options; unknown keys raise ValueError.
+
+        ``where`` names the declaration in messages (default ``Model.__console__``; a
+        settings file's table, for reflected models).
+        """
+        where = where or f"{model_name}.__console__"
         if raw is None:
             return cls()
         if isinstance(raw, cls):
             return raw
         if not isinstance(raw, dict):
             raise ValueError(
-                f"{model_name}.__console__ must be console.declare.Options or a dict, "
+                f"{where} must be console.declare.Options or a dict, "
                 f"not {type(raw).__name__}"
             )
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(raw) - known)
         if unknown:
             raise ValueError(
-                f"{model_name}.__console__: unknown option(s) {', '.join(unknown)} "
+                f"{where}: unknown option(s) {', '.join(unknown)} "
                 f"(known: {', '.join(sorted(known))})"
             )
         values: dict[str, Any] = {}
