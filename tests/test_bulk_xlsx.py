@@ -306,9 +306,14 @@ def test_text_cell_is_a_string_whatever_it_holds() -> None:
     sheet = book.create_sheet()
     plain = WriteOnlyCell(sheet, value="=1+1")
     assert plain.data_type == "f"  # what openpyxl does on its own
-    for text in ("=1+1", "#N/A", "x" * 40_000):
-        cell = xlsx._text_cell(sheet, text)
-        assert cell.data_type == "s" and cell.value == text
+    for text in ("=1+1", "#N/A", "x" * 40_000, "a < b & c > d", "  padded "):
+        cell = xlsx.text_xml("B7", text)
+        assert cell.startswith('<c r="B7" t="inlineStr"><is><t')
+        assert ('xml:space="preserve"' in cell) == (text != text.strip())
+        assert "<f>" not in cell and xlsx.unescape(
+            cell.split(">", 3)[3].rsplit("</t>", 1)[0]
+            .replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+        ) == text
 
 
 @pytest.mark.parametrize(("value", "text"), [
@@ -412,12 +417,13 @@ def test_separators_split_between_chunks_are_escaped() -> None:
 
 
 def test_decimal_and_date_writers() -> None:
-    book = openpyxl.Workbook(write_only=True)
-    sheet = book.create_sheet()
     number = xlsx._writer(kinds.NumberKind(precision=30, scale=2))
-    assert number(sheet, Decimal("12.50")) == Decimal("12.50")
-    long = number(sheet, Decimal("1234567890123456789.01"))
-    assert long.data_type == "s" and long.value == "1234567890123456789.01"
+    assert number("C2", Decimal("12.50")) == '<c r="C2"><v>12.50</v></c>'
+    long = number("C2", Decimal("1234567890123456789.01"))
+    assert 't="inlineStr"' in long and ">1234567890123456789.01</t>" in long
     day = xlsx._writer(kinds.DateKind())
-    assert day(sheet, date(2025, 1, 1)) == date(2025, 1, 1)
-    assert day(sheet, date(1800, 1, 1)).value == "1800-01-01"
+    assert day("D2", date(2025, 1, 1)) == '<c r="D2" s="1"><v>45658</v></c>'
+    assert ">1800-01-01</t>" in day("D2", date(1800, 1, 1))
+    assert number("C2", None) == "" and day("D2", None) == ""
+    assert [xlsx.column_letters(i) for i in (0, 25, 26, 701, 702)] == [
+        "A", "Z", "AA", "ZZ", "AAA"]
