@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import zipfile
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -427,3 +428,83 @@ def test_decimal_and_date_writers() -> None:
     assert number("C2", None) == "" and day("D2", None) == ""
     assert [xlsx.column_letters(i) for i in (0, 25, 26, 701, 702)] == [
         "A", "Z", "AA", "ZZ", "AAA"]
+
+
+# -- the reader's own cases: what spreadsheets write that the console's export does not ------
+
+
+def zipped(sheet_xml: str, *, workbook_pr: str = "", shared: str | None = None,
+           styles: str | None = None) -> bytes:
+    """A workbook of one sheet, its parts written by hand."""
+    ns = 'xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"'
+    rels = ('<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
+            '<Relationship Id="rId1" Type="x/worksheet" Target="worksheets/sheet1.xml"/>'
+            '<Relationship Id="rId2" Type="x/styles" Target="styles.xml"/>'
+            '<Relationship Id="rId3" Type="x/sharedStrings" Target="sharedStrings.xml"/>'
+            "</Relationships>")
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as book:
+        book.writestr("[Content_Types].xml", xlsx.CONTENT_TYPES)
+        book.writestr("_rels/.rels", xlsx.ROOT_RELS)
+        book.writestr("xl/workbook.xml", f'<workbook {ns} xmlns:r="http://schemas.openxmlformats.'
+                      f'org/officeDocument/2006/relationships">{workbook_pr}<sheets>'
+                      '<sheet name="Data" sheetId="1" r:id="rId1"/></sheets></workbook>')
+        book.writestr("xl/_rels/workbook.xml.rels", rels)
+        book.writestr("xl/styles.xml", styles or xlsx.STYLES)
+        if shared is not None:
+            book.writestr("xl/sharedStrings.xml", f"<sst {ns}>{shared}</sst>")
+        book.writestr("xl/worksheets/sheet1.xml",
+                      f"<worksheet {ns}><sheetData>{sheet_xml}</sheetData></worksheet>")
+    return out.getvalue()
+
+
+def header_row() -> str:
+    return "<row>" + "".join(f'<c t="inlineStr"><is><t>{h}</t></is></c>'
+                             for h in TODO_HEADER) + "</row>"
+
+
+def test_cells_without_references_rich_text_and_shared_strings(app, db, sample):
+    """Cells without r= (some writers omit it), rich-text runs, phonetic hints, shared strings."""
+    data = zipped(
+        header_row()
+        + '<row><c t="s"><v>0</v></c><c t="b"><v>1</v></c><c/>'
+        '<c t="inlineStr"><is><r><t>hi</t></r><r><t>gh</t></r></is></c>'
+        '<c t="s"><v>1</v></c></row>',
+        shared='<si><r><t>Run </t></r><r><t>one</t></r><rPh><t>ignored</t></rPh></si>'
+               "<si><t>Groceries</t></si>",
+    )
+    result = run_import("todo", data)
+    assert result.ok, errors_of(result)
+    db.session.expire_all()
+    todo = db.session.query(Todo).filter(Todo.description == "Run one").one()
+    assert (todo.completed, todo.priority.value, todo.todo_list.name) == (
+        True, "high", "Groceries")
+
+
+def test_a_1904_workbook_and_a_date_style_of_its_own(app, db, sample):
+    styles = xlsx.STYLES.replace('formatCode="yyyy-mm-dd"', 'formatCode="dd/mm/yyyy"')
+    data = zipped(
+        header_row()
+        + '<row><c r="A2" t="inlineStr"><is><t>Mac</t></is></c><c r="C2" s="1"><v>366</v></c>'
+        '<c r="D2" t="inlineStr"><is><t>low</t></is></c>'
+        '<c r="E2" t="inlineStr"><is><t>Groceries</t></is></c></row>',
+        workbook_pr='<workbookPr date1904="1"/>', styles=styles,
+    )
+    result = run_import("todo", data)
+    assert result.ok, errors_of(result)
+    db.session.expire_all()
+    assert db.session.query(Todo).filter(Todo.description == "Mac").one().due_date == date(
+        1905, 1, 1)  # 366 days after 1904-01-01 (1900's epoch would give 1900-12-31)
+
+
+def test_an_entity_bomb_or_a_broken_sheet_is_refused(app, db, sample):
+    bomb = ('<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "aaaaaaaaaa">'
+            '<!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;">]>')
+    data = zipped(header_row()).replace(b"<worksheet", bomb.encode() + b"<worksheet", 1)
+    refused = run_import("todo", data)
+    assert (not refused.ok and "XLSX" in errors_of(refused)[0][2]) or "read" in errors_of(
+        refused)[0][2]
+    broken = zipped(header_row() + '<row><c t="inlineStr"><is><t>cut')
+    result = run_import("todo", broken)
+    assert not result.ok
+    assert any("cannot be read" in m or "Not a readable" in m for _l, _c, m in errors_of(result))

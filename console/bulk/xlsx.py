@@ -27,12 +27,12 @@ import shutil
 import tempfile
 import zipfile
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
-from typing import Any, BinaryIO
+from typing import IO, Any, BinaryIO, Literal
+from xml.etree import ElementTree
 
-from openpyxl import load_workbook
-from openpyxl.utils.exceptions import InvalidFileException
 from sqlalchemy import Select
 from sqlalchemy.orm import Session
 
@@ -350,6 +350,247 @@ def _datetime_text(value: datetime, kind: Kind | None) -> str:
     return value.isoformat()
 
 
+_MAIN = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
+_STRICT = "{http://purl.oclc.org/ooxml/spreadsheetml/main}"
+_R = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}"
+_R_STRICT = "{http://purl.oclc.org/ooxml/officeDocument/relationships}"
+_PKG_RELS = "{http://schemas.openxmlformats.org/package/2006/relationships}"
+_COORDINATE = re.compile(r"([A-Z]+)(\d+)")
+
+
+_PROLOG_PEEK = 1 << 16
+_ELEMENT_START = re.compile(rb"<[A-Za-z_]")
+
+
+class _Guarded(io.RawIOBase):
+    """A part of the workbook, refused if its prolog declares a DTD (entities, external ones).
+
+    OOXML parts never have a DOCTYPE: without one, no entity can be declared, so neither
+    an entity bomb nor an external entity can be written. Checking the prolog lets the
+    standard library's C parser do the reading (defusedxml's pure-Python handlers cost
+    four times as much a row).
+    """
+
+    def __init__(self, raw: IO[bytes]) -> None:
+        head = raw.read(_PROLOG_PEEK)
+        start = _ELEMENT_START.search(head)
+        prolog = head[: start.start()] if start else head
+        if b"<!DOCTYPE" in prolog.upper() or b"<!ENTITY" in prolog.upper():
+            raise ValueError("a part of the workbook declares a DTD, which XLSX never does")
+        self.head, self.raw = head, raw
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        if self.head:
+            n = min(len(buffer), len(self.head))
+            buffer[:n], self.head = self.head[:n], self.head[n:]
+            return n
+        data = self.raw.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+
+def _parse(data: bytes) -> Any:
+    """A small part (the workbook, its relationships, styles), checked like ``_Guarded``."""
+    return ElementTree.parse(io.BufferedReader(_Guarded(io.BytesIO(data)))).getroot()  # noqa: S314
+
+
+def _iterparse(raw: IO[bytes], events: tuple[Literal["start", "end"], ...] = ("end",)) -> Any:
+    """``iterparse`` over a checked part (``_Guarded``)."""
+    return ElementTree.iterparse(io.BufferedReader(_Guarded(raw)), events=events)  # noqa: S314
+
+
+def _local(tag: str) -> str:
+    """An element's name without its namespace (transitional and strict OOXML alike)."""
+    return tag.rsplit("}", 1)[-1]
+
+
+def _column_index(letters: str) -> int:
+    """``A`` -> 0, ``AA`` -> 26."""
+    index = 0
+    for letter in letters:
+        index = index * 26 + ord(letter) - 64
+    return index - 1
+
+
+@dataclass(frozen=True)
+class _Cell:
+    """One sheet cell as the import reads it: the value (typed), its type, where it is."""
+
+    value: Any
+    data_type: str  # "s" text, "n" number or date, "b" boolean, "f" formula, "e" error
+    coordinate: str
+
+
+_EMPTY = _Cell(None, "n", "")
+
+
+class _Workbook:
+    """The parts of an XLSX the import needs, read with the standard library.
+
+    openpyxl's reader costs about 75 us a row; this one reads the sheet's XML with
+    ``xml.etree``'s ``iterparse`` (memory stays flat: each row is dropped once read)
+    and decides what a number is (a date, a duration) from the workbook's own styles,
+    with openpyxl's rules for date formats and serial numbers.
+    """
+
+    def __init__(self, source: BinaryIO) -> None:
+        from openpyxl.styles.numbers import (
+            BUILTIN_FORMATS,
+            is_date_format,
+            is_timedelta_format,
+        )
+        from openpyxl.utils.datetime import CALENDAR_MAC_1904, CALENDAR_WINDOWS_1900
+
+        self.zip = zipfile.ZipFile(source)
+        names = set(self.zip.namelist())
+        workbook = _parse(self.zip.read("xl/workbook.xml"))
+        rels = self._rels("xl/_rels/workbook.xml.rels")
+        self.epoch = CALENDAR_WINDOWS_1900
+        self.sheets: list[tuple[str, str]] = []  # (title, part name)
+        for element in workbook.iter():
+            name = _local(element.tag)
+            if name == "workbookPr" and element.get("date1904") in ("1", "true"):
+                self.epoch = CALENDAR_MAC_1904
+            elif name == "sheet":
+                rid = element.get(_R + "id") or element.get(_R_STRICT + "id")
+                target = rels.get(rid or "")
+                if target is not None:
+                    self.sheets.append((element.get("name") or "Sheet", target))
+        self.shared: list[str] = []
+        shared = next((t for t in rels.values() if t.endswith("sharedStrings.xml")),
+                      "xl/sharedStrings.xml")
+        if shared in names:
+            with self.zip.open(shared) as fh:
+                for _event, element in _iterparse(fh):
+                    if _local(element.tag) == "si":
+                        self.shared.append(_string_of(element))
+                        element.clear()
+        # Per cell style: "d" a date or date-time, "t" a duration, "" a plain number.
+        self.style_kinds: list[str] = []
+        styles = next((t for t in rels.values() if t.endswith("styles.xml")), "xl/styles.xml")
+        if styles in names:
+            tree = _parse(self.zip.read(styles))
+            formats = dict(BUILTIN_FORMATS)
+            for element in tree.iter():
+                if _local(element.tag) == "numFmt":
+                    formats[int(element.get("numFmtId", "0"))] = element.get("formatCode", "")
+            for element in tree.iter():
+                if _local(element.tag) == "cellXfs":
+                    for xf in element:
+                        code = formats.get(int(xf.get("numFmtId", "0")), "General")
+                        self.style_kinds.append(
+                            "t" if is_timedelta_format(code)
+                            else "d" if is_date_format(code) else ""
+                        )
+
+    def _rels(self, part: str) -> dict[str, str]:
+        """A relationships part: id -> the target's part name (relative to xl/)."""
+        try:
+            tree = _parse(self.zip.read(part))
+        except KeyError:
+            return {}
+        found = {}
+        for element in tree.iter():
+            if _local(element.tag) == "Relationship":
+                target = element.get("Target", "")
+                target = target.lstrip("/") if target.startswith("/") else "xl/" + target
+                found[element.get("Id", "")] = target
+        return found
+
+    def rows(self, part: str) -> Iterator[tuple[int, list[_Cell]]]:
+        """(row number, cells by column, gaps as empty cells) for every row of a sheet."""
+        from openpyxl.utils.datetime import from_excel
+
+        epoch, shared, style_kinds = self.epoch, self.shared, self.style_kinds
+        sheet_data = {_MAIN + "sheetData", _STRICT + "sheetData"}
+        row_tags = {_MAIN + "row", _STRICT + "row"}
+        f_tags, v_tags = {_MAIN + "f", _STRICT + "f"}, {_MAIN + "v", _STRICT + "v"}
+        is_tags = {_MAIN + "is", _STRICT + "is"}
+        number = 0
+        with self.zip.open(part) as fh:
+            parent = None
+            for event, element in _iterparse(fh, ("start", "end")):
+                if event == "start":
+                    if parent is None and element.tag in sheet_data:
+                        parent = element
+                    continue
+                if element.tag not in row_tags:
+                    continue
+                given = element.get("r")
+                number = int(given) if given else number + 1
+                cells: list[_Cell] = []
+                for c in element:
+                    ref = c.get("r") or ""
+                    found = _COORDINATE.fullmatch(ref) if ref else None
+                    index = _column_index(found.group(1)) if found else len(cells)
+                    while len(cells) < index:
+                        cells.append(_EMPTY)
+                    kind = c.get("t", "n")
+                    value: Any = None
+                    formula = None
+                    raw = None
+                    for child in c:
+                        tag = child.tag
+                        if tag in v_tags:
+                            raw = child.text
+                        elif tag in is_tags:
+                            value = _string_of(child)
+                        elif tag in f_tags:
+                            formula = child.text or ""
+                    if formula is not None:
+                        cells.append(_Cell("=" + formula, "f", ref))
+                    elif kind == "inlineStr":
+                        cells.append(_Cell(value, "s", ref))
+                    elif raw is None:
+                        cells.append(_Cell(None, "n", ref))
+                    elif kind == "s":
+                        cells.append(_Cell(shared[int(raw)], "s", ref))
+                    elif kind == "str":
+                        cells.append(_Cell(raw, "s", ref))
+                    elif kind == "b":
+                        cells.append(_Cell(raw.strip() in ("1", "true"), "b", ref))
+                    elif kind == "e":
+                        cells.append(_Cell(raw, "e", ref))
+                    elif kind == "d":
+                        cells.append(_Cell(datetime.fromisoformat(raw), "n", ref))
+                    else:
+                        number_value: Any = (float(raw) if "." in raw or "E" in raw
+                                             or "e" in raw else int(raw))
+                        style = int(c.get("s") or 0)
+                        kind_of = style_kinds[style] if style < len(style_kinds) else ""
+                        if kind_of == "d":
+                            number_value = from_excel(number_value, epoch)
+                        elif kind_of == "t":
+                            number_value = from_excel(number_value, epoch, timedelta=True)
+                        cells.append(_Cell(number_value, "n", ref))
+                yield number, cells
+                element.clear()
+                if parent is not None:
+                    parent.clear()  # the rows read so far: memory stays flat
+
+    def close(self) -> None:
+        self.zip.close()
+
+
+def _string_of(element: Any) -> str:
+    """The text of a shared or inline string: its runs' texts, phonetic hints left out."""
+    parts = []
+    for child in element.iter():
+        name = _local(child.tag)
+        if name == "rPh":
+            continue
+        if name == "t" and child.text:
+            parts.append(child.text)
+    if any(_local(c.tag) == "rPh" for c in element):
+        phonetic = {id(t) for r in element if _local(r.tag) == "rPh" for t in r.iter()}
+        parts = [t.text for t in element.iter() if _local(t.tag) == "t" and t.text
+                 and id(t) not in phonetic]
+    return "".join(parts)
+
+
 class XlsxSheet(RowSource):
     """The first sheet of a workbook: its columns (the first non-empty row), then its rows.
 
@@ -361,30 +602,27 @@ class XlsxSheet(RowSource):
         progress: Callable[[int], None] | None = None, done: int = 0,
     ) -> None:
         self._spool: Any = None
+        self.book: _Workbook | None = None
         if not source.seekable():
             self._spool = tempfile.TemporaryFile()  # noqa: SIM115 (closed by close())
             shutil.copyfileobj(source, self._spool, 1 << 20)
             source = self._spool
         source.seek(0)
         try:
-            self.book = load_workbook(
-                _Seekable(source, progress, done), read_only=True, data_only=False
-            )
-        except (zipfile.BadZipFile, InvalidFileException, KeyError, OSError, ValueError) as exc:
+            self.book = _Workbook(io.BufferedReader(_Seekable(source, progress, done)))
+        except (zipfile.BadZipFile, ElementTree.ParseError, KeyError, OSError, ValueError) as exc:
             self.close()
             raise FileProblem(
                 f"Not a readable XLSX workbook ({exc}). Save it from your spreadsheet as "
                 "'Excel Workbook (.xlsx)' and upload it again."
             ) from None
         self.notes: list[str] = []
-        sheets = self.book.worksheets
+        sheets = self.book.sheets
         if not sheets:
             self.close()
             raise FileProblem("The workbook has no sheets.")
-        sheet = sheets[0]
-        sheet.reset_dimensions()  # the stored size may be wrong: read every row there is
-        self._rows = enumerate(sheet.iter_rows(), start=1)
-        self.title = sheet.title
+        self.title, part = sheets[0]
+        self._rows = self._checked(self.book.rows(part))
         header: list[str] = []
         self.header_row = 0
         for number, cells in self._rows:
@@ -406,12 +644,31 @@ class XlsxSheet(RowSource):
             )
         self.columns = header
         self._fields = [layout.find(c) for c in header]
-        others = [s.title for s in sheets[1:] if _has_data(s)]
+        others = [title for title, other in sheets[1:] if self._has_data(other)]
         if others:
             self.notes.append(
                 f"Only the first sheet, {self.title!r}, was read: "
                 + ", ".join(repr(t) for t in others) + " also hold(s) data, which was ignored."
             )
+
+    @staticmethod
+    def _checked(rows: Iterator[tuple[int, list[_Cell]]]) -> Iterator[tuple[int, list[_Cell]]]:
+        """The sheet's rows; XML that breaks off mid-way is a problem of the file."""
+        try:
+            yield from rows
+        except (ElementTree.ParseError, zipfile.BadZipFile, ValueError, IndexError) as exc:
+            raise FileProblem(f"The sheet cannot be read to its end ({exc}).") from None
+
+    def _has_data(self, part: str) -> bool:
+        """True when the sheet ``part`` holds any value (reads up to the first one)."""
+        assert self.book is not None
+        try:
+            for _number, cells in self.book.rows(part):
+                if any(c.value is not None and c.value != "" for c in cells):
+                    return True
+        except (ElementTree.ParseError, KeyError, ValueError, IndexError):
+            return False
+        return False
 
     def rows(self) -> Iterator[Row]:
         """(sheet row, cells as CSV text) per non-empty row, or (row, why it cannot be read)."""
@@ -462,18 +719,9 @@ class XlsxSheet(RowSource):
 
     def close(self) -> None:
         """Release the workbook (and its spooled copy)."""
-        book = getattr(self, "book", None)
-        if book is not None:
-            book.close()
+        if self.book is not None:
+            self.book.close()
+            self.book = None
         if self._spool is not None:
             self._spool.close()
             self._spool = None
-
-
-def _has_data(sheet: Any) -> bool:
-    """True when any cell of ``sheet`` holds something (reads up to the first such cell)."""
-    sheet.reset_dimensions()
-    for values in sheet.iter_rows(values_only=True):
-        if any(v is not None and v != "" for v in values):
-            return True
-    return False
