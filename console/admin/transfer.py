@@ -182,24 +182,23 @@ def import_status(view: ConsoleModelView, job_id: str) -> Any:
     )
 
 
-def import_errors(view: ConsoleModelView, job_id: str) -> Any:
-    """Every error of the job's last run, as CSV."""
+def _job_csv(view: ConsoleModelView, job_id: str, path: Path, what: str) -> Any:
+    """A CSV the job's last run saved (its errors, its changes), as a download."""
     _job_or_404(view, job_id)
-    path = job_store().errors_file(job_id)
     if not path.exists():
         abort(404)
     return send_file(path, mimetype="text/csv", as_attachment=True,
-                     download_name=f"import-errors-{job_id[:8]}.csv")
+                     download_name=f"import-{what}-{job_id[:8]}.csv")
+
+
+def import_errors(view: ConsoleModelView, job_id: str) -> Any:
+    """Every error of the job's last run, as CSV."""
+    return _job_csv(view, job_id, job_store().errors_file(job_id), "errors")
 
 
 def import_changes(view: ConsoleModelView, job_id: str) -> Any:
     """Every field the job's upsert changes (line, key, column, old, new), as CSV."""
-    _job_or_404(view, job_id)
-    path = job_store().changes_file(job_id)
-    if not path.exists():
-        abort(404)
-    return send_file(path, mimetype="text/csv", as_attachment=True,
-                     download_name=f"import-changes-{job_id[:8]}.csv")
+    return _job_csv(view, job_id, job_store().changes_file(job_id), "changes")
 
 
 def _confirmed_already(status: dict[str, Any]) -> str:
