@@ -574,3 +574,54 @@ def test_console_init_creates_only_the_consoles_tables(users_only, tmp_path):
     own = {table.name for table in ConsoleBase.metadata.tables.values()}
     assert created == own | {schema.CONSOLE_VERSION_TABLE}
     assert definitions(users_only) == before
+
+
+# -- a second PostgreSQL schema ------------------------------------------------------------------
+
+
+TWO_SCHEMAS_SQL = """
+CREATE SCHEMA sales;
+CREATE TABLE sales.region (id SERIAL PRIMARY KEY, name VARCHAR(60) NOT NULL UNIQUE);
+CREATE TABLE shop (
+    id SERIAL PRIMARY KEY,
+    name VARCHAR(80) NOT NULL UNIQUE,
+    region_id INTEGER NOT NULL REFERENCES sales.region (id) ON DELETE RESTRICT
+);
+INSERT INTO sales.region (name) VALUES ('North'), ('South');
+INSERT INTO shop (name, region_id) VALUES ('Corner shop', 1)
+"""
+
+
+@pytest.fixture
+def two_schemas(tmp_path: Path) -> Iterator[str]:
+    """A PostgreSQL database whose tables live in public and in a schema "sales"."""
+    require_pg()
+    url = create_pg_database("console_reflect_schemas")
+    try:
+        run_sql(url, TWO_SCHEMAS_SQL)
+        outcome = schema.initialise(url, [schema.console_history()])
+        assert outcome.ok, [run.describe() for run in outcome.runs]
+        yield url
+    finally:
+        drop_pg_database(url)
+
+
+def test_tables_of_a_second_schema_are_managed_with_their_links(two_schemas, tmp_path):
+    app = make_app(two_schemas, tmp_path, CONSOLE_MODELS="reflect:public,sales")
+    with app.app_context():
+        names = {d.name for d in catalogue_of_app(app).models}
+        # A table outside the default schema is named with its schema: no clash between two.
+        assert {"shop", "sales_region"} <= names, names
+        editor = login_client(app, "editor@example.com", Role.editor)
+        regions = text(editor.get("/admin/sales_region/"))
+        assert "North" in regions and "South" in regions
+        shops = text(editor.get("/admin/shop/"))
+        assert "Corner shop" in shops and "North" in shops  # the parent by its label
+        north = _db.session.execute(sa.text("SELECT id FROM sales.region WHERE name = 'North'"))
+        page, done = delete_through_console(editor, "sales_region", north.scalar_one())
+        assert done is None and "Cannot delete:" in text(page)
+        south = _db.session.execute(sa.text("SELECT id FROM sales.region WHERE name = 'South'"))
+        page, done = delete_through_console(editor, "sales_region", south.scalar_one())
+        assert done is not None and done.status_code == 302
+        _db.session.remove()
+        _db.engine.dispose()
