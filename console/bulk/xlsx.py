@@ -576,18 +576,17 @@ class _Workbook:
 
 
 def _string_of(element: Any) -> str:
-    """The text of a shared or inline string: its runs' texts, phonetic hints left out."""
+    """A shared or inline string's text: its ``<t>``, or its rich-text runs' ``<t>``s.
+
+    Phonetic hints (``<rPh>``, furigana) are not part of the text and are left out.
+    """
     parts = []
-    for child in element.iter():
+    for child in element:
         name = _local(child.tag)
-        if name == "rPh":
-            continue
-        if name == "t" and child.text:
-            parts.append(child.text)
-    if any(_local(c.tag) == "rPh" for c in element):
-        phonetic = {id(t) for r in element if _local(r.tag) == "rPh" for t in r.iter()}
-        parts = [t.text for t in element.iter() if _local(t.tag) == "t" and t.text
-                 and id(t) not in phonetic]
+        if name == "t":
+            parts.append(child.text or "")
+        elif name == "r":
+            parts.extend(t.text or "" for t in child if _local(t.tag) == "t")
     return "".join(parts)
 
 
