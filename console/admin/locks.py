@@ -2,7 +2,7 @@
 
 An import (or a bulk edit) holds its rows' locks until it commits. A form save, an
 in-place edit or a delete of those rows would wait for it, holding a web worker until
-the server's own timeout killed it. Instead, each web request's transaction on
+the server's own timeout killed it. Instead, each writing web request's transaction on
 PostgreSQL sets ``lock_timeout`` (``CONSOLE_LOCK_TIMEOUT_SECONDS``, default 5): the
 wait ends with PostgreSQL's lock_not_available, which the error pages answer with 409
 and, where an import is running, who started it and when.
@@ -15,14 +15,19 @@ import os
 from datetime import UTC, datetime
 from typing import Any
 
-from flask import Flask, current_app, has_request_context
+from flask import Flask, current_app, has_request_context, request
 from sqlalchemy import event
 
 from console.extensions import db
 
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
 
 def _set_lock_timeout(_session: Any, _transaction: Any, connection: Any) -> None:
-    if connection.dialect.name != "postgresql" or not has_request_context():
+    # Only requests that write wait for row locks (a SELECT reads past them): page views
+    # pay no extra round trip.
+    if (connection.dialect.name != "postgresql" or not has_request_context()
+            or request.method in SAFE_METHODS):
         return
     seconds = float(current_app.config.get("CONSOLE_LOCK_TIMEOUT_SECONDS") or 0)
     if seconds > 0:
