@@ -12,7 +12,6 @@ Background imports use sessions of their own, without the timeout.
 from __future__ import annotations
 
 import os
-from datetime import UTC, datetime
 from typing import Any
 
 from flask import Flask, current_app, has_request_context, request
@@ -43,8 +42,7 @@ def init_app(app: Flask) -> None:
 
 def running_imports() -> list[str]:
     """"an import of to-dos started by ann@example.com at 14:02 UTC", per committing job."""
-    from console.admin.transfer import job_store
-    from console.models import Account
+    from console.admin.transfer import confirmed_by, job_store
 
     store = job_store()
     found = []
@@ -56,12 +54,9 @@ def running_imports() -> list[str]:
         status = store.load(name)
         if not status or status.get("phase") != "commit" or status["state"] != "running":
             continue
-        who_id = status.get("confirmed_by") or status.get("account_id")
-        account = db.session.get(Account, who_id) if who_id else None
-        at = status.get("confirmed_at") or status.get("created")
-        when = datetime.fromtimestamp(at, UTC).strftime("%Y-%m-%d %H:%M") if at else "?"
+        who, when = confirmed_by(status, or_uploader=True)
         found.append(f"an import of {status['model']} ({status['file_name']}) started by "
-                     f"{account.email if account else 'someone'} at {when} UTC")
+                     f"{who}{when}")
     return found
 
 

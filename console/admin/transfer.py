@@ -201,14 +201,21 @@ def import_changes(view: ConsoleModelView, job_id: str) -> Any:
     return _job_csv(view, job_id, job_store().changes_file(job_id), "changes")
 
 
-def _confirmed_already(status: dict[str, Any]) -> str:
-    """"Already imported by X at T" (or "being imported"), for a second confirm."""
-    who_id = status.get("confirmed_by")
+def confirmed_by(status: dict[str, Any], *, or_uploader: bool = False) -> tuple[str, str]:
+    """(who confirmed the job, " at <time> UTC"): its confirming account's email, else
+    (``or_uploader``) the uploader's; the confirmation's time, else the upload's, or ""."""
+    who_id = status.get("confirmed_by") or (status.get("account_id") if or_uploader else None)
     account = current_session().get(Account, who_id) if who_id else None
     who = account.email if account is not None else "someone"
-    at = status.get("confirmed_at")
+    at = status.get("confirmed_at") or (status.get("created") if or_uploader else None)
     when = (f" at {datetime.fromtimestamp(at, UTC).strftime('%Y-%m-%d %H:%M')} UTC"
             if isinstance(at, int | float) else "")
+    return who, when
+
+
+def _confirmed_already(status: dict[str, Any]) -> str:
+    """"Already imported by X at T" (or "being imported"), for a second confirm."""
+    who, when = confirmed_by(status)
     if status["state"] == "done":
         return f"This upload was already imported by {who}{when}; its result is below."
     return f"This upload is already being imported (confirmed by {who}{when})."

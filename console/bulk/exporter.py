@@ -393,7 +393,7 @@ def export_chunks(
     if fmt == "xlsx":
         from console.bulk.xlsx import iter_xlsx
 
-        return iter_xlsx(session, description, export_select(description, base))  # type: ignore[arg-type]
+        return iter_xlsx(description, _rows(session, export_select(description, base)))  # type: ignore[arg-type]
     if session.get_bind().dialect.name == "postgresql":
         return _copy_export(session, description, fmt, base, bom)
     stmt = export_select(description, base)

@@ -26,15 +26,12 @@ import re
 import shutil
 import tempfile
 import zipfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import IO, Any, BinaryIO, Literal
 from xml.etree import ElementTree
-
-from sqlalchemy import Select
-from sqlalchemy.orm import Session
 
 from console.bulk.csvio import FileProblem, RowProblem, width_message
 from console.bulk.fileformat import Field, FileFormat, file_format
@@ -243,17 +240,14 @@ def _workbook_xml(title: str) -> str:
     )
 
 
-def iter_xlsx(
-    session: Session, description: ModelDescription, stmt: Select[Any]
-) -> Iterator[bytes]:
-    """The header then the rows of ``stmt`` (``export_select``) as an XLSX workbook, in chunks.
+def iter_xlsx(description: ModelDescription, partitions: Iterable[Any]) -> Iterator[bytes]:
+    """The header then ``partitions`` (batches of ``export_select``'s rows) as an XLSX
+    workbook, in chunks.
 
     The sheet's XML is written by hand (openpyxl's writer costs about 75 us a row):
     rows stream from the cursor into the zipped sheet in a temporary file, which is
     then handed out in chunks. What it writes is read back by openpyxl in the tests.
     """
-    from console.bulk.exporter import _rows
-
     layout = file_format(description)
     writers = [_writer(f.kind) for f in layout.fields]
     letters = [column_letters(i) for i in range(len(layout.fields))]
@@ -274,7 +268,7 @@ def iter_xlsx(
                 )
                 number = 1
                 pieces: list[str] = []
-                for partition in _rows(session, stmt):
+                for partition in partitions:
                     for row in partition:
                         number += 1
                         n = str(number)
