@@ -245,15 +245,7 @@ def table_counts(target: Any, table: str) -> TableCounts:
         return TableCounts(table, NOT_POSTGRESQL)
     if not sa.inspect(conn).has_table(table):
         return TableCounts(table, NO_TABLE)
-    firing = set(
-        conn.scalars(
-            sa.text(
-                "SELECT tgname FROM pg_trigger WHERE tgrelid = to_regclass(quote_ident(:t)) "
-                "AND tgname = ANY(:names) AND tgenabled = 'A'"
-            ),
-            {"t": table, "names": list(TRIGGER_NAMES)},
-        )
-    )
+    firing = _triggers(conn, table, firing_only=True)
     if not firing:
         return TableCounts(table, NOT_KEPT)
     missing = tuple(name for name in TRIGGER_NAMES if name not in firing)
@@ -264,6 +256,22 @@ def table_counts(target: Any, table: str) -> TableCounts:
         {"t": table},
     )
     return TableCounts(table, KEPT, rows=int(rows or 0))
+
+
+_TRIGGERS = sa.text(
+    "SELECT tgname FROM pg_trigger WHERE tgrelid = to_regclass(quote_ident(:t)) "
+    "AND tgname = ANY(:names)"
+)
+_FIRING_TRIGGERS = sa.text(
+    "SELECT tgname FROM pg_trigger WHERE tgrelid = to_regclass(quote_ident(:t)) "
+    "AND tgname = ANY(:names) AND tgenabled = 'A'"
+)
+
+
+def _triggers(conn: Connection, table: str, *, firing_only: bool) -> set[str]:
+    """The row-count triggers ``table`` has (only those that fire always: ``firing_only``)."""
+    query = _FIRING_TRIGGERS if firing_only else _TRIGGERS
+    return set(conn.scalars(query, {"t": table, "names": list(TRIGGER_NAMES)}))
 
 
 def _check_installable(conn: Connection, tables: tuple[str, ...]) -> None:
@@ -339,15 +347,7 @@ def remove_row_counts(target: Any, *tables: str) -> list[str]:
         if state == NO_TABLE:
             continue
         quoted = _quote(conn, table)
-        present = set(
-            conn.scalars(
-                sa.text(
-                    "SELECT tgname FROM pg_trigger WHERE tgrelid = to_regclass(quote_ident(:t)) "
-                    "AND tgname = ANY(:names)"
-                ),
-                {"t": table, "names": list(TRIGGER_NAMES)},
-            )
-        )
+        present = _triggers(conn, table, firing_only=False)
         for name in TRIGGER_NAMES:
             if name in present:
                 conn.exec_driver_sql(f"DROP TRIGGER {name} ON {quoted}")

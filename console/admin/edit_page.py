@@ -9,6 +9,7 @@ time (``ChildPage``), and each child row carries and checks its own token.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -169,30 +170,36 @@ def save_edit(view: ConsoleModelView, form: Any, obj: Any) -> EditOutcome:
     return EditOutcome(saved=True)
 
 
-def _child_tokens(description: ModelDescription, form: Any) -> list[tuple[Any, Any, Any]]:
-    """(description, object, loaded) of every existing inline child row in the form."""
+def _inline_rows(description: ModelDescription, form: Any) -> Iterator[tuple[Any, Any, Any]]:
+    """(child description, form entry, primary key) of every existing inline child row that
+    carries its token, in the form's order."""
     catalogue = description.catalogue
     assert catalogue is not None
-    found = []
     for form_field in form:
         if form_field.type != "InlineModelFormList":
             continue
         child = catalogue.describe(form_field.model)
         for entry in form_field.entries:
             pk = entry.get_pk()
-            if not pk or TOKEN_FIELD not in entry.form:
-                continue
-            key = child.pk.kind.parse(str(pk), label="ID")
-            child_obj = current_session().get(form_field.model, key)
-            if child_obj is None:
-                raise versions.Conflict(deleted=True)
-            try:
-                child_loaded = versions.parse_token(child, entry.form[TOKEN_FIELD].data)
-            except versions.MissingToken:
-                raise
-            except ValueError:
-                raise versions.Conflict() from None
-            found.append((child, child_obj, child_loaded))
+            if pk and TOKEN_FIELD in entry.form:
+                yield child, entry, pk
+
+
+def _child_tokens(description: ModelDescription, form: Any) -> list[tuple[Any, Any, Any]]:
+    """(description, object, loaded) of every existing inline child row in the form."""
+    found = []
+    for child, entry, pk in _inline_rows(description, form):
+        key = child.pk.kind.parse(str(pk), label="ID")
+        child_obj = current_session().get(child.cls, key)
+        if child_obj is None:
+            raise versions.Conflict(deleted=True)
+        try:
+            child_loaded = versions.parse_token(child, entry.form[TOKEN_FIELD].data)
+        except versions.MissingToken:
+            raise
+        except ValueError:
+            raise versions.Conflict() from None
+        found.append((child, child_obj, child_loaded))
     return found
 
 
@@ -228,27 +235,18 @@ def conflict_reports(view: ConsoleModelView, form: Any, obj: Any) -> list[confli
     if submitted != versions.token_of(description, current):
         found.append(_conflict_for(description, form, current, submitted))
         form[TOKEN_FIELD].data = versions.token_of(description, current)
-    catalogue = description.catalogue
-    assert catalogue is not None
-    for form_field in form:
-        if form_field.type != "InlineModelFormList":
+    for child_description, entry, pk in _inline_rows(description, form):
+        child = session.get(child_description.cls, pk, populate_existing=True)
+        child_submitted = entry.form[TOKEN_FIELD].data
+        if child is not None and child_submitted == versions.token_of(child_description, child):
             continue
-        child_description = catalogue.describe(form_field.model)
-        for entry in form_field.entries:
-            pk = entry.get_pk()
-            if not pk or TOKEN_FIELD not in entry.form:
-                continue
-            child = session.get(form_field.model, pk, populate_existing=True)
-            child_submitted = entry.form[TOKEN_FIELD].data
-            if child is not None and child_submitted == versions.token_of(child_description, child):
-                continue
-            if child is None:
-                found.append(conflicts.report(
-                    session, child_description, pk, None, f"{child_description.singular} {pk}"
-                ))
-                continue
-            found.append(_conflict_for(child_description, entry.form, child, child_submitted))
-            entry.form[TOKEN_FIELD].data = versions.token_of(child_description, child)
+        if child is None:
+            found.append(conflicts.report(
+                session, child_description, pk, None, f"{child_description.singular} {pk}"
+            ))
+            continue
+        found.append(_conflict_for(child_description, entry.form, child, child_submitted))
+        entry.form[TOKEN_FIELD].data = versions.token_of(child_description, child)
     return found
 
 
