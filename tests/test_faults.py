@@ -77,7 +77,7 @@ def test_a_statement_timeout_and_a_lock_wait_are_said_in_words(
     @app.get("/fault/locked")
     def locked() -> Any:
         _db.session.execute(sa.text("SET LOCAL lock_timeout = 50"))
-        _db.session.execute(sa.text("LOCK TABLE account IN ACCESS EXCLUSIVE MODE"))
+        _db.session.execute(sa.text("LOCK TABLE console.account IN ACCESS EXCLUSIVE MODE"))
         return "not reached"
 
     client = app.test_client()
@@ -87,7 +87,7 @@ def test_a_statement_timeout_and_a_lock_wait_are_said_in_words(
     holder = sa.create_engine(database_url)
     try:
         with holder.connect() as conn:
-            conn.execute(sa.text("LOCK TABLE account IN SHARE MODE"))
+            conn.execute(sa.text("LOCK TABLE console.account IN SHARE MODE"))
             response = client.get("/fault/locked")
             assert response.status_code == 409
             assert "being written by another operation" in response.get_data(as_text=True)
