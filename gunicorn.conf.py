@@ -57,6 +57,11 @@ graceful_timeout = _number("CONSOLE_GRACEFUL_TIMEOUT", 120)
 # Above a load balancer's idle timeout would be better still; 5 s suits a direct client.
 keepalive = _number("CONSOLE_KEEPALIVE", 5)
 
+# gunicorn 25.1+ opens a control socket at one path per user ($HOME/.gunicorn): two
+# servers on one host (instances, tests, the benchmark) would share it. Older versions
+# ignore the name.
+control_socket_disable = True
+
 accesslog = "-"
 errorlog = "-"
 # The app is loaded in each worker after the fork: no database connection is shared
