@@ -374,12 +374,15 @@ def report(runs: list[dict[str, Any]], worker_counts: list[int]) -> str:
         bare = [r for r in runs if r["workers"] == workers and r["app"] == "bare"]
         rps = statistics.median(r["rps"] for r in mine)
         base = statistics.median(r["rps"] for r in bare)
+        # Each console run against the bare run right after it (same repeat): the machine's
+        # noise hits both of a pair alike.
+        ratio = statistics.median(m["rps"] / b["rps"] for m, b in zip(mine, bare, strict=True))
         errors = sum(sum(r["errors"].values()) for r in mine + bare)
         timeouts = sum(r["worker_timeouts"] for r in mine + bare)
         lines.append(
             f"{workers} workers: console {rps:,.0f} req/s ({rps / workers:,.0f} per worker), "
             f"bare Flask {base:,.0f} req/s ({base / workers:,.0f} per worker), ratio "
-            f"{rps / base:.3f}; errors {errors}, worker timeouts {timeouts}; "
+            f"{ratio:.4f}; errors {errors}, worker timeouts {timeouts}; "
             f"{len(mine)} repeats"
         )
         lines.append(f"  {'endpoint':<16}{'requests':>10}"
