@@ -208,9 +208,9 @@ def test_two_console_instances_start_together_and_migrate_once(compose_database,
     engine = sa.create_engine(compose_database, poolclass=sa.pool.NullPool)
     with engine.connect() as conn:
         assert conn.execute(sa.text("select version_num from alembic_version")).scalar()
-        admins = conn.execute(sa.text("select email, role from account")).all()
+        admins = conn.execute(sa.text("select email, role from console.account")).all()
         runs = conn.execute(sa.text(
-            "select count(*) from audit_entry where action = 'migration'")).scalar()
+            "select count(*) from console.audit_entry where action = 'migration'")).scalar()
     engine.dispose()
     assert [tuple(a) for a in admins] == [("admin@example.com", "admin")]
     # The console's history and the demo's, each run once, by whichever instance came first.
@@ -233,6 +233,6 @@ def test_two_db_upgrades_at_once_both_succeed_and_run_once(compose_database, tmp
     engine = sa.create_engine(compose_database, poolclass=sa.pool.NullPool)
     with engine.connect() as conn:
         results = conn.execute(sa.text(
-            "select changes from audit_entry where action = 'migration'")).scalars().all()
+            "select changes from console.audit_entry where action = 'migration'")).scalars().all()
     engine.dispose()
     assert [r["summary"]["result"] for r in results] == ["ok"]
