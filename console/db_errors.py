@@ -151,7 +151,7 @@ def outage_of(exc: BaseException) -> Outage | None:
                       "Every database connection is in use. Nothing was saved. Try again in a "
                       "moment.", 2)
     if not isinstance(exc, DBAPIError):
-        return None
+        return _driver_outage(exc)
     code = getattr(exc.orig, "pgcode", None)
     if code == "42P01" or "no such table" in str(exc.orig):
         for pattern in _MISSING_TABLE:
@@ -168,5 +168,22 @@ def outage_of(exc: BaseException) -> Outage | None:
             return outage
     if isinstance(exc, OperationalError) and code is None:
         # psycopg2 reports a refused, dropped or closed connection without a SQLSTATE.
+        return UNREACHABLE
+    return None
+
+
+def _driver_outage(exc: BaseException) -> Outage | None:
+    """The same words for a driver's own error, raised where no SQLAlchemy wraps it (COPY)."""
+    kind = type(exc)
+    if kind.__module__.split(".")[0] not in ("psycopg2", "psycopg", "sqlite3"):
+        return None
+    code = getattr(exc, "pgcode", None)
+    if code in _PG_FAULTS:
+        return _PG_FAULTS[code]
+    if code is None and kind.__name__ in ("OperationalError", "InterfaceError"):
+        text = str(exc).lower()
+        for words, outage in _SQLITE_FAULTS:
+            if words in text:
+                return outage
         return UNREACHABLE
     return None

@@ -62,12 +62,29 @@ def run_import(
                          | {"error_count": result.error_count, "committed": result.committed,
                             "shown_errors": len(result.errors),
                             "shown_changes": len(result.changes)})
-        except Exception:
+        except Exception as exc:
             log.exception("Import job %s failed", job_id)
-            session.rollback()
-            store.update(job_id, state="failed",
-                         message="The import failed unexpectedly; nothing was written. "
-                                 "It has been logged.")
+            _rollback(session)
+            store.update(job_id, state="failed", message=_failure_words(exc))
+
+
+def _rollback(session: Session) -> None:
+    """Roll back; on a connection the database dropped (a restart) that fails too, and the
+    job must still be marked failed: the database has already discarded the transaction."""
+    try:
+        session.rollback()
+    except Exception:
+        log.warning("Could not roll back a failed import (connection lost)", exc_info=True)
+
+
+def _failure_words(exc: BaseException) -> str:
+    """What the status page says of a failed import: the fault in words where it is known."""
+    from console.db_errors import outage_of
+
+    outage = outage_of(exc)
+    if outage is not None:
+        return f"The import stopped. {outage.message}"
+    return "The import failed unexpectedly; nothing was written. It has been logged."
 
 
 def start(target: Callable[..., Any], job_id: str, *args: Any) -> None:

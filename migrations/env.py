@@ -2,7 +2,8 @@
 
 Its version table is ``console_alembic_version``, so that the ``alembic_version`` of
 the application whose tables the console manages, in the same database, never
-collides with it; on PostgreSQL both live in the console's own schema (``CONSOLE_SCHEMA``). Autogenerate looks at the console's tables only (see
+collides with it; on PostgreSQL both live in the console's own schema
+(``CONSOLE_SCHEMA``). Autogenerate looks at the console's tables only (see
 ``console.migration_env``).
 """
 
