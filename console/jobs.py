@@ -13,11 +13,11 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
 from console.bulk.importer import import_file
-from console.bulk.jobs import JobStore
+from console.bulk.jobs import HEARTBEAT_SECONDS, JobStore
 from console.catalogue import Catalogue
 from console.models import Account
 
@@ -42,8 +42,35 @@ def run_import(
             read[1] = read[0]
             store.update(job_id, bytes_read=read[0])
 
+    stop = threading.Event()
+    beating = threading.Thread(target=_beat, args=(store, job_id, stop), daemon=True,
+                               name=f"beat-{job_id[:8]}")
+    beating.start()
+    try:
+        _run(engine, catalogue, store, job_id, commit, status, read, progress)
+    finally:
+        stop.set()
+
+
+def _beat(store: JobStore, job_id: str, stop: threading.Event) -> None:
+    while not stop.wait(HEARTBEAT_SECONDS):
+        try:
+            store.beat(job_id)
+        except OSError:
+            log.warning("Import job %s: could not write its heartbeat", job_id, exc_info=True)
+
+
+def _run(
+    engine: Engine, catalogue: Catalogue, store: JobStore, job_id: str, commit: bool,
+    status: dict[str, Any], read: list[int], progress: Callable[[int], None],
+) -> None:
     with Session(engine) as session:
         try:
+            if engine.dialect.name == "postgresql":
+                # A backend whose client died (the process killed) notices within seconds,
+                # also while it waits for a lock, and ends: no session holds the import's
+                # locks after its process is gone.
+                session.execute(text("SET client_connection_check_interval = '2s'"))
             # The write is recorded as the confirming account's (an admin may confirm another's).
             who = status.get("confirmed_by") if commit else None
             who = who or status["account_id"]

@@ -143,11 +143,17 @@ def test_an_import_cut_by_a_restart_is_failed_in_words_with_nothing_written(
     holder = sa.create_engine(cluster[2], poolclass=sa.pool.NullPool)
     conn = holder.connect()
     try:
+        conn.exec_driver_sql("SET lock_timeout = '20s'")
         conn.exec_driver_sql("BEGIN; LOCK TABLE todo IN ACCESS EXCLUSIVE MODE")
         start(run_import, job_id, _db.engine, catalogue_of_app(app), store, job_id, True)
-        waiting = _until(lambda: conn.exec_driver_sql(
-            "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
-            "AND datname = 'console'").scalar(), 60)
+        def waiters() -> Any:
+            # Statistics are a snapshot per transaction: a fresh one for every look.
+            conn.exec_driver_sql("SELECT pg_stat_clear_snapshot()")
+            return conn.exec_driver_sql(
+                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                "AND datname = 'console'").scalar()
+
+        waiting = _until(waiters, 60)
         assert waiting, "the import never reached the locked table"
         _ctl(cluster, "restart")
     finally:

@@ -245,3 +245,91 @@ def test_the_sqlite_import_status_page_never_fails_while_50000_rows_commit(
     assert all(refreshing for _status, _state, refreshing in during)
     assert "Imported" in editor_client.get(status_url).get_data(as_text=True)
     assert count(Todo) == 50_002
+
+
+CHILD_IMPORT = """
+import sys
+from console import catalogue_of_app, create_app
+from console.admin.transfer import job_store
+from console.extensions import db
+from console.jobs import run_import
+
+url, instance, job_id = sys.argv[1:4]
+app = create_app({"SQLALCHEMY_DATABASE_URI": url, "INSTANCE_PATH": instance,
+                  "SECRET_KEY": "child"})
+with app.app_context():
+    run_import(db.engine, catalogue_of_app(app), job_store(app), job_id, True)
+"""
+
+
+@pytest.mark.postgres_only
+def test_an_import_whose_process_is_killed_fails_soon_and_leaves_no_session_or_lock(
+    app: Flask, database_url: str, sample: dict, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """kill -9 of the process running an import: failed on the page, its backend gone."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from console.bulk import jobs as job_files
+
+    monkeypatch.setattr(job_files, "STALE_SECONDS", 12)
+    store = job_store(app)
+    rows = "".join(f"Tâche {n},Groceries\n" for n in range(5_000))
+    job_id = store.create(io.BytesIO(f"description,list\n{rows}".encode()), model="todo",
+                          file_name="killed.csv", upsert=False, account_id=None)
+    store.update(job_id, state="running", phase="commit")
+    child_url = sa.engine.make_url(database_url).update_query_dict(
+        {"application_name": "console-killed-import"}).render_as_string(hide_password=False)
+    holder = sa.create_engine(database_url, poolclass=sa.pool.NullPool)
+    conn = holder.connect()
+    child = None
+    child_log = open(tmp_path / "child.log", "wb")  # noqa: SIM115 - closed in finally
+    try:
+        # The import waits for a lock on the to-dos: killed mid-transaction, holding locks.
+        _db.session.commit()  # the test's own session reads to-dos too
+        conn.exec_driver_sql("SET lock_timeout = '20s'")
+        conn.exec_driver_sql("BEGIN; LOCK TABLE todo IN ACCESS EXCLUSIVE MODE")
+        child = subprocess.Popen(
+            [sys.executable, "-c", CHILD_IMPORT, child_url, app.instance_path, job_id],
+            cwd=Path(__file__).resolve().parent.parent,
+            stderr=child_log,
+        )
+        backends = ("SELECT count(*) FROM pg_stat_activity "
+                    "WHERE application_name = 'console-killed-import'")
+        def now(query: str) -> Any:
+            # Statistics are a snapshot per transaction: a fresh one for every look.
+            conn.exec_driver_sql("SELECT pg_stat_clear_snapshot()")
+            return conn.exec_driver_sql(query).scalar()
+
+        waiting = _wait_for(lambda: now(backends + " AND wait_event_type = 'Lock'"), 60)
+        assert waiting, (str(store.load(job_id)), (tmp_path / "child.log").read_text()[-3000:])
+        assert store.load(job_id)["state"] == "running"
+        os.kill(child.pid, signal.SIGKILL)
+        child.wait(10)
+        # Its backend notices the dead client within seconds, even while waiting for a lock.
+        gone = _wait_for(lambda: now(backends) == 0, 15)
+        assert gone, "the killed import's database session lived on"
+        assert now("SELECT count(*) FROM pg_locks WHERE NOT granted") == 0
+    finally:
+        if child is not None and child.poll() is None:
+            child.kill()
+            child.wait(10)
+        child_log.close()
+        conn.rollback()
+        conn.close()
+        holder.dispose()
+    failed = _wait_for(lambda: store.load(job_id)["state"] == "failed", 20)
+    assert failed, store.load(job_id)
+    assert "process running it stopped" in store.load(job_id)["message"]
+    assert count(Todo) == 2  # the sample's, nothing of the file
+
+
+def _wait_for(check: Any, seconds: float) -> Any:
+    deadline = time.monotonic() + seconds
+    while True:
+        found = check()
+        if found or time.monotonic() > deadline:
+            return found
+        time.sleep(0.2)

@@ -20,8 +20,10 @@ from typing import Any, BinaryIO
 from console.kinds import neutralise, unneutralise
 
 EXPIRY_SECONDS = 3600
-# A running job whose status was not touched for this long lost its worker.
-STALE_SECONDS = 600
+# A running job's runner beats this often (console.jobs); a running job without a beat or
+# a status change for STALE_SECONDS lost its process (killed, restarted).
+HEARTBEAT_SECONDS = 5
+STALE_SECONDS = 30
 _ID = re.compile(r"[0-9a-f]{32}")
 
 
@@ -66,12 +68,20 @@ class JobStore:
             return None
         if time.time() - status["created"] > EXPIRY_SECONDS and status["state"] != "running":
             return None
-        if status["state"] == "running" and time.time() - status.get("touched", 0) > STALE_SECONDS:
+        alive = _last_sign(folder, status)
+        if status["state"] == "running" and time.time() - alive > STALE_SECONDS:
             status["state"] = "failed"
             status["message"] = (
-                "The import was interrupted (the server restarted). Nothing was written."
+                "The import was interrupted: the process running it stopped (it was killed "
+                "or the server restarted). Nothing was written; start it again."
             )
         return status
+
+    def beat(self, job_id: str) -> None:
+        """The runner is alive: a file of its own, so a beat never races a status change."""
+        folder = self.path(job_id)
+        if folder is not None:
+            (folder / "heartbeat").touch()
 
     def save(self, job_id: str, status: dict[str, Any]) -> None:
         """Replace the status atomically (readers never see half a file)."""
@@ -147,11 +157,21 @@ class JobStore:
             except (OSError, ValueError, KeyError):
                 touched = folder.stat().st_mtime
                 status = {}
+            touched = max(touched, _last_sign(folder, status))
             running = status.get("state") == "running" and now - touched < STALE_SECONDS
             if now - status.get("created", touched) > EXPIRY_SECONDS and not running:
                 shutil.rmtree(folder, ignore_errors=True)
                 removed += 1
         return removed
+
+
+def _last_sign(folder: Path, status: dict[str, Any]) -> float:
+    """When the job's runner last showed it was alive: a status change or a beat."""
+    try:
+        beat = (folder / "heartbeat").stat().st_mtime
+    except OSError:
+        beat = 0.0
+    return max(float(status.get("touched", 0)), beat)
 
 
 def write_changes(path: Path, changes: Iterable[Any]) -> None:
