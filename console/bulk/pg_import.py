@@ -40,6 +40,7 @@ from console.bulk.importer import (
     identical_note,
     identical_warning,
     refused,
+    version_required,
 )
 from console.bulk.jsonl import RowSource, StagedCsv
 from console.kinds import EmailKind, ReferenceKind, SqlCell, neutralise, unneutralise
@@ -239,8 +240,18 @@ class _Plan:
                 " || ' already exists (import in upsert mode to update it).'",
             ))
         version = self.layout.version_field
+        pk = self.layout.pk_field
         if version is not None and version in self.fields and key is not None:
             v = self.v(version)
+            if pk is not None and pk in self.fields:
+                # importer.version_required: a row with an id updates only with its version.
+                message = version_required(self.layout, "\x00")
+                before, after = (lit(part) for part in message.split("\x00"))
+                links.append((
+                    version.name,
+                    f"ex_pk IS NOT NULL AND {self.t(version)} = '' AND {self.v(pk)} IS NOT NULL",
+                    f"{before} || {self.v(pk)}::text || {after}",
+                ))
             links.append((
                 version.name,
                 f"ex_pk IS NOT NULL AND {v} IS NOT NULL AND {v} <> ex_version",
