@@ -3,7 +3,9 @@
 Export (``iter_xlsx``) writes the workbook's XML itself (openpyxl's writer costs about
 75 us a row): rows stream from the database cursor into the zipped sheet in a
 temporary file, which is handed out in chunks; memory stays flat, and the first byte
-comes once the whole workbook is written. Cells are typed: dates as
+comes once the whole workbook is written. On PostgreSQL the database writes each
+row's XML itself (``sheet_rows_sql``, streamed by COPY as the CSV export is) and
+Python only deflates it (``zip_sheet``); the cells are the same. Cells are typed: dates as
 dates, date-times as date-times (timezone-aware values in UTC, as the CSV writes
 them), booleans as booleans, numbers as numbers, NULL as an empty cell, and text
 always as an inline string, never a formula. Values a spreadsheet cannot hold exactly are written as
@@ -33,21 +35,28 @@ from decimal import Decimal
 from typing import IO, Any, BinaryIO, Literal
 from xml.etree import ElementTree
 
+from sqlalchemy import literal_column
+from sqlalchemy.dialects import postgresql
+
 from console.bulk.csvio import FileProblem, RowProblem, width_message
 from console.bulk.fileformat import Field, FileFormat, file_format
 from console.bulk.jsonl import Row, RowSource
 from console.catalogue import ModelDescription
 from console.kinds import (
     BooleanKind,
+    ChoiceKind,
     DateKind,
     DateTimeKind,
     FloatKind,
     IntegerKind,
     Kind,
     NumberKind,
+    TextKind,
     neutralise,
 )
+from console.sqltext import lit, q
 
+_PG = postgresql.dialect()
 ZIP_SIGNATURE = b"PK\x03\x04"
 CONTENT_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 CHUNK_BYTES = 1 << 20
@@ -240,6 +249,26 @@ def _workbook_xml(title: str) -> str:
     )
 
 
+def _parts(book: zipfile.ZipFile, description: ModelDescription) -> None:
+    """The workbook's parts but its sheet."""
+    book.writestr("[Content_Types].xml", CONTENT_TYPES)
+    book.writestr("_rels/.rels", ROOT_RELS)
+    book.writestr("xl/workbook.xml", _workbook_xml(sheet_title(description)))
+    book.writestr("xl/_rels/workbook.xml.rels", WORKBOOK_RELS)
+    book.writestr("xl/styles.xml", STYLES)
+
+
+def _sheet_head(layout: FileFormat, letters: list[str]) -> bytes:
+    """The sheet's XML up to and with its header row."""
+    return (
+        f'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<worksheet {_NS}>'
+        '<sheetData><row r="1">'.encode()
+        + "".join(text_xml(f"{c}1", name)
+                  for c, name in zip(letters, layout.columns, strict=True)).encode()
+        + b"</row>"
+    )
+
+
 def iter_xlsx(description: ModelDescription, partitions: Iterable[Any]) -> Iterator[bytes]:
     """The header then ``partitions`` (batches of ``export_select``'s rows) as an XLSX
     workbook, in chunks.
@@ -253,19 +282,9 @@ def iter_xlsx(description: ModelDescription, partitions: Iterable[Any]) -> Itera
     letters = [column_letters(i) for i in range(len(layout.fields))]
     with tempfile.TemporaryFile() as target:
         with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as book:
-            book.writestr("[Content_Types].xml", CONTENT_TYPES)
-            book.writestr("_rels/.rels", ROOT_RELS)
-            book.writestr("xl/workbook.xml", _workbook_xml(sheet_title(description)))
-            book.writestr("xl/_rels/workbook.xml.rels", WORKBOOK_RELS)
-            book.writestr("xl/styles.xml", STYLES)
+            _parts(book, description)
             with book.open("xl/worksheets/sheet1.xml", "w", force_zip64=True) as sheet:
-                sheet.write(
-                    f'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<worksheet {_NS}>'
-                    '<sheetData><row r="1">'.encode()
-                    + "".join(text_xml(f"{c}1", name)
-                              for c, name in zip(letters, layout.columns, strict=True)).encode()
-                    + b"</row>"
-                )
+                sheet.write(_sheet_head(layout, letters))
                 number = 1
                 pieces: list[str] = []
                 for partition in partitions:
@@ -278,6 +297,168 @@ def iter_xlsx(description: ModelDescription, partitions: Iterable[Any]) -> Itera
                         pieces.append("</row>")
                     sheet.write("".join(pieces).encode())
                     pieces.clear()
+                sheet.write(b"</sheetData></worksheet>")
+        target.seek(0)
+        while chunk := target.read(CHUNK_BYTES):
+            yield chunk
+
+
+# -- export by COPY (PostgreSQL) -------------------------------------------------------------
+
+# ``escape``'s control characters, replaced one by one (only in rows that hold one).
+_SQL_CONTROLS = [*range(1, 9), *range(11, 32), 0xFFFE, 0xFFFF]
+# The text cells of a row are tested joined by a character of no consequence.
+_JOIN = "\x7f"
+
+
+def _regex_class(chars: str) -> str:
+    """A bracket expression of ``chars``, each as a PostgreSQL regex escape."""
+    return "[" + "".join(f"\\u{ord(c):04X}" for c in chars) + "]"
+
+
+# A row needs the careful way when a text cell holds a character to escape (an XML
+# one, a control character, a line feed) or what may be ``_xHHHH_``. A match across
+# two joined cells only costs time: it is never wrong.
+_SQL_PLAIN_FAILS = lit(
+    _regex_class("".join(chr(c) for c in _SQL_CONTROLS) + "&<>\n") + "|_x"
+)
+
+
+def _sql_text_cell(ref: str, x: str, *, careful: bool = True) -> str:
+    """SQL of ``text_xml`` for the (non-NULL) text ``x``; NULL stays NULL.
+
+    ``careful``: escaped as ``text_xml`` escapes, with the same meaning to any XML
+    reader, but for two things: every ``<t>`` keeps its blanks (``xml:space``), and
+    a line feed is the character reference ``&#10;``, so that no row of the COPY
+    output ever holds a line break (the CSV format would quote it). Not careful:
+    as it is, for text known to need nothing of that.
+    """
+    if not careful:
+        return (f"'<c r=\"{ref}' || n || '\" t=\"inlineStr\"><is><t xml:space=\"preserve\">' "
+                f"|| {x} || '</t></is></c>'")
+    body = f"regexp_replace({x}, '_(?=x[0-9A-Fa-f]{{4}}_)', '_x005F_', 'g')"
+    for code in _SQL_CONTROLS:
+        body = f"replace({body}, chr({code}), '_x{code:04X}_')"
+    for char, entity in (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;")):
+        body = f"replace({body}, {lit(char)}, {lit(entity)})"
+    body = f"replace({body}, chr(10), '&#10;')"
+    return (f"'<c r=\"{ref}' || n || '\" t=\"inlineStr\"><is><t xml:space=\"preserve\">' "
+            f"|| {body} || '</t></is></c>'")
+
+
+def _sql_value_cell(ref: str, value: str, style: int = 0) -> str:
+    """SQL of a number cell holding the text ``value`` (NULL stays NULL)."""
+    s = f' s=\"{style}\"' if style else ""
+    return f"'<c r=\"{ref}' || n || '\"{s}><v>' || {value} || '</v></c>'"
+
+
+def _overrides(kind: Kind, base: type[Kind]) -> bool:
+    """True when ``kind`` writes text otherwise than ``base``, whose SQL mirrors it."""
+    return type(kind).to_text is not base.to_text
+
+
+def _sql_cell(kind: Kind, ref: str, c: str, careful: bool) -> tuple[str, bool] | None:
+    """SQL of ``_writer(kind)``'s cell for the column ``c`` (NULL for NULL), or None.
+
+    Also says whether the cell is text of the row's own (``careful`` then says how
+    to write it: see ``_sql_text_cell``). Numbers, dates and their fallback text
+    never need escaping. None: no SQL here says exactly what that writer writes (a
+    kind of another module, or one that writes its text its own way); the export
+    then goes by Python.
+    """
+    def as_text(x: str) -> str:
+        return _sql_text_cell(ref, x, careful=False)  # digits, signs, dates
+
+    if isinstance(kind, BooleanKind) and not _overrides(kind, BooleanKind):
+        return (f"CASE WHEN {c} THEN '<c r=\"{ref}' || n || '\" t=\"b\"><v>1</v></c>' "
+                f"WHEN NOT {c} THEN '<c r=\"{ref}' || n || '\" t=\"b\"><v>0</v></c>' END"), False
+    if isinstance(kind, IntegerKind) and not _overrides(kind, Kind):
+        limit = 10**EXACT_DIGITS
+        return (f"CASE WHEN {c} > {-limit} AND {c} < {limit} THEN "
+                f"{_sql_value_cell(ref, f'{c}::text')} ELSE {as_text(f'{c}::text')} END"), False
+    if isinstance(kind, NumberKind) and not _overrides(kind, NumberKind):
+        digits = f"length(btrim(replace(ltrim({c}::text, '-'), '.', ''), '0'))"
+        return (f"CASE WHEN {c}::text IN ('NaN', 'Infinity', '-Infinity') OR {digits} > "
+                f"{EXACT_DIGITS} THEN {as_text(f'{c}::text')} "
+                f"ELSE {_sql_value_cell(ref, f'{c}::text')} END"), False
+    if isinstance(kind, FloatKind) and not _overrides(kind, FloatKind):
+        # The column's own text, as psycopg2 reads it: the shortest exact digits
+        # (PostgreSQL 12 on), as Python's repr writes them.
+        return (f"CASE WHEN {c}::text IN ('NaN', 'Infinity', '-Infinity') THEN "
+                f"{as_text(f'{c}::text')} ELSE {_sql_value_cell(ref, f'{c}::text')} END"), False
+    if isinstance(kind, DateTimeKind) and not _overrides(kind, DateTimeKind):
+        moment = f"({c} AT TIME ZONE 'UTC')" if kind.aware else c
+        text = str(kind.sql_text(literal_column(c)).compile(
+            dialect=_PG, compile_kwargs={"literal_binds": True}))
+        serial = (f"(({moment})::date - DATE '1899-12-30')::float8 + "
+                  f"extract(epoch FROM ({moment})::time)::float8 / 86400")
+        return (f"CASE WHEN ({moment})::date < DATE '{FIRST_DATE.isoformat()}' OR "
+                f"extract(microseconds FROM {moment})::bigint % 1000 <> 0 THEN "
+                f"{as_text(text)} "
+                f"ELSE {_sql_value_cell(ref, f'({serial})::text', DATETIME_STYLE)} END"), False
+    if isinstance(kind, DateKind) and not _overrides(kind, DateKind):
+        days = f"({c} - DATE '1899-12-30')::text"
+        return (f"CASE WHEN {c} < DATE '{FIRST_DATE.isoformat()}' THEN {as_text(f'{c}::text')} "
+                f"ELSE {_sql_value_cell(ref, days, DATE_STYLE)} END"), False
+    if isinstance(kind, ChoiceKind) and not _overrides(kind, ChoiceKind):
+        return _sql_text_cell(ref, f"{c}::text", careful=careful), True
+    if isinstance(kind, TextKind) and not _overrides(kind, Kind):
+        return _sql_text_cell(ref, f"{c}::text", careful=careful), True
+    return None
+
+
+def sheet_rows_sql(layout: FileFormat, rows_sql: str) -> str | None:
+    """A query of one text per sheet row (``<row r="2">...</row>``) over ``rows_sql``.
+
+    ``rows_sql`` is the export's query (``export_select``, its columns named as the
+    file's, in the export's order); the rows are numbered from 2 (the header is row
+    1). None when a column's kind has no SQL cell (``_sql_cell``).
+
+    Most rows' text needs no escaping: one regular expression over the row's text
+    cells tells, and only the rows it matches take the careful way, cell by cell.
+    """
+    plain, careful, texts = [], [], []
+    for i, f in enumerate(layout.fields):
+        c = f"e.{q(f.name)}"
+        fast = _sql_cell(f.kind, column_letters(i), c, careful=False)
+        slow = _sql_cell(f.kind, column_letters(i), c, careful=True)
+        if fast is None or slow is None:
+            return None
+        plain.append(fast[0])
+        careful.append(slow[0])
+        if fast[1]:
+            texts.append(f"{c}::text")
+    row = "concat('<row r=\"', n, '\">', {}, '</row>')"
+    if texts:
+        test = f"concat_ws({lit(_JOIN)}, {', '.join(texts)}) ~ {_SQL_PLAIN_FAILS}"
+        xml = (f"CASE WHEN {test} THEN {row.format(', '.join(careful))} "
+               f"ELSE {row.format(', '.join(plain))} END")
+    else:
+        xml = row.format(", ".join(plain))
+    # Built from the catalogue's names and constants of ours; the data stays in the table.
+    return (
+        f"SELECT {xml} FROM "  # noqa: S608
+        f"(SELECT (row_number() OVER () + 1)::text AS n, e.* FROM ({rows_sql}) e) e"
+    )
+
+
+def zip_sheet(description: ModelDescription, fill: Callable[[IO[bytes]], None]) -> Iterator[bytes]:
+    """The workbook, its sheet rows written by ``fill`` into the file it is given, in chunks.
+
+    ``fill`` may write a row at a time (COPY does): the writes are gathered in a
+    buffer of a megabyte, so that each deflate takes a large piece.
+    """
+    layout = file_format(description)
+    letters = [column_letters(i) for i in range(len(layout.fields))]
+    with tempfile.TemporaryFile() as target:
+        with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as book:
+            _parts(book, description)
+            with book.open("xl/worksheets/sheet1.xml", "w", force_zip64=True) as sheet:
+                sheet.write(_sheet_head(layout, letters))
+                rows = io.BufferedWriter(sheet, CHUNK_BYTES)
+                fill(rows)
+                rows.flush()
+                rows.detach()
                 sheet.write(b"</sheetData></worksheet>")
         target.seek(0)
         while chunk := target.read(CHUNK_BYTES):
