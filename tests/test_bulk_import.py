@@ -149,6 +149,23 @@ def test_a_person_row_with_an_id_and_no_version_is_refused(db: Any, sample: dict
     ))]
 
 
+@pytest.mark.parametrize("cells", [
+    ["plain", "", "x"], ["a,b", "c", ""], ['say "hi"', "", ""], ["two\nlines", "cr\r", "z"],
+    ["", "", ""], [" lead", "trail ", "'=1+1"], ["\\.", "\\N", "back\\slash"],
+])
+def test_staged_rows_are_the_csv_of_their_cells(cells: list[str]) -> None:
+    """Plain rows go unquoted, the others quoted: COPY's CSV reads back the same cells."""
+    import csv
+
+    from console.bulk.jsonl import StagedCsv
+
+    staged = StagedCsv(iter([(7, list(cells))]), keep=10)
+    data = staged.read(1 << 16).decode()
+    assert list(csv.reader(io.StringIO(data, newline=""))) == [["6", *cells]]
+    plain = all("," not in c and '"' not in c and "\n" not in c and "\r" not in c for c in cells)
+    assert ('"' not in data) == plain
+
+
 BAD_ROWS = [
     ("person", "name,email\n,new@example.com\n", "name", "Name is required."),
     ("person", "name,email\n\u200b\ufeff\u2060\u00ad \u200e,new@example.com\n", "name",
