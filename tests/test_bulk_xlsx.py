@@ -498,7 +498,7 @@ def test_decimal_and_date_writers() -> None:
 
 
 def zipped(sheet_xml: str, *, workbook_pr: str = "", shared: str | None = None,
-           styles: str | None = None, prolog: str = "") -> bytes:
+           styles: str | None = None, prolog: str = "", sheet: bytes | None = None) -> bytes:
     """A workbook of one sheet, its parts written by hand."""
     ns = 'xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"'
     rels = ('<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
@@ -517,7 +517,7 @@ def zipped(sheet_xml: str, *, workbook_pr: str = "", shared: str | None = None,
         book.writestr("xl/styles.xml", styles or xlsx.STYLES)
         if shared is not None:
             book.writestr("xl/sharedStrings.xml", f"<sst {ns}>{shared}</sst>")
-        book.writestr("xl/worksheets/sheet1.xml",
+        book.writestr("xl/worksheets/sheet1.xml", sheet or
                       f"{prolog}<worksheet {ns}><sheetData>{sheet_xml}</sheetData></worksheet>")
     return out.getvalue()
 
@@ -574,3 +574,104 @@ def test_an_entity_bomb_or_a_broken_sheet_is_refused(app, db, sample):
     result = run_import("todo", broken)
     assert not result.ok
     assert any("cannot be read" in m or "Not a readable" in m for _l, _c, m in errors_of(result))
+
+
+# -- the sheet scanner: the XML parser's rows, faster ------------------------------------------
+
+_NS = 'xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"'
+_R = ('<row r="{n}"><c r="A{n}" t="inlineStr"><is><t>row {n}</t></is></c>'
+      '<c r="B{n}"><v>{n}</v></c></row>')
+PLAIN = "".join(_R.format(n=n) for n in range(1, 4))
+EXCEL_ROOT = (
+    '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\r\n'
+    f'<worksheet {_NS} xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/'
+    'relationships" xmlns:mc="http://schemas.openxmlformats.org/markup-compatibility/2006" '
+    'xmlns:x14ac="http://schemas.microsoft.com/office/spreadsheetml/2009/9/ac" '
+    'mc:Ignorable="x14ac"><dimension ref="A1:D3"/><sheetViews><sheetView workbookViewId="0"/>'
+    '</sheetViews><sheetFormatPr defaultRowHeight="15" x14ac:dyDescent="0.25"/><sheetData>'
+)
+SHEETS = {
+    "plain": PLAIN,
+    "a formula row": PLAIN + '<row r="4"><c r="A4"><f>1+1</f><v>2</v></c></row>' + PLAIN,
+    "rich text": '<row r="1"><c r="A1" t="inlineStr"><is><r><t>a</t></r><r><t>b</t></r></is>'
+                 "</c></row>" + PLAIN,
+    "a comment mid-way": PLAIN + "<!-- </row> -->" + PLAIN,
+    "CDATA": PLAIN + '<row r="9"><c r="A9" t="inlineStr"><is><t><![CDATA[</row>&]]></t></is>'
+             "</c></row>",
+    "pretty-printed": PLAIN.replace("<c ", "\n    <c ").replace("<row", "\n  <row")
+                      .replace("</row>", "\n  </row>"),
+    "entities": '<row r="2"><c r="A2" t="inlineStr"><is><t>a &amp; b &lt;&gt; &quot;&apos; '
+                "&#10;&#x41;&#128512;</t></is></c><c r=\"B2\"><v>&#49;2</v></c></row>",
+    "CR in text": '<row r="2"><c r="A2" t="inlineStr"><is><t>a\r\nb\rc</t></is></c></row>',
+    "out of order": '<row r="2"><c r="C2"><v>3</v></c><c r="A2"><v>1</v></c></row>' + PLAIN,
+    "empties": '<row r="2"><c r="A2"><v></v></c><c r="B2"/><c r="C2" s="0"></c></row>'
+               '<row r="3"/><row r="4" spans="1:3"></row>' + PLAIN,
+    "gaps and types": '<row r="5"><c r="B5" t="b"><v>1</v></c><c r="D5" s="1"><v>45000</v></c>'
+                      '<c r="E5" t="s"><v>0</v></c><c r="F5" t="str"><v>s</v></c>'
+                      '<c r="G5" t="e"><v>#N/A</v></c><c r="H5"><v>-1.5E3</v></c>'
+                      '<c r="I5"><v>007</v></c><c r="J5" s="2"><v>45000.5</v></c>'
+                      '<c r="K5" t="d"><v>2026-01-02T03:04:05</v></c>'
+                      '<c r="AA5" t="inlineStr"><is><t xml:space="preserve"> x </t></is></c></row>',
+    "a row number not first": '<row spans="1:2" r="7"><c r="A7"><v>1</v></c></row>' + PLAIN,
+    "no row numbers": "<row><c><v>1</v></c></row>" + PLAIN,
+}
+
+
+def _books(xml: str | None = None, raw: bytes | None = None) -> xlsx._Workbook:
+    return xlsx._Workbook(io.BytesIO(zipped(xml or "", sheet=raw, shared="<si><t>one</t></si>")))
+
+
+@pytest.mark.parametrize("name", list(SHEETS))
+def test_the_scanner_reads_what_the_parser_reads(name: str) -> None:
+    """Whatever the sheet holds, the rows are the parser's (the scanner hands on what it
+    does not know: a row, or the rest of the sheet)."""
+    book = _books(SHEETS[name])
+    part = "xl/worksheets/sheet1.xml"
+    assert list(book.rows(part)) == list(book.parsed_rows(part))
+    assert list(book.rows(part))
+
+
+def test_the_scanner_reads_excels_sheets_and_other_encodings() -> None:
+    """Excel's root (prefixes, a CRLF after the declaration) and rows; a UTF-16 sheet."""
+    rows = ('<row r="1" spans="1:2" x14ac:dyDescent="0.25"><c r="A1" s="1" t="s"><v>0</v></c>'
+            '<c r="B1"><f>1+1</f><v>2</v></c></row><row r="2" x14ac:dyDescent="0.25">'
+            '<c r="A2" t="inlineStr"><is><t>x</t></is></c></row>')
+    part = "xl/worksheets/sheet1.xml"
+    excel = (EXCEL_ROOT + rows + '</sheetData><pageMargins left="0.7"/></worksheet>').encode()
+    plain_rows = rows.replace(' x14ac:dyDescent="0.25"', "")
+    utf16 = ('<?xml version="1.0" encoding="UTF-16"?>'
+             f"<worksheet {_NS}><sheetData>{plain_rows}</sheetData></worksheet>").encode("utf-16")
+    for raw in (excel, utf16):
+        book = _books(raw=raw)
+        assert list(book.rows(part)) == list(book.parsed_rows(part))
+        assert [c[0] for c in next(iter(book.rows(part)))[1]] == ["one", "=1+1"]
+
+
+@pytest.mark.parametrize("row", [
+    '<row r="2"><c r="A2" t="inlineStr"><is><t>a & b</t></is></c></row>',
+    '<row r="2"><c r="A2" t="inlineStr"><is><t>&nbsp;</t></is></c></row>',
+    '<row r="2"><c r="A2" t="inlineStr"><is><t>bell \x07</t></is></c></row>',
+    '<row r="2"><c r="A2" t="inlineStr"><is><t>&#1;</t></is></c></row>',
+    '<row r="2"><c r="A2"><v>1</v></c>',
+])
+def test_what_the_parser_refuses_the_scanner_refuses(row: str) -> None:
+    """Bad XML is a problem of the file, whichever reads it."""
+    book = _books(PLAIN + row)
+    part = "xl/worksheets/sheet1.xml"
+    for read in (book.rows, book.parsed_rows):
+        with pytest.raises(xlsx.ElementTree.ParseError):
+            list(read(part))
+
+
+def test_our_own_export_never_needs_the_parser(app: Flask, db: Any, sample: dict,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """The scanner reads the export's sheets alone (the speed of the XLSX import)."""
+    _add_todos(db, sample, AWKWARD)
+
+    def refused(*args: Any) -> Any:
+        raise AssertionError("the XML parser was used")
+
+    monkeypatch.setattr(xlsx._Workbook, "parsed_rows", refused)
+    monkeypatch.setattr(xlsx._SheetScanner, "_parsed", refused)
+    result = run_import("todo", export("todo"), upsert=True, dry_run=True)
+    assert result.ok, errors_of(result)
