@@ -617,6 +617,11 @@ SHEETS = {
 }
 
 
+def as_text(rows: Any) -> list[tuple[int, list[Any]]]:
+    """Rows of cells as the CSV cells (or problems) they stand for."""
+    return [(n, [xlsx.XlsxSheet._text(c, None, n, "x") for c in cells]) for n, cells in rows]
+
+
 def _books(xml: str | None = None, raw: bytes | None = None) -> xlsx._Workbook:
     return xlsx._Workbook(io.BytesIO(zipped(xml or "", sheet=raw, shared="<si><t>one</t></si>")))
 
@@ -627,7 +632,7 @@ def test_the_scanner_reads_what_the_parser_reads(name: str) -> None:
     does not know: a row, or the rest of the sheet)."""
     book = _books(SHEETS[name])
     part = "xl/worksheets/sheet1.xml"
-    assert list(book.rows(part)) == list(book.parsed_rows(part))
+    assert as_text(book.rows(part)) == as_text(book.parsed_rows(part))
     assert list(book.rows(part))
 
 
@@ -643,7 +648,7 @@ def test_the_scanner_reads_excels_sheets_and_other_encodings() -> None:
              f"<worksheet {_NS}><sheetData>{plain_rows}</sheetData></worksheet>").encode("utf-16")
     for raw in (excel, utf16):
         book = _books(raw=raw)
-        assert list(book.rows(part)) == list(book.parsed_rows(part))
+        assert as_text(book.rows(part)) == as_text(book.parsed_rows(part))
         assert [c[0] for c in next(iter(book.rows(part)))[1]] == ["one", "=1+1"]
 
 

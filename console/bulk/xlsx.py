@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import codecs
 import io
+import operator
 import re
 import shutil
 import tempfile
@@ -591,7 +592,8 @@ def _column_index(letters: str) -> int:
 
 
 # One sheet cell as the import reads it: the value (typed), its type ("s" text, "n" number
-# or date, "b" boolean, "f" formula, "e" error) and its reference (B2). A plain tuple:
+# or date, "b" boolean, "f" formula, "e" error, "t" the CSV cell it stands for, already
+# read so by ``_SheetScanner``) and its reference (B2). A plain tuple:
 # a million rows make eight million of them.
 _Cell = tuple[Any, str, str]
 
@@ -790,8 +792,10 @@ _TEXT = r"[^<\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]*"
 # when their lengths add up to its length (matches never overlap).
 _CELLS = re.compile(
     r'(\s*<c r="(([A-Z]{1,3})\d+)"(?: s="(\d+)")?(?: t="(\w+)")?(?: s="(\d+)")?\s*'
-    f'(?:/>|>(<v>{_TEXT}</v>|<is><t(?: xml:space="preserve")?>{_TEXT}</t></is>)?</c>)\\s*)'
+    f'(?:/>|>(?:(<v>)({_TEXT})</v>|(<is>)<t(?: xml:space="preserve")?>({_TEXT})</t></is>)?'
+    '</c>)\\s*)'
 )
+_WHOLE = operator.itemgetter(0)
 _ENTITY = re.compile(r"&(?:(amp|lt|gt|quot|apos)|#([0-9]{1,7})|#x([0-9A-Fa-f]{1,6}));")
 _NAMED = {"amp": "&", "lt": "<", "gt": ">", "quot": '"', "apos": "'"}
 
@@ -924,39 +928,42 @@ class _SheetScanner:
             raise _Unusual  # something else than rows between them
 
     def _cells(self, content: str) -> list[_Cell]:
+        """The cells of a row's content; the commonest (plain text, whole numbers of no
+        date style, booleans) already as the CSV cell they stand for (type "t")."""
         # A CR is a line end to XML (read as LF); "]]>" is refused in text.
         if "\r" in content or "]]>" in content:
             raise _OddRow
         found = _CELLS.findall(content)
-        if sum(len(c[0]) for c in found) != len(content):
+        if sum(map(len, map(_WHOLE, found))) != len(content):
             raise _OddRow  # something else than such cells
         book = self.book
         cell, style_kinds = book.cell, book.style_kinds
         columns = self.columns
         cells: list[_Cell] = []
-        for _whole, ref, letters, style, kind, style_after, inner in found:
+        for _whole, ref, letters, style, kind, style_after, v, raw, inline, text in found:
             index = columns.get(letters)
             if index is None:
                 index = columns[letters] = _column_index(letters)
-            while len(cells) < index:
-                cells.append(_EMPTY)
-            if len(cells) > index:
-                raise _OddRow  # out of order: as the parser reads it
-            if inner[:3] == "<v>":
-                raw = inner[3:-4]
+            if index != len(cells):
+                if index < len(cells):
+                    raise _OddRow  # out of order: as the parser reads it
+                cells.extend([_EMPTY] * (index - len(cells)))
+            if v:
                 if "&" in raw:
                     raw = _entities(raw)
                 style = style or style_after
-                # The commonest cell, a whole number of no date style, read here.
-                if raw.isdigit() and kind in ("", "n") and not (
-                    style and int(style) < len(style_kinds) and style_kinds[int(style)]
+                if kind == "b":
+                    cells.append(("true" if raw.strip() in ("1", "true") else "false", "t", ref))
+                elif raw.isdigit() and kind in ("", "n") and (raw[0] != "0" or len(raw) == 1) and (
+                    not style or int(style) >= len(style_kinds) or not style_kinds[int(style)]
                 ):
-                    cells.append((int(raw), "n", ref))
+                    cells.append((raw, "t", ref))  # _number_text's, as it is
                 else:  # <v></v> holds nothing
                     cells.append(cell(kind or "n", raw or None, style, None, ref))
-            elif inner and kind == "inlineStr":
-                text = inner[inner.index(">", 4) + 1: -9]  # ...</t></is>
-                cells.append((_entities(text) if "&" in text else text, "s", ref))
+            elif inline and kind == "inlineStr":
+                if "&" in text:
+                    text = _entities(text)
+                cells.append((neutralise(unescape(text)), "t", ref))
             else:
                 cells.append(cell(kind or "n", None, style or style_after, None, ref))
         return cells
@@ -1068,7 +1075,7 @@ class XlsxSheet(RowSource):
         width = len(fields)
         text_of = self._text
         for number, cells in self._rows:
-            texts = [text_of(c, f, number, name)
+            texts = [c[0] if c[1] == "t" else text_of(c, f, number, name)
                      for c, f, name in zip(cells, fields, columns, strict=False)]
             beyond = any(c[0] is not None and c[0] != "" for c in cells[width:])
             if not beyond and not any(texts):
@@ -1091,6 +1098,8 @@ class XlsxSheet(RowSource):
         if value is None:
             return ""
         data_type = cell[1]
+        if data_type == "t":  # read as the CSV cell already (``_SheetScanner``)
+            return str(value)
         if data_type == "s":
             # Text as given: quoted here when it looks like a formula, so that the
             # import's un-quoting gives it back unchanged.
