@@ -461,7 +461,7 @@ def _copy_xlsx(
     sql = sheet_rows_sql(file_format(description), rows)
     assert sql is not None
     # One text per row: never quoted by COPY (it holds no line break, quote or delimiter).
-    copy = f"COPY ({sql}) TO STDOUT WITH ({JSONL_OPTIONS})"
+    copy = f"COPY ({sql}) TO STDOUT WITH ({JSONL_OPTIONS}, ENCODING 'UTF8')"
 
     def fill(sheet: Any) -> None:
         with raw.cursor() as cursor:

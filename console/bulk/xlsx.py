@@ -15,7 +15,9 @@ dates before 1900-03-01 and date-times with microseconds below the millisecond.
 Characters XML cannot carry (control characters, CR) are written as OOXML's
 ``_xHHHH_`` escapes, as Excel writes them.
 
-Import (``XlsxSheet``) reads the first sheet with a ``read_only`` workbook and turns
+Import (``XlsxSheet``) reads the first sheet (``_Workbook``: by regular expressions,
+``_SheetScanner``, where the sheet is written the simple way, else by the standard
+library's XML parser) and turns
 each row into the cells a CSV row of the same file would have, as JSON Lines does
 (``console.bulk.jsonl``): both import paths then check them with their usual rules
 (on PostgreSQL, staged through COPY as JSON Lines are). Errors name the sheet's row.
