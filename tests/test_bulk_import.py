@@ -130,9 +130,15 @@ def test_upsert_with_ids_but_no_version_column_is_refused(db: Any, sample: dict)
     assert "or leave the 'id' column out to match people by email" in result.errors[0].message
     result = run_import("person", "name,email\nAnn B,ann@example.com\n", upsert=True)
     assert counts(result) == (0, 1, 0, 0), result.errors
-    # Insert mode writes no existing row: no version needed.
+    # Insert mode writes no existing row: no version needed (an existing id is refused as such).
     result = run_import("todo", "id,description,list\n,Another,Groceries\n")
     assert counts(result) == (1, 0, 0, 0), result.errors
+    result = run_import(
+        "todo", f"id,description,list,version\n{sample['milk']},Again,Groceries,\n"
+    )
+    assert [e[1:] for e in errors_of(result)] == [("id", (
+        f"A to-do with id {sample['milk']} already exists (import in upsert mode to update it)."
+    ))]
 
 
 def test_a_person_row_with_an_id_and_no_version_is_refused(db: Any, sample: dict) -> None:

@@ -490,7 +490,8 @@ def _check_chunk(
             row_ok = False
         if current is not None and version_field is not None and version is not None:
             given = values[version_field.name]
-            if given is None and pk_field is not None and values[pk_field.name] not in (None, _BAD):
+            if (given is None and result.upsert and pk_field is not None
+                    and values[pk_field.name] not in (None, _BAD)):
                 shown_id = pk_field.kind.to_text(values[pk_field.name])
                 error(line, version_field.name, version_required(layout, shown_id))
                 row_ok = False

@@ -243,7 +243,7 @@ class _Plan:
         pk = self.layout.pk_field
         if version is not None and version in self.fields and key is not None:
             v = self.v(version)
-            if pk is not None and pk in self.fields:
+            if self.upsert and pk is not None and pk in self.fields:
                 # importer.version_required: a row with an id updates only with its version.
                 message = version_required(self.layout, "\x00")
                 before, after = (lit(part) for part in message.split("\x00"))
