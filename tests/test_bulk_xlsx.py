@@ -680,3 +680,26 @@ def test_our_own_export_never_needs_the_parser(app: Flask, db: Any, sample: dict
     monkeypatch.setattr(xlsx._SheetScanner, "_parsed", refused)
     result = run_import("todo", export("todo"), upsert=True, dry_run=True)
     assert result.ok, errors_of(result)
+
+
+def test_a_row_longer_than_the_scanner_keeps_goes_to_the_parser(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The scanner's buffer stays bounded: a huge row is read by the parser, as before."""
+    monkeypatch.setattr(xlsx, "_LONGEST_ROW", 1000)
+    monkeypatch.setattr(xlsx, "CHUNK_BYTES", 256)
+    long_row = ('<row r="4"><c r="A4"><v>4</v></c><c r="B4" t="inlineStr"><is><t>'
+                + "x" * 5000 + "</t></is></c></row>")
+    book = _books(PLAIN + long_row + "".join(_R.format(n=n) for n in range(5, 8)))
+    part = "xl/worksheets/sheet1.xml"
+    expected = as_text(book.parsed_rows(part))
+    parsed = []
+    real = xlsx._Workbook.parsed_rows
+
+    def spy(self: Any, name: str) -> Any:
+        parsed.append(name)
+        return real(self, name)
+
+    monkeypatch.setattr(xlsx._Workbook, "parsed_rows", spy)
+    assert as_text(book.rows(part)) == expected
+    assert len(expected) == 7 and parsed == [part]

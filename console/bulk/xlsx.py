@@ -828,6 +828,10 @@ class _OddRow(Exception):
     """A row ``_SheetScanner`` leaves to the XML parser (alone: the rows around it are plain)."""
 
 
+# The scanner keeps at most this much of a row before handing the sheet to the parser.
+_LONGEST_ROW = 16 * CHUNK_BYTES
+
+
 class _SheetScanner:
     """A sheet's rows read by regular expressions: about a tenth of the XML parser's time.
 
@@ -862,6 +866,8 @@ class _SheetScanner:
                 if cut >= len("</row>"):
                     yield from self._rows(text[:cut])
                     text = text[cut:]
+                elif len(text) > _LONGEST_ROW:
+                    raise _Unusual  # a row this long is the parser's, as it always was
                 chunk = source.read(CHUNK_BYTES)
                 more = bool(chunk)
                 text += self._decode(decoder, chunk, not more)
