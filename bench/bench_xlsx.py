@@ -4,8 +4,9 @@
 
 Creates a database of its own (dropped at the end), loads the deterministic to-do
 CSV from bench/data/ with our import, then times, each in a child process whose peak
-RSS (ru_maxrss) is its own: the CSV export (COPY) and the XLSX export (openpyxl
-write_only) to a file, then the dry-run import of each file in upsert mode (every
+RSS (ru_maxrss) is its own: the CSV export (COPY) and the XLSX export (its sheet rows
+written by the database, deflated by Python) to a file, then the dry-run import of each
+file in upsert mode (every
 row checked and matched: all unchanged), as `console export` / `console import` run
 them. Prints time, peak RSS and the XLSX/CSV ratios.
 """

@@ -57,6 +57,19 @@ def test_import_exits_non_zero_on_a_bad_row(app: Flask, tmp_path: Path, sample: 
     assert count(Todo) == 2
 
 
+def test_import_by_id_without_a_version_exits_non_zero(
+    app: Flask, tmp_path: Path, sample: dict
+) -> None:
+    """`console import --upsert` of rows with ids and blank versions writes nothing."""
+    path = tmp_path / "todos.csv"
+    path.write_text(f"id,description,list,version\n{sample['milk']},Oat milk,Groceries,\n")
+    result = invoke(app, "import", "todo", str(path), "--upsert")
+    assert result.exit_code == 1
+    assert (f"line 2 [version]: Version is required to update to-do {sample['milk']}: "
+            "export the rows again to get their versions.") in result.output
+    assert count(Todo, Todo.description == "Oat milk") == 0
+
+
 def test_import_of_an_unknown_model(app: Flask, tmp_path: Path) -> None:
     """A usage error, not a traceback."""
     path = tmp_path / "x.csv"

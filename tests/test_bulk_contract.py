@@ -253,8 +253,8 @@ def test_upsert_by_a_natural_key_and_explicit_ids(contract: Contract, seeded: di
     core = contract.session.get(Team, seeded["core"])
     assert core.title == "Core renamed" and core.version == 2
     result = contract.run_import(
-        "task", f"id,title,project,due_at\n{seeded['ship']},Ship,Zeus,2026-03-01 12:00+02:00\n"
-        "500,Later,Zeus,\n,Next,Zeus,\n", upsert=True,
+        "task", f"id,title,project,due_at,version\n{seeded['ship']},Ship,Zeus,"
+        "2026-03-01 12:00+02:00,1\n500,Later,Zeus,,\n,Next,Zeus,,\n", upsert=True,
     )
     assert counts(result) == (2, 1, 0, 0), result.errors
     contract.session.expire_all()

@@ -84,6 +84,94 @@ def test_upsert_reports_rows_changed_since_export(db: Any, sample: dict) -> None
     assert db.session.get(Todo, sample["milk"]).description == "Buy milk"
 
 
+def test_upsert_by_id_needs_each_rows_version(db: Any, sample: dict) -> None:
+    """A row with an id updates only with the version it was read at (issue 13)."""
+    milk = sample["milk"]
+    result = run_import(
+        "todo",
+        f"id,description,list,version\n{milk},Buy oat milk,Groceries,\n"
+        ",A new one,Groceries,\n"
+        "999999,A new id,Groceries,\n",
+        upsert=True,
+    )
+    assert errors_of(result) == [(2, "version", (
+        f"Version is required to update to-do {milk}: export the rows again to get "
+        "their versions."
+    ))]
+    assert not result.committed
+    assert db.session.get(Todo, milk).description == "Buy milk"
+    # With the version read, the same row updates (new rows need none).
+    result = run_import(
+        "todo",
+        f"id,description,list,version\n{milk},Buy oat milk,Groceries,1\n"
+        ",A new one,Groceries,\n",
+        upsert=True,
+    )
+    assert counts(result) == (1, 1, 0, 0), result.errors
+    db.session.expire_all()
+    assert db.session.get(Todo, milk).description == "Buy oat milk"
+
+
+def test_upsert_with_ids_but_no_version_column_is_refused(db: Any, sample: dict) -> None:
+    """An id column without the version column is a problem of the file: nothing is read."""
+    result = run_import(
+        "todo", f"id,description,list\n{sample['milk']},Buy oat milk,Groceries\n", upsert=True
+    )
+    assert errors_of(result) == [(1, None, (
+        "Wrong columns: the file has an 'id' column but no 'version' column. Updating "
+        "to-dos by id needs the version each row was read at: export the rows again to "
+        "get their versions."
+    ))]
+    assert db.session.get(Todo, sample["milk"]).description == "Buy milk"
+    # People are matched by email: a file without ids needs no versions.
+    result = run_import(
+        "person", f"id,name,email\n{sample['ann']},Ann B,ann@example.com\n", upsert=True
+    )
+    assert "or leave the 'id' column out to match people by email" in result.errors[0].message
+    result = run_import("person", "name,email\nAnn B,ann@example.com\n", upsert=True)
+    assert counts(result) == (0, 1, 0, 0), result.errors
+    # Insert mode writes no existing row: no version needed (an existing id is refused as such).
+    result = run_import("todo", "id,description,list\n,Another,Groceries\n")
+    assert counts(result) == (1, 0, 0, 0), result.errors
+    result = run_import(
+        "todo", f"id,description,list,version\n{sample['milk']},Again,Groceries,\n"
+    )
+    assert [e[1:] for e in errors_of(result)] == [("id", (
+        f"A to-do with id {sample['milk']} already exists (import in upsert mode to update it)."
+    ))]
+
+
+def test_a_person_row_with_an_id_and_no_version_is_refused(db: Any, sample: dict) -> None:
+    """Matched by email, but carrying an id: the row was read from the console, so a version."""
+    result = run_import(
+        "person",
+        f"id,name,email,version\n{sample['ann']},Ann B,ann@example.com,\n"
+        ",Bob B,bob@example.com,\n",
+        upsert=True,
+    )
+    assert errors_of(result) == [(2, "version", (
+        f"Version is required to update person {sample['ann']}: export the rows again to "
+        "get their versions."
+    ))]
+
+
+@pytest.mark.parametrize("cells", [
+    ["plain", "", "x"], ["a,b", "c", ""], ['say "hi"', "", ""], ["two\nlines", "cr\r", "z"],
+    ["", "", ""], [" lead", "trail ", "'=1+1"], ["\\.", "\\N", "back\\slash"],
+])
+def test_staged_rows_are_the_csv_of_their_cells(cells: list[str]) -> None:
+    """Plain rows go unquoted, the others quoted: COPY's CSV reads back the same cells."""
+    import csv
+
+    from console.bulk.jsonl import StagedCsv
+
+    staged = StagedCsv(iter([(7, list(cells))]), keep=10)
+    data = staged.read(1 << 16).decode()
+    assert list(csv.reader(io.StringIO(data, newline=""))) == [["6", *cells]]
+    plain = all("," not in c and '"' not in c and "\n" not in c and "\r" not in c for c in cells)
+    assert ('"' not in data) == plain
+
+
 BAD_ROWS = [
     ("person", "name,email\n,new@example.com\n", "name", "Name is required."),
     ("person", "name,email\n\u200b\ufeff\u2060\u00ad \u200e,new@example.com\n", "name",

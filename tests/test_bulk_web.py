@@ -324,3 +324,26 @@ def test_a_refusal_of_the_whole_file_names_no_line(
     assert "<td>whole file</td>" in page and "<td>0</td>" not in page
     errors = editor_client.get(f"/admin/todo/import/{job_id}/errors.csv").get_data(as_text=True)
     assert errors.splitlines()[1] == ",,Rows changed while importing."
+
+
+def test_an_upload_updating_by_id_without_versions_is_refused(
+    editor_client: FlaskClient, sample: dict
+) -> None:
+    """Issue 13 through HTTP: ids without versions are refused, with what to do instead."""
+    milk = sample["milk"]
+    no_column = f"id,description,list\n{milk},Buy oat milk,Groceries\n".encode()
+    page = editor_client.get(
+        job_url(upload(editor_client, "todo", no_column, mode="upsert"))
+    ).get_data(as_text=True)
+    assert "has an &#39;id&#39; column but no &#39;version&#39; column" in page
+    assert 'id="import-confirm"' not in page
+    blank = f"id,description,list,version\n{milk},Buy oat milk,Groceries,\n".encode()
+    status_url = job_url(upload(editor_client, "todo", blank, mode="upsert"))
+    page = editor_client.get(status_url).get_data(as_text=True)
+    assert f"Version is required to update to-do {milk}: export the rows again" in page
+    assert 'id="import-confirm"' not in page
+    errors = editor_client.get(status_url + "errors.csv")
+    assert errors.get_data(as_text=True).splitlines()[1].startswith("2,version,")
+    errors.close()
+    assert editor_client.get("/admin/todo/").status_code == 200
+    assert count(Todo, Todo.description == "Buy oat milk") == 0

@@ -238,7 +238,12 @@ def escaped_separators(chunks: Iterator[bytes]) -> Iterator[bytes]:
 
 
 def copy_sql(connection: Connection, stmt: Select[Any], options: str = CSV_OPTIONS) -> str:
-    """``COPY (stmt) TO STDOUT WITH (options)``, its parameters quoted by the driver.
+    """``COPY (stmt) TO STDOUT WITH (options)``, its parameters quoted by the driver."""
+    return f"COPY ({query_sql(connection, stmt)}) TO STDOUT WITH ({options})"
+
+
+def query_sql(connection: Connection, stmt: Select[Any]) -> str:
+    """The text of ``stmt`` with its parameters quoted by the driver (for COPY).
 
     COPY takes no parameters, so the values (filters, search terms typed by users) are
     put in the text by psycopg2's own quoting, exactly as it does for every query; not
@@ -261,7 +266,7 @@ def copy_sql(connection: Connection, stmt: Select[Any], options: str = CSV_OPTIO
         query = cursor.mogrify(state.statement, values).decode()
     finally:
         cursor.close()
-    return f"COPY ({query}) TO STDOUT WITH ({options})"
+    return str(query)
 
 
 def _header(layout: FileFormat) -> bytes:
@@ -380,8 +385,8 @@ def export_chunks(
 
     ``fmt`` is "csv", "jsonl" or "xlsx"; ``base`` defaults to every row by primary key;
     ``bom`` starts a CSV file with a UTF-8 byte order mark (the web and command-line
-    exports ask for one unless told not to). PostgreSQL writes CSV and JSON Lines itself
-    by COPY; other databases go through Python, and so does XLSX everywhere (typed
+    exports ask for one unless told not to). PostgreSQL writes CSV, JSON Lines and the
+    XLSX sheet's rows itself by COPY; other databases go through Python (XLSX: typed
     cells, built in a temporary file: ``console.bulk.xlsx``). The web
     export and ``console export`` both read them. Nothing touches the database until
     the first chunk is asked for: a streamed response should pass the scoped session
@@ -390,11 +395,14 @@ def export_chunks(
     """
     if fmt not in FORMATS:
         raise ValueError(f"Unknown export format {fmt!r}: choose csv, jsonl or xlsx")
+    postgresql = session.get_bind().dialect.name == "postgresql"
+    if fmt == "xlsx" and postgresql and xlsx_by_copy(description):
+        return _copy_xlsx(session, description, base)
     if fmt == "xlsx":
         from console.bulk.xlsx import iter_xlsx
 
         return iter_xlsx(description, _rows(session, export_select(description, base)))  # type: ignore[arg-type]
-    if session.get_bind().dialect.name == "postgresql":
+    if postgresql:
         return _copy_export(session, description, fmt, base, bom)
     stmt = export_select(description, base)
     if fmt == "csv":
@@ -416,3 +424,47 @@ def _copy_export(
     else:
         sql = copy_sql(connection, json_select(description, base), JSONL_OPTIONS)
         yield from escaped_separators(copy_chunks(session, sql))
+
+
+def xlsx_by_copy(description: ModelDescription) -> bool:
+    """True when PostgreSQL can write the model's XLSX sheet rows itself (every kind has SQL)."""
+    from console.bulk.xlsx import sheet_rows_sql
+
+    return XLSX_BY_COPY and sheet_rows_sql(file_format(description), "SELECT 1") is not None
+
+
+# Tests turn this off to compare the database's sheet with Python's.
+XLSX_BY_COPY = True
+
+
+def _copy_xlsx(
+    session: Any, description: ModelDescription, base: Select[Any] | None
+) -> Iterator[bytes]:
+    """The XLSX workbook, its sheet rows written by the database (``xlsx.sheet_rows_sql``).
+
+    Python only deflates them into the workbook: each row's XML (typed cells, escaped
+    text) is built by the query and streamed by COPY, as the CSV export is.
+    """
+    from console.bulk.xlsx import sheet_rows_sql, zip_sheet
+
+    connection = session.connection()
+    raw = connection.connection.dbapi_connection
+    if raw.get_parameter_status("server_encoding") != "UTF8":
+        # The sheet's escapes name characters only a UTF-8 database has: Python writes it.
+        from console.bulk.xlsx import iter_xlsx
+
+        yield from iter_xlsx(description, _rows(session, export_select(description, base)))
+        return
+    for setting in EXPORT_SETTINGS:  # until the transaction ends
+        connection.exec_driver_sql(setting)
+    rows = query_sql(connection, export_select(description, base))
+    sql = sheet_rows_sql(file_format(description), rows)
+    assert sql is not None
+    # One text per row: never quoted by COPY (it holds no line break, quote or delimiter).
+    copy = f"COPY ({sql}) TO STDOUT WITH ({JSONL_OPTIONS}, ENCODING 'UTF8')"
+
+    def fill(sheet: Any) -> None:
+        with raw.cursor() as cursor:
+            cursor.copy_expert(copy, sheet, size=CHUNK_BYTES)
+
+    yield from zip_sheet(description, fill)

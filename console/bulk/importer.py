@@ -313,6 +313,20 @@ def _describe_changes(session: Session, layout: FileFormat, result: ImportResult
 def _note_versions(layout: FileFormat, header: Header, result: ImportResult) -> None:
     version = layout.version_field
     result.stale_rows_detected = version is not None and version.name in header.columns
+    pk = layout.pk_field
+    if (result.upsert and version is not None and pk is not None
+            and pk.name in header.columns and version.name not in header.columns):
+        # Rows with ids were read from the console (an export): without the versions
+        # read with them, a newer save would be overwritten unseen.
+        plural = layout.description.plural
+        other = "" if layout.key_is_pk else (
+            f" (or leave the {pk.name!r} column out to match {plural} by {layout.key})"
+        )
+        raise FileProblem(
+            f"Wrong columns: the file has an {pk.name!r} column but no {version.name!r} "
+            f"column. Updating {plural} by {pk.name} needs the version each row was read "
+            f"at: export the rows again to get their versions{other}."
+        )
     if result.upsert and not layout.versioned:
         result.notes.append(
             f"{layout.description.title} have no version column: a row changed by someone "
@@ -452,6 +466,7 @@ def _check_chunk(
             }
 
     version_field = layout.version_field if layout.version_field in fields else None
+    pk_field = layout.pk_field if layout.pk_field in fields else None
     written = [f for f in fields if f.role == "value" or (f.role == "pk" and layout.pk_written)]
     inserts: list[dict[Column[Any], Any]] = []
     updates: list[dict[str, Any]] = []
@@ -475,7 +490,12 @@ def _check_chunk(
             row_ok = False
         if current is not None and version_field is not None and version is not None:
             given = values[version_field.name]
-            if given is not None and given is not _BAD and given != current[version]:
+            if (given is None and result.upsert and pk_field is not None
+                    and values[pk_field.name] not in (None, _BAD)):
+                shown_id = pk_field.kind.to_text(values[pk_field.name])
+                error(line, version_field.name, version_required(layout, shown_id))
+                row_ok = False
+            elif given is not None and given is not _BAD and given != current[version]:
                 error(line, version_field.name, _conflict(given, current[version]))
                 row_ok = False
         if current is not None:
@@ -602,6 +622,16 @@ def _exists(layout: FileFormat, key_field: Field, key: Any) -> str:
     return (
         f"A {layout.description.singular} with {key_field.label.lower()} {key!s} already exists "
         "(import in upsert mode to update it)."
+    )
+
+
+def version_required(layout: FileFormat, shown_id: str) -> str:
+    """The error of a row with an id that updates a row but carries no version."""
+    version = layout.version_field
+    assert version is not None
+    return (
+        f"{version.label} is required to update {layout.description.singular} {shown_id}: "
+        "export the rows again to get their versions."
     )
 
 

@@ -40,8 +40,9 @@ from console.bulk.importer import (
     identical_note,
     identical_warning,
     refused,
+    version_required,
 )
-from console.bulk.jsonl import RowSource, StagedCsv
+from console.bulk.jsonl import Prepare, RowSource, StagedCsv
 from console.kinds import EmailKind, ReferenceKind, SqlCell, neutralise, unneutralise
 from console.sqltext import WHITESPACE, Encoding, lit, q
 
@@ -239,8 +240,18 @@ class _Plan:
                 " || ' already exists (import in upsert mode to update it).'",
             ))
         version = self.layout.version_field
+        pk = self.layout.pk_field
         if version is not None and version in self.fields and key is not None:
             v = self.v(version)
+            if self.upsert and pk is not None and pk in self.fields:
+                # importer.version_required: a row with an id updates only with its version.
+                message = version_required(self.layout, "\x00")
+                before, after = (lit(part) for part in message.split("\x00"))
+                links.append((
+                    version.name,
+                    f"ex_pk IS NOT NULL AND {self.t(version)} = '' AND {self.v(pk)} IS NOT NULL",
+                    f"{before} || {self.v(pk)}::text || {after}",
+                ))
             links.append((
                 version.name,
                 f"ex_pk IS NOT NULL AND {v} IS NOT NULL AND {v} <> ex_version",
@@ -357,13 +368,15 @@ def import_postgresql(
         _write(cur, plan, result)
 
 
-def _preparer(plan: _Plan) -> Any:
+def _preparer(plan: _Plan) -> Prepare:
     """What ``StagedCsv`` stages for a row's cells: the Python half of the checks.
 
     A cell of only invisible characters (``rules.is_blank``) is staged blank, an
     email in its normal form (``EmailKind.staged``); a row with NUL is refused by
     cell. Emails the rule refuses are kept, with their messages, for
-    ``_check_in_python`` (which then need not read them back).
+    ``_check_in_python`` (which then need not read them back). The row's cells
+    joined tell at once whether any cell holds NUL, or can start with a blank or an
+    invisible character; most rows need nothing more.
     """
     names = [f.name for f in plan.fields]
     emails: list[tuple[int, EmailKind, bool]] = []
@@ -374,41 +387,61 @@ def _preparer(plan: _Plan) -> Any:
             if f.parent is None:
                 plan.refused[plan.py_table(f)] = {}
     is_blank = rules.is_blank
-    # Each distinct address is normalised once (a file names the same parents often).
-    seen: list[dict[str, str | None]] = [{} for _ in emails]
+    # Each distinct email cell is normalised once (a file names the same parents often):
+    # the cell -> the cell to stage.
+    seen: list[dict[str, str]] = [{} for _ in emails]
 
-    def prepare(cells: list[str]) -> list[str] | RowProblem:
-        if any("\x00" in c for c in cells):
+    def prepare(cells: list[str], joined: str) -> list[str] | RowProblem | None:
+        if "\x00" in joined:
             return nul_problem(names, cells) or cells
-        for i, cell in enumerate(cells):
-            if cell and (cell[0].isspace() or not cell[0].isprintable()) and is_blank(
-                unneutralise(cell)
-            ):
-                cells[i] = ""
+        changed = False
+        # A cell starts with a blank or an invisible character only where the joined
+        # row does, or after a comma, or where the row is not all printable.
+        if joined[:1] == " " or ", " in joined or not joined.isprintable():
+            for i, cell in enumerate(cells):
+                if cell and (cell[0].isspace() or not cell[0].isprintable()) and is_blank(
+                    unneutralise(cell)
+                ):
+                    cells[i] = ""
+                    changed = True
         for n, (i, kind, reference) in enumerate(emails):
-            text = unneutralise(cells[i])
-            if not text.strip():
+            cell = cells[i]
+            if not cell:
                 continue
             known = seen[n]
-            if text in known:
-                staged = known[text]
-            else:
+            staged = known.get(cell)
+            if staged is None:
                 if len(known) >= 50_000:  # memory stays flat for files of distinct addresses
                     known.clear()
-                staged = known[text] = kind.staged(text, reference=reference)
-            if staged is None:  # refused: kept for its message
-                f = plan.fields[i]
-                refused = plan.refused[plan.py_table(f)]
-                if text not in refused:
-                    try:
-                        f.kind.parse(text, label=f.label)
-                    except rules.RuleError as exc:
-                        refused[text] = str(exc)
-            else:
-                cells[i] = neutralise(staged)
-        return cells
+                staged = known[cell] = _staged_email(plan, i, kind, reference, cell)
+            if staged != cell:
+                cells[i] = staged
+                changed = True
+        return cells if changed else None
 
     return prepare
+
+
+def _staged_email(plan: _Plan, i: int, kind: EmailKind, reference: bool, cell: str) -> str:
+    """The cell to stage for an email cell: its normal form (the cell itself if it is one).
+
+    A refused address stays as it is, with its message kept for ``_check_in_python``.
+    """
+    text = unneutralise(cell)
+    if not text.strip():
+        return cell
+    staged = kind.staged(text, reference=reference)
+    if staged is None:  # refused: kept for its message
+        f = plan.fields[i]
+        refused = plan.refused[plan.py_table(f)]
+        if text not in refused:
+            try:
+                f.kind.parse(text, label=f.label)
+            except rules.RuleError as exc:
+                refused[text] = str(exc)
+        return cell
+    staged = neutralise(staged)
+    return cell if staged == cell else staged
 
 
 def _stage(
@@ -430,7 +463,8 @@ def _stage(
     reader = StagedCsv(rows, keep=MAX_ERRORS, prepare=_preparer(plan))
     try:
         cur.copy_expert(
-            f"COPY bulk_stage (line, {staged}) FROM STDIN WITH (FORMAT csv, ENCODING 'UTF8')",
+            f"COPY bulk_stage (line, {staged}) FROM STDIN WITH (FORMAT csv, ENCODING 'UTF8', "
+            f"FORCE_NOT_NULL ({staged}))",
             reader, size=COPY_BUFFER,
         )
     except psycopg2.DataError as exc:
