@@ -38,6 +38,9 @@
     search: config.search
   };
 
+  var MIN_WIDTHS = {text: 160, reference: 150, datetime: 140, date: 110, choice: 90, boolean: 90, number: 70};
+  var TRUE_WORDS = ["true", "yes", "1", "y", "t", "on"];
+  var FALSE_WORDS = ["false", "no", "0", "n", "f", "off"];
   var statusCount = document.getElementById("grid-count");
   var statusSelection = document.getElementById("grid-selection");
   var statusPending = document.getElementById("grid-pending");
@@ -62,7 +65,17 @@
 
   function shown(col, data, key) {
     var pend = pendingOf(data._id, key);
+    if (pend && col.editor === "boolean") {
+      // Shown as the rule will read it (rules.parse_bool); the server still decides.
+      var word = String(pend.value || "").trim().toLowerCase();
+      return TRUE_WORDS.indexOf(word) >= 0 ? "Yes" : FALSE_WORDS.indexOf(word) >= 0 || !word ? "No" : pend.value;
+    }
     if (pend) { return pend.label !== undefined && pend.label !== null ? pend.label : (pend.value || ""); }
+    return plain(col, data, key);
+  }
+
+  function plain(col, data, key) {
+    // What the row holds as loaded (or saved), without the user's unsaved edits.
     var value = data[key];
     if (value === undefined || value === null) { return ""; }
     if (col.editor === "reference") { return (data._labels && data._labels[key]) || value; }
@@ -140,15 +153,13 @@
       yours.textContent = text;
       var theirs = document.createElement("span");
       theirs.className = "grid-theirs";
-      theirs.textContent = "theirs: " + (shown(col, theirsData(conflict.theirs), key) || "(empty)");
+      theirs.textContent = "theirs: " + (plain(col, toData(conflict.theirs), key) || "(empty)");
       box.appendChild(yours);
       box.appendChild(theirs);
       return box;
     }
     return document.createTextNode(text);
   }
-
-  function theirsData(row) { return toData(row); }
 
   function toData(row) {
     var data = {_id: row.id, _token: row.token, _labels: row.labels || {}, _keys: row.keys || {}};
@@ -178,7 +189,7 @@
 
   var table = new Tabulator(root, {
     height: "calc(100vh - 12rem)",
-    layout: "fitDataStretch",
+    layout: "fitDataFill",
     index: "_id",
     data: [],
     placeholder: "No rows match.",
@@ -192,6 +203,8 @@
         formatter: formatCell,
         hozAlign: col.numeric ? "right" : "left",
         frozen: i === 0,
+        // Widths for what an edit or a paste may put there, not only what was loaded.
+        minWidth: MIN_WIDTHS[col.editor] || 80,
         cssClass: "grid-col-" + col.editor
       };
     }),
@@ -335,10 +348,6 @@
 
   var rowData = new Map();
   function dataOf(id) { var row = table.getRow(id); return row ? row.getData() : rowData.get(id); }
-
-  function newRowCount() {
-    return state.order.filter(function (id) { return String(id).indexOf("new-") === 0; }).length;
-  }
 
   function ensureRows(n) {
     // Load pages until ``n`` rows are loaded or there are no more.
@@ -855,15 +864,20 @@
     });
     touched.forEach(redrawRow);
     var cells = 0;
-    state.problems.forEach(function (found) { cells += Object.keys(found).length; });
+    state.problems.forEach(function (found, id) {
+      if (!state.conflicts.has(id)) { cells += Object.keys(found).length; }
+    });
+    var moved = Object.keys(answer.conflicts || {}).length;
     say("Nothing was saved: " + (general.length ? general.join(" ") + " " : "") +
-        (cells ? cells + (cells === 1 ? " cell needs" : " cells need") + " a look (marked)." : ""));
+        (cells ? cells + (cells === 1 ? " cell needs" : " cells need") + " a look (marked). " : "") +
+        (moved ? moved + (moved === 1 ? " row was" : " rows were") +
+         " changed by someone else since you loaded it: use yours or take theirs." : ""));
     decorateVisible();
   }
 
   function showStatus() {
     if (state.count) {
-      var n = state.count.value + newRowCount();
+      var n = state.count.value + state.newRows;
       var label = state.count.exact ? n.toLocaleString("en") : state.count.label;
       statusCount.textContent = label + " " + (state.count.exact && n === 1 ? config.singular : config.plural) +
         (state.done ? "" : " · " + state.order.length.toLocaleString("en") + " loaded");
