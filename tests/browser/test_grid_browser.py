@@ -116,18 +116,11 @@ def test_screenshots_of_the_grid_at_1366_and_800_pixels(editor_page: Any) -> Non
 
 
 def paste(page: Any, text: str) -> None:
-    """Paste ``text`` into the focused grid as a browser's Ctrl+V delivers it (a paste event)."""
-    page.evaluate(
-        """(text) => {
-            const data = new DataTransfer();
-            data.setData('text/plain', text);
-            const event = new ClipboardEvent(
-                'paste', {clipboardData: data, bubbles: true, cancelable: true});
-            document.activeElement.dispatchEvent(event);
-        }""",
-        text,
-    )
-    page.wait_for_timeout(50)
+    """Put ``text`` on the clipboard, as a spreadsheet does, and press Ctrl+V in the grid."""
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"])
+    page.evaluate("(text) => navigator.clipboard.writeText(text)", text)
+    page.keyboard.press("Control+V")
+    page.wait_for_timeout(100)
     settled(page)
 
 
@@ -354,21 +347,21 @@ def test_copy_puts_the_selection_on_the_clipboard_as_tab_separated_text(
     editor_page: Any,
 ) -> None:
     page = editor_page
-    seed(3)
+    ids = seed(3)["ids"]
     open_grid(page)
     click_cell(page, 0, column(page, "description"))
     page.keyboard.press("Shift+ArrowDown")
     page.keyboard.press("Shift+ArrowRight")
-    copied = page.evaluate(
-        """() => {
-            const data = new DataTransfer();
-            const event = new ClipboardEvent(
-                'copy', {clipboardData: data, bubbles: true, cancelable: true});
-            document.activeElement.dispatchEvent(event);
-            return data.getData('text/plain');
-        }"""
-    )
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"])
+    page.keyboard.press("Control+C")
+    copied = page.evaluate("() => navigator.clipboard.readText()")
     assert copied == "Task 1\tfalse\r\nTask 2\tfalse"
+    assert page.inner_text("#grid-message") == "Copied 2 rows."
+    # ... and pastes back: two rows down, the same two cells.
+    click_cell(page, 1, column(page, "description"))
+    page.keyboard.press("Control+V")
+    settled(page)
+    assert [stored(i).description for i in ids] == ["Task 1", "Task 1", "Task 2"]
 
 
 def test_two_people_editing_one_cell_see_the_conflict_in_the_cell(

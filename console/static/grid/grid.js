@@ -597,6 +597,8 @@
     if (!commit) { return; }
     var col = columns[editor.col];
     if (col.editor === "reference") {
+      // Leaving the cell by a click commits what was typed, as Enter would.
+      if (!editor.choice && editor.resolve) { editor.resolve(); }
       if (!editor.choice) { return; }
       setCells([{id: editor.id, key: col.key, value: editor.choice.value, label: editor.choice.label,
                  byKey: editor.choice.byKey}]);
