@@ -10,9 +10,18 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from console.demo.models import Person, Priority, Todo, TodoList
+from console.extensions import db as _db
 from console.models import AuditEntry
+from tests import test_contract
 from tests.conftest import count as count_rows
 from tests.conftest import csrf_token, make_account
+from tests.contract.models import Member, Task
+
+# The contract app's fixtures (the console over models it has never seen), used below.
+contract_app = test_contract.contract_app
+editor = test_contract.editor
+other_editor = test_contract.other_editor
+tree = test_contract.tree
 
 
 def grid_config(client: FlaskClient, endpoint: str = "todo", query: str = "") -> dict[str, Any]:
@@ -165,6 +174,19 @@ def test_models_without_a_version_column_carry_their_loaded_values(admin_client,
     page = rows(admin_client, "account")
     assert page["rows"]
     assert all(r["token"] for r in page["rows"])
+    assert all("password_hash" not in r["values"] for r in page["rows"])
+
+
+def test_accounts_keep_their_form_rules_so_their_grid_is_read_only(admin_client, db):
+    config = grid_config(admin_client, "account")
+    assert config["canEdit"] is False
+    assert not any(c["editable"] for c in config["columns"])
+    admin = rows(admin_client, "account")["rows"][0]
+    token = csrf_token(admin_client, "/admin/")
+    response = save(admin_client, {"changes": [change(admin, "role", "viewer")]},
+                    endpoint="account", csrf=token)
+    assert response.status_code == 400
+    assert "edited in their forms" in response.get_json()["problems"][0]["message"]
 
 
 # -- batches --------------------------------------------------------------------------------
@@ -380,3 +402,48 @@ def test_people_are_edited_through_their_rules(editor_client, sample):
     assert response.status_code == 400
     assert "email" in response.get_json()["problems"][0]["message"].lower()
     assert count_rows(Person, Person.email == "ann@example.com") == 1
+
+
+# -- models the console has never seen (tests/contract/models.py) ----------------------------
+
+
+def test_a_model_without_a_version_is_checked_by_its_loaded_values(
+    editor: FlaskClient, other_editor: FlaskClient, tree: dict
+) -> None:
+    ann = by_id(rows(editor, "member"))[str(tree["ann"])]
+    assert ann["token"].startswith("values:")
+    saved = save(editor, {"changes": [change(ann, "full_name", "Ann B. Lee")]}, "member")
+    assert saved.status_code == 200, saved.get_json()
+    fresh = saved.get_json()["rows"][0]
+    assert fresh["token"] != ann["token"]
+    # Consecutive edits with the answered token; a stale one is a conflict.
+    assert save(editor, {"changes": [change(fresh, "active", "no")]}, "member").status_code == 200
+    stale = save(other_editor, {"changes": [change(fresh, "full_name", "Someone")]}, "member")
+    assert stale.status_code == 409
+    assert stale.get_json()["conflicts"][ann["id"]]["theirs"]["values"]["active"] == "false"
+    assert count_rows(Member, Member.full_name == "Someone") == 0
+
+
+def test_numbers_choices_and_date_times_of_another_model(editor: FlaskClient, tree: dict) -> None:
+    build = by_id(rows(editor, "task"))[str(tree["build"])]
+    response = save(editor, {"changes": [
+        change(build, "estimate", "4.25"),
+        change(build, "stage", "DONE"),
+    ]}, "task")
+    assert response.status_code == 400
+    [problem] = response.get_json()["problems"]
+    assert problem["column"] == "estimate"
+    assert "decimal place" in problem["message"]
+    response = save(editor, {"changes": [
+        change(build, "estimate", "4.5"),
+        change(build, "stage", "DONE"),
+        change(build, "due_at", "2026-12-24 17:30"),
+        change(build, "reviewer_id", "ann", byKey=True),
+    ]}, "task")
+    assert response.status_code == 200, response.get_json()
+    values = response.get_json()["rows"][0]["values"]
+    assert (values["estimate"], values["stage"]) == ("4.5", "done")
+    assert values["due_at"].startswith("2026-12-24T17:30")
+    _db.session.expire_all()
+    task = _db.session.get(Task, tree["build"])
+    assert task is not None and task.reviewer_id == tree["ann"]

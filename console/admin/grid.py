@@ -30,6 +30,18 @@ if TYPE_CHECKING:
 OWN_ARGS = ("after", "limit")
 
 
+def can_edit(view: ConsoleModelView) -> bool:
+    """True when this user may edit this model in the grid.
+
+    A view with a save hook of its own (``on_model_change``: Accounts hash passwords
+    and keep the last admin) has rules only its forms apply: its grid is read-only.
+    """
+    from console.admin.model_view import ConsoleModelView
+
+    own_rules = type(view).on_model_change is not ConsoleModelView.on_model_change
+    return bool(view.can_edit) and not own_rules
+
+
 def _list_query_string() -> str:
     """The list's arguments of this request (search, filters, sort), without the grid's own."""
     pairs = [(k, v) for k, v in request.args.items(multi=True) if k not in OWN_ARGS]
@@ -40,8 +52,9 @@ def grid_view(view: ConsoleModelView) -> Any:
     """The grid page: its columns, where its rows come from and where its edits go."""
     description = view.description
     args = adapter.list_arguments(view)
+    editable = can_edit(view)
     columns = grid_rows.grid_columns(
-        description, list_page.list_columns(description), can_edit=view.can_edit
+        description, list_page.list_columns(description), can_edit=editable
     )
     headings = list_page.headings_of(view, args)
     sort = view.sort_column(headings, args.sort)
@@ -59,8 +72,11 @@ def grid_view(view: ConsoleModelView) -> Any:
         "sort": sort.key if sort is not None else None,
         "descending": bool(args.sort_desc) and sort is not None,
         "search": args.search or "",
-        "canEdit": view.can_edit,
-        "csrf": generate_csrf() if view.can_edit else "",
+        "canEdit": editable,
+        "readOnly": "" if editable else (
+            f"{description.title} are edited in their forms, not here." if view.can_edit
+            else "You can look, not edit: your role cannot change records."),
+        "csrf": generate_csrf() if editable else "",
         "pageSize": grid_rows.PAGE_SIZE,
     }
     list_url = url_for(f"{view.endpoint}.index_view") + (f"?{query}" if query else "")
@@ -132,6 +148,9 @@ def _parse_body(data: Any) -> tuple[list[GridChange], list[GridCreate]] | str:
 
 def save_view(view: ConsoleModelView) -> Any:
     """Save a batch (JSON): 200 with the saved rows, 400 with each bad cell, 409 on conflicts."""
+    if not can_edit(view):
+        return _bad_request(f"{view.description.title} are edited in their forms, not in "
+                            "the grid.")
     parsed = _parse_body(request.get_json(silent=True))
     if isinstance(parsed, str):
         return _bad_request(parsed)

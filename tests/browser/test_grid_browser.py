@@ -415,7 +415,7 @@ def test_viewers_see_the_grid_but_cannot_edit(page: Any) -> None:
     click_cell(page, 0, column(page, "description"))
     page.keyboard.press("Enter")
     assert page.locator(".grid-editor").count() == 0
-    assert "viewer" in page.inner_text("#grid-message")
+    assert "your role cannot change records" in page.inner_text("#grid-message")
 
 
 def test_rows_load_as_the_grid_scrolls(editor_page: Any) -> None:

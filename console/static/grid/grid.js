@@ -473,7 +473,7 @@
 
   function editableHere(c, id) {
     var col = columns[c];
-    if (!config.canEdit) { say("You can look, not edit: your role is viewer."); return false; }
+    if (!config.canEdit) { say(config.readOnly); return false; }
     if (!col.editable) { say(col.label + " cannot be edited here."); return false; }
     if (id === undefined) { return false; }
     return true;
@@ -720,7 +720,7 @@
   }
 
   function clearCells() {
-    if (!config.canEdit) { say("You can look, not edit: your role is viewer."); return; }
+    if (!config.canEdit) { say(config.readOnly); return; }
     var edits = [];
     var refused = [];
     rangeCells().forEach(function (spot) {
@@ -1012,7 +1012,7 @@
   });
 
   function paste(block) {
-    if (!config.canEdit) { say("You can look, not edit: your role is viewer."); return Promise.resolve(); }
+    if (!config.canEdit) { say(config.readOnly); return Promise.resolve(); }
     var top = state.focus.row, left = state.focus.col;
     return ensureRows(top + block.length).then(function () {
       var edits = [];
