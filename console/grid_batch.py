@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from sqlalchemy import Select, select, tuple_, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
@@ -25,6 +26,7 @@ from console.bulk.edits import parse_value
 from console.catalogue import ColumnInfo, ModelDescription
 from console.cell_edits import MAX_CELLS, editable_column, parse_cell
 from console.db_errors import describe_integrity_error
+from console.extensions import rowcount
 
 
 @dataclass(frozen=True)
@@ -78,62 +80,125 @@ class GridOutcome:
 
 
 def _value(session: Session, description: ModelDescription, info: ColumnInfo,
-           text: str | None, by_key: bool) -> Any:
-    """The value ``text`` stands for in ``info`` (RuleError with the reason)."""
-    if info.reference is not None and by_key:
-        if text is not None and "\x00" in text:
-            raise rules.RuleError(f"{info.label} contains a character that cannot be stored "
-                                  "(NUL).")
-        return parse_value(session, description, info.key, text, by_key=True)
-    return parse_cell(session, info, text)
+           text: str | None, by_key: bool, parents: dict[tuple[str, str | None, bool], Any]) -> Any:
+    """The value ``text`` stands for in ``info`` (RuleError with the reason).
+
+    A reference's parent is looked up once per batch (``parents``): a pasted column
+    names the same few lists over and over.
+    """
+    if info.reference is None:
+        return parse_cell(session, info, text)
+    key = (info.key, text, by_key)
+    if key not in parents:
+        try:
+            if by_key:
+                if text is not None and "\x00" in text:
+                    raise rules.RuleError(f"{info.label} contains a character that cannot be "
+                                          "stored (NUL).")
+                parents[key] = parse_value(session, description, info.key, text, by_key=True)
+            else:
+                parents[key] = parse_cell(session, info, text)
+        except rules.RuleError as exc:
+            parents[key] = exc
+    found = parents[key]
+    if isinstance(found, rules.RuleError):
+        raise found
+    return found
 
 
-def _loaded_row(session: Session, description: ModelDescription, row: str,
-                tokens: set[str | None], outcome: GridOutcome) -> Any:
-    """The row, locked, if it is still what the user loaded; else None and a problem noted."""
-    try:
-        ident = description.pk.kind.parse(row, label="ID")
-    except rules.RuleError:
-        ident = None
-    if ident is None:
-        outcome.problems.append(GridProblem(row, None, "Not a record of this table."))
-        return None
-    if len(tokens) != 1:
-        outcome.problems.append(GridProblem(row, None, "The row's cells disagree on its version."))
-        return None
-    try:
-        loaded = versions.parse_token(description, tokens.pop())
-    except versions.MissingToken as exc:
-        outcome.problems.append(GridProblem(row, None, str(exc)))
-        return None
-    except ValueError:
-        outcome.problems.append(GridProblem(row, None, "The grid's copy of this row was "
-                                                       "damaged: reload the grid."))
-        return None
-    obj = session.get(description.cls, ident)
-    if obj is None:
-        outcome.problems.append(GridProblem(row, None, "This record no longer exists (it was "
-                                                       "deleted).", conflict=True, deleted=True))
-        return None
-    try:
-        versions.check_object(description, obj, loaded)
-        versions.guard(session, description, ident, loaded)
-    except versions.Conflict as exc:
-        outcome.problems.append(GridProblem(row, None, "changed", conflict=True,
-                                            deleted=exc.deleted))
-        return None
-    return obj
+def _loaded_rows(session: Session, description: ModelDescription,
+                 by_row: dict[str, list[GridChange]], outcome: GridOutcome) -> dict[str, Any]:
+    """The changed rows, loaded and locked, that are still what the user loaded.
+
+    One SELECT for every row and, for a model with a version column, one UPDATE that
+    locks them all (``versions.guard`` row by row only to tell which moved on, or for
+    a model checked by its loaded values). Each row that is gone, moved on or came
+    without its token is a problem noted here.
+    """
+    wanted: dict[str, tuple[Any, versions.Loaded]] = {}
+    for row, row_changes in by_row.items():
+        try:
+            ident = description.pk.kind.parse(row, label="ID")
+        except rules.RuleError:
+            ident = None
+        if ident is None:
+            outcome.problems.append(GridProblem(row, None, "Not a record of this table."))
+            continue
+        tokens = {c.token for c in row_changes}
+        if len(tokens) != 1:
+            outcome.problems.append(GridProblem(row, None, "The row's cells disagree on its "
+                                                           "version."))
+            continue
+        try:
+            wanted[row] = (ident, versions.parse_token(description, tokens.pop()))
+        except versions.MissingToken as exc:
+            outcome.problems.append(GridProblem(row, None, str(exc)))
+        except ValueError:
+            outcome.problems.append(GridProblem(row, None, "The grid's copy of this row was "
+                                                           "damaged: reload the grid."))
+    if not wanted:
+        return {}
+    pk = description.pk.column
+    stmt: Select[Any] = select(description.cls).where(
+        pk.in_([ident for ident, _ in wanted.values()])
+    )
+    found = {getattr(obj, description.pk.key): obj for obj in session.scalars(stmt)}
+    objects: dict[str, Any] = {}
+    for row, (ident, loaded) in wanted.items():
+        obj = found.get(ident)
+        if obj is None:
+            outcome.problems.append(GridProblem(row, None, "This record no longer exists (it "
+                                                           "was deleted).", conflict=True,
+                                                deleted=True))
+            continue
+        try:
+            versions.check_object(description, obj, loaded)
+        except versions.Conflict:
+            outcome.problems.append(GridProblem(row, None, "changed", conflict=True))
+            continue
+        objects[row] = obj
+    if objects and not _locked_at_once(session, description,
+                                       [wanted[row] for row in objects]):
+        for row in list(objects):
+            ident, loaded = wanted[row]
+            try:
+                versions.guard(session, description, ident, loaded)
+            except versions.Conflict as exc:
+                outcome.problems.append(GridProblem(row, None, "changed", conflict=True,
+                                                    deleted=exc.deleted))
+                del objects[row]
+    return objects
+
+
+def _locked_at_once(session: Session, description: ModelDescription,
+                    rows: list[tuple[Any, versions.Loaded]]) -> bool:
+    """Lock every row in one UPDATE when each is still at its version; False otherwise.
+
+    The no-op UPDATE of ``versions.guard`` for many rows at once: it matches every row
+    only if none moved on (the caller then checks row by row, to say which).
+    """
+    if description.version is None or len(rows) < 2:
+        return False
+    pk = description.pk.column
+    version = description.table.c[description.version.column.key]
+    pairs = [(ident, loaded.version) for ident, loaded in rows]
+    result = session.execute(
+        update(description.table).where(tuple_(pk, version).in_(pairs)).values({pk.key: pk}),
+        execution_options={"synchronize_session": False},
+    )
+    return rowcount(result) == len(pairs)
 
 
 def _set_cells(session: Session, description: ModelDescription, obj: Any, row: str,
-               cells: Sequence[tuple[str, str | None, bool]], outcome: GridOutcome) -> None:
+               cells: Sequence[tuple[str, str | None, bool]], outcome: GridOutcome,
+               parents: dict[tuple[str, str | None, bool], Any]) -> None:
     for column, text, by_key in cells:
         info = editable_column(description, column)
         if info is None:
             outcome.problems.append(GridProblem(row, column, "This column cannot be edited."))
             continue
         try:
-            setattr(obj, info.key, _value(session, description, info, text, by_key))
+            setattr(obj, info.key, _value(session, description, info, text, by_key, parents))
         except rules.RuleError as exc:
             outcome.problems.append(GridProblem(row, column, str(exc)))
 
@@ -160,29 +225,29 @@ def apply_batch(
     by_row: dict[str, list[GridChange]] = {}
     for change in changes:
         by_row.setdefault(change.row, []).append(change)
-    objects: dict[str, Any] = {}
     new: dict[str, Any] = {}
+    parents: dict[tuple[str, str | None, bool], Any] = {}
     try:
-        for row, row_changes in by_row.items():
-            obj = _loaded_row(session, description, row, {c.token for c in row_changes},
-                              outcome)
-            if obj is None:
-                continue
-            objects[row] = obj
-            _set_cells(session, description, obj, row,
-                       [(c.column, c.value, c.by_key) for c in row_changes], outcome)
-        for create in creates:
-            obj = description.cls()
-            given = [(k, v, k in create.by_key) for k, v in create.values.items()]
-            _set_cells(session, description, obj, create.ref, given, outcome)
-            for info in description.columns:
-                # A required column the new row leaves blank: said here, at its cell,
-                # rather than by the database's NOT NULL.
-                if info.required and info.editable and create.values.get(info.key) is None:
-                    outcome.problems.append(
-                        GridProblem(create.ref, info.key, f"{info.label} is required.")
-                    )
-            new[create.ref] = obj
+        objects = _loaded_rows(session, description, by_row, outcome)
+        # Every value is read before anything is flushed: one UPDATE per row at the end,
+        # not one per parent looked up on the way.
+        with session.no_autoflush:
+            for row, obj in objects.items():
+                _set_cells(session, description, obj, row,
+                           [(c.column, c.value, c.by_key) for c in by_row[row]], outcome,
+                           parents)
+            for create in creates:
+                obj = description.cls()
+                given = [(k, v, k in create.by_key) for k, v in create.values.items()]
+                _set_cells(session, description, obj, create.ref, given, outcome, parents)
+                for info in description.columns:
+                    # A required column the new row leaves blank: said here, at its cell,
+                    # rather than by the database's NOT NULL.
+                    if info.required and info.editable and create.values.get(info.key) is None:
+                        outcome.problems.append(
+                            GridProblem(create.ref, info.key, f"{info.label} is required.")
+                        )
+                new[create.ref] = obj
         if outcome.problems:
             session.rollback()
             return outcome

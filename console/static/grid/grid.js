@@ -368,6 +368,7 @@
     state.conflicts.clear();
     state.focus = {row: 0, col: 0};
     state.anchor = null;
+    state.newRows = 0;
     markHeaders();
     table.clearData();
     loadPage();
@@ -880,6 +881,7 @@
   function showStatus() {
     if (state.count) {
       var n = state.count.value + state.newRows;
+      root.setAttribute("aria-rowcount", state.count.exact ? String(n + 1) : "-1");
       var label = state.count.exact ? n.toLocaleString("en") : state.count.label;
       statusCount.textContent = label + " " + (state.count.exact && n === 1 ? config.singular : config.plural) +
         (state.done ? "" : " · " + state.order.length.toLocaleString("en") + " loaded");
@@ -919,8 +921,13 @@
       theirs.addEventListener("click", function () { takeTheirs(id); });
       var buttons = document.createElement("div");
       buttons.className = "mt-1";
-      buttons.appendChild(mine);
-      if (conflict.theirs) { buttons.appendChild(theirs); }
+      if (conflict.theirs) {
+        buttons.appendChild(mine);
+      } else {
+        // Deleted meanwhile: there is nothing to save over, only edits to drop.
+        theirs.textContent = "Drop my edits";
+      }
+      buttons.appendChild(theirs);
       panel.appendChild(buttons);
     }
     var cell = el.getBoundingClientRect();
