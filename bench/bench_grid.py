@@ -3,12 +3,13 @@
 
     .venv/bin/python bench/bench_grid.py [--rows 100000] [--repeat 7]
 
-Uses bench_lists.py's database, seed and login. Each request is measured in-process
-(Flask's test client, logged in) at 1,000 rows and again after seeding up to
-``--rows``; the ratio is big / small, medians of ``--repeat`` runs interleaved
-(one of each case in turn) after a warm-up. The paste is one batch of 100 rows x 5
-cells (description, completed, due date, priority, list by name) through
-``/grid/save``, against fresh tokens each time.
+Uses bench_lists.py's seed and login, on two databases of its own: one with 1,000
+to-dos (the baseline), one with ``--rows``. Each request is measured in-process
+(Flask's test client, logged in) on both, interleaved (small, big, small, ...) so that
+the machine's load falls on both alike; medians of ``--repeat`` runs after a warm-up,
+and the ratio big / small. The paste is one batch of 100 rows x 5 cells (description,
+completed, due date, priority, list by name) through ``/grid/save``, against fresh
+tokens each time.
 """
 
 from __future__ import annotations
@@ -59,80 +60,89 @@ def requests(client: Any) -> dict[str, str]:
     }
 
 
-def measure(client: Any, urls: dict[str, str], repeat: int) -> dict[str, float]:
-    """Median ms per request, the cases interleaved."""
-    samples: dict[str, list[float]] = {name: [] for name in urls}
-    for url in urls.values():
-        assert client.get(url).status_code == 200, url
-    for _ in range(repeat):
-        for name, url in urls.items():
-            start = time.perf_counter()
-            response = client.get(url)
-            samples[name].append((time.perf_counter() - start) * 1000)
-            assert response.status_code == 200, (url, response.status_code)
-    return {name: statistics.median(values) for name, values in samples.items()}
+def timed_get(client: Any, url: str) -> float:
+    start = time.perf_counter()
+    response = client.get(url)
+    elapsed = (time.perf_counter() - start) * 1000
+    assert response.status_code == 200, (url, response.status_code)
+    return elapsed
 
 
-def paste(client: Any, repeat: int) -> float:
-    """Median ms of saving 100 rows x 5 cells as one batch."""
-    times = []
-    for round_ in range(repeat + 1):
-        page = client.get("/admin/todo/grid/rows?limit=100").get_json()
-        changes = []
-        for i, row in enumerate(page["rows"]):
-            for column, value in (("description", f"Pasted {round_} {i}"),
-                                  ("completed", "yes" if i % 2 else "no"),
-                                  ("due_date", "2026-06-01"),
-                                  ("priority", "high"),
-                                  ("list_id", "List 2")):
-                changes.append({"row": row["id"], "token": row["token"], "column": column,
-                                "value": value, "byKey": column == "list_id"})
-        start = time.perf_counter()
-        response = client.post("/admin/todo/grid/save", json={"changes": changes})
-        elapsed = (time.perf_counter() - start) * 1000
-        assert response.status_code == 200, response.get_json()
-        if round_:
-            times.append(elapsed)
-    return statistics.median(times)
+def paste_once(client: Any, round_: int) -> float:
+    """Save 100 rows x 5 cells as one batch; its time in ms."""
+    page = client.get("/admin/todo/grid/rows?limit=100").get_json()
+    changes = []
+    for i, row in enumerate(page["rows"]):
+        for column, value in (("description", f"Pasted {round_} {i}"),
+                              ("completed", "yes" if i % 2 else "no"),
+                              ("due_date", "2026-06-01"),
+                              ("priority", "high"),
+                              ("list_id", "List 2")):
+            changes.append({"row": row["id"], "token": row["token"], "column": column,
+                            "value": value, "byKey": column == "list_id"})
+    start = time.perf_counter()
+    response = client.post("/admin/todo/grid/save", json={"changes": changes})
+    elapsed = (time.perf_counter() - start) * 1000
+    assert response.status_code == 200, response.get_json()
+    return elapsed
+
+
+def setup(rows: int) -> tuple[str, Any, Any]:
+    """A database with ``rows`` to-dos, its app and a logged-in client."""
+    url = create_database()
+    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "bench",
+                      "WTF_CSRF_ENABLED": False,
+                      "INSTANCE_PATH": tempfile.mkdtemp(prefix="bench-grid-")})
+    with app.app_context():
+        from console import histories_of_app, schema
+
+        assert schema.initialise(db.engine, histories_of_app(app)).ok
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        seed_base(conn)
+    step = 250_000
+    for first in range(1, rows + 1, step):
+        with engine.begin() as conn:
+            seed_todos(conn, first, min(rows, first + step - 1))
+    engine.dispose()
+    vacuum(url)
+    return url, app, login(app)
 
 
 def run(rows: int, repeat: int) -> int:
-    url = create_database()
-    instance = tempfile.mkdtemp(prefix="bench-grid-")
+    urls: list[str] = []
     try:
-        app = create_app({"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "bench",
-                          "WTF_CSRF_ENABLED": False, "INSTANCE_PATH": instance})
-        with app.app_context():
-            from console import histories_of_app, schema
-
-            assert schema.initialise(db.engine, histories_of_app(app)).ok
-        engine = sa.create_engine(url)
-        with engine.begin() as conn:
-            seed_base(conn)
-            seed_todos(conn, 1, 1000)
-        vacuum(url)
-        client = login(app)
-        with app.app_context():
-            small = measure(client, requests(client), repeat)
-            small_paste = paste(client, repeat)
-        print(f"Seeding up to {rows:,} to-dos ...", flush=True)
-        step = 250_000
-        for first in range(1001, rows + 1, step):
-            with engine.begin() as conn:
-                seed_todos(conn, first, min(rows, first + step - 1))
-        engine.dispose()
-        vacuum(url)
-        with app.app_context():
-            big = measure(client, requests(client), repeat)
-            big_paste = paste(client, repeat)
+        print(f"Seeding 1,000 and {rows:,} to-dos ...", flush=True)
+        small_url, small_app, small_client = setup(1000)
+        urls.append(small_url)
+        big_url, big_app, big_client = setup(rows)
+        urls.append(big_url)
+        sides = {"small": (small_app, small_client), "big": (big_app, big_client)}
+        cases: dict[str, dict[str, str]] = {}
+        for side, (app, client) in sides.items():
+            with app.app_context():
+                cases[side] = requests(client)
+        samples: dict[tuple[str, str], list[float]] = {}
+        for round_ in range(repeat + 1):
+            for name in cases["small"]:
+                for side, (app, client) in sides.items():
+                    with app.app_context():
+                        elapsed = timed_get(client, cases[side][name])
+                    if round_:
+                        samples.setdefault((name, side), []).append(elapsed)
+            for side, (app, client) in sides.items():
+                with app.app_context():
+                    elapsed = paste_once(client, round_)
+                if round_:
+                    samples.setdefault(("paste 100 x 5 (one batch)", side), []).append(elapsed)
         print(f"\n| request | 1,000 rows | {rows:,} rows | ratio |\n|---|---|---|---|")
-        for name in small:
-            print(f"| {name} | {small[name]:.1f} ms | {big[name]:.1f} ms | "
-                  f"{big[name] / small[name]:.2f} |")
-        print(f"| paste 100 x 5 (one batch) | {small_paste:.1f} ms | {big_paste:.1f} ms | "
-              f"{big_paste / small_paste:.2f} |")
+        for name in [*cases["small"], "paste 100 x 5 (one batch)"]:
+            small = statistics.median(samples[(name, "small")])
+            big = statistics.median(samples[(name, "big")])
+            print(f"| {name} | {small:.1f} ms | {big:.1f} ms | {big / small:.2f} |")
     finally:
-        drop_database(url)
+        for url in urls:
+            drop_database(url)
     return 0
 
 
