@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import sqlalchemy as sa
+
 from console.demo.models import Person, Priority, Todo, TodoList
 from console.extensions import db as _db
 from console.models import Role
@@ -328,8 +330,7 @@ def test_a_paste_past_the_last_row_adds_rows(editor_page: Any) -> None:
     paste(page, block)
     assert page.locator(f"{GRID} .grid-problem").count() == 0, page.inner_text("#grid-message")
     _db.session.expire_all()
-    todos = list(_db.session.scalars(
-        __import__("sqlalchemy").select(Todo).order_by(Todo.id)))
+    todos = list(_db.session.scalars(sa.select(Todo).order_by(Todo.id)))
     assert [t.description for t in todos] == ["Task 1", "Row two", "New one", "New two"]
     assert {t.assignee_id for t in todos[1:]} == {data["ann"]}
     assert "4 to-dos" in page.inner_text("#grid-count")
@@ -434,3 +435,68 @@ def test_rows_load_as_the_grid_scrolls(editor_page: Any) -> None:
     assert page.evaluate("window.consoleGrid.state.order.length") == 450
     # Only the rows in view are in the page (virtual scrolling).
     assert page.locator(f"{GRID} .tabulator-row").count() < 120
+
+
+def test_quick_edits_while_a_save_is_on_its_way_are_all_saved(editor_page: Any) -> None:
+    page = editor_page
+    data = seed(1)
+    open_grid(page)
+    click_cell(page, 0, column(page, "description"))
+    # No waiting between the edits: the second is made while the first is being saved.
+    page.keyboard.type("Fast one")
+    page.keyboard.press("Tab")
+    page.keyboard.press(" ")
+    page.keyboard.press("Tab")
+    page.keyboard.type("2026-02-03")
+    page.keyboard.press("Enter")
+    page.wait_for_function("() => window.consoleGrid.state.sending === null"
+                           " && window.consoleGrid.state.pending.size === 0")
+    todo = stored(data["ids"][0])
+    assert (todo.description, todo.completed, str(todo.due_date)) == (
+        "Fast one", True, "2026-02-03")
+    assert page.locator(f"{GRID} .grid-conflict, {GRID} .grid-problem").count() == 0
+
+
+def test_a_paste_below_the_loaded_rows_fills_the_next_page_before_adding_any(
+    editor_page: Any,
+) -> None:
+    page = editor_page
+    data = seed(101)
+    open_grid(page)
+    assert page.evaluate("window.consoleGrid.state.order.length") == 100
+    click_cell(page, 0, 0)
+    page.keyboard.press("Control+End")
+    page.keyboard.press("Home")
+    page.keyboard.press("ArrowRight")
+    assert focused(page) == (99, 1)
+    paste(page, "Ninety-nine\nHundred\nOne more")
+    # Lines 1-2 fell on loaded rows (the 101st came with the next page); the third is new,
+    # and its list is required: marked there, and nothing is saved until it is given.
+    list_cell = cell(page, 101, column(page, "list_id"))
+    assert "List is required" in (list_cell.get_attribute("title") or "")
+    assert page.locator(f"{GRID} .grid-problem").count() == 1
+    assert stored(data["ids"][99]).description == "Task 100"
+    list_cell.click()
+    page.keyboard.type("Groceries")
+    page.keyboard.press("Enter")
+    settled(page)
+    assert page.locator(f"{GRID} .grid-problem").count() == 0, page.inner_text("#grid-message")
+    assert stored(data["ids"][99]).description == "Ninety-nine"
+    assert stored(data["ids"][100]).description == "Hundred"
+    _db.session.expire_all()
+    assert _db.session.scalar(sa.select(sa.func.count()).select_from(Todo)) == 102
+
+
+def test_without_javascript_the_grid_says_so_and_links_to_the_list(
+    no_js_page: Any,
+) -> None:
+    page = no_js_page
+    seed(1)
+    make_account(Role.editor)
+    page.goto("/login")
+    page.fill("input[name=email]", "editor@example.com")
+    page.fill("input[name=password]", "correct-horse-battery")
+    page.click("button[type=submit], input[type=submit]")
+    page.goto("/admin/todo/grid/")
+    assert "The grid needs JavaScript" in page.inner_text("body")
+    assert page.locator("noscript a, a#list-link").first.get_attribute("href") == "/admin/todo/"
