@@ -30,7 +30,9 @@ import sqlalchemy as sa  # noqa: E402
 from bench_lists import (  # noqa: E402
     create_database,
     drop_database,
+    filter_arg,
     login,
+    our_view,
     seed_base,
     seed_todos,
     vacuum,
@@ -42,7 +44,10 @@ from console.extensions import db  # noqa: E402
 
 def requests(client: Any) -> dict[str, str]:
     """The grid's data requests: first screen, a deep keyset page, a filter, a search."""
+    from flask import current_app
+
     first = client.get("/admin/todo/grid/rows?limit=100").get_json()
+    completed = filter_arg(our_view(current_app, "todo"), "completed")
     # A page far down the scroll: the cursor after the 100th-from-last row by id.
     engine = db.engine
     with engine.connect() as conn:
@@ -56,6 +61,7 @@ def requests(client: Any) -> dict[str, str]:
         "next screen (keyset)": f"/admin/todo/grid/rows?limit=100&after={first['next']}",
         "near the end (keyset)": "/admin/todo/grid/rows?limit=100&after="
         + Cursor(deep_id, deep_id).encode(),
+        "filtered (completed)": f"/admin/todo/grid/rows?limit=100&{completed}",
         "search": "/admin/todo/grid/rows?limit=100&search=invoice",
     }
 

@@ -240,6 +240,7 @@ def test_typed_iso_dates_choices_and_references_by_type_ahead(editor_page: Any) 
     page.keyboard.type("Wor")
     page.wait_for_selector(".grid-lookup li")
     assert page.locator(".grid-lookup li").first.inner_text() == "Work"
+    shoot(page, "grid-lookup.png")
     page.keyboard.press("Enter")
     settled(page)
     click_cell(page, 0, column(page, "assignee_id"))

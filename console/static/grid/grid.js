@@ -468,8 +468,10 @@
 
   // -- editing ----------------------------------------------------------------------------------
 
-  function say(message) {
+  function say(message, good) {
+    // Refusals in red; "Saved." and "Copied" are news, not alarms.
     statusMessage.textContent = message || "";
+    statusMessage.className = good ? "text-success" : "text-danger";
   }
 
   function editableHere(c, id) {
@@ -843,7 +845,7 @@
       if (left && still) { state.pending.set(row.id, left); }
       redrawRow(row.id);
     });
-    say(answer.rows && answer.rows.length + Object.keys(answer.created || {}).length ? "Saved." : "");
+    say(answer.rows && answer.rows.length + Object.keys(answer.created || {}).length ? "Saved." : "", true);
     decorateVisible();
   }
 
@@ -1007,7 +1009,7 @@
     }
     event.clipboardData.setData("text/plain", lines.join("\r\n"));
     event.preventDefault();
-    say("Copied " + lines.length + (lines.length === 1 ? " row." : " rows."));
+    say("Copied " + lines.length + (lines.length === 1 ? " row." : " rows."), true);
   });
 
   document.addEventListener("paste", function (event) {
