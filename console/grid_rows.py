@@ -13,7 +13,7 @@ clipboard, and what a paste is resolved by).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Select, inspect, select
@@ -133,7 +133,6 @@ class GridPage:
     rows: list[dict[str, Any]]
     next: str | None
     count: RowCount | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def as_json(self) -> dict[str, Any]:
         """The page as the rows endpoint answers it."""
