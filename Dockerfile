@@ -1,13 +1,14 @@
-# The console image: the package and gunicorn, nothing else.
+# The console image: the package and gunicorn (settings: gunicorn.conf.py), nothing else.
 FROM python:3.12-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PIP_NO_CACHE_DIR=1 \
-    PIP_DISABLE_PIP_VERSION_CHECK=1
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    CONSOLE_INSTANCE_PATH=/app/instance
 
 WORKDIR /app
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md gunicorn.conf.py ./
 COPY console ./console
 COPY templates ./templates
 COPY migrations ./migrations
@@ -15,4 +16,4 @@ RUN pip install . && useradd --create-home console && mkdir -p /app/instance && 
 USER console
 
 EXPOSE 8000
-CMD ["gunicorn", "--bind", "0.0.0.0:8000", "console:create_app()"]
+CMD ["gunicorn", "--config", "/app/gunicorn.conf.py"]

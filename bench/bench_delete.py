@@ -27,9 +27,10 @@ from sqlalchemy.orm import Session
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from console import own_schema
 from console.cascade import execute_delete, plan_delete
 from console.demo.models import TodoList
-from console.models import Base
+from console.models import create_own_tables
 
 ADMIN_URL = os.environ.get("CONSOLE_BENCH_PG", "postgresql+psycopg2://127.0.0.1:5432/test")
 PREVIEW_TARGET_MS = 100
@@ -85,10 +86,10 @@ def main() -> int:
     with admin.connect() as conn:
         conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
     url = sa.engine.make_url(ADMIN_URL).set(database=name)
-    engine = sa.create_engine(url)
+    engine = own_schema.on_engine(sa.create_engine(url))
     previews, executor, raw = [], [], []
     try:
-        Base.metadata.create_all(engine)
+        create_own_tables(engine)
         run = 0
         for _ in range(repeat):
             run += 1

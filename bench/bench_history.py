@@ -19,9 +19,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from sqlalchemy import create_engine, func, select
 from sqlalchemy.orm import Session
 
-from console import history
+from console import history, own_schema
 from console.demo.models import Person, Todo, TodoList
-from console.models import AuditEntry, Base
+from console.models import AuditEntry, create_own_tables
 
 ROUNDS = 3
 EDITS = 300  # one commit each, like form saves
@@ -49,8 +49,9 @@ def run(engine, recorded: bool) -> float:
 def main() -> None:
     url = os.environ.get("CONSOLE_BENCH_DATABASE_URL")
     with tempfile.TemporaryDirectory() as tmp:
-        engine = create_engine(url or f"sqlite:///{Path(tmp) / 'bench.sqlite3'}")
-        Base.metadata.create_all(engine)
+        engine = own_schema.on_engine(
+            create_engine(url or f"sqlite:///{Path(tmp) / 'bench.sqlite3'}"))
+        create_own_tables(engine)
         with Session(engine) as session, history.suppressed(session):
             owner = Person(name="Bench", email="bench@example.com")
             todo_list = TodoList(name="Bench list", owner=owner)

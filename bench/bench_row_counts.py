@@ -134,9 +134,9 @@ def run(rows: int, rounds: int, bulk_rows: int) -> None:
                     conn.execute(sa.text("DELETE FROM todo WHERE description LIKE 'orm %'"))
         set_triggers(engine, True)
         with engine.connect() as conn:
-            deltas = conn.execute(sa.text("SELECT count(*) FROM row_count_delta")).scalar()
+            deltas = conn.execute(sa.text("SELECT count(*) FROM console.row_count_delta")).scalar()
             kept = conn.execute(
-                sa.text("SELECT sum(delta) FROM row_count_delta WHERE table_name = 'todo'")
+                sa.text("SELECT sum(delta) FROM console.row_count_delta WHERE table_name = 'todo'")
             ).scalar()
             counted = conn.execute(sa.text("SELECT count(*) FROM todo")).scalar()
         engine.dispose()

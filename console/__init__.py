@@ -103,6 +103,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         )
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = settings.load_secret_key(app.instance_path)
+    _place_own_tables(app)
 
     app.extensions["console_catalogue"] = build_catalogue(
         app.config["CONSOLE_MODELS"],
@@ -141,6 +142,28 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         return redirect(url_for("admin.index"))
 
     return app
+
+
+def _place_own_tables(app: Flask) -> None:
+    """Every connection of the app translates the console's schema to where its tables are."""
+    from sqlalchemy.engine import make_url
+
+    from console import own_schema
+
+    try:
+        schema = own_schema.checked(app.config.get("CONSOLE_SCHEMA"))
+    except ValueError as exc:
+        raise RuntimeError(str(exc)) from exc
+    app.config["CONSOLE_SCHEMA"] = schema
+    dialect = make_url(app.config["SQLALCHEMY_DATABASE_URI"]).get_backend_name()
+    options = dict(app.config.get("SQLALCHEMY_ENGINE_OPTIONS") or {})
+    execution = dict(options.get("execution_options") or {})
+    execution["schema_translate_map"] = {
+        **(execution.get("schema_translate_map") or {}),
+        **own_schema.translate_map(dialect, schema),
+    }
+    options["execution_options"] = execution
+    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options
 
 
 @event.listens_for(Engine, "connect")

@@ -657,11 +657,19 @@ def rule_advice(
     )
 
 
-def _foreign_keys(connection: Connection, inspector: Any, table: str) -> list[Any]:
+def _real_schema(connection: Connection, table: Any) -> str | None:
+    """The schema ``table`` is in on ``connection`` (after its schema translation)."""
+    mapping = connection.get_execution_options().get("schema_translate_map") or {}
+    return mapping.get(table.schema, table.schema)
+
+
+def _foreign_keys(
+    connection: Connection, inspector: Any, table: str, schema: str | None = None
+) -> list[Any]:
     """The inspector's foreign keys of ``table``; on SQLite with the ON DELETE rules it
     misses (written inline in a column's definition) from SQLite itself."""
-    found = inspector.get_foreign_keys(table)
-    if connection.dialect.name != "sqlite":
+    found = inspector.get_foreign_keys(table, schema=schema)
+    if connection.dialect.name != "sqlite" or schema is not None:
         return list(found)
     from console.reflect import sqlite_delete_rules
 
@@ -688,27 +696,31 @@ def relationship_report(
     edge's foreign key ON DELETE ``rule``, or None; the advice then points to it.
     """
     inspector = inspect(connection)
-    existing = set(inspector.get_table_names())
-    reflected: dict[str, list[Any]] = {}
+    existing: dict[str | None, set[str]] = {}
+    reflected: dict[tuple[str | None, str], list[Any]] = {}
     rows = []
     for edge in edges:
-        table = table_of(edge.child).name
+        child = table_of(edge.child)
+        table = child.name
         if tables is not None and table not in tables:
             continue
+        where = _real_schema(connection, child)
+        if where not in existing:
+            existing[where] = set(inspector.get_table_names(schema=where))
         declared_rule = _rule_text(next(iter(edge.fk.foreign_keys)).ondelete)
         row = RelationshipRow(edge, declared_rule, None, _orm_options(edge))
-        if table not in existing:
+        if table not in existing[where]:
             row.problem = f"Table {table} does not exist in the database."
             row.database_problem = True
             row.advice = "Run the pending migrations (console db upgrade)."
             rows.append(row)
             continue
-        if table not in reflected:
-            reflected[table] = _foreign_keys(connection, inspector, table)
+        if (where, table) not in reflected:
+            reflected[where, table] = _foreign_keys(connection, inspector, table, where)
         match = next(
             (
                 fk
-                for fk in reflected[table]
+                for fk in reflected[where, table]
                 if fk["constrained_columns"] == [edge.fk.name]
                 and fk["referred_table"] == edge.target.table.name
             ),

@@ -88,8 +88,20 @@ def init_command(demo: bool) -> None:
         raise click.ClickException(_missing_tables_message(outcome.missing_tables))
     email = current_app.config["CONSOLE_ADMIN_EMAIL"]
     password = current_app.config["CONSOLE_ADMIN_PASSWORD"]
-    generated = ensure_first_admin(db.session(), email, password)
-    db.session.commit()
+    from sqlalchemy import func, select
+    from sqlalchemy.exc import IntegrityError
+
+    from console.models import Account
+
+    try:
+        generated = ensure_first_admin(db.session(), email, password)
+        db.session.commit()
+    except IntegrityError:
+        # Instances start together: another one created the first admin in between.
+        db.session.rollback()
+        if not db.session.scalar(select(func.count()).select_from(Account)):
+            raise
+        generated = None
     if generated:
         click.echo("")
         click.echo("  First admin account created. This password is shown only once:")

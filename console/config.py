@@ -66,6 +66,15 @@ def _rate(name: str, default: str) -> str:
     return raw
 
 
+def _schema_name() -> str:
+    from console import own_schema
+
+    try:
+        return own_schema.configured()
+    except ValueError as exc:
+        raise RuntimeError(str(exc)) from exc
+
+
 def _page_size() -> int:
     size = _int("CONSOLE_PAGE_SIZE", 50)
     if not 1 <= size <= 500:
@@ -140,5 +149,7 @@ def from_environment(instance_path: str) -> dict[str, Any]:
         "CONSOLE_MODELS": os.environ.get("CONSOLE_MODELS", "").strip() or DEMO_MODELS,
         # The settings file of CONSOLE_MODELS=reflect (TOML, one table per database table).
         "CONSOLE_SETTINGS": os.environ.get("CONSOLE_SETTINGS", "").strip() or None,
+        # The PostgreSQL schema of the console's own tables (console.own_schema).
+        "CONSOLE_SCHEMA": _schema_name(),
         "MAX_CONTENT_LENGTH": _int("CONSOLE_MAX_UPLOAD_MB", 200) * 1024 * 1024,
     }

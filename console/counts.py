@@ -50,9 +50,13 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from console import own_schema
+
 DELTA_TABLE = "row_count_delta"
 
-# (signature, body): the console's row-count functions (PostgreSQL).
+# (signature, body): the console's row-count functions (PostgreSQL). Their bodies name
+# the console's tables schema-qualified (@DELTA@, @COMPACT@): the triggers run in the
+# sessions of whichever application writes the counted table, with its search path.
 FUNCTIONS = [
     (
         "row_count_compact(target text)",
@@ -65,14 +69,14 @@ FUNCTIONS = [
             -- waits, so its reset never races a fold.
             EXECUTE format('LOCK TABLE %I IN ACCESS SHARE MODE', target);
             WITH gone AS (
-                DELETE FROM row_count_delta
+                DELETE FROM @DELTA@
                 WHERE id IN (
-                    SELECT id FROM row_count_delta WHERE table_name = target
+                    SELECT id FROM @DELTA@ WHERE table_name = target
                     FOR UPDATE SKIP LOCKED
                 )
                 RETURNING delta
             ), summed AS (
-                INSERT INTO row_count_delta (table_name, delta)
+                INSERT INTO @DELTA@ (table_name, delta)
                 SELECT target, sum(delta) FROM gone HAVING count(*) > 0
             )
             SELECT count(*) INTO folded FROM gone;
@@ -86,11 +90,11 @@ FUNCTIONS = [
         """
         RETURNS trigger LANGUAGE plpgsql AS $$
         BEGIN
-            INSERT INTO row_count_delta (table_name, delta)
+            INSERT INTO @DELTA@ (table_name, delta)
             SELECT TG_TABLE_NAME, count(*) FROM added_rows HAVING count(*) > 0;
             IF random() < 0.01
                AND current_setting('transaction_isolation') = 'read committed' THEN
-                PERFORM row_count_compact(TG_TABLE_NAME);
+                PERFORM @COMPACT@(TG_TABLE_NAME);
             END IF;
             RETURN NULL;
         END
@@ -102,11 +106,11 @@ FUNCTIONS = [
         """
         RETURNS trigger LANGUAGE plpgsql AS $$
         BEGIN
-            INSERT INTO row_count_delta (table_name, delta)
+            INSERT INTO @DELTA@ (table_name, delta)
             SELECT TG_TABLE_NAME, -count(*) FROM removed_rows HAVING count(*) > 0;
             IF random() < 0.01
                AND current_setting('transaction_isolation') = 'read committed' THEN
-                PERFORM row_count_compact(TG_TABLE_NAME);
+                PERFORM @COMPACT@(TG_TABLE_NAME);
             END IF;
             RETURN NULL;
         END
@@ -122,8 +126,8 @@ FUNCTIONS = [
                 RAISE EXCEPTION 'TRUNCATE % needs READ COMMITTED to reset its row count',
                     TG_TABLE_NAME;
             END IF;
-            DELETE FROM row_count_delta WHERE table_name = TG_TABLE_NAME;
-            INSERT INTO row_count_delta (table_name, delta) VALUES (TG_TABLE_NAME, 0);
+            DELETE FROM @DELTA@ WHERE table_name = TG_TABLE_NAME;
+            INSERT INTO @DELTA@ (table_name, delta) VALUES (TG_TABLE_NAME, 0);
             RETURN NULL;
         END
         $$
@@ -202,14 +206,33 @@ def _quote(conn: Connection, table: str) -> str:
     return conn.dialect.identifier_preparer.quote(table)
 
 
-def install_functions(target: Any) -> None:
-    """Create the console's row-count functions (PostgreSQL; elsewhere nothing)."""
+def _delta(conn: Connection) -> str:
+    return own_schema.qualified(conn, DELTA_TABLE)
+
+
+def _function(conn: Connection, signature: str) -> str:
+    """``signature``'s function name, in the console's schema (arguments left out)."""
+    return own_schema.qualified(conn, signature.split("(")[0])
+
+
+def _body(conn: Connection, body: str) -> str:
+    return body.replace("@DELTA@", _delta(conn)).replace(
+        "@COMPACT@", own_schema.qualified(conn, "row_count_compact")
+    )
+
+
+def install_functions(target: Any, replace: bool = False) -> None:
+    """Create (or ``replace``) the console's row-count functions (PostgreSQL; elsewhere nothing)."""
     conn = _connection(target)
     if not _postgres(conn):
         return
     for signature, body in FUNCTIONS:
+        name, _, arguments = signature.partition("(")
         # text(): the driver would read the bodies' % (format(), RAISE) as parameters.
-        conn.execute(sa.text(f"CREATE FUNCTION {signature} {body}"))
+        conn.execute(sa.text(
+            f"CREATE {'OR REPLACE ' if replace else ''}FUNCTION {_function(conn, name)}"
+            f"({arguments} {_body(conn, body)}"
+        ))
 
 
 def remove_functions(target: Any) -> None:
@@ -219,7 +242,7 @@ def remove_functions(target: Any) -> None:
         return
     remove_row_counts(conn, *counted_tables(conn))
     for signature, _body in reversed(FUNCTIONS):
-        conn.exec_driver_sql(f"DROP FUNCTION {signature.split('(')[0]}")
+        conn.exec_driver_sql(f"DROP FUNCTION {_function(conn, signature)}")
 
 
 def counted_tables(target: Any) -> list[str]:
@@ -252,7 +275,7 @@ def table_counts(target: Any, table: str) -> TableCounts:
     if missing:
         return TableCounts(table, INCOMPLETE, missing=missing)
     rows = conn.scalar(
-        sa.text(f"SELECT sum(delta) FROM {DELTA_TABLE} WHERE table_name = :t"),  # noqa: S608
+        sa.text(f"SELECT sum(delta) FROM {_delta(conn)} WHERE table_name = :t"),  # noqa: S608
         {"t": table},
     )
     return TableCounts(table, KEPT, rows=int(rows or 0))
@@ -276,8 +299,8 @@ def _triggers(conn: Connection, table: str, *, firing_only: bool) -> set[str]:
 
 def _check_installable(conn: Connection, tables: tuple[str, ...]) -> None:
     inspector = sa.inspect(conn)
-    if not inspector.has_table(DELTA_TABLE) or not conn.scalar(
-        sa.text("SELECT to_regproc('row_count_added') IS NOT NULL")
+    if not inspector.has_table(DELTA_TABLE, schema=own_schema.of(conn)) or not conn.scalar(
+        sa.text("SELECT to_regproc(:f) IS NOT NULL"), {"f": _function(conn, "row_count_added")}
     ):
         raise CountsError(
             f"The console's {DELTA_TABLE} table or its row-count functions are missing: "
@@ -314,10 +337,10 @@ def install_row_counts(target: Any, *tables: str) -> list[str]:
         quoted = _quote(conn, table)
         for name in TRIGGER_NAMES:
             conn.exec_driver_sql(f"DROP TRIGGER IF EXISTS {name} ON {quoted}")
-        conn.execute(sa.text(f"DELETE FROM {DELTA_TABLE} WHERE table_name = :t"), {"t": table})  # noqa: S608
+        conn.execute(sa.text(f"DELETE FROM {_delta(conn)} WHERE table_name = :t"), {"t": table})  # noqa: S608
         conn.execute(
             sa.text(
-                f"INSERT INTO {DELTA_TABLE} (table_name, delta) "  # noqa: S608 - quoted names
+                f"INSERT INTO {_delta(conn)} (table_name, delta) "  # noqa: S608 - quoted names
                 f"SELECT :t, count(*) FROM {quoted}"
             ),
             {"t": table},
@@ -325,7 +348,7 @@ def install_row_counts(target: Any, *tables: str) -> list[str]:
         for name, event, referencing, function in TRIGGERS:
             conn.exec_driver_sql(
                 f"CREATE TRIGGER {name} {event} ON {quoted} {referencing} "
-                f"FOR EACH STATEMENT EXECUTE FUNCTION {function}()"
+                f"FOR EACH STATEMENT EXECUTE FUNCTION {_function(conn, function)}()"
             )
             conn.exec_driver_sql(f"ALTER TABLE {quoted} ENABLE ALWAYS TRIGGER {name}")
     return todo
@@ -341,7 +364,7 @@ def remove_row_counts(target: Any, *tables: str) -> list[str]:
     if not _postgres(conn):
         return []
     done = []
-    has_deltas = sa.inspect(conn).has_table(DELTA_TABLE)
+    has_deltas = sa.inspect(conn).has_table(DELTA_TABLE, schema=own_schema.of(conn))
     for table in dict.fromkeys(tables):
         state = table_counts(conn, table).state
         if state == NO_TABLE:
@@ -352,7 +375,7 @@ def remove_row_counts(target: Any, *tables: str) -> list[str]:
             if name in present:
                 conn.exec_driver_sql(f"DROP TRIGGER {name} ON {quoted}")
         if has_deltas:
-            conn.execute(sa.text(f"DELETE FROM {DELTA_TABLE} WHERE table_name = :t"), {"t": table})  # noqa: S608
+            conn.execute(sa.text(f"DELETE FROM {_delta(conn)} WHERE table_name = :t"), {"t": table})  # noqa: S608
         if present:
             done.append(table)
     return done

@@ -27,9 +27,9 @@ NAMING_CONVENTION = {
 }
 
 
-def naming_metadata() -> MetaData:
+def naming_metadata(schema: str | None = None) -> MetaData:
     """A MetaData with the console's naming convention (for a model's own base)."""
-    return MetaData(naming_convention=NAMING_CONVENTION)
+    return MetaData(naming_convention=NAMING_CONVENTION, schema=schema)
 
 
 @dataclass(frozen=True)

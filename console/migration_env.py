@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from logging.config import fileConfig
 from typing import Any
 
@@ -173,8 +173,16 @@ def _lock_wait() -> float:
         return LOCK_WAIT_SECONDS
 
 
-def run(context: Any, target_metadata: sa.MetaData, version_table: str = "alembic_version") -> None:
+def run(
+    context: Any,
+    target_metadata: sa.MetaData,
+    version_table: str = "alembic_version",
+    own_schema: bool = False,
+) -> None:
     """The body of an ``env.py``: run the command Alembic was asked for, on ``target_metadata``.
+
+    ``own_schema``: the history of the console's own tables, run in its schema
+    (``console.own_schema.scope``).
 
     ``config.attributes["target_metadata"]`` overrides the metadata (tests autogenerate
     against a changed copy).
@@ -212,6 +220,12 @@ def run(context: Any, target_metadata: sa.MetaData, version_table: str = "alembi
         return
 
     def migrate(connection: Connection, **extra: Any) -> None:
+        from console import own_schema as own
+
+        with own.scope(connection, create=True) if own_schema else nullcontext():
+            configure_and_run(connection, **extra)
+
+    def configure_and_run(connection: Connection, **extra: Any) -> None:
         context.configure(
             connection=connection,
             # SQLite cannot ALTER most things: batch mode copies the table instead.

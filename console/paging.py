@@ -42,6 +42,8 @@ from sqlalchemy.sql.base import Executable
 from sqlalchemy.sql.elements import ClauseElement
 from sqlalchemy.sql.visitors import InternalTraversal
 
+from console import own_schema
+
 
 @dataclass(frozen=True)
 class RowCount:
@@ -111,18 +113,20 @@ def exact_table_count(session: Session, table_name: str) -> int | None:
     """
     if session.get_bind().dialect.name != "postgresql":
         return None
+    delta = own_schema.qualified(session.connection(), "row_count_delta")
     kept = session.scalar(
         text(
-            "SELECT to_regclass('row_count_delta') IS NOT NULL AND count(*) = :n "
+            "SELECT to_regclass(:delta) IS NOT NULL AND count(*) = :n "
             "FROM pg_trigger WHERE tgrelid = to_regclass(:name) AND tgname = ANY(:names) "
             "AND tgenabled = 'A'"
         ),
-        {"name": table_name, "names": list(ROW_COUNT_TRIGGERS), "n": len(ROW_COUNT_TRIGGERS)},
+        {"name": table_name, "names": list(ROW_COUNT_TRIGGERS), "n": len(ROW_COUNT_TRIGGERS),
+         "delta": delta},
     )
     if not kept:
         return None
     value = session.scalar(
-        text("SELECT sum(delta) FROM row_count_delta WHERE table_name = :name"),
+        text(f"SELECT sum(delta) FROM {delta} WHERE table_name = :name"),  # noqa: S608
         {"name": table_name},
     )
     return None if value is None else int(value)
@@ -136,7 +140,8 @@ def compact_row_counts(session: Session, table_name: str) -> int:
     """
     if session.get_bind().dialect.name != "postgresql":
         return 0
-    return int(session.scalar(text("SELECT row_count_compact(:name)"), {"name": table_name}) or 0)
+    compact = own_schema.qualified(session.connection(), "row_count_compact")
+    return int(session.scalar(text(f"SELECT {compact}(:name)"), {"name": table_name}) or 0)
 
 
 class _Explain(Executable, ClauseElement):

@@ -26,6 +26,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import DeclarativeBase, relationship
 
+from console import own_schema
 from console.catalogue import (
     RESERVED_NAMES,
     SECRET_NAME,
@@ -93,11 +94,18 @@ def _quoted(key: str) -> str:
 # -- reflection -----------------------------------------------------------------------------
 
 
-def _excluded(name: str) -> bool:
+def _excluded(name: str, dialect: str) -> bool:
+    """Whether table ``name`` is the console's or a version table, not the user's data.
+
+    On PostgreSQL the console's tables are in a schema of their own (never reflected),
+    so a user's ``account`` table is the user's; on SQLite they sit beside the user's.
+    """
     from console.models import Base as ConsoleBase
 
+    if name.endswith("alembic_version"):
+        return True
     own = {table.name for table in ConsoleBase.metadata.tables.values()}
-    return name in own or name.endswith("alembic_version")
+    return dialect != "postgresql" and name in own
 
 
 def _selection(engine: sa.Engine, spec: str) -> tuple[list[str | None], set[str] | None]:
@@ -110,7 +118,13 @@ def _selection(engine: sa.Engine, spec: str) -> tuple[list[str | None], set[str]
     schemas = set(inspector.get_schema_names()) if engine.dialect.name == "postgresql" else set()
     chosen: list[str | None] = []
     tables: set[str] = set()
+    own = own_schema.schema_for(engine.dialect.name, own_schema.configured())
     for word in words:
+        if own is not None and (word == own or word.startswith(f"{own}.")):
+            raise CatalogueError(
+                f"CONSOLE_MODELS={spec}: schema {own} holds the console's own tables "
+                "(CONSOLE_SCHEMA); it cannot be managed as data"
+            )
         if word in schemas:
             chosen.append(None if word == default else word)
         else:
@@ -166,9 +180,11 @@ def reflect(
         with engine.connect() as conn:
             inspector = sa.inspect(conn)
             for schema in schemas:
-                names = [n for n in inspector.get_table_names(schema=schema) if not _excluded(n)]
+                dialect = conn.dialect.name
+                names = [n for n in inspector.get_table_names(schema=schema)
+                         if not _excluded(n, dialect)]
                 view_names = [n for n in inspector.get_view_names(schema=schema)
-                              if not _excluded(n)]
+                              if not _excluded(n, dialect)]
                 prefix = f"{schema}." if schema else ""
                 if wanted is not None:
                     names = [n for n in names if prefix + n in wanted]
@@ -246,7 +262,7 @@ def _map(
     candidates: dict[str, sa.Table] = {}
     for key in keys:
         table = metadata.tables[key]
-        if _excluded(table.name):
+        if table.name.endswith("alembic_version"):  # reflect() left out the others
             continue
         if key in views:
             if not len(table.c):

@@ -22,10 +22,11 @@ whose schema is exactly 0004's, without any DDL.
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import SimpleNamespace
@@ -41,7 +42,7 @@ from alembic.util import CommandError
 from sqlalchemy.engine import URL, Connection, Engine
 from sqlalchemy.orm import Session
 
-from console import counts
+from console import counts, own_schema
 from console.audit import record
 from console.config import DEMO_MODELS
 from console.migration_env import include_object
@@ -63,6 +64,7 @@ EMPTY = "empty"
 UNVERSIONED = "unversioned"
 UNKNOWN_REVISION = "unknown revision"
 LEGACY = "legacy"
+MOVING = "outside its schema"
 PENDING = "pending"
 UP_TO_DATE = "up to date"
 
@@ -102,6 +104,8 @@ class History:
     directory: Path
     version_table: str
     metadata: sa.MetaData
+    # The console's own history: its tables live in the console's schema (own_schema).
+    own_schema: bool = False
 
     def db_command(self, words: str) -> str:
         """The ``console db`` command line that runs ``words`` on this history."""
@@ -122,8 +126,20 @@ def console_history(directory: str | Path | None = None) -> History:
         "The console's own tables",
         Path(directory or CONSOLE_SCRIPTS),
         CONSOLE_VERSION_TABLE,
-        Base.metadata,
+        _own_metadata(),
+        own_schema=True,
     )
+
+
+@functools.cache
+def _own_metadata() -> sa.MetaData:
+    """The console's tables unqualified, as its migrations see them (in ``scope``)."""
+    return own_schema.unqualified(Base.metadata)
+
+
+def scope(conn: Connection, history: History, create: bool = False) -> Any:
+    """Work on ``history``'s tables unqualified: the console's schema first for its own."""
+    return own_schema.scope(conn, create) if history.own_schema else nullcontext()
 
 
 def demo_history(directory: str | Path | None = None) -> History:
@@ -228,7 +244,9 @@ class SchemaStatus:
     @property
     def can_upgrade(self) -> bool:
         """Upgrading is safe to offer (an unversioned database would collide with itself)."""
-        return self.state in (EMPTY, PENDING) or (self.state == LEGACY and self.adoptable)
+        return self.state in (EMPTY, PENDING, MOVING) or (
+            self.state == LEGACY and self.adoptable
+        )
 
     @property
     def can_downgrade(self) -> bool:
@@ -278,6 +296,8 @@ class RunResult:
     history: str = "console"
     # The revisions a legacy database was stamped with (no DDL), when this run adopted it.
     adopted: tuple[str, ...] = ()
+    # The console's tables this run moved into its schema (from before it had one).
+    moved: tuple[str, ...] = ()
 
     def describe(self) -> str:
         """A sentence for the administrator."""
@@ -291,8 +311,15 @@ class RunResult:
                 f"Adopted a database of the console's old migration history at {LEGACY_HEAD}: "
                 f"recorded as {', '.join(self.adopted)}, no table changed. "
             )
+        if self.moved:
+            adopted += (
+                f"Moved the console's tables ({', '.join(self.moved)}) into its own schema, "
+                "no row changed. "
+            )
         if self.ok:
             if self.before == self.after:
+                if self.moved:
+                    return f"{adopted}The database is at {after}."
                 return f"Nothing to do: the database is already at {after}."
             return f"{adopted}{self.operation.capitalize()} done: {before} -> {after}."
         return (
@@ -334,9 +361,17 @@ HistoryLike = History | str | Path
 @contextmanager
 def _engine(bind: Engine | URL | str) -> Iterator[Engine]:
     if isinstance(bind, Engine):
-        yield bind
+        yield own_schema.on_engine(bind)
         return
-    engine = sa.create_engine(bind, poolclass=sa.pool.NullPool)
+    url = sa.make_url(bind)
+    engine = sa.create_engine(
+        url, poolclass=sa.pool.NullPool,
+        execution_options={
+            "schema_translate_map": own_schema.translate_map(
+                url.get_backend_name(), own_schema.configured()
+            )
+        },
+    )
     try:
         yield engine
     finally:
@@ -346,7 +381,7 @@ def _engine(bind: Engine | URL | str) -> Iterator[Engine]:
 @contextmanager
 def _connect(bind: Bind) -> Iterator[Connection]:
     if isinstance(bind, Connection):
-        yield bind
+        yield own_schema.with_map(bind)
         return
     with _engine(bind) as engine, engine.connect() as conn:
         yield conn
@@ -402,10 +437,13 @@ def legacy_revision(conn: Connection) -> str | None:
     holds one of that history's revisions and which has the accounts table, is one:
     an application's own ``alembic_version`` never is.
     """
-    tables = set(sa.inspect(conn).get_table_names())
+    inspector = sa.inspect(conn)
+    tables = set(inspector.get_table_names())
     if CONSOLE_VERSION_TABLE in tables or LEGACY_VERSION_TABLE not in tables:
         return None
     if "account" not in tables:
+        return None
+    if inspector.has_table(CONSOLE_VERSION_TABLE, schema=own_schema.of(conn)):
         return None
     revisions = list(
         conn.scalars(sa.text(f"SELECT version_num FROM {LEGACY_VERSION_TABLE}"))  # noqa: S608
@@ -451,10 +489,14 @@ def _legacy_explanation(revision: str, problem: str | None) -> str:
     )
 
 
-def _heads_in(conn: Connection, history: History, tables: set[str]) -> tuple[str, ...]:
+def _heads_in(
+    conn: Connection, history: History, tables: set[str], schema: str | None = None
+) -> tuple[str, ...]:
     if history.version_table not in tables:
         return ()
-    context = MigrationContext.configure(conn, opts={"version_table": history.version_table})
+    context = MigrationContext.configure(conn, opts={
+        "version_table": history.version_table, "version_table_schema": schema,
+    })
     return tuple(context.get_current_heads())
 
 
@@ -464,118 +506,145 @@ def status(bind: Bind, history: HistoryLike) -> SchemaStatus:
     script_dir = scripts(history)
     heads = tuple(script_dir.get_heads())
     with _connect(bind) as conn:
-        tables = set(sa.inspect(conn).get_table_names())
-        own_tables = tables & history.tables
         legacy = legacy_revision(conn)
+        problem = _legacy_problem(conn, legacy) if legacy else None
+        moving = public_layout(conn) if history.own_schema and not legacy else []
+        with scope(conn, history):
+            return _status(conn, history, script_dir, heads, legacy, problem, moving)
+
+
+def _status(
+    conn: Connection,
+    history: History,
+    script_dir: ScriptDirectory,
+    heads: tuple[str, ...],
+    legacy: str | None,
+    problem: str | None,
+    moving: list[str],
+) -> SchemaStatus:
+    tables = set(sa.inspect(conn).get_table_names())
+    own_tables = tables & history.tables
+    if moving:
+        current = _heads_in(conn, history, set(moving), schema=_default_schema(conn))
+    else:
         current = (legacy,) if legacy else _heads_in(conn, history, tables)
-        warnings: list[str] = []
-        pending: list[Script] = []
-        adoptable = False
-        known = True
-        for rev in current if not legacy else ():
-            try:
-                script_dir.get_revision(rev)
-            except CommandError:
-                known = False
-        if legacy:
-            state = LEGACY
-            problem = _legacy_problem(conn, legacy)
-            explanation = _legacy_explanation(legacy, problem)
-            adoptable = problem is None and history.name in ADOPTED_AS
-            if adoptable:
-                pending = _pending(script_dir, (ADOPTED_AS[history.name],), "heads")
-        elif not known:
-            state = UNKNOWN_REVISION
-            explanation = (
-                f"The database is at revision {_revs_text(current)} in {history.version_table}, "
-                "which is not among the migration scripts of this version of the console. The "
-                "database was migrated by a newer (or different) version: deploy that version, "
-                "or downgrade with it, before using this one."
-            )
-        elif not current and own_tables:
-            state = UNVERSIONED
-            explanation = (
-                f"The database has tables of this history ({', '.join(sorted(own_tables))}) "
-                f"but no Alembic version (in {history.version_table}), so nobody can tell which "
-                "revision it is at. Do not upgrade: the first revision would try to create "
-                "tables that already exist. If the drift section below says there is no drift, "
-                "the tables already match the newest revision: record that with "
-                f"`{history.db_command('stamp head')}`. Otherwise back the database up and "
-                "bring it in line (or start from an empty database) first."
-            )
-        else:
-            pending = _pending(script_dir, current, "heads")
-            if not current:
-                state = EMPTY
-                explanation = (
-                    "The database is empty for this history: none of its tables exist and "
-                    f"{history.version_table} holds no version. Upgrade to head (here, or "
-                    "`console init`) to create them."
-                )
-            elif pending:
-                state = PENDING
-                explanation = (
-                    f"{len(pending)} revision(s) have not run yet. Upgrade to head to apply them."
-                )
-            else:
-                state = UP_TO_DATE
-                explanation = None
-        if len(heads) > 1:
-            warnings.append(
-                f"The scripts have {len(heads)} heads ({', '.join(heads)}): two branches of "
-                "migrations were written in parallel. Merge them with "
-                f"`{history.db_command('merge heads')}` before deploying, so there is one order "
-                "to run them in."
-            )
-        if len(current) > 1:
-            warnings.append(
-                f"The database is at several revisions at once ({', '.join(current)})."
-            )
-        current_set = set(current)
-        pending_ids = {script.revision for script in pending}
-        history_infos = [
-            _info(
-                script,
-                is_current=script.revision in current_set,
-                is_head=script.revision in heads,
-                is_pending=script.revision in pending_ids,
-            )
-            for script in script_dir.walk_revisions()
-        ]
-        for script in script_dir.walk_revisions():
-            if script.is_branch_point:
-                warnings.append(
-                    f"Revision {script.revision} is a branch point: more than one revision "
-                    "follows it."
-                )
-        drift, drift_note = None, None
-        if own_tables:
-            drift = describe_drift(conn, history.metadata)
-            if state == PENDING:
-                drift_note = (
-                    "Revisions are pending, so differences are expected until they have run."
-                )
-        else:
-            drift_note = "None of this history's tables exist yet: nothing to compare."
-        return SchemaStatus(
-            dialect=conn.dialect.name,
-            server_version=_server_version(conn),
-            url=masked_url(conn.engine),
-            current=current,
-            heads=heads,
-            state=state,
-            explanation=explanation,
-            pending=[_info(script, is_pending=True) for script in pending],
-            history=history_infos,
-            warnings=warnings,
-            drift=drift,
-            drift_note=drift_note,
-            name=history.name,
-            title=history.title,
-            version_table=history.version_table,
-            directory=str(history.directory),
-            adoptable=adoptable,
+    warnings: list[str] = []
+    pending: list[Script] = []
+    adoptable = False
+    known = True
+    for rev in current if not legacy else ():
+        try:
+            script_dir.get_revision(rev)
+        except CommandError:
+            known = False
+    if legacy:
+        state = LEGACY
+        explanation = _legacy_explanation(legacy, problem)
+        adoptable = problem is None and history.name in ADOPTED_AS
+        if adoptable:
+            pending = _pending(script_dir, (ADOPTED_AS[history.name],), "heads")
+    elif moving and known:
+        state = MOVING
+        explanation = (
+            f"The console's tables ({', '.join(sorted(moving))}) are in schema "
+            f"{_default_schema(conn)}, where the console kept them before it had a schema of "
+            f"its own. Upgrading (here, `console init` or `console db upgrade`) moves them, "
+            f"rows, indexes and functions, to schema {own_schema.of(conn)} without changing "
+            "them, then runs any pending revision."
         )
+        pending = _pending(script_dir, current, "heads")
+    elif not known:
+        state = UNKNOWN_REVISION
+        explanation = (
+            f"The database is at revision {_revs_text(current)} in {history.version_table}, "
+            "which is not among the migration scripts of this version of the console. The "
+            "database was migrated by a newer (or different) version: deploy that version, "
+            "or downgrade with it, before using this one."
+        )
+    elif not current and own_tables:
+        state = UNVERSIONED
+        explanation = (
+            f"The database has tables of this history ({', '.join(sorted(own_tables))}) "
+            f"but no Alembic version (in {history.version_table}), so nobody can tell which "
+            "revision it is at. Do not upgrade: the first revision would try to create "
+            "tables that already exist. If the drift section below says there is no drift, "
+            "the tables already match the newest revision: record that with "
+            f"`{history.db_command('stamp head')}`. Otherwise back the database up and "
+            "bring it in line (or start from an empty database) first."
+        )
+    else:
+        pending = _pending(script_dir, current, "heads")
+        if not current:
+            state = EMPTY
+            explanation = (
+                "The database is empty for this history: none of its tables exist and "
+                f"{history.version_table} holds no version. Upgrade to head (here, or "
+                "`console init`) to create them."
+            )
+        elif pending:
+            state = PENDING
+            explanation = (
+                f"{len(pending)} revision(s) have not run yet. Upgrade to head to apply them."
+            )
+        else:
+            state = UP_TO_DATE
+            explanation = None
+    if len(heads) > 1:
+        warnings.append(
+            f"The scripts have {len(heads)} heads ({', '.join(heads)}): two branches of "
+            "migrations were written in parallel. Merge them with "
+            f"`{history.db_command('merge heads')}` before deploying, so there is one order "
+            "to run them in."
+        )
+    if len(current) > 1:
+        warnings.append(
+            f"The database is at several revisions at once ({', '.join(current)})."
+        )
+    current_set = set(current)
+    pending_ids = {script.revision for script in pending}
+    history_infos = [
+        _info(
+            script,
+            is_current=script.revision in current_set,
+            is_head=script.revision in heads,
+            is_pending=script.revision in pending_ids,
+        )
+        for script in script_dir.walk_revisions()
+    ]
+    for script in script_dir.walk_revisions():
+        if script.is_branch_point:
+            warnings.append(
+                f"Revision {script.revision} is a branch point: more than one revision "
+                "follows it."
+            )
+    drift, drift_note = None, None
+    if own_tables:
+        drift = describe_drift(conn, history.metadata)
+        if state == PENDING:
+            drift_note = (
+                "Revisions are pending, so differences are expected until they have run."
+            )
+    else:
+        drift_note = "None of this history's tables exist yet: nothing to compare."
+    return SchemaStatus(
+        dialect=conn.dialect.name,
+        server_version=_server_version(conn),
+        url=masked_url(conn.engine),
+        current=current,
+        heads=heads,
+        state=state,
+        explanation=explanation,
+        pending=[_info(script, is_pending=True) for script in pending],
+        history=history_infos,
+        warnings=warnings,
+        drift=drift,
+        drift_note=drift_note,
+        name=history.name,
+        title=history.title,
+        version_table=history.version_table,
+        directory=str(history.directory),
+        adoptable=adoptable,
+    )
 
 
 def report(
@@ -590,7 +659,12 @@ def report(
     with _connect(bind) as conn:
         statuses = [status(conn, history) for history in chosen]
         tables = set(sa.inspect(conn).get_table_names())
-        ours = set().union(*(h.tables | {h.version_table} for h in chosen))
+        # The console's own tables are not among these where they have a schema of their
+        # own (PostgreSQL): a table of the same name there is the application's.
+        apart = own_schema.of(conn) not in (None, _default_schema_or_none(conn))
+        ours = set().union(*(
+            h.tables | {h.version_table} for h in chosen if not (h.own_schema and apart)
+        ))
         application = sorted(set(managed_tables) - ours)
         inspector = sa.inspect(conn)
         return SchemaReport(
@@ -1014,11 +1088,92 @@ def _wait_for_lock(conn: Connection, wait_seconds: float) -> bool:
 def _current(conn: Connection, history: History) -> tuple[str, ...]:
     conn.rollback()
     legacy = legacy_revision(conn)
-    heads = (legacy,) if legacy else _heads_in(
-        conn, history, set(sa.inspect(conn).get_table_names())
-    )
+    moving = public_layout(conn) if history.own_schema and not legacy else []
+    if legacy:
+        heads: tuple[str, ...] = (legacy,)
+    elif moving:
+        heads = _heads_in(conn, history, set(moving), schema=_default_schema(conn))
+    else:
+        with scope(conn, history):
+            heads = _heads_in(conn, history, set(sa.inspect(conn).get_table_names()))
     conn.commit()
     return heads
+
+
+def _default_schema(conn: Connection) -> str:
+    """The schema unqualified names are created in, outside ``scope`` (usually public)."""
+    return str(conn.exec_driver_sql("SELECT current_schema()").scalar() or "public")
+
+
+def _default_schema_or_none(conn: Connection) -> str | None:
+    return _default_schema(conn) if conn.dialect.name == "postgresql" else None
+
+
+def public_layout(conn: Connection) -> list[str]:
+    """The console's tables still in the default schema, from before it had its own; else [].
+
+    Only where the console's version table is there and not in the console's schema:
+    an application's own ``account`` table never makes a database one.
+    """
+    schema = own_schema.of(conn)
+    if conn.dialect.name != "postgresql" or schema is None:
+        return []
+    default = _default_schema(conn)
+    if default == schema:
+        return []
+    inspector = sa.inspect(conn)
+    if not inspector.has_table(CONSOLE_VERSION_TABLE, schema=default) or inspector.has_table(
+        CONSOLE_VERSION_TABLE, schema=schema
+    ):
+        return []
+    present = set(inspector.get_table_names(schema=default))
+    history = console_history()
+    return sorted((history.tables | {CONSOLE_VERSION_TABLE}) & present)
+
+
+def move_to_own_schema(conn: Connection) -> tuple[str, ...]:
+    """Move the console's tables and row-count functions into its schema; no row changes.
+
+    ``ALTER ... SET SCHEMA`` keeps rows, indexes, constraints, sequences and the triggers
+    that call the functions; the functions' bodies are written again naming the tables
+    in their new schema. One transaction; call it under the migration lock.
+    """
+    conn.rollback()
+    moving = public_layout(conn)
+    if not moving:
+        conn.commit()
+        return ()
+    schema = own_schema.of(conn)
+    default = _default_schema(conn)
+    quote = conn.dialect.identifier_preparer.quote
+    # One transaction: every table moves, or none.
+    conn.exec_driver_sql(f"CREATE SCHEMA IF NOT EXISTS {quote(str(schema))}")
+    for table in moving:
+        conn.exec_driver_sql(
+            f"ALTER TABLE {quote(default)}.{quote(table)} SET SCHEMA {quote(str(schema))}"
+        )
+    functions = [signature for signature, _body in counts.FUNCTIONS if conn.scalar(
+        sa.text("SELECT to_regprocedure(:f) IS NOT NULL"),
+        {"f": f"{quote(default)}.{signature.split('(')[0]}"
+              f"({_argument_types(signature)})"},
+    )]
+    for signature in functions:
+        name = signature.split("(")[0]
+        conn.exec_driver_sql(
+            f"ALTER FUNCTION {quote(default)}.{name}({_argument_types(signature)}) "
+            f"SET SCHEMA {quote(str(schema))}"
+        )
+    if functions:
+        counts.install_functions(conn, replace=True)
+    conn.commit()
+    log.info("Moved the console's tables %s from schema %s to %s", moving, default, schema)
+    return tuple(moving)
+
+
+def _argument_types(signature: str) -> str:
+    """``text`` for ``f(target text)``: the argument types that name a function."""
+    inner = signature.split("(", 1)[1].rstrip(")")
+    return ", ".join(part.split()[-1] for part in inner.split(",") if part.strip())
 
 
 def adopt_legacy(conn: Connection, histories: Iterable[History] = ()) -> tuple[str, ...]:
@@ -1153,6 +1308,8 @@ def _migrate(
     try:
         if result.operation == "upgrade":
             result.adopted = adopt_legacy(conn, [history, *histories])
+            if history.own_schema:
+                result.moved = move_to_own_schema(conn)
         config = _alembic_config(history, conn)
         if result.operation == "upgrade":
             command.upgrade(config, result.target)
@@ -1308,8 +1465,10 @@ def _audit(engine: Engine, result: RunResult, history: History, account: Any) ->
         summary["error"] = result.error
     try:
         with Session(engine) as session, session.begin():
-            inspector = sa.inspect(session.connection())
-            if not inspector.has_table(AuditEntry.__tablename__):
+            connection = session.connection()
+            if not sa.inspect(connection).has_table(
+                AuditEntry.__tablename__, schema=own_schema.of(connection)
+            ):
                 log.warning("Migration not audited: no audit table at %s", result.after)
                 return False
             # A downgrade may have dropped and recreated the accounts: keep the email only.

@@ -25,6 +25,11 @@ from console.catalogue import ModelDescription
 from console.extensions import rowcount
 
 VALUES_PREFIX = "values:"
+# What a write without its token is told, on every write path.
+MISSING = (
+    "This change does not say which version of the record it was made on: "
+    "reload the page and make it again."
+)
 
 
 class MissingToken(ValueError):
@@ -72,10 +77,7 @@ def parse_token(description: ModelDescription, token: str | None) -> Loaded:
     """Read a token; MissingToken when there is none, ValueError when it is malformed."""
     text = (token or "").strip()
     if not text:
-        raise MissingToken(
-            "This change does not say which version of the record it was made on: "
-            "reload the page and make it again."
-        )
+        raise MissingToken(MISSING)
     if description.version is not None:
         if not text.isascii() or not text.isdigit() or len(text) > 18:
             raise ValueError(f"Not a row version: {text!r}")

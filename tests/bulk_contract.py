@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 import console.models
-from console import build_catalogue
+from console import build_catalogue, own_schema
 from console.bulk.exporter import export_chunks
 from console.bulk.importer import ImportResult, import_file
 from console.catalogue import Catalogue, ModelDescription
@@ -40,13 +40,15 @@ from tests.contract.models import (
 MODELS = "tests.contract.models"
 # Parents before children: the order a copy is loaded in.
 ORDER = ("team", "member", "project", "task", "step", "label")
-TABLES = ("step", "task", "project", "team", "member", "label", "audit_entry", "account")
+TABLES = ("step", "task", "project", "team", "member", "label", "console.audit_entry",
+          "console.account")
 
 
 def create_tables(engine: sa.Engine) -> None:
     """The contract tables and the console's own."""
-    for metadata in (*METADATAS, console.models.Base.metadata):
+    for metadata in METADATAS:
         metadata.create_all(engine)
+    console.models.create_own_tables(engine)
 
 
 @dataclass
@@ -130,7 +132,7 @@ def contract_pg_url() -> Iterator[str]:
     """A PostgreSQL database with the contract tables, for this test run."""
     require_pg()
     url = create_pg_database("console_test_contract")
-    engine = sa.create_engine(url)
+    engine = own_schema.on_engine(sa.create_engine(url))
     create_tables(engine)
     engine.dispose()
     yield url
@@ -141,10 +143,11 @@ def contract_pg_url() -> Iterator[str]:
 def contract(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Contract]:
     """Empty contract tables on SQLite or PostgreSQL, a session on them and their catalogue."""
     if request.param == "sqlite":
-        engine = sa.create_engine(f"sqlite:///{tmp_path / 'contract.sqlite3'}")
+        url = f"sqlite:///{tmp_path / 'contract.sqlite3'}"
+        engine = own_schema.on_engine(sa.create_engine(url))
         create_tables(engine)
     else:
-        engine = sa.create_engine(request.getfixturevalue("contract_pg_url"))
+        engine = own_schema.on_engine(sa.create_engine(request.getfixturevalue("contract_pg_url")))
     session = Session(engine)
     try:
         yield Contract(session, build_catalogue(MODELS))
@@ -159,7 +162,7 @@ def contract(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Contrac
 @pytest.fixture
 def pg_contract(contract_pg_url: str) -> Iterator[Contract]:
     """The contract tables on PostgreSQL only (for tests that compare both import paths there)."""
-    engine = sa.create_engine(contract_pg_url)
+    engine = own_schema.on_engine(sa.create_engine(contract_pg_url))
     session = Session(engine)
     try:
         yield Contract(session, build_catalogue(MODELS))

@@ -99,9 +99,18 @@ def data_tables(url: str) -> list[str]:
     try:
         metadata = sa.MetaData()
         metadata.reflect(engine)
+        # On PostgreSQL the console's own tables are in a schema of their own.
+        if engine.dialect.name == "postgresql" and "console" in sa.inspect(
+            engine
+        ).get_schema_names():
+            metadata.reflect(engine, schema="console")
     finally:
         engine.dispose()
-    return [t.name for t in metadata.sorted_tables if t.name not in VERSION_TABLES]
+    return [
+        f"{t.schema}.{t.name}" if t.schema else t.name
+        for t in metadata.sorted_tables
+        if t.name not in VERSION_TABLES
+    ]
 
 
 def empty_tables(url: str, tables: list[str]) -> None:

@@ -123,14 +123,22 @@ def empty_database(kind: str, tmp_path: Path) -> Iterator[str]:
         drop_pg_database(url)
 
 
+def own(url: str) -> str:
+    """The prefix of the console's own tables in SQL on ``url``: its schema on PostgreSQL."""
+    return "console." if url.startswith("postgresql") else ""
+
+
 def execute(url: str, *statements: str) -> list[Any]:
-    """Run SQL statements in one transaction on a short-lived engine; return the last's rows."""
+    """Run SQL statements in one transaction on a short-lived engine; return the last's rows.
+
+    ``{console}`` in a statement stands for the schema of the console's own tables.
+    """
     engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
     try:
         with engine.begin() as conn:
             rows: list[Any] = []
             for statement in statements:
-                result = conn.exec_driver_sql(statement)
+                result = conn.exec_driver_sql(statement.replace("{console}", own(url)))
                 rows = list(result) if result.returns_rows else []
             return rows
     finally:
@@ -139,7 +147,22 @@ def execute(url: str, *statements: str) -> list[Any]:
 
 def version(url: str, table: str = schema.CONSOLE_VERSION_TABLE) -> list[str]:
     """The revisions a version table (the console's own, by default) holds now."""
-    return sorted(row[0] for row in execute(url, f"SELECT version_num FROM {table}"))
+    prefix = "{console}" if table == schema.CONSOLE_VERSION_TABLE else ""
+    return sorted(row[0] for row in execute(url, f"SELECT version_num FROM {prefix}{table}"))
+
+
+def all_tables(bind: Any) -> set[str]:
+    """The tables of the default schema and, on PostgreSQL, of the console's (by name)."""
+    engine = sa.create_engine(bind, poolclass=sa.pool.NullPool) if isinstance(bind, str) else bind
+    try:
+        inspector = sa.inspect(engine)
+        names = set(inspector.get_table_names())
+        if engine.dialect.name == "postgresql" and "console" in inspector.get_schema_names():
+            names |= set(inspector.get_table_names(schema="console"))
+        return names
+    finally:
+        if isinstance(bind, str):
+            engine.dispose()
 
 
 def legacy_upgrade(url: str, revision: str = schema.LEGACY_HEAD) -> None:
@@ -188,6 +211,15 @@ def admin_client(app: Flask) -> FlaskClient:
     return client
 
 
+def _unqualified(value: Any) -> Any:
+    """A definition's text without the schema names of the console's or the demo's objects."""
+    if not isinstance(value, str):
+        return value
+    for prefix in ('"console".', "console.", "public."):
+        value = value.replace(prefix, "")
+    return value
+
+
 def schema_snapshot(url: str) -> dict[str, Any]:
     """Everything the database's schema is made of (version tables aside), comparable with ==.
 
@@ -210,7 +242,10 @@ def schema_snapshot(url: str) -> dict[str, Any]:
                     if table not in versions
                 }
             else:
-                public = "'public'::regnamespace"
+                # The console's tables are in its own schema, the demo's in public (before
+                # the console had a schema, everything was in public): both are read, and
+                # the schema names are left out of what is compared.
+                public = "ANY(ARRAY['public'::regnamespace, to_regnamespace('console')])"
                 queries = {
                     "columns": (
                         "SELECT c.relname, a.attnum, a.attname, "
@@ -222,17 +257,20 @@ def schema_snapshot(url: str) -> dict[str, Any]:
                         "AND NOT a.attisdropped AND c.relname <> ALL(:versions) ORDER BY 1, 2"
                     ),
                     "constraints": (
-                        "SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid) "
-                        f"FROM pg_constraint WHERE connamespace = {public} "
-                        "AND conrelid::regclass::text <> ALL(:versions) ORDER BY 1, 2"
+                        "SELECT c.relname, conname, pg_get_constraintdef(o.oid) "
+                        "FROM pg_constraint o JOIN pg_class c ON c.oid = o.conrelid "
+                        f"WHERE connamespace = {public} "
+                        "AND c.relname <> ALL(:versions) ORDER BY 1, 2"
                     ),
                     "indexes": (
                         "SELECT tablename, indexname, indexdef FROM pg_indexes "
-                        "WHERE schemaname = 'public' AND tablename <> ALL(:versions) ORDER BY 1, 2"
+                        "WHERE schemaname IN ('public', 'console') AND tablename <> ALL(:versions) "
+                        "ORDER BY 1, 2"
                     ),
                     "triggers": (
-                        "SELECT tgrelid::regclass::text, tgname, tgenabled, pg_get_triggerdef(oid) "
-                        "FROM pg_trigger WHERE NOT tgisinternal ORDER BY 1, 2"
+                        "SELECT c.relname, tgname, tgenabled, pg_get_triggerdef(t.oid) "
+                        "FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid "
+                        "WHERE NOT tgisinternal ORDER BY 1, 2"
                     ),
                     "functions": (
                         "SELECT proname, "
@@ -244,19 +282,27 @@ def schema_snapshot(url: str) -> dict[str, Any]:
                     "extensions": "SELECT extname FROM pg_extension ORDER BY 1",
                     "sequences": (
                         "SELECT sequencename, data_type, start_value, increment_by "
-                        "FROM pg_sequences WHERE schemaname = 'public' ORDER BY 1"
+                        "FROM pg_sequences WHERE schemaname IN ('public', 'console') ORDER BY 1"
                     ),
                 }
                 for key, query in queries.items():
                     snapshot[key] = [
-                        tuple(row)
+                        tuple(_unqualified(value) for value in row)
                         for row in conn.execute(sa.text(query), {"versions": list(versions)})
                     ]
-            if sa.inspect(conn).has_table("row_count_delta"):
+            deltas = None
+            if conn.dialect.name == "postgresql":
+                deltas = conn.exec_driver_sql(
+                    "SELECT coalesce(to_regclass('console.row_count_delta'), "
+                    "to_regclass('public.row_count_delta'))::text"
+                ).scalar()
+            elif sa.inspect(conn).has_table("row_count_delta"):
+                deltas = "row_count_delta"
+            if deltas:
                 snapshot["row counts"] = [
                     tuple(row)
                     for row in conn.exec_driver_sql(
-                        "SELECT table_name, sum(delta) FROM row_count_delta "
+                        f"SELECT table_name, sum(delta) FROM {deltas} "
                         "GROUP BY table_name ORDER BY 1"
                     )
                 ]

@@ -30,7 +30,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 import console.models
-from console import catalogue
+from console import catalogue, own_schema
 from console.bulk import edits
 from console.bulk.exporter import export_chunks
 from console.bulk.fileformat import file_format
@@ -100,9 +100,9 @@ def session(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Session]
         url = f"sqlite:///{tmp_path / 'any.sqlite3'}"
     else:
         url = request.getfixturevalue("pg_url")
-    engine = sa.create_engine(url)
+    engine = own_schema.on_engine(sa.create_engine(url))
     Base.metadata.create_all(engine)
-    console.models.Base.metadata.create_all(engine)
+    console.models.create_own_tables(engine)
     with Session(engine) as s:
         # No relationships to order the inserts by: parents are flushed first.
         s.add_all([Country(code="NL", name="Netherlands", member=True),
@@ -127,7 +127,7 @@ def session(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Session]
         finally:
             s.rollback()
     Base.metadata.drop_all(engine)
-    console.models.Base.metadata.drop_all(engine)
+    console.models.drop_own_tables(engine)
     engine.dispose()
 
 

@@ -493,6 +493,10 @@ def test_postgresql_an_account_that_is_not_superuser_keeps_the_row_triggers(
         f'CREATE ROLE "{role}" NOLOGIN',
         f'GRANT ALL ON ALL TABLES IN SCHEMA public TO "{role}"',
         f'GRANT ALL ON ALL SEQUENCES IN SCHEMA public TO "{role}"',
+        # The console's own tables (the audit log, the row counts) are in its schema.
+        f'GRANT USAGE ON SCHEMA console TO "{role}"',
+        f'GRANT ALL ON ALL TABLES IN SCHEMA console TO "{role}"',
+        f'GRANT ALL ON ALL SEQUENCES IN SCHEMA console TO "{role}"',
     ):
         db.session.execute(sa.text(sql))
     db.session.commit()

@@ -10,6 +10,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
+from console import own_schema
 from console.cascade import (
     PlanError,
     execute_delete,
@@ -19,7 +20,7 @@ from console.cascade import (
 from console.catalogue import relationship_graph
 from console.declare import Link, OnDelete
 from console.demo.models import Person, Todo, TodoList
-from console.models import Account, AuditEntry, Base
+from console.models import Account, AuditEntry, create_own_tables
 from tests.conftest import count, create_pg_database, drop_pg_database, require_pg
 
 DEMO_EDGES = relationship_graph([Person, TodoList, Todo, Account, AuditEntry])
@@ -149,7 +150,7 @@ def cycle_session(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Se
     else:
         require_pg()
         url = create_pg_database("console_cycle")
-    engine = sa.create_engine(url)
+    engine = own_schema.on_engine(sa.create_engine(url))
     # A fresh copy each time: creating the use_alter FK on PostgreSQL marks the shared
     # constraint so that a later SQLite CREATE TABLE would leave it out.
     schema = sa.MetaData()
@@ -157,7 +158,7 @@ def cycle_session(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Se
         table.to_metadata(schema)
     schema.create_all(engine)
     # The executor records its audit entry in the same database.
-    Base.metadata.create_all(engine, tables=[Account.__table__, AuditEntry.__table__])
+    create_own_tables(engine, tables=[Account.__table__, AuditEntry.__table__])
     with Session(engine) as session:
         yield session
     engine.dispose()

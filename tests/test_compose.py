@@ -1,4 +1,9 @@
-"""docker-compose.yml without Docker: its console command runs against the local PostgreSQL."""
+"""docker-compose.yml without Docker: its console command runs against the local PostgreSQL.
+
+No Docker engine exists here, so each test takes the console service's command and
+environment from the file and runs them as compose would, with only the `db` host and
+the paths inside the image translated to this machine.
+"""
 
 from __future__ import annotations
 
@@ -11,15 +16,18 @@ import sys
 import time
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
 import yaml
+from gunicorn.config import Config
 
 from tests.conftest import create_pg_database, drop_pg_database, require_pg
 
 ROOT = Path(__file__).resolve().parent.parent
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+GIVEN = {"SECRET_KEY": "compose-test-secret", "CONSOLE_ADMIN_PASSWORD": "compose-admin-pw"}
 
 
 def _interpolate(value: str, env: dict[str, str]) -> str:
@@ -45,9 +53,60 @@ def test_services_are_declared_as_documented():
     assert console["build"] == "."
     assert console["depends_on"]["db"]["condition"] == "service_healthy"
     command = console["command"]
-    assert command.index("console db upgrade") < command.index("gunicorn")
-    assert "0.0.0.0:8000" in command
-    assert (ROOT / "Dockerfile").exists()
+    assert command.index("console init") < command.index("gunicorn")
+    assert "gunicorn --config /app/gunicorn.conf.py" in command
+    # Every replica shares the instance folder (import uploads and their status).
+    assert console["volumes"] == ["instance:/app/instance"] and "instance" in COMPOSE["volumes"]
+    # One host port per replica: a range with --scale console=2.
+    [ports] = console["ports"]
+    assert _interpolate(ports, {}) == "8000:8000"
+    assert _interpolate(ports, {"CONSOLE_PORTS": "8000-8001"}) == "8000-8001:8000"
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert "gunicorn.conf.py" in dockerfile.split("COPY pyproject.toml", 1)[1].splitlines()[0]
+    assert 'CMD ["gunicorn", "--config", "/app/gunicorn.conf.py"]' in dockerfile
+    assert "CONSOLE_INSTANCE_PATH=/app/instance" in dockerfile
+
+
+def _gunicorn_settings(env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Any:
+    """gunicorn's own reading of gunicorn.conf.py under ``env``."""
+    for name in ("CONSOLE_BIND", "CONSOLE_WORKERS", "CONSOLE_THREADS", "CONSOLE_WORKER_TIMEOUT",
+                 "CONSOLE_GRACEFUL_TIMEOUT", "CONSOLE_KEEPALIVE"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    namespace: dict[str, Any] = {"__file__": str(ROOT / "gunicorn.conf.py")}
+    source = (ROOT / "gunicorn.conf.py").read_text()
+    exec(compile(source, "gunicorn.conf.py", "exec"), namespace)  # noqa: S102 - as gunicorn does
+    config = Config()
+    for key, value in namespace.items():
+        if key in config.settings:
+            config.set(key, value)
+    return config
+
+
+def test_the_gunicorn_config_keeps_long_responses_alive(monkeypatch):
+    config = _gunicorn_settings({}, monkeypatch)
+    # Threads: the worker's heartbeat is its loop, not the request (a sync worker's is).
+    assert config.worker_class_str == "gthread" and config.threads == 8
+    assert config.workers >= 2
+    assert config.timeout == 30 and config.graceful_timeout == 120 and config.keepalive == 5
+    assert config.bind == ["0.0.0.0:8000"] and config.wsgi_app == "console:create_app()"
+    # compose waits longer than gunicorn's grace before it kills a stopping container.
+    grace = COMPOSE["services"]["console"]["stop_grace_period"]
+    assert int(grace.removesuffix("s")) > config.graceful_timeout
+
+
+def test_the_gunicorn_config_reads_its_numbers_from_the_environment(monkeypatch):
+    config = _gunicorn_settings(
+        {"CONSOLE_BIND": "127.0.0.1:9000", "CONSOLE_WORKERS": "4", "CONSOLE_THREADS": "16",
+         "CONSOLE_WORKER_TIMEOUT": "60", "CONSOLE_GRACEFUL_TIMEOUT": "300",
+         "CONSOLE_KEEPALIVE": "75"},
+        monkeypatch,
+    )
+    assert (config.bind, config.workers, config.threads) == (["127.0.0.1:9000"], 4, 16)
+    assert (config.timeout, config.graceful_timeout, config.keepalive) == (60, 300, 75)
+    with pytest.raises(SystemExit, match="CONSOLE_THREADS must be a whole number, not 'many'"):
+        _gunicorn_settings({"CONSOLE_THREADS": "many"}, monkeypatch)
 
 
 def _free_port() -> int:
@@ -65,58 +124,115 @@ def compose_database():
     drop_pg_database(url)
 
 
-def test_console_service_command_serves_against_postgresql(compose_database, tmp_path):
+def _service_env(database: str, **extra: str) -> dict[str, str]:
+    """The console service's environment as compose makes it, its `db` host made local."""
     service = COMPOSE["services"]["console"]
-    port = _free_port()
-    local = sa.engine.make_url(compose_database)
-    given = {"SECRET_KEY": "compose-test-secret", "CONSOLE_ADMIN_PASSWORD": "compose-admin-pw"}
-    env = {k: _interpolate(str(v), given) for k, v in service["environment"].items()}
+    env = {k: _interpolate(str(v), GIVEN) for k, v in service["environment"].items()}
     # The `db` host only exists inside compose: point the same URL form at the local server.
     compose_url = sa.engine.make_url(env["DATABASE_URL"])
     assert compose_url.host == "db" and compose_url.drivername == "postgresql"
+    local = sa.engine.make_url(database)
     env["DATABASE_URL"] = f"postgresql://{local.host}:{local.port}/{local.database}"
+    return {**env, **extra}
 
+
+def _shell_script() -> str:
+    """The service's command, its programs and the image's paths made this machine's."""
     python = sys.executable
     command = (
-        service["command"]
+        COMPOSE["services"]["console"]["command"]
         .replace("console ", f"{python} -m console ")
         .replace("exec gunicorn", f"exec {python} -m gunicorn")
-        .replace("0.0.0.0:8000", f"127.0.0.1:{port}")
+        .replace("/app/gunicorn.conf.py", str(ROOT / "gunicorn.conf.py"))
     )
     assert command.startswith("sh -c ")
-    shell_script = command[len("sh -c ") :].strip().strip('"')
-    log = (tmp_path / "console.log").open("wb")
-    process = subprocess.Popen(
-        ["sh", "-c", shell_script],
-        cwd=tmp_path,
-        env={**os.environ, **env, "PYTHONPATH": str(ROOT), "FLASK_APP": ""},
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    try:
-        body = None
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and process.poll() is None:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/login", timeout=2) as resp:
-                    body = resp.read().decode()
-                    break
-            except OSError:
-                time.sleep(0.3)
-        assert body is not None, (
-            process.stdout.read().decode() if process.poll() is not None else ""
+    return command[len("sh -c ") :].strip().strip('"')
+
+
+def start_service(env: dict[str, str], folder: Path) -> subprocess.Popen:
+    """The console service's command as one container runs it, its log in ``folder``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    with (folder / "console.log").open("wb") as log:
+        return subprocess.Popen(
+            ["sh", "-c", _shell_script()],
+            cwd=folder,
+            env={**os.environ, **env, "PYTHONPATH": str(ROOT), "FLASK_APP": ""},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
-        assert "Log in" in body
-    finally:
+
+
+def wait_for_page(process: subprocess.Popen, port: int, log: Path, seconds: float = 90) -> str:
+    """The login page once the service answers on ``port`` (fails with the log if it died)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and process.poll() is None:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/login", timeout=2) as resp:
+                return resp.read().decode()
+        except OSError:
+            time.sleep(0.3)
+    raise AssertionError(f"port {port} never answered; log:\n{log.read_text()[-3000:]}")
+
+
+def stop_service(process: subprocess.Popen) -> None:
+    """SIGTERM to the container's process group, as `docker compose stop` sends."""
+    if process.poll() is None:
         os.killpg(process.pid, signal.SIGTERM)
-        process.wait(timeout=20)
-        log.close()
-    engine = sa.create_engine(
-        env["DATABASE_URL"].replace("postgresql://", "postgresql+psycopg2://")
-    )
+    process.wait(timeout=30)
+
+
+def test_two_console_instances_start_together_and_migrate_once(compose_database, tmp_path):
+    """`docker compose up --scale console=2`: both serve, one ran the migrations."""
+    ports = [_free_port(), _free_port()]
+    processes = [
+        start_service(
+            _service_env(compose_database, CONSOLE_BIND=f"127.0.0.1:{port}",
+                         CONSOLE_WORKERS="1", CONSOLE_THREADS="2",
+                         CONSOLE_INSTANCE_PATH=str(tmp_path / f"instance-{n}")),
+            tmp_path / f"container-{n}",
+        )
+        for n, port in enumerate(ports)
+    ]
+    try:
+        for n, (process, port) in enumerate(zip(processes, ports, strict=True)):
+            log = tmp_path / f"container-{n}" / "console.log"
+            body = wait_for_page(process, port, log)
+            assert "Log in" in body
+            text = log.read_text()
+            assert "Traceback" not in text and "UniqueViolation" not in text, text
+            assert "gthread" in text  # gunicorn.conf.py's worker class is the one in use
+    finally:
+        for process in processes:
+            stop_service(process)
+    engine = sa.create_engine(compose_database, poolclass=sa.pool.NullPool)
     with engine.connect() as conn:
         assert conn.execute(sa.text("select version_num from alembic_version")).scalar()
-        admin = conn.execute(sa.text("select email, role from account")).one()
+        admins = conn.execute(sa.text("select email, role from console.account")).all()
+        runs = conn.execute(sa.text(
+            "select count(*) from console.audit_entry where action = 'migration'")).scalar()
     engine.dispose()
-    assert tuple(admin) == ("admin@example.com", "admin")
+    assert [tuple(a) for a in admins] == [("admin@example.com", "admin")]
+    # The console's history and the demo's, each run once, by whichever instance came first.
+    assert runs == 2
+
+
+def test_two_db_upgrades_at_once_both_succeed_and_run_once(compose_database, tmp_path):
+    """Two containers running `console db upgrade` together: one migrates, one waits."""
+    env = {**os.environ, **_service_env(compose_database), "PYTHONPATH": str(ROOT),
+           "FLASK_APP": "", "CONSOLE_INSTANCE_PATH": str(tmp_path / "instance")}
+    processes = [
+        subprocess.Popen([sys.executable, "-m", "console", "db", "upgrade"], cwd=tmp_path,
+                         env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        for _ in range(2)
+    ]
+    outputs = [p.communicate(timeout=120)[0].decode() for p in processes]
+    assert [p.returncode for p in processes] == [0, 0], outputs
+    assert sorted(o.strip().splitlines()[-1].split(":")[0] for o in outputs) == [
+        "The database is already up to date.", "Upgrade done"]
+    engine = sa.create_engine(compose_database, poolclass=sa.pool.NullPool)
+    with engine.connect() as conn:
+        results = conn.execute(sa.text(
+            "select changes from console.audit_entry where action = 'migration'")).scalars().all()
+    engine.dispose()
+    assert [r["summary"]["result"] for r in results] == ["ok"]

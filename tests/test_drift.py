@@ -31,7 +31,7 @@ RENAME_LINE = "Index ix_todo_made on todo (created_at) in the database is ix_tod
 def _models_without_rule() -> sa.MetaData:
     """The models' tables, except that todo.list_id has no ON DELETE rule (NO ACTION)."""
     metadata = sa.MetaData(naming_convention=Base.metadata.naming_convention)
-    for source in (Base.metadata, DemoBase.metadata):
+    for source in (schema.console_history().metadata, DemoBase.metadata):
         for table in source.sorted_tables:
             table.to_metadata(metadata)
     fk = next(iter(metadata.tables["todo"].c.list_id.foreign_keys))
@@ -167,7 +167,7 @@ def test_autogenerate_proposes_no_drop_of_an_extra_table_or_column(at_head, tmp_
     execute(
         at_head,
         "CREATE TABLE their_table (id INTEGER PRIMARY KEY, note VARCHAR(20))",
-        "ALTER TABLE account ADD COLUMN nickname VARCHAR(20)",
+        "ALTER TABLE {console}account ADD COLUMN nickname VARCHAR(20)",
         "ALTER TABLE todo ADD COLUMN colour VARCHAR(10)",
     )
     sources = []

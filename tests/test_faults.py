@@ -8,19 +8,27 @@ are said in words; SQLite readers are never refused while a writer holds the fil
 from __future__ import annotations
 
 import io
+import re
 import sqlite3
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
 from flask import Flask
+from werkzeug.datastructures import FileStorage
+from werkzeug.test import encode_multipart
 
 from console import create_app
+from console.admin.transfer import job_store
+from console.demo.models import Todo
 from console.extensions import db as _db
-from console.models import Role
-from tests.conftest import IsolatedClient, csrf_token, post_form
+from console.jobs import wait_for_job
+from console.models import Account, Role
+from tests.bulk_helpers import job_url
+from tests.conftest import IsolatedClient, count, csrf_token, post_form
 from tests.history_helpers import login_client
 
 UNREACHABLE = {
@@ -77,7 +85,7 @@ def test_a_statement_timeout_and_a_lock_wait_are_said_in_words(
     @app.get("/fault/locked")
     def locked() -> Any:
         _db.session.execute(sa.text("SET LOCAL lock_timeout = 50"))
-        _db.session.execute(sa.text("LOCK TABLE account IN ACCESS EXCLUSIVE MODE"))
+        _db.session.execute(sa.text("LOCK TABLE console.account IN ACCESS EXCLUSIVE MODE"))
         return "not reached"
 
     client = app.test_client()
@@ -87,7 +95,7 @@ def test_a_statement_timeout_and_a_lock_wait_are_said_in_words(
     holder = sa.create_engine(database_url)
     try:
         with holder.connect() as conn:
-            conn.execute(sa.text("LOCK TABLE account IN SHARE MODE"))
+            conn.execute(sa.text("LOCK TABLE console.account IN SHARE MODE"))
             response = client.get("/fault/locked")
             assert response.status_code == 409
             assert "being written by another operation" in response.get_data(as_text=True)
@@ -134,10 +142,6 @@ def test_a_save_of_rows_an_import_holds_is_a_409_naming_the_import(
     app: Flask, database_url: str, editor_client: Any, sample: dict
 ) -> None:
     """No request waits for an import's row locks until a worker timeout kills it."""
-    import time
-
-    from console.admin.transfer import job_store
-    from console.models import Account
 
     app.config["CONSOLE_LOCK_TIMEOUT_SECONDS"] = 1
     # An import of to-dos committing now, confirmed by the editor.
@@ -198,3 +202,42 @@ def test_before_console_init_every_page_says_to_run_it(tmp_path: Path, database_
     finally:
         if not database_url.startswith("sqlite"):
             drop_pg_database(url)
+
+
+@pytest.mark.sqlite_only
+def test_the_sqlite_import_status_page_never_fails_while_50000_rows_commit(
+    app: Flask, editor_client: Any, sample: dict
+) -> None:
+    """The status page, polled as its refresh does, while the import holds the write lock."""
+    rows = "".join(f"Imported task {i},no,,normal,Groceries,\n" for i in range(50_000))
+    data = ("description,completed,due_date,priority,list,assignee\n" + rows).encode()
+    # Encoded here, in memory: the test client would spool a body this big to a temporary
+    # file that it never closes.
+    boundary, body = encode_multipart({
+        "csrf_token": csrf_token(editor_client, "/admin/todo/import/"), "mode": "insert",
+        "file": FileStorage(io.BytesIO(data), filename="todos.csv")})
+    status_url = job_url(editor_client.post(
+        "/admin/todo/import/", data=body,
+        content_type=f"multipart/form-data; boundary={boundary}"))
+    job_id = re.findall(r"[0-9a-f]{32}", status_url)[0]
+    confirm = editor_client.post(f"/admin/todo/import/{job_id}/confirm",
+                                 data={"csrf_token": csrf_token(editor_client, status_url)})
+    assert confirm.status_code == 302
+    polls: list[tuple[int, str, bool]] = []
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        state = job_store(app).load(job_id)
+        assert state is not None
+        response = editor_client.get(status_url)
+        page = response.get_data(as_text=True)
+        polls.append((response.status_code, state["state"], 'http-equiv="refresh"' in page))
+        if state["state"] not in ("queued", "running"):
+            break
+    assert wait_for_job(job_id, timeout=120)
+    assert [p for p in polls if p[0] != 200] == []
+    # Polled while the commit ran, and each of those pages goes on refreshing itself.
+    during = [p for p in polls if p[1] == "running"]
+    assert len(during) >= 3, polls
+    assert all(refreshing for _status, _state, refreshing in during)
+    assert "Imported" in editor_client.get(status_url).get_data(as_text=True)
+    assert count(Todo) == 50_002

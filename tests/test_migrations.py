@@ -15,15 +15,15 @@ from alembic import command
 from alembic.config import Config
 from alembic.script import ScriptDirectory
 
-from console import create_app, schema
+from console import create_app, own_schema, schema
 from console.cli import main
 from console.demo.models import DemoBase
 from console.extensions import db as _db
-from console.models import Base
 from tests.schema_helpers import (
     DEMO_HEAD,
     HEAD,
     LEGACY_SCRIPTS,
+    all_tables,
     copy_scripts,
     empty_database,
     execute,
@@ -44,10 +44,7 @@ def empty_url(request, tmp_path):
 
 
 def _tables(url):
-    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
-    names = set(sa.inspect(engine).get_table_names())
-    engine.dispose()
-    return names - VERSION_TABLES
+    return all_tables(url) - VERSION_TABLES
 
 
 # The console's revision that the old history's 0004_row_counts is adopted as.
@@ -69,7 +66,7 @@ def test_each_history_has_one_head_and_its_own_version_table():
 
 
 def test_upgrade_downgrade_upgrade(empty_url):
-    model_tables = set(Base.metadata.tables) | set(DemoBase.metadata.tables)
+    model_tables = schema.console_history().tables | set(DemoBase.metadata.tables)
     _initialised(empty_url).dispose()
     assert _tables(empty_url) == model_tables
     # The demo's first: its row counts use the console's functions.
@@ -85,9 +82,9 @@ def test_upgrade_downgrade_upgrade(empty_url):
 def test_the_console_history_creates_only_the_console_tables(empty_url):
     result = schema.upgrade(empty_url, schema.console_history())
     assert result.ok, result.error
-    assert _tables(empty_url) == set(Base.metadata.tables)
+    assert _tables(empty_url) == schema.console_history().tables
     assert version(empty_url) == [HEAD]
-    assert execute(empty_url, "SELECT count(*) FROM account") == [(0,)]
+    assert execute(empty_url, "SELECT count(*) FROM {console}account") == [(0,)]
     with pytest.raises(sa.exc.DBAPIError):
         execute(empty_url, "SELECT * FROM alembic_version")
 
@@ -96,7 +93,8 @@ def test_autogenerate_at_head_finds_no_difference(empty_url):
     engine = _initialised(empty_url)
     with engine.connect() as conn:
         for history in HISTORIES:
-            assert schema.compare(conn, history.metadata) == [], history.name
+            with schema.scope(conn, history):
+                assert schema.compare(conn, history.metadata) == [], history.name
     engine.dispose()
 
 
@@ -104,10 +102,11 @@ def test_foreign_keys_carry_their_on_delete_rules_and_are_indexed(empty_url):
     engine = _initialised(empty_url)
     inspector = sa.inspect(engine)
     rules = {}
-    for table in ("todo", "todo_list", "audit_entry"):
+    own = own_schema.schema_for(engine.dialect.name)
+    for table, where in (("todo", None), ("todo_list", None), ("audit_entry", own)):
         # A foreign key is served by any index that leads with it (the (column, id) ones).
-        leading = {ix["column_names"][0] for ix in inspector.get_indexes(table)}
-        for fk in inspector.get_foreign_keys(table):
+        leading = {ix["column_names"][0] for ix in inspector.get_indexes(table, where)}
+        for fk in inspector.get_foreign_keys(table, where):
             column = fk["constrained_columns"][0]
             rules[(table, column)] = (fk["options"].get("ondelete") or "").upper()
             assert column in leading, f"{table}.{column} is not indexed"
@@ -227,6 +226,18 @@ def test_console_init_adopts_a_database_of_the_old_history_at_0004_without_ddl(
     # console's revisions since the old history's last one run, on its own tables.
     ddl = [s.strip().splitlines()[0] for s in statements if DDL.match(s)]
     assert ddl[0] == f"CREATE TABLE {schema.CONSOLE_VERSION_TABLE} ("
+    # On PostgreSQL the console's tables then move, as they are, into its own schema.
+    moves = [d for d in ddl if " SET SCHEMA " in d or d.startswith(
+        ("CREATE SCHEMA", "CREATE OR REPLACE FUNCTION"))]
+    ddl = [d for d in ddl if d not in moves]
+    moved = {re.match(r"ALTER TABLE public\.(\w+) SET SCHEMA console$", d).group(1)
+             for d in moves if d.startswith("ALTER TABLE")}
+    if empty_url.startswith("postgresql"):
+        assert moved == {"account", "audit_entry", "row_count_delta",
+                         schema.CONSOLE_VERSION_TABLE}, moves
+        assert "Moved the console's tables" in result.output
+    else:
+        assert moves == []
     later = {"account", "login_throttle", "recovery_code", "_alembic_tmp_account"}
     touched = {re.search(r"(?:TABLE|ON) (?:IF NOT EXISTS )?\"?(\w+)", d).group(1) for d in ddl[1:]}
     assert touched <= later, touched
@@ -307,8 +318,9 @@ def test_an_applications_own_alembic_version_is_left_alone(empty_url, tmp_path):
 
 def _changed_metadata() -> sa.MetaData:
     """The console's metadata plus a throwaway table and a new column, with server defaults."""
-    metadata = sa.MetaData(naming_convention=dict(Base.metadata.naming_convention))
-    for table in Base.metadata.tables.values():
+    own = schema.console_history().metadata
+    metadata = sa.MetaData(naming_convention=dict(own.naming_convention))
+    for table in own.tables.values():
         table.to_metadata(metadata)
     sa.Table(
         "flag_note",
@@ -373,17 +385,19 @@ def test_a_revision_autogenerated_on_sqlite_runs_on_postgresql(tmp_path):
         assert version(pg_url) == ["c0002_flags"]
         row = execute(
             pg_url,
-            "INSERT INTO flag_note DEFAULT VALUES",
-            "INSERT INTO account (email, password_hash, session_token) "
+            "INSERT INTO {console}flag_note DEFAULT VALUES",
+            "INSERT INTO {console}account (email, password_hash, session_token) "
             "VALUES ('a@example.com', 'x', 't')",
             "SELECT f.pinned, f.archived, f.label, f.noted_at IS NOT NULL, a.beta "
-            "FROM flag_note f, account a",
+            "FROM {console}flag_note f, {console}account a",
         )
         assert row == [(True, False, "none", True, False)]
         pg_engine = sa.create_engine(pg_url, poolclass=sa.pool.NullPool)
         with pg_engine.connect() as conn:
-            assert schema.compare(conn, metadata) == []
-            types = {c["name"]: c["type"] for c in sa.inspect(conn).get_columns("flag_note")}
+            with schema.scope(conn, schema.console_history()):
+                assert schema.compare(conn, metadata) == []
+            types = {c["name"]: c["type"]
+                     for c in sa.inspect(conn).get_columns("flag_note", "console")}
         pg_engine.dispose()
         assert isinstance(types["pinned"], sa.Boolean)
         assert schema.downgrade(pg_url, scripts).ok

@@ -159,8 +159,8 @@ def test_drift_is_named_on_the_page(own_url, tmp_path):
     # Before the app's session reads the accounts table (an ALTER would wait for it).
     execute(
         own_url,
-        "ALTER TABLE account ADD COLUMN nickname VARCHAR(20)",
-        "DROP INDEX ix_audit_entry_model",
+        "ALTER TABLE {console}account ADD COLUMN nickname VARCHAR(20)",
+        "DROP INDEX {console}ix_audit_entry_model",
     )
     with console_app(own_url, copy_scripts(tmp_path / "b"), tmp_path) as app:
         client = admin_client(app)
@@ -223,7 +223,7 @@ def test_downgrade_one_step_and_upgrade_back_with_confirmation(own_url, tmp_path
 
         audit = execute(
             own_url,
-            "SELECT account_email FROM audit_entry WHERE action = 'migration' ORDER BY id",
+            "SELECT account_email FROM {console}audit_entry WHERE action = 'migration' ORDER BY id",
         )
     # The first upgrade ran before the admin existed; the three page runs name the admin.
     assert [row[0] for row in audit] == [None, "admin@example.com", "admin@example.com",

@@ -43,6 +43,7 @@ from tests.conftest import (
     require_pg,
 )
 from tests.history_helpers import form_fields, login_client
+from tests.schema_helpers import all_tables
 from tests.test_contract import counted, import_through_the_pages
 
 USER_TABLES = ("customer", "order", "order_line", "product", "event_log")
@@ -137,13 +138,13 @@ def definitions(url: str) -> dict[str, Any]:
         engine.dispose()
 
 
-def pg_dump(url: str) -> str:
+def pg_dump(url: str, tables: tuple[str, ...] = ()) -> str:
     """``pg_dump --schema-only`` of the user's tables and view (without comments, SETs and
     the random ``\\restrict`` key of newer pg_dumps)."""
     parsed = sa.engine.make_url(url)
     args = ["pg_dump", "--schema-only", "--no-owner", "-h", parsed.host or "127.0.0.1",
             "-p", str(parsed.port or 5432), "-U", parsed.username or "postgres"]
-    for table in (*USER_TABLES, "customer_orders"):
+    for table in tables or (*USER_TABLES, "customer_orders"):
         args += ["-t", f'"{table}"']
     done = subprocess.run([*args, parsed.database or ""], capture_output=True, text=True,
                           check=True)
@@ -477,11 +478,11 @@ def test_schema_status_is_clean_and_migrate_proposes_nothing(app, editor):
     result = app.test_cli_runner().invoke(args=["schema-status"])
     assert result.exit_code == 0, result.output
     assert "order_line" in result.output  # listed as the application's, not as drift
-    with _db.engine.connect() as conn:
+    own = schema.console_history()
+    with _db.engine.connect() as conn, schema.scope(conn, own):
         context = MigrationContext.configure(
-            conn, opts={"include_object": include_object(ConsoleBase.metadata),
-                        "compare_type": True})
-        assert compare_metadata(context, ConsoleBase.metadata) == []
+            conn, opts={"include_object": include_object(own.metadata), "compare_type": True})
+        assert compare_metadata(context, own.metadata) == []
 
 
 def test_init_and_edits_leave_the_users_tables_as_they_were(template, app, editor, user_db):
@@ -560,7 +561,7 @@ def users_only(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
 def test_console_init_creates_only_the_consoles_tables(users_only, tmp_path):
     before = definitions(users_only)
     engine = sa.create_engine(users_only, poolclass=sa.pool.NullPool)
-    tables_before = set(sa.inspect(engine).get_table_names())
+    tables_before = all_tables(engine)
     app = make_app(users_only, tmp_path, CONSOLE_ADMIN_PASSWORD="a-long-admin-password")
     with app.app_context():
         runner = app.test_cli_runner()
@@ -569,7 +570,7 @@ def test_console_init_creates_only_the_consoles_tables(users_only, tmp_path):
         status = runner.invoke(args=["schema-status"])
         assert status.exit_code == 0, status.output
         _db.engine.dispose()
-    created = set(sa.inspect(engine).get_table_names()) - tables_before
+    created = all_tables(engine) - tables_before
     engine.dispose()
     own = {table.name for table in ConsoleBase.metadata.tables.values()}
     assert created == own | {schema.CONSOLE_VERSION_TABLE}
@@ -625,3 +626,62 @@ def test_tables_of_a_second_schema_are_managed_with_their_links(two_schemas, tmp
         assert done is not None and done.status_code == 302
         _db.session.remove()
         _db.engine.dispose()
+
+
+# -- tables named like the console's own ---------------------------------------------------------
+
+
+CLASHING_SQL = """
+CREATE TABLE account (id SERIAL PRIMARY KEY, holder VARCHAR(80) NOT NULL UNIQUE);
+CREATE TABLE audit_entry (id SERIAL PRIMARY KEY, note TEXT NOT NULL,
+    account_id INTEGER REFERENCES account (id) ON DELETE CASCADE);
+CREATE TABLE person (id SERIAL PRIMARY KEY, name VARCHAR(80) NOT NULL);
+INSERT INTO account (holder) VALUES ('Øystein Ødegård'), ('Chloé Dubois');
+INSERT INTO audit_entry (note, account_id) VALUES ('opened', 1), ('closed', 1)
+"""
+
+
+@pytest.mark.postgres_only
+def test_tables_named_like_the_consoles_own_are_the_users_on_postgresql(tmp_path):
+    """The console's tables are in schema console: the user's account, audit_entry and
+    person are managed like any others, and init leaves their definitions alone."""
+    require_pg()
+    url = create_pg_database("console_reflect_clash")
+    try:
+        run_sql(url, CLASHING_SQL)
+        mine = ("account", "audit_entry", "person")
+        before = pg_dump(url, mine)
+        app = make_app(url, tmp_path, CONSOLE_ADMIN_PASSWORD="a-long-admin-password")
+        with app.app_context():
+            result = app.test_cli_runner().invoke(args=["init"])
+            assert result.exit_code == 0, result.output
+            status = app.test_cli_runner().invoke(args=["schema-status"])
+            assert status.exit_code == 0, status.output
+            names = {d.name for d in catalogue_of_app(app).models}
+            assert {"account_table", "audit_entry_table", "person"} <= names, names
+            editor = login_client(app, "editor@example.com", Role.editor)
+            accounts = text(editor.get("/admin/account_table/"))
+            assert "Øystein Ødegård" in accounts and "Chloé Dubois" in accounts
+            assert "opened" in text(editor.get("/admin/audit_entry_table/"))
+            holder = _db.session.execute(
+                sa.text("SELECT id FROM public.account WHERE holder = 'Chloé Dubois'"))
+            _page, done = delete_through_console(editor, "account_table", holder.scalar_one())
+            assert done is not None and done.status_code == 302
+            _db.session.remove()
+            _db.engine.dispose()
+        assert [row[0] for row in _rows(url, "SELECT holder FROM public.account")] == [
+            "Øystein Ødegård"]
+        # The console's own accounts are elsewhere: the editor who signed in.
+        assert ("editor@example.com",) in _rows(url, "SELECT email FROM console.account")
+        assert pg_dump(url, mine) == before
+    finally:
+        drop_pg_database(url)
+
+
+def _rows(url: str, query: str) -> list[tuple[Any, ...]]:
+    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+    try:
+        with engine.connect() as conn:
+            return [tuple(row) for row in conn.exec_driver_sql(query)]
+    finally:
+        engine.dispose()

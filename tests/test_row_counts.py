@@ -149,7 +149,7 @@ def counted(table: str = "todo") -> int:
 
 def delta_rows(table: str = "todo") -> int:
     return _db.session.scalar(
-        sa.text("SELECT count(*) FROM row_count_delta WHERE table_name = :t"), {"t": table}
+        sa.text("SELECT count(*) FROM console.row_count_delta WHERE table_name = :t"), {"t": table}
     )
 
 
@@ -292,7 +292,7 @@ def test_the_triggers_compact_now_and_then(db, sample):
     assert delta_rows() < 1500
 
 
-TODO_SUM = "SELECT sum(delta) FROM row_count_delta WHERE table_name = 'todo'"
+TODO_SUM = "SELECT sum(delta) FROM console.row_count_delta WHERE table_name = 'todo'"
 
 
 @pytest.mark.postgres_only
@@ -314,9 +314,9 @@ def test_two_transactions_see_only_committed_counts_and_never_wait(db, sample):
             assert other.scalar(sa.text(TODO_SUM)) == 3
             assert writer.scalar(sa.text(TODO_SUM)) == 6  # its own three and the committed one
             # The writer folds every delta it sees (locking them until it commits)...
-            assert writer.scalar(sa.text("SELECT row_count_compact('todo')")) >= 2
+            assert writer.scalar(sa.text("SELECT console.row_count_compact('todo')")) >= 2
             # ...and a compaction meanwhile skips those rows instead of waiting.
-            assert other.scalar(sa.text("SELECT row_count_compact('todo')")) == 0
+            assert other.scalar(sa.text("SELECT console.row_count_compact('todo')")) == 0
             other.commit()
             assert other.scalar(sa.text(TODO_SUM)) == 3
             writer.commit()
@@ -419,7 +419,7 @@ def test_counts_for_any_table_of_any_application(uncounted_database):
         assert counts.remove_row_counts(conn, "Shop Order") == ["Shop Order"]
         assert counts.table_counts(conn, "Shop Order").state == counts.NOT_KEPT
         assert conn.scalar(
-            sa.text("SELECT count(*) FROM row_count_delta WHERE table_name = 'Shop Order'")
+            sa.text("SELECT count(*) FROM console.row_count_delta WHERE table_name = 'Shop Order'")
         ) == 0
 
 

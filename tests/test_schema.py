@@ -20,13 +20,14 @@ import sqlalchemy as sa
 from console import create_app, schema
 from console.cli import main
 from console.extensions import db as _db
-from console.models import Base
+from console.models import create_own_tables
 from tests.fixtures.shop_models import ShopBase
 from tests.schema_helpers import (
     DEMO_HEAD,
     GATE_KEY,
     HEAD,
     REVISIONS,
+    all_tables,
     broken,
     console_app,
     copy_scripts,
@@ -35,6 +36,7 @@ from tests.schema_helpers import (
     gated,
     marker,
     noop,
+    own,
     revision_source,
     version,
 )
@@ -64,7 +66,8 @@ def audit_summaries(url: str) -> list[dict]:
     engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
     with engine.connect() as conn:
         rows = conn.execute(
-            sa.text("SELECT changes FROM audit_entry WHERE action = 'migration' ORDER BY id")
+            sa.text(f"SELECT changes FROM {own(url)}audit_entry WHERE action = 'migration' "
+                    "ORDER BY id")
         ).scalars().all()
     engine.dispose()
     return [(row if isinstance(row, dict) else json.loads(row))["summary"] for row in rows]
@@ -117,8 +120,8 @@ def test_masked_url_hides_the_password():
 
 
 DRIFT = (
-    "ALTER TABLE account ADD COLUMN nickname VARCHAR(20)",
-    "DROP INDEX ix_audit_entry_model",
+    "ALTER TABLE {console}account ADD COLUMN nickname VARCHAR(20)",
+    "DROP INDEX {console}ix_audit_entry_model",
 )
 DRIFT_TEXTS = [
     "Column account.nickname is in the database but not in the models.",
@@ -162,8 +165,7 @@ def test_drift_is_only_about_the_histories_own_tables(empty_url):
 
 def test_tables_without_alembic_version_are_explained_and_not_upgraded(empty_url):
     engine = sa.create_engine(empty_url, poolclass=sa.pool.NullPool)
-    with engine.begin() as conn:
-        Base.metadata.create_all(conn)
+    create_own_tables(engine)
     engine.dispose()
 
     status = schema.status(empty_url, SCRIPTS)
@@ -179,7 +181,8 @@ def test_tables_without_alembic_version_are_explained_and_not_upgraded(empty_url
 
 def test_unknown_revision_in_the_database_is_explained(empty_url):
     assert schema.upgrade(empty_url, SCRIPTS).ok
-    execute(empty_url, "UPDATE console_alembic_version SET version_num = 'from_the_future'")
+    execute(empty_url,
+            "UPDATE {console}console_alembic_version SET version_num = 'from_the_future'")
     status = schema.status(empty_url, SCRIPTS)
     assert status.state == schema.UNKNOWN_REVISION
     assert "from_the_future" in status.explanation and "newer" in status.explanation
@@ -225,7 +228,7 @@ def test_downgrade_one_step_and_back(empty_url, tmp_path):
 
     assert result.ok and result.describe() == f"Downgrade done: 0002_marker -> {HEAD}."
     assert version(empty_url) == [HEAD]
-    assert "marker" not in inspect(empty_url, lambda i: i.get_table_names())
+    assert "marker" not in all_tables(empty_url)
     assert [s["result"] for s in audit_summaries(empty_url)] == ["ok", "ok"]
 
 
@@ -345,7 +348,8 @@ def test_a_failing_revision_leaves_the_last_good_one(own_pg_url, tmp_path):
     assert result.after == ("0002_marker",)
     assert "database is at 0002_marker" in result.describe()
     assert version(own_pg_url) == ["0002_marker"]
-    columns = inspect(own_pg_url, lambda i: {c["name"] for c in i.get_columns("account")})
+    columns = inspect(own_pg_url,
+                      lambda i: {c["name"] for c in i.get_columns("account", "console")})
     assert "half_done" not in columns
     [summary] = audit_summaries(own_pg_url)
     assert summary["result"] == "failed" and "no_such_table" in summary["error"]
@@ -394,7 +398,7 @@ def test_two_upgrades_at_once_run_once(own_pg_url, tmp_path):
     assert first.refused and "a migration is already running" in first.error
     assert second.ok, second.error
     assert version(own_pg_url) == ["0003_gated"]
-    assert execute(own_pg_url, "SELECT count(*) FROM marker") == [(1,)]
+    assert execute(own_pg_url, "SELECT count(*) FROM {console}marker") == [(1,)]
     assert sorted(s["result"] for s in audit_summaries(own_pg_url)[1:]) == ["ok", "refused"]
 
 
@@ -449,9 +453,15 @@ def test_console_init_migrates_once_and_then_finds_nothing_to_do(empty_url, tmp_
     assert version(empty_url, "alembic_version") == [DEMO_HEAD]
 
 
-@pytest.mark.parametrize("table", ["person", "account"])
+@pytest.mark.parametrize(
+    "table", ["person", pytest.param("account", marks=pytest.mark.sqlite_only)]
+)
 def test_console_init_refuses_a_database_it_cannot_place(empty_url, tmp_path, table):
-    """A table of a history without its version: the console's own, or the demo's."""
+    """A table of a history without its version: the console's own, or the demo's.
+
+    On PostgreSQL the console's own tables are in its schema, so an ``account`` of the
+    application's is no obstacle (``test_an_applications_own_account_table_...``).
+    """
     execute(empty_url, f"CREATE TABLE {table} (id INTEGER PRIMARY KEY)")
     with console_app(empty_url, SCRIPTS, tmp_path) as app:
         result = app.test_cli_runner().invoke(main, ["init"])
@@ -461,6 +471,34 @@ def test_console_init_refuses_a_database_it_cannot_place(empty_url, tmp_path, ta
 
 
 # --- `console init` with an application of someone else's -------------------------------
+
+
+@pytest.mark.postgres_only
+def test_an_applications_own_account_table_is_left_alone_on_postgresql(empty_url, tmp_path):
+    """The console's tables are in schema ``console``: the application's ``account`` stays."""
+    execute(
+        empty_url,
+        "CREATE TABLE account (id INTEGER PRIMARY KEY, holder TEXT NOT NULL)",
+        "INSERT INTO account VALUES (1, 'Zoë Ångström')",
+    )
+    app = shop_app(empty_url, tmp_path)
+    engine = sa.create_engine(empty_url, poolclass=sa.pool.NullPool)
+    ShopBase.metadata.create_all(engine)
+    engine.dispose()
+    result = invoke(app, "init")
+    assert result.exit_code == 0, result.output
+    assert execute(empty_url, "SELECT * FROM public.account") == [(1, "Zoë Ångström")]
+    assert execute(empty_url, "SELECT email FROM console.account") == [("admin@example.com",)]
+    columns = execute(
+        empty_url,
+        "SELECT table_schema, column_name FROM information_schema.columns "
+        "WHERE table_name = 'account' ORDER BY 1, ordinal_position",
+    )
+    assert [c for s, c in columns if s == "public"] == ["id", "holder"]
+    assert ("console", "email") in columns
+    status = invoke(app, "schema-status")
+    assert status.exit_code == 0, status.output
+    assert "Not managed by the console: account" in status.output
 
 
 def shop_app(url: str, tmp_path: Path):
@@ -497,7 +535,7 @@ def test_console_init_creates_none_of_an_applications_tables_and_names_the_missi
     assert "The tables of these managed models are missing: customer (Customer), shop_order " \
         "(ShopOrder)" in text
     assert "your application's migrations" in text and "metadata.create_all" in text
-    tables = inspect(empty_url, lambda i: set(i.get_table_names()))
+    tables = all_tables(empty_url)
     # Its own tables only: nothing of the shop's, nothing of the demo's.
     assert tables == {"account", "audit_entry", "row_count_delta", "login_throttle",
                       "recovery_code", "console_alembic_version"}
@@ -514,7 +552,8 @@ def test_console_init_creates_none_of_an_applications_tables_and_names_the_missi
     engine.dispose()
     result = invoke(app, "init")
     assert result.exit_code == 0, result.output
-    assert execute(empty_url, "SELECT email, role FROM account") == [("admin@example.com", "admin")]
+    admins = execute(empty_url, "SELECT email, role FROM {console}account")
+    assert admins == [("admin@example.com", "admin")]
     postgres = empty_url.startswith("postgresql")
     assert ("console row-counts install customer shop_order" in result.output) == postgres
     status = invoke(app, "schema-status")

@@ -178,6 +178,9 @@ def parse_refs(values: list[str]) -> dict[str, str]:
     rows: dict[str, str] = {}
     for value in values:
         ident, sep, token = value.partition(":")
+        if ident.isdigit() and not token:
+            # A row without the token its page showed: never written as it is now.
+            raise rules.RuleError(versions.MISSING)
         if not sep or not ident or not token:
             raise rules.RuleError(f"Malformed row reference {value[:40]!r}.")
         rows[ident] = token
@@ -239,6 +242,10 @@ def _apply_matching(view: ConsoleModelView, info: ColumnInfo, query: str, value:
         session.rollback()
         flash(str(exc), "error")
         return redirect(back_to(view))
+    if not posted:
+        session.rollback()
+        return _render(view, info, matching.first_rows(view, found), value=value,
+                       error=matching.UNCONFIRMED, stale=set(), status=400, found=found)
     if found.fingerprint != posted:
         session.rollback()
         error = (

@@ -84,6 +84,9 @@ def delete_view(view: ConsoleModelView) -> Any:
         refusal = view.delete_refusal(current_session(), requested)
         current_session().rollback()
         return render_confirm(view, plan, return_url, refusal=refusal)
+    if not request.form.get("fingerprint"):
+        current_session().rollback()
+        return render_confirm(view, plan, return_url, notice=matching.UNCONFIRMED, status=400)
 
     try:
         outcome = execute_delete(
@@ -149,6 +152,9 @@ def _delete_matching(view: ConsoleModelView, query: str, return_url: str) -> Any
         refusal = view.delete_refusal(session, found.ids)
         session.rollback()
         return render_confirm(view, plan, return_url, refusal=refusal, found=found)
+    if not request.form.get(matching.FINGERPRINT_FIELD) or not request.form.get("fingerprint"):
+        session.rollback()
+        return _matching_again(view, query, return_url, matching.UNCONFIRMED, status=400)
     if found.fingerprint != request.form.get(matching.FINGERPRINT_FIELD, ""):
         session.rollback()
         return _matching_again(view, query, return_url, NOTICES["changed"])

@@ -31,6 +31,12 @@ if TYPE_CHECKING:
 
 FIELD = "matching"
 FINGERPRINT_FIELD = "selection"
+# A confirm without the fingerprint of what its page showed (a delete plan, a selection):
+# refused as incomplete, never taken as "whatever matches now".
+UNCONFIRMED = (
+    "This request does not say which rows it was confirmed on: reload the page and confirm "
+    "again."
+)
 # Rows read per query while fingerprinting (keyset batches by primary key).
 BATCH = 5_000
 # Rows a confirmation page shows of the selection.

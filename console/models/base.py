@@ -9,12 +9,14 @@ from __future__ import annotations
 from sqlalchemy.orm import DeclarativeBase
 
 from console.declare import TimestampMixin, naming_metadata, utcnow
+from console.own_schema import OWN
 
 
 class Base(DeclarativeBase):
     """Base class of the console's own tables; plain SQLAlchemy, so engines need no Flask."""
 
-    metadata = naming_metadata()
+    # The console's schema (console.own_schema): translated by every engine of the app.
+    metadata = naming_metadata(schema=OWN)
 
 
 __all__ = ["Base", "TimestampMixin", "utcnow"]
