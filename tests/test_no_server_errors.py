@@ -104,6 +104,19 @@ def test_lookups(app, fuzzer):
     assert failures == []
 
 
+def test_grid_pages(app, fuzzer):
+    failures = []
+    for view in model_views(app):
+        filters = [
+            f"flt0_{view.get_filter_arg(index, flt)}"
+            for index, flt in enumerate(adapter.filters_of(view))
+        ]
+        for page in ("grid/", "grid/rows"):
+            failures += fuzz(fuzzer, f"/admin/{view.endpoint}/{page}",
+                             [*LIST_ARGS, "limit", *filters])
+    assert failures == []
+
+
 def test_exports(app, fuzzer):
     failures = []
     for view in model_views(app):
@@ -135,7 +148,7 @@ def test_every_get_page_of_the_url_map_is_covered(app):
         "/admin/<endpoint>/", "/details/", "/edit/", "/history/", "/delete/", "/ajax/lookup/",
         "/export/", "/import/", "/new/", "/audit/", "/migrations/", "/login", "/logout",
         "/relationships/", "/static/", "/console-static/", "/account", "/cells/", "/toggle/",
-        "/bulk/", "/action/", "/two-factor", "/accounts/",
+        "/bulk/", "/action/", "/two-factor", "/accounts/", "/grid/",
     )
     views = {v.endpoint for v in model_views(app)}
     missing = []

@@ -25,6 +25,7 @@ from console.admin import (
     cells,
     deletes,
     edit_page,
+    grid,
     history_pages,
     list_page,
     lookups,
@@ -42,7 +43,7 @@ from console.admin.forms import (
     lookup,
 )
 from console.admin.static_urls import static_url
-from console.auth.roles import current_role_includes, deny
+from console.auth.roles import current_role_includes, deny, requires
 from console.catalogue import ColumnInfo, ModelDescription
 from console.extensions import db
 from console.kinds import BooleanKind, ChoiceKind, DateKind, DateTimeKind, TextKind
@@ -349,6 +350,24 @@ class ConsoleModelView(adapter.ModelViewBase):
     def cells_view(self) -> Any:
         """Save a batch of in-place cell edits (JSON), all or none."""
         return cells.cells_view(self)
+
+    @expose("/grid/")
+    @requires(Role.viewer)
+    def grid_view(self) -> Any:
+        """The grid: every row in reach of the keyboard, edited and pasted in place."""
+        return grid.grid_view(self)
+
+    @expose("/grid/rows")
+    @requires(Role.viewer)
+    def grid_rows(self) -> Any:
+        """One keyset page of the grid's rows (JSON)."""
+        return grid.rows_view(self)
+
+    @expose("/grid/save", methods=("POST",))
+    @requires(Role.editor)
+    def grid_save(self) -> Any:
+        """Save a batch of the grid's edits and new rows (JSON), all or none."""
+        return grid.save_view(self)
 
     @expose("/ajax/lookup/")
     def ajax_lookup(self) -> Any:

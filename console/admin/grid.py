@@ -1,0 +1,200 @@
+"""The grid of a model (``/admin/<endpoint>/grid/``) and the JSON it talks to.
+
+Thin over the engines: the page of rows comes from ``console.grid_rows`` (the paging
+engine's keyset pages and honest counts) with the list's own search, filters and
+sort (``list_page``: the same URL arguments, the same index-served sorts); a batch
+of edits goes to ``console.grid_batch`` (the forms' rules, version checks, one
+transaction). The page itself is the list's columns handed to the grid's script
+(console/static/grid/grid.js), which needs JavaScript; the list stays the page that
+works without it.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlencode
+
+from flask import jsonify, request, url_for
+from flask_wtf.csrf import generate_csrf
+
+from console import grid_rows
+from console.admin import adapter, conflicts, list_page
+from console.extensions import session as current_session
+from console.grid_batch import GridChange, GridCreate, GridOutcome, apply_batch
+from console.paging import Cursor
+
+if TYPE_CHECKING:
+    from console.admin.model_view import ConsoleModelView
+
+# Arguments of the rows request that are the grid's own, not the list's.
+OWN_ARGS = ("after", "limit")
+
+
+def can_edit(view: ConsoleModelView) -> bool:
+    """True when this user may edit this model in the grid.
+
+    A view with a save hook of its own (``on_model_change``: Accounts hash passwords
+    and keep the last admin) has rules only its forms apply: its grid is read-only.
+    """
+    from console.admin.model_view import ConsoleModelView
+
+    own_rules = type(view).on_model_change is not ConsoleModelView.on_model_change
+    return bool(view.can_edit) and not own_rules
+
+
+def _list_query_string() -> str:
+    """The list's arguments of this request (search, filters, sort), without the grid's own."""
+    pairs = [(k, v) for k, v in request.args.items(multi=True) if k not in OWN_ARGS]
+    return urlencode(pairs)
+
+
+def grid_view(view: ConsoleModelView) -> Any:
+    """The grid page: its columns, where its rows come from and where its edits go."""
+    description = view.description
+    args = adapter.list_arguments(view)
+    editable = can_edit(view)
+    columns = grid_rows.grid_columns(
+        description, list_page.list_columns(description), can_edit=editable
+    )
+    headings = list_page.headings_of(view, args)
+    sort = view.sort_column(headings, args.sort)
+    query = _list_query_string()
+    config = {
+        "model": description.title,
+        "singular": description.singular,
+        "plural": description.plural,
+        "columns": [c.as_json() for c in columns],
+        "rowsUrl": url_for(f"{view.endpoint}.grid_rows"),
+        "saveUrl": url_for(f"{view.endpoint}.grid_save"),
+        "lookupUrl": url_for(f"{view.endpoint}.ajax_lookup"),
+        "detailsUrl": url_for(f"{view.endpoint}.details_view"),
+        "query": query,
+        "sort": sort.key if sort is not None else None,
+        "descending": bool(args.sort_desc) and sort is not None,
+        "search": args.search or "",
+        "canEdit": editable,
+        "readOnly": "" if editable else (
+            f"{description.title} are edited in their forms, not here." if view.can_edit
+            else "You can look, not edit: your role cannot change records."),
+        "csrf": generate_csrf() if editable else "",
+        "pageSize": grid_rows.PAGE_SIZE,
+    }
+    list_url = url_for(f"{view.endpoint}.index_view") + (f"?{query}" if query else "")
+    return view.render("admin/grid.html", grid_config=config, list_url=list_url,
+                       description=description, filtered=bool(args.filters))
+
+
+def rows_view(view: ConsoleModelView) -> Any:
+    """One keyset page of rows as JSON: ``{rows, next, count}`` (count on the first page)."""
+    description = view.description
+    args = adapter.list_arguments(view)
+    headings = list_page.headings_of(view, args)
+    sort = view.sort_column(headings, args.sort)
+    descending = bool(args.sort_desc) and sort is not None
+    raw_limit = request.args.get("limit") or str(grid_rows.PAGE_SIZE)
+    if not raw_limit.isascii() or not raw_limit.isdigit() or len(raw_limit) > 4:
+        return jsonify(error="limit must be a whole number from 1 to "
+                             f"{grid_rows.MAX_PAGE_SIZE}."), 400
+    after = request.args.get("after") or None
+    column = sort.column if sort is not None else description.pk.column
+    if after is not None and Cursor.decode(after, column) is None:
+        return jsonify(error="That position in the list is not valid: reload the grid."), 400
+    stmt, filtered = list_page.filtered_select(view, args)
+    page = grid_rows.read_page(
+        current_session(), description, stmt, list_page.list_columns(description),
+        sort=sort, descending=descending, after=after, limit=int(raw_limit),
+        filtered=filtered, search=bool(list_page.clean_search(args.search)),
+    )
+    return jsonify(page.as_json())
+
+
+def _bad_request(message: str) -> Any:
+    return jsonify(ok=False, problems=[{"row": "", "column": None, "message": message,
+                                        "conflict": False, "deleted": False}]), 400
+
+
+def _text_or_none(value: Any) -> bool:
+    return value is None or isinstance(value, str)
+
+
+def _parse_body(data: Any) -> tuple[list[GridChange], list[GridCreate]] | str:
+    """The batch a JSON body holds, or what is wrong with its shape."""
+    if not isinstance(data, dict):
+        return 'Expected {"changes": [...], "creates": [...]}.'
+    raw_changes = data.get("changes") or []
+    raw_creates = data.get("creates") or []
+    if not isinstance(raw_changes, list) or not isinstance(raw_creates, list):
+        return '"changes" and "creates" must be lists.'
+    changes = []
+    for item in raw_changes:
+        if (not isinstance(item, dict) or not isinstance(item.get("column"), str)
+                or not _text_or_none(item.get("value")) or not _text_or_none(item.get("token"))
+                or not isinstance(item.get("row"), str | int) or isinstance(item.get("row"), bool)):
+            return "Each change needs a row, its token, a column and a text value."
+        changes.append(GridChange(str(item["row"]), item.get("token"), item["column"],
+                                  item.get("value"), by_key=item.get("byKey") is True))
+    creates = []
+    for item in raw_creates:
+        values = item.get("values") if isinstance(item, dict) else None
+        by_key = item.get("byKey", []) if isinstance(item, dict) else None
+        if (not isinstance(item, dict) or not isinstance(item.get("ref"), str)
+                or not isinstance(values, dict)
+                or not all(isinstance(k, str) and _text_or_none(v) for k, v in values.items())
+                or not isinstance(by_key, list) or not all(isinstance(k, str) for k in by_key)):
+            return "Each new row needs a ref and its cells' text values."
+        creates.append(GridCreate(item["ref"], dict(values), frozenset(by_key)))
+    return changes, creates
+
+
+def save_view(view: ConsoleModelView) -> Any:
+    """Save a batch (JSON): 200 with the saved rows, 400 with each bad cell, 409 on conflicts."""
+    if not can_edit(view):
+        return _bad_request(f"{view.description.title} are edited in their forms, not in "
+                            "the grid.")
+    parsed = _parse_body(request.get_json(silent=True))
+    if isinstance(parsed, str):
+        return _bad_request(parsed)
+    changes, creates = parsed
+    description = view.description
+    session = current_session()
+    outcome = apply_batch(session, description, changes, creates)
+    columns = list_page.list_columns(description)
+    if outcome.saved:
+        saved = grid_rows.rows_by_id(session, description, columns, outcome.changed)
+        made = grid_rows.rows_by_id(session, description, columns,
+                                    list(outcome.created.values()))
+        by_id = {row["id"]: row for row in made}
+        created = {ref: by_id.get(str(ident)) for ref, ident in outcome.created.items()}
+        return jsonify(ok=True, rows=saved, created=created), 200
+    body = {"ok": False, "problems": [p.as_json() for p in outcome.problems],
+            "conflicts": _conflicts(view, outcome)}
+    session.rollback()
+    status = 409 if any(p.conflict for p in outcome.problems) else 400
+    return jsonify(body), status
+
+
+def _conflicts(view: ConsoleModelView, outcome: GridOutcome) -> dict[str, Any]:
+    """Each row that moved on: who changed it and when, and its values now (theirs)."""
+    description = view.description
+    session = current_session()
+    found: dict[str, Any] = {}
+    columns = list_page.list_columns(description)
+    for problem in outcome.problems:
+        if not problem.conflict or not problem.row or problem.row in found:
+            continue
+        if problem.deleted:
+            found[problem.row] = {"message": "Not saved: this record was deleted since you "
+                                             "loaded it.", "theirs": None}
+            continue
+        obj = view.get_one(problem.row)
+        if obj is None:
+            continue
+        ident = getattr(obj, description.pk.key)
+        who = conflicts.moved_on_message(session, description, ident)
+        theirs = grid_rows.rows_by_id(session, description, columns, [ident])
+        found[problem.row] = {"message": f"Not saved: {who} since you loaded it.",
+                              "theirs": theirs[0] if theirs else None}
+    return found
+
+
+__all__ = ["grid_view", "rows_view", "save_view"]
