@@ -1,0 +1,129 @@
+"""Issue 16's bugs on the classic (server-rendered) pages, in a real browser."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from console.demo.models import Todo
+from console.extensions import db as _db
+from console.models import Role
+from tests.browser.conftest import ARTIFACTS, TIMEOUT_MS
+from tests.conftest import PASSWORD, make_account
+
+
+def fresh_todo(ident: int) -> Todo:
+    """The to-do as the database has it now."""
+    _db.session.expire_all()
+    todo = _db.session.get(Todo, ident)
+    assert todo is not None
+    return todo
+
+
+def edit_cell(page: Any, row: int, column: str, value: str) -> None:
+    """Double-click a list cell, type ``value`` and press Enter; wait for the save."""
+    cell = page.locator(f"tr[data-id='{row}'] td[data-column='{column}']")
+    cell.dblclick()
+    editor = cell.locator(".console-cell-input")
+    editor.fill(value)
+    with page.expect_response(lambda r: "/cells/" in r.url):
+        editor.press("Enter")
+    cell.locator("input").wait_for(state="detached")
+
+
+def test_consecutive_edits_of_one_row_never_conflict_with_oneself(editor_page, sample):
+    page = editor_page
+    milk = sample["milk"]
+    page.goto("/admin/todo/")
+    edit_cell(page, milk, "description", "Buy oat milk")
+    # The same cell again, then the toggle of the same row, all without a reload.
+    edit_cell(page, milk, "description", "Buy soy milk")
+    toggle = page.locator(f"tr[data-id='{milk}'] form.console-toggle button")
+    with page.expect_response(lambda r: "/toggle/" in r.url):
+        toggle.click()
+    page.wait_for_selector(f"tr[data-id='{milk}'] button[aria-pressed='true']")
+    edit_cell(page, milk, "description", "Buy rice milk")
+    assert page.locator(".console-cell-problem").count() == 0
+    assert page.inner_text(f"tr[data-id='{milk}'] .console-toggle-error") == ""
+    todo = fresh_todo(milk)
+    assert (todo.description, todo.completed) == ("Buy rice milk", True)
+    assert not page.js_errors
+
+
+def test_shortcuts_work_after_a_mouse_click_on_a_row_checkbox(editor_page, sample):
+    page = editor_page
+    page.goto("/admin/todo/")
+    rows = page.locator("table.model-list tbody tr")
+    assert rows.count() == 2
+    first = rows.nth(0).locator("input.action-checkbox")
+    first.click()
+    assert first.is_checked()
+    page.keyboard.press("j")
+    assert rows.nth(1).get_attribute("aria-current") == "true"
+    page.keyboard.press("x")
+    assert rows.nth(1).locator("input.action-checkbox").is_checked()
+    page.keyboard.press("k")
+    assert rows.nth(0).get_attribute("aria-current") == "true"
+    page.keyboard.press("?")
+    assert page.locator("#console-shortcuts").is_visible()
+    page.keyboard.press("Escape")
+    # Space on a focused checkbox still toggles it: that is the checkbox's own key.
+    first.focus()
+    page.keyboard.press(" ")
+    assert not first.is_checked()
+    assert not page.js_errors
+
+
+def test_a_conflict_in_a_cell_does_not_widen_the_column(editor_page, sample, second_editor_edits):
+    page = editor_page
+    milk = sample["milk"]
+    page.goto("/admin/todo/")
+    table = page.locator("table.model-list")
+    width_before = table.bounding_box()["width"]
+    column = page.locator(f"tr[data-id='{milk}'] td[data-column='description']")
+    column_before = column.bounding_box()["width"]
+    second_editor_edits(milk, "Buy silk")
+    edit_cell(page, milk, "description", "My milk")
+    problem = page.locator(f"tr[data-id='{milk}'] .console-cell-problem")
+    problem.wait_for()
+    assert "second@example.com changed this record" in problem.inner_text()
+    assert "yours was “My milk”" in problem.inner_text()
+    # The cell shows what is saved now, and the next edit starts from it.
+    assert column.inner_text().startswith("Buy silk")
+    assert abs(table.bounding_box()["width"] - width_before) < 2
+    assert abs(column.bounding_box()["width"] - column_before) < 2
+    # A second edit of the cell (the popup editor) does not cover the message.
+    column.dblclick()
+    editor = column.locator(".console-cell-input")
+    assert editor.input_value() == "Buy silk"
+    box, note = editor.bounding_box(), problem.bounding_box()
+    assert problem.is_visible()
+    assert box["y"] + box["height"] <= note["y"] + 1 or note["y"] + note["height"] <= box["y"] + 1
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(Path(ARTIFACTS) / "classic-cell-conflict-1366.png"))
+    assert not page.js_errors
+
+
+@pytest.fixture
+def second_editor_edits(browser: Any, live_server: Any) -> Iterator[Any]:
+    """A function that edits a to-do's description in another browser, as another editor."""
+    make_account(Role.editor, "second@example.com")
+    context = browser.new_context(base_url=live_server.url)
+    context.set_default_timeout(TIMEOUT_MS)
+    tab = context.new_page()
+    tab.goto("/login")
+    tab.fill("input[name=email]", "second@example.com")
+    tab.fill("input[name=password]", PASSWORD)
+    tab.click("button[type=submit], input[type=submit]")
+    tab.wait_for_selector("#current-account")
+
+    def edit(row: int, value: str) -> None:
+        tab.goto("/admin/todo/")
+        edit_cell(tab, row, "description", value)
+        assert fresh_todo(row).description == value
+
+    yield edit
+    context.close()
