@@ -136,6 +136,7 @@ class ConsoleModelView(adapter.ModelViewBase):
     form_base_class = ConsoleForm
     filter_converter = ConsoleFilterConverter()
     inline_model_form_converter = TokenInlineModelConverter
+    model_form_converter = adapter.ReferenceModelConverter
     named_filter_urls = True
     can_view_details = True
     can_set_page_size = True

@@ -3,6 +3,39 @@
 // and "#" links that only open menus. Loaded on every admin page.
 (function () {
   "use strict";
+  // Styles that only make sense without JavaScript (menus opened by CSS) key on this.
+  document.documentElement.classList.add("console-js");
+
+  // A reference to a big table is a text input for its key without JavaScript; with it,
+  // the search-as-you-type lookup kept in the <template> beside it takes its place.
+  function upgradeReferences(root) {
+    var spans = (root || document).querySelectorAll(".console-reference-typed");
+    Array.prototype.forEach.call(spans, function (span) {
+      var typed = span.querySelector(".console-reference-key");
+      var template = span.querySelector("template.console-reference-lookup");
+      var lookup = template && template.content.querySelector("input");
+      if (!typed || !lookup) { return; }
+      lookup = lookup.cloneNode(true);
+      // An inline row added by "Add" has renamed the typed input: the lookup follows it.
+      lookup.name = typed.name;
+      lookup.id = typed.id;
+      span.parentNode.replaceChild(lookup, span);
+    });
+  }
+  upgradeReferences(document);
+
+  // Flask-Admin styles a new inline row (select2 and all) in applyGlobalStyles:
+  // the references of the row are upgraded first.
+  function wrapInlineStyles(form) {
+    if (!form || form.consoleWrapped) { return; }
+    var apply = form.applyGlobalStyles;
+    form.applyGlobalStyles = function (parent) {
+      upgradeReferences(parent && parent.jquery ? parent[0] : parent);
+      return apply.call(this, parent);
+    };
+    form.consoleWrapped = true;
+  }
+
   document.addEventListener("click", function (event) {
     var target = event.target;
     if (!target.closest) { return; }
@@ -15,6 +48,7 @@
     var add = target.closest("[data-console-add-inline]");
     if (add) {
       event.preventDefault();
+      wrapInlineStyles(window.faForm);
       if (window.faForm) { window.faForm.addInlineField(add, add.getAttribute("data-console-add-inline")); }
       return;
     }

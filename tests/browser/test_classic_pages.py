@@ -7,11 +7,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 
+from console.admin import reference_fields
 from console.demo.models import Todo
 from console.extensions import db as _db
 from console.models import Role
-from tests.browser.conftest import ARTIFACTS, TIMEOUT_MS
+from tests.browser.conftest import ARTIFACTS, TIMEOUT_MS, log_in
+from tests.browser.test_console_browser import choose_select2
 from tests.conftest import PASSWORD, make_account
 
 
@@ -127,3 +130,54 @@ def second_editor_edits(browser: Any, live_server: Any) -> Iterator[Any]:
 
     yield edit
     context.close()
+
+
+def test_without_javascript_a_todo_is_created_with_its_list_and_assignee(no_js_page, sample):
+    page = no_js_page
+    log_in(page, Role.editor)
+    page.goto("/admin/todo/new/")
+    page.fill("#description", "Call Bob")
+    page.select_option("select[name=todo_list]", label="Groceries")
+    page.select_option("select[name=assignee]", label="Bob <bob@example.com>")
+    page.click("input[type=submit][value='Save']")
+    page.wait_for_selector(".alert-success")
+    todo = _db.session.scalar(sa.select(Todo).where(Todo.description == "Call Bob"))
+    assert todo is not None
+    assert (todo.list_id, todo.assignee_id) == (sample["groceries"], sample["bob"])
+
+
+def test_big_parent_tables_are_typed_without_javascript(no_js_page, sample, monkeypatch):
+    monkeypatch.setattr(reference_fields, "SELECT_LIMIT", 0)
+    page = no_js_page
+    log_in(page, Role.editor)
+    page.goto("/admin/todo/new/")
+    page.fill("#description", "Call Ann")
+    page.fill("input.console-reference-key[name=todo_list]", "Groceries")
+    page.fill("input.console-reference-key[name=assignee]", "nobody@example.com")
+    page.click("input[type=submit][value='Save']")
+    assert "No person has the email 'nobody@example.com'." in page.inner_text("body")
+    page.fill("input.console-reference-key[name=assignee]", "ann@example.com")
+    page.click("input[type=submit][value='Save']")
+    page.wait_for_selector(".alert-success")
+    todo = _db.session.scalar(sa.select(Todo).where(Todo.description == "Call Ann"))
+    assert todo is not None
+    assert (todo.list_id, todo.assignee_id) == (sample["groceries"], sample["ann"])
+
+
+def test_big_parent_tables_are_looked_up_with_javascript(editor_page, sample, monkeypatch):
+    monkeypatch.setattr(reference_fields, "SELECT_LIMIT", 0)
+    page = editor_page
+    page.goto("/admin/todolist/new/")
+    assert page.locator("input.console-reference-key").count() == 0  # swapped for the lookup
+    page.fill("#name", "Weekend")
+    choose_select2(page, "owner", "ann@example.com")
+    # An inline row added after the page loaded gets the lookup too.
+    page.click("#todos-button")
+    page.fill("#todos-0-description", "Mow the lawn")
+    choose_select2(page, "todos-0-assignee", "bob@example.com")
+    page.click("input[type=submit][value='Save']")
+    page.wait_for_selector(".alert-success")
+    todo = _db.session.scalar(sa.select(Todo).where(Todo.description == "Mow the lawn"))
+    assert todo is not None and todo.assignee_id == sample["bob"]
+    assert todo.todo_list.owner_id == sample["ann"]
+    assert not page.js_errors
