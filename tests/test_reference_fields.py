@@ -10,6 +10,7 @@ from werkzeug.datastructures import MultiDict
 
 from console.admin import reference_fields
 from console.demo.models import Todo
+from tests.bulk_helpers import action, refs
 from tests.conftest import CSRF_RE, count
 
 
@@ -81,3 +82,39 @@ def test_the_edit_form_shows_the_current_key(editor_client, sample, big_parents)
     typed = [tag for tag in re.findall(r"<input [^>]*>", form)
              if 'name="assignee"' in tag and "console-reference-key" in tag]
     assert len(typed) == 1 and 'value="bob@example.com"' in typed[0]
+
+
+def bulk_assign(client, page: str, values: list[str]):
+    """Confirm "Set assignee" on the rows the confirmation ``page`` carries."""
+    token = CSRF_RE.search(page).group(1)
+    data = MultiDict([("csrf_token", token), ("url", "/admin/todo/"),
+                      *[("row", ref) for ref in refs(page)], *[("value", v) for v in values]])
+    return client.post("/admin/todo/bulk/assignee_id/", data=data)
+
+
+def test_bulk_assign_offers_a_select_of_people(editor_client, sample):
+    page = action(editor_client, "set:assignee_id", [sample["milk"], sample["eggs"]])
+    text = page.get_data(as_text=True)
+    assert re.search(r'<select [^>]*name="value"', text)
+    assert "Ann &lt;ann@example.com&gt;</option>" in text
+    response = bulk_assign(editor_client, text, [str(sample["ann"])])
+    assert response.status_code == 302, response.get_data(as_text=True)
+    assert count(Todo, Todo.assignee_id == sample["ann"]) == 2
+    response = bulk_assign(editor_client, text.replace(':1"', ':2"'), [reference_fields.BLANK])
+    assert response.status_code == 302, response.get_data(as_text=True)
+    assert count(Todo, Todo.assignee_id.is_(None)) == 2
+
+
+def test_bulk_assign_by_a_typed_email_without_javascript(editor_client, sample, big_parents):
+    text = action(editor_client, "set:assignee_id", [sample["milk"], sample["eggs"]]).get_data(
+        as_text=True
+    )
+    assert "console-reference-key" in text and "Type the person&#39;s email exactly." in text
+    response = bulk_assign(editor_client, text, [reference_fields.KEY_MARKER, "nobody@x.org"])
+    body = html.unescape(response.get_data(as_text=True))
+    assert response.status_code == 400
+    assert "No person has the email 'nobody@x.org'." in body
+    assert len(refs(body)) == 2  # the selection is kept, to confirm again
+    response = bulk_assign(editor_client, body, [reference_fields.KEY_MARKER, "Ann@Example.com"])
+    assert response.status_code == 302, response.get_data(as_text=True)
+    assert count(Todo, Todo.assignee_id == sample["ann"]) == 2

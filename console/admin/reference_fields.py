@@ -70,7 +70,9 @@ def resolve(description: ModelDescription, text: str) -> Any:
         value = None
     if value is not None:
         column = key.column
-        rows = list(session.scalars(select(description.cls).where(column == value).limit(2)))
+        rows: list[Any] = list(
+            session.scalars(select(description.cls).where(column == value).limit(2))
+        )
         if len(rows) == 1:
             return rows[0]
         if len(rows) > 1:
