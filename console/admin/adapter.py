@@ -144,6 +144,12 @@ def filter_arguments(view: ModelView, filters: Sequence[Filter] | None) -> dict[
     return dict(view._get_filters(filters))
 
 
+def filter_named(view: ModelView, arg: str) -> tuple[int, Any] | None:
+    """(index, filter) of the filter whose URL name is ``arg`` (``completed_equals``), or None."""
+    found = (view._filter_args or {}).get(arg)
+    return (found[0], found[1]) if found else None
+
+
 def filters_of(view: ModelView) -> list[Any]:
     """The view's filter objects, in index order."""
     return list(view._filters or [])
@@ -180,6 +186,7 @@ __all__ = [
     "apply_filters",
     "filter_arguments",
     "filter_context",
+    "filter_named",
     "filter_search_arguments",
     "filters_of",
     "list_arguments",

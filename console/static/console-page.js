@@ -36,6 +36,33 @@
     form.consoleWrapped = true;
   }
 
+  // <details> menus: one open at a time; a click elsewhere, a choice or Escape closes them.
+  function closeMenus(except) {
+    Array.prototype.forEach.call(document.querySelectorAll("details.console-menu[open]"), function (menu) {
+      if (menu !== except) { menu.removeAttribute("open"); }
+    });
+  }
+  document.addEventListener("click", function (event) {
+    var menu = event.target.closest ? event.target.closest("details.console-menu") : null;
+    var inside = menu && !event.target.closest("summary");
+    var chosen = inside && event.target.closest("a, button");
+    closeMenus(chosen ? null : menu);
+  }, true);
+  document.addEventListener("keydown", function (event) {
+    if (event.key !== "Escape") { return; }
+    var open = document.querySelector("details.console-menu[open]");
+    if (!open) { return; }
+    closeMenus(null);
+    var summary = open.querySelector("summary");
+    if (summary) { summary.focus(); }
+  });
+
+  // Row checkboxes belong to the action form (for pages without JavaScript); with it,
+  // Flask-Admin's script copies the checked ones into the form itself.
+  Array.prototype.forEach.call(document.querySelectorAll("input.action-checkbox[form]"), function (box) {
+    box.removeAttribute("form");
+  });
+
   document.addEventListener("click", function (event) {
     var target = event.target;
     if (!target.closest) { return; }

@@ -181,3 +181,67 @@ def test_big_parent_tables_are_looked_up_with_javascript(editor_page, sample, mo
     assert todo is not None and todo.assignee_id == sample["bob"]
     assert todo.todo_list.owner_id == sample["ann"]
     assert not page.js_errors
+
+
+def test_without_javascript_every_menu_of_the_list_works(no_js_page, sample):
+    page = no_js_page
+    log_in(page, Role.admin)
+    page.goto("/admin/todo/")
+    # Export: the menu opens, its links download.
+    page.click("#menu-export > summary")
+    link = page.locator("#menu-export a", has_text="Export CSV").first
+    assert link.is_visible()
+    with page.expect_download() as download:
+        link.click()
+    assert download.value.suggested_filename.endswith(".csv")
+    # Page size.
+    page.click("#menu-page-size > summary")
+    page.click("#menu-page-size a:has-text('20 items')")
+    assert "page_size=20" in page.url
+    # Add filter: a form of its own; the active filter is listed with a remove link.
+    page.click("#menu-filters > summary")
+    page.select_option("#add-filter", label="Completed equals Yes")
+    page.click(".console-add-filter button[type=submit]")
+    assert "flt0_completed_equals=1" in page.url and "page_size=20" in page.url
+    assert page.locator("table.model-list tbody tr[data-id]").count() == 1
+    assert "Completed equals Yes" in page.inner_text("#active-filters")
+    page.click("#menu-filters > summary")
+    page.select_option("#add-filter", label="Assignee equals …")
+    page.fill("#add-filter-value", "bob@example.com")
+    page.click(".console-add-filter button[type=submit]")
+    assert page.locator("table.model-list tbody tr[data-id]").count() == 0  # eggs: no assignee
+    page.click("#active-filters a[aria-label='Remove the filter Completed equals Yes']")
+    assert page.locator("table.model-list tbody tr[data-id]").count() == 1
+    assert "Assignee equals bob@example.com" in page.inner_text("#active-filters")
+    # With selected: the checked rows go to the action's page.
+    page.goto("/admin/todo/")
+    page.check(f"input.action-checkbox[value='{sample['eggs']}']")
+    page.click("#menu-actions > summary")
+    page.select_option("#action-choice", label="Delete")
+    page.click("#menu-actions button[type=submit]")
+    page.wait_for_url("**/delete/**")
+    assert "Buy eggs" in page.inner_text("body")
+    # Administration, in the navigation bar.
+    page.click(".console-navbar details > summary")
+    page.click(".console-navbar a:has-text('Audit log')")
+    page.wait_for_url("**/audit**")
+
+
+def test_menus_close_on_a_click_elsewhere_and_on_escape(editor_page, sample):
+    page = editor_page
+    page.goto("/admin/todo/")
+    page.click("#menu-export > summary")
+    assert page.locator("#menu-export .dropdown-menu").is_visible()
+    page.click("#menu-page-size > summary")  # one menu open at a time
+    assert page.locator("#menu-export .dropdown-menu").is_hidden()
+    page.click("h4")
+    assert page.locator("#menu-page-size .dropdown-menu").is_hidden()
+    page.click("#menu-filters > summary")
+    page.keyboard.press("Escape")
+    assert page.locator("#menu-filters .dropdown-menu").is_hidden()
+    # With JavaScript the filter menu adds Flask-Admin's editable filter row.
+    page.click("#menu-filters > summary")
+    page.click("#menu-filters a.filter:has-text('Assignee')")
+    assert page.locator("#menu-filters .dropdown-menu").is_hidden()
+    assert page.locator("#filter_form table.filters tr").count() == 1
+    assert not page.js_errors
