@@ -24,7 +24,7 @@ from flask_admin.model.fields import AjaxSelectField
 from flask_admin.model.widgets import AjaxSelect2Widget
 from markupsafe import Markup
 from sqlalchemy import func, select
-from wtforms import ValidationError
+from wtforms.validators import StopValidation
 
 from console import rules
 from console.catalogue import ColumnInfo, ModelDescription, catalogue_of
@@ -34,6 +34,7 @@ from console.extensions import session as current_session
 SELECT_LIMIT = 200
 # Posted before the typed key: "what follows is a key, not an ID".
 KEY_MARKER = "__key"
+# What Flask-Admin's own selects post for "none"; ours post "" and take either.
 BLANK = "__None"
 
 
@@ -115,7 +116,6 @@ class ReferenceWidget:
                 attrs=attrs,
                 chosen=str(current[0]) if current else None,
                 blank=field.allow_blank or current is None,
-                blank_value=BLANK,
             ))
         key = typed_key(description)
         if field.typed is not None:
@@ -186,10 +186,11 @@ class ReferenceField(AjaxSelectField):
         super().process_formdata(valuelist)
 
     def pre_validate(self, form: Any) -> None:
+        # StopValidation: InputRequired would otherwise replace the message with its own.
         if self.key_error:
-            raise ValidationError(self.key_error)
+            raise StopValidation(self.key_error)
         if not self.allow_blank and self.data is None:
-            raise ValidationError(f"{self.label.text} is required.")
+            raise StopValidation(f"{self.label.text} is required.")
 
 
 __all__ = ["KEY_MARKER", "SELECT_LIMIT", "ReferenceField", "ReferenceWidget", "resolve"]

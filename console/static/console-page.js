@@ -63,6 +63,37 @@
     box.removeAttribute("form");
   });
 
+  // A create or edit form with unsaved changes: leaving the page asks first (the
+  // browser's own prompt; a confirm on the inline rows' pager links, which say why).
+  var changed = false;
+  function noteChange(event) {
+    var form = event.target && event.target.form;
+    if (form && form.classList.contains("admin-form")) { changed = true; }
+  }
+  document.addEventListener("input", noteChange);
+  document.addEventListener("change", noteChange);
+  if (window.jQuery) {
+    // select2 reports its choices as jQuery events only.
+    window.jQuery(document).on("change", "form.admin-form :input", function () { changed = true; });
+  }
+  document.addEventListener("submit", function (event) {
+    if (event.target.classList && event.target.classList.contains("admin-form")) { changed = false; }
+  });
+  window.addEventListener("beforeunload", function (event) {
+    if (!changed) { return; }
+    event.preventDefault();
+    event.returnValue = "";
+  });
+  document.addEventListener("click", function (event) {
+    var link = event.target.closest ? event.target.closest("a[data-console-leave]") : null;
+    if (!link || !changed) { return; }
+    if (window.confirm("This page has changes that are not saved: they will be lost. Leave anyway?")) {
+      changed = false;
+    } else {
+      event.preventDefault();
+    }
+  });
+
   document.addEventListener("click", function (event) {
     var target = event.target;
     if (!target.closest) { return; }

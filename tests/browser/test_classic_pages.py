@@ -14,7 +14,7 @@ from console.demo.models import Todo
 from console.extensions import db as _db
 from console.models import Role
 from tests.browser.conftest import ARTIFACTS, TIMEOUT_MS, log_in
-from tests.browser.test_console_browser import choose_select2
+from tests.browser.test_console_browser import choose_select2, seed_todos
 from tests.conftest import PASSWORD, make_account
 
 
@@ -244,4 +244,70 @@ def test_menus_close_on_a_click_elsewhere_and_on_escape(editor_page, sample):
     page.click("#menu-filters a.filter:has-text('Assignee')")
     assert page.locator("#menu-filters .dropdown-menu").is_hidden()
     assert page.locator("#filter_form table.filters tr").count() == 1
+    assert not page.js_errors
+
+
+def test_a_lists_form_shows_its_todos_as_compact_rows_and_warns_before_leaving(editor_page):
+    page = editor_page
+    ids = seed_todos(25)
+    list_id = fresh_todo(ids[0]).list_id
+    page.goto(f"/admin/todolist/edit/?id={list_id}")
+    rows = page.locator("#todos tbody.inline-field-list > tr")
+    assert rows.count() == 20  # one page of the inline rows
+    assert rows.nth(0).locator("th").inner_text() == "To-do 1"
+    assert page.locator("a#todos-button").inner_text() == "Add to-do"
+    height = page.evaluate("document.documentElement.scrollHeight")
+    assert height < 2500, height  # Flask-Admin's stacked cards: 11,500 px
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "classic-inline-rows-1366.png"), full_page=True)
+
+    # Nothing changed: paging on asks nothing.
+    page.click("a[rel=next]")
+    page.wait_for_url("**todos_after=**")
+    assert page.locator("#todos tbody.inline-field-list > tr").count() == 5
+    page.go_back()
+    page.fill("#todos-0-description", "chore zero, renamed")
+    asked: list[str] = []
+
+    def answer(dialog: Any) -> None:
+        asked.append(dialog.message)
+        dialog.dismiss()
+
+    page.once("dialog", answer)
+    page.click("a[rel=next]")
+    assert asked and "not saved" in asked[0]
+    assert "todos_after" not in page.url  # stayed, the edit still there
+    assert page.input_value("#todos-0-description") == "chore zero, renamed"
+    prevented = page.evaluate(
+        "() => { const e = new Event('beforeunload', {cancelable: true});"
+        " window.dispatchEvent(e); return e.defaultPrevented; }"
+    )
+    assert prevented  # closing the tab or typing another address asks too
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.click("a[rel=next]")
+    page.wait_for_url("**todos_after=**")
+    assert fresh_todo(ids[0]).description == "chore 0"
+    assert not page.js_errors
+
+
+def test_saving_the_compact_rows_writes_every_child(editor_page):
+    page = editor_page
+    ids = seed_todos(3)
+    list_id = fresh_todo(ids[0]).list_id
+    page.goto(f"/admin/todolist/edit/?id={list_id}")
+    page.fill("#todos-1-description", "chore one, renamed")
+    page.check("#todos-2-completed")
+    page.check("#del-todos-0")
+    page.click("#todos-button")
+    page.fill("#todos-3-description", "a new chore")
+    page.click("input[type=submit][value='Save']")
+    page.wait_for_selector(".alert-success")
+    _db.session.expire_all()
+    rows = _db.session.execute(
+        sa.select(Todo.description, Todo.completed).where(Todo.list_id == list_id)
+        .order_by(Todo.id)
+    ).all()
+    assert [tuple(r) for r in rows] == [
+        ("chore one, renamed", False), ("chore 2", True), ("a new chore", False)
+    ]
     assert not page.js_errors
