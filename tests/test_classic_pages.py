@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import re
 from urllib.parse import parse_qsl, urlsplit
 
 
@@ -11,6 +12,16 @@ def page_text(client, url: str) -> str:
     response = client.get(url)
     assert response.status_code == 200, response.status_code
     return html.unescape(response.get_data(as_text=True))
+
+
+def words_of(client, url: str) -> str:
+    """What a person reads on the page at ``url``: its text without tags, spaces collapsed."""
+    response = client.get(url)
+    assert response.status_code == 200, response.status_code
+    body = response.get_data(as_text=True).split("<body", 1)[-1]
+    body = re.sub(r"<script.*?</script>", " ", body, flags=re.S)
+    text = html.unescape(" ".join(re.sub(r"<[^>]+>", " ", body).split()))
+    return text.replace(" .", ".").replace(" ,", ",")
 
 
 def query_of(response) -> dict[str, str]:
@@ -52,3 +63,21 @@ def test_a_bad_filter_from_the_form_is_a_message(editor_client, sample):
     assert "Not a valid value for the filter 'Due date': 'soon'" in text
     response = editor_client.get("/admin/todo/?add_filter=nonsense", follow_redirects=True)
     assert "Choose a filter to add." in response.get_data(as_text=True)
+
+
+def test_a_blocked_delete_speaks_of_people_and_lists_not_columns(editor_client, sample):
+    text = words_of(editor_client, f"/admin/person/delete/?id={sample['ann']}")
+    assert "Cannot delete: 1 to-do list still has this person as its owner. Move it to " \
+           "another person or delete it first." in text
+    text = words_of(editor_client, f"/admin/person/delete/?id={sample['bob']}")
+    assert "leaves 1 to-do without assignee" in text
+    for word in ("owner_id", "assignee_id", "RESTRICT", "SET NULL", "TodoList"):
+        assert word not in text
+
+
+def test_a_bulk_delete_names_the_selected_row_that_blocks(editor_client, sample):
+    url = f"/admin/person/delete/?id={sample['ann']}&id={sample['bob']}"
+    text = words_of(editor_client, url)
+    assert "Cannot delete: 1 to-do list still has a selected person as its owner." in text
+    assert "Selected person this concerns: Ann <ann@example.com>. Unselect it to delete " \
+           "the others." in text
