@@ -6,6 +6,9 @@ import html
 import re
 from urllib.parse import parse_qsl, urlsplit
 
+from console.models import Role
+from tests.conftest import make_account
+
 
 def page_text(client, url: str) -> str:
     """The page at ``url``, its entities decoded."""
@@ -81,3 +84,19 @@ def test_a_bulk_delete_names_the_selected_row_that_blocks(editor_client, sample)
     assert "Cannot delete: 1 to-do list still has a selected person as its owner." in text
     assert "Selected person this concerns: Ann <ann@example.com>. Unselect it to delete " \
            "the others." in text
+
+
+def test_a_typed_page_past_the_end_shows_the_last_page_and_says_so(editor_client, sample):
+    text = words_of(editor_client, "/admin/todo/?page=999&page_size=20")
+    assert "There is no page 1,000: the list has 1 page; showing the last." in text
+    assert "Page 1,000" not in text
+    assert "Page 1 of 1" in text and "Buy milk" in text
+
+
+def test_only_the_account_edit_form_offers_to_keep_the_password(admin_client, app):
+    create = words_of(admin_client, "/admin/account/new/")
+    assert "At least 8 characters." in create
+    assert "keep the current password" not in create
+    account = make_account(Role.viewer)
+    edit = words_of(admin_client, f"/admin/account/edit/?id={account.id}")
+    assert "At least 8 characters. Leave blank to keep the current password." in edit
