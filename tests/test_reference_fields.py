@@ -1,4 +1,4 @@
-"""A form's reference fields work without JavaScript: a <select>, or a typed key."""
+"""Forms without JavaScript: reference fields (a select, or a typed key) and dates."""
 
 from __future__ import annotations
 
@@ -118,3 +118,19 @@ def test_bulk_assign_by_a_typed_email_without_javascript(editor_client, sample, 
     response = bulk_assign(editor_client, body, [reference_fields.KEY_MARKER, "Ann@Example.com"])
     assert response.status_code == 302, response.get_data(as_text=True)
     assert count(Todo, Todo.assignee_id == sample["ann"]) == 2
+
+
+def test_a_date_is_the_browsers_date_input_and_a_bad_one_gives_the_format(editor_client,
+                                                                         sample):
+    form = editor_client.get("/admin/todo/new/").get_data(as_text=True)
+    due = [tag for tag in re.findall(r"<input [^>]*>", form) if 'name="due_date"' in tag]
+    assert len(due) == 1 and 'type="date"' in due[0] and "datepicker" not in due[0]
+    response = post_new_todo(editor_client, [("todo_list", str(sample["groceries"])),
+                                             ("due_date", "31/12/2026")])
+    assert response.status_code == 400
+    assert "Not a valid date: type it as YYYY-MM-DD (2026-12-31)." in response.get_data(
+        as_text=True
+    )
+    response = post_new_todo(editor_client, [("todo_list", str(sample["groceries"])),
+                                             ("due_date", "2026-12-31")])
+    assert response.status_code == 302

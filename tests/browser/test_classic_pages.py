@@ -311,3 +311,17 @@ def test_saving_the_compact_rows_writes_every_child(editor_page):
         ("chore one, renamed", False), ("chore 2", True), ("a new chore", False)
     ]
     assert not page.js_errors
+
+
+def test_a_due_date_is_picked_and_saved_without_a_picker_over_the_button(editor_page, sample):
+    page = editor_page
+    page.goto(f"/admin/todo/edit/?id={sample['milk']}")
+    assert page.get_attribute("#due_date", "type") == "date"
+    page.click("#due_date")
+    page.fill("#due_date", "2026-12-31")
+    # Nothing of a picker is left over the Save button: a real click reaches it.
+    page.click("input[type=submit][value='Save']")
+    page.wait_for_selector(".alert-success")
+    assert str(fresh_todo(sample["milk"]).due_date) == "2026-12-31"
+    assert page.locator(".daterangepicker:visible").count() == 0
+    assert not page.js_errors
