@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import html
 import re
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, quote, urlsplit
 
 from console.models import Role
 from tests.conftest import make_account
@@ -100,3 +100,25 @@ def test_only_the_account_edit_form_offers_to_keep_the_password(admin_client, ap
     account = make_account(Role.viewer)
     edit = words_of(admin_client, f"/admin/account/edit/?id={account.id}")
     assert "At least 8 characters. Leave blank to keep the current password." in edit
+
+
+def test_after_save_the_record_itself_is_shown_with_the_way_back(editor_client, sample):
+    from tests.conftest import post_form
+
+    back = "/admin/todo/?page=0&page_size=20"
+    url = f"/admin/todo/edit/?id={sample['milk']}&url={quote(back)}"
+    response = post_form(editor_client, url, {
+        "description": "Buy oat milk", "priority": "normal",
+        "todo_list": str(sample["groceries"]), "assignee": "",
+    })
+    assert response.status_code == 302
+    location = response.headers["Location"]
+    assert location.startswith(f"/admin/todo/details/?id={sample['milk']}&url=")
+    text = words_of(editor_client, location)
+    assert "To-do 'Buy oat milk' was saved." in text
+    assert f'href="{back}"' in html.unescape(editor_client.get(location).get_data(as_text=True))
+    response = post_form(editor_client, "/admin/todo/new/", {
+        "description": "Call Bob", "priority": "normal", "todo_list": str(sample["groceries"]),
+    })
+    assert "/admin/todo/details/?id=" in response.headers["Location"]
+    assert "To-do 'Call Bob' was created." in words_of(editor_client, response.headers["Location"])
