@@ -122,3 +122,22 @@ def test_after_save_the_record_itself_is_shown_with_the_way_back(editor_client, 
     })
     assert "/admin/todo/details/?id=" in response.headers["Location"]
     assert "To-do 'Call Bob' was created." in words_of(editor_client, response.headers["Location"])
+
+
+def test_the_audit_log_says_what_bulk_entries_did_in_words(app, sample):
+    from tests.bulk_helpers import action, confirm_bulk
+    from tests.conftest import _logged_in, delete_through_console
+
+    admin = _logged_in(app, Role.admin)
+    page = action(admin, "set:assignee_id", [sample["milk"], sample["eggs"]]).get_data(
+        as_text=True
+    )
+    assert confirm_bulk(admin, "todo", "assignee_id", page, str(sample["ann"])).status_code == 302
+    _page, done = delete_through_console(admin, "person", sample["bob"])
+    assert done.status_code == 302
+    _page, done = delete_through_console(admin, "todolist", sample["groceries"])
+    assert done.status_code == 302
+    text = words_of(admin, "/admin/audit/")
+    assert "{" not in text.split("Changes", 1)[1]  # no JSON
+    assert "set assignee to 'ann@example.com'; 2 of 2 selected changed" in text
+    assert "deleted 1 to-do list; deleted 2 to-dos" in text
