@@ -141,3 +141,16 @@ def test_the_audit_log_says_what_bulk_entries_did_in_words(app, sample):
     assert "{" not in text.split("Changes", 1)[1]  # no JSON
     assert "set assignee to 'ann@example.com'; 2 of 2 selected changed" in text
     assert "deleted 1 to-do list; deleted 2 to-dos" in text
+
+
+def test_the_import_button_counts_what_changes_not_the_rows_read(editor_client, sample):
+    from tests.bulk_helpers import job_url, upload
+
+    people = b"name,email\nAnn,ann@example.com\nRobert,bob@example.com\nCy,cy@example.com\n"
+    status = job_url(upload(editor_client, "person", people, mode="upsert"))
+    text = words_of(editor_client, status)
+    assert "Import: insert 1 person and update 1 (1 unchanged)" in text
+    assert "row(s)" not in text
+    same = b"name,email\nAnn,ann@example.com\n"
+    text = words_of(editor_client, job_url(upload(editor_client, "person", same, mode="upsert")))
+    assert "Nothing to import: every row is unchanged" in text
