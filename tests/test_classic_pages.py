@@ -154,3 +154,15 @@ def test_the_import_button_counts_what_changes_not_the_rows_read(editor_client, 
     same = b"name,email\nAnn,ann@example.com\n"
     text = words_of(editor_client, job_url(upload(editor_client, "person", same, mode="upsert")))
     assert "Nothing to import: every row is unchanged" in text
+
+
+def test_references_are_links_in_lists_and_details(editor_client, sample):
+    listed = editor_client.get("/admin/todo/").get_data(as_text=True)
+    groceries = f'/admin/todolist/details/?id={sample["groceries"]}'
+    bob = f'/admin/person/details/?id={sample["bob"]}'
+    assert groceries in listed and bob in listed
+    details = editor_client.get(f"/admin/todo/details/?id={sample['milk']}").get_data(
+        as_text=True
+    )
+    assert f'href="{groceries}">Groceries</a>' in details
+    assert f'href="{bob}">Bob &lt;bob@example.com&gt;</a>' in details

@@ -325,3 +325,24 @@ def test_a_due_date_is_picked_and_saved_without_a_picker_over_the_button(editor_
     assert str(fresh_todo(sample["milk"]).due_date) == "2026-12-31"
     assert page.locator(".daterangepicker:visible").count() == 0
     assert not page.js_errors
+
+
+def test_at_800_px_the_console_keeps_its_name_and_values_stay_whole(editor_page, sample):
+    page = editor_page
+    page.set_viewport_size({"width": 800, "height": 900})
+    page.goto("/admin/todo/")
+    brand = page.locator(".navbar-brand")
+    assert brand.is_visible() and brand.inner_text() == "Console"
+    assert page.locator(".console-navbar a:has-text('To-do lists')").is_visible()
+    milk = page.locator(f"tr[data-id='{sample['milk']}']")
+    for column in ("updated_at", "assignee_id"):
+        cell = milk.locator(f"td.col-{column}")
+        line = page.evaluate(
+            "(el) => parseFloat(getComputedStyle(el).lineHeight) || 24", cell.element_handle()
+        )
+        assert cell.bounding_box()["height"] < 2 * line + 8, column  # one line, not broken
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "classic-list-800.png"), full_page=True)
+    page.goto(f"/admin/todolist/edit/?id={sample['groceries']}")
+    page.screenshot(path=str(ARTIFACTS / "classic-inline-rows-800.png"), full_page=True)
+    assert not page.js_errors
