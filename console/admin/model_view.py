@@ -280,12 +280,10 @@ class ConsoleModelView(adapter.ModelViewBase):
 
     def get_filter_arg(self, index: int, flt: Any) -> str:
         """A filter's URL name, from the name it had before it was renamed for the page."""
-        shown = flt.name
-        flt.name = getattr(flt, "url_name", shown)
-        try:
-            return str(super().get_filter_arg(index, flt))
-        finally:
-            flt.name = shown
+        url_name = getattr(flt, "url_name", None)
+        # A stand-in with the old name: the filter itself is shared by every request.
+        named = _UrlNamed(flt, url_name) if url_name is not None else flt
+        return str(super().get_filter_arg(index, named))
 
     def get_invalid_value_msg(self, value: str, filter: Any) -> str:
         """The message for a filter value that is not one (quoted short: it goes in a cookie)."""
@@ -443,6 +441,17 @@ class ConsoleModelView(adapter.ModelViewBase):
         after the DELETE ran, so a rule may count what would be left.
         """
         return None
+
+
+class _UrlNamed:
+    """A filter as ``get_filter_arg`` reads it (name, operation), under another name."""
+
+    def __init__(self, flt: Any, name: str) -> None:
+        self.flt = flt
+        self.name = name
+
+    def operation(self) -> Any:
+        return self.flt.operation()
 
 
 def list_context(view: ConsoleModelView, state: list_page.ListState) -> dict[str, Any]:
