@@ -154,6 +154,10 @@ class Pager:
         if pages is None:
             return f"Page {self.page + 1:,}"
         about = "" if self.count.exact else "about "
+        if self.count.exact and self.page >= max(pages, 1):
+            # A typed page past the end ("Page 1,000 of 4" was shown over an empty table).
+            return (f"There is no page {self.page + 1:,}: the list has {pages:,} "
+                    f"{'page' if pages == 1 else 'pages'}")
         return f"Page {self.page + 1:,} of {about}{pages:,}"
 
 
@@ -347,14 +351,6 @@ def build_list_state(view: ConsoleModelView) -> ListState:
     if abs(page) > MAX_PAGE:
         flash(f"There is no page {page:,}: showing the first page.", "error")
         page = 0
-    if page > 0 and count.exact and page * size >= max(count.value, 1) and not (
-        cursors.get("after") or cursors.get("before")
-    ):
-        # A typed page past the end: the last page, said so ("Page 1,000 of 4" was shown).
-        pages = max(1, -(-count.value // size))
-        flash(f"There is no page {page + 1:,}: the list has {pages:,} "
-              f"{'page' if pages == 1 else 'pages'}; showing the last.", "error")
-        page = pages - 1
     # A search's exact count brings its matching keys: pages are ordered among them.
     common: dict[str, Any] = {
         "column": column, "pk": pk, "limit": size + 1, "matches": count.matches

@@ -346,3 +346,22 @@ def test_at_800_px_the_console_keeps_its_name_and_values_stay_whole(editor_page,
     page.goto(f"/admin/todolist/edit/?id={sample['groceries']}")
     page.screenshot(path=str(ARTIFACTS / "classic-inline-rows-800.png"), full_page=True)
     assert not page.js_errors
+
+
+def test_bulk_assign_looks_up_the_person_as_the_forms_do(editor_page, sample, monkeypatch):
+    monkeypatch.setattr(reference_fields, "SELECT_LIMIT", 0)
+    page = editor_page
+    page.goto("/admin/todo/")
+    page.check(f"input.action-checkbox[value='{sample['milk']}']")
+    page.check(f"input.action-checkbox[value='{sample['eggs']}']")
+    page.click("#menu-actions > summary")
+    page.click("#menu-actions a:has-text('Set assignee')")
+    page.wait_for_selector("#bulk-confirm")
+    assert page.locator("input.console-reference-key").count() == 0  # the lookup took over
+    choose_select2(page, "value", "ann@example.com")
+    page.click("#bulk-confirm button[type=submit]")
+    page.wait_for_selector(".alert-success")
+    assert {fresh_todo(sample["milk"]).assignee_id, fresh_todo(sample["eggs"]).assignee_id} == {
+        sample["ann"]
+    }
+    assert not page.js_errors
