@@ -7,6 +7,7 @@ import re
 import pytest
 from sqlalchemy import select
 
+from console.admin import reference_fields
 from console.demo.models import Person, Priority, Todo, TodoList
 from tests.conftest import count, delete_through_console, post_form
 
@@ -160,11 +161,13 @@ def test_page_size_choice(editor_client, db, sample, size):
     assert response.status_code == 200
 
 
-def test_foreign_keys_use_ajax_lookups(editor_client, sample):
+def test_big_parent_tables_are_typed_by_key_or_looked_up(editor_client, sample, monkeypatch):
+    monkeypatch.setattr(reference_fields, "SELECT_LIMIT", 0)
     form = editor_client.get("/admin/todo/new/").get_data(as_text=True)
-    # No <option> per person or list: the choices come from the ajax endpoint.
+    # No <option> per person or list: the key is typed, or the lookup (JavaScript) searches.
     assert "Ann" not in form and "Groceries" not in form
-    assert 'data-role="select2-ajax"' in form
+    assert 'class="form-control console-reference-key"' in form
+    assert 'data-role="select2-ajax"' in form  # inside the <template> console-page.js uses
     found = editor_client.get("/admin/todo/ajax/lookup/?name=assignee&query=ann")
     assert found.status_code == 200
     assert "ann@example.com" in found.get_data(as_text=True)

@@ -13,6 +13,7 @@ from console.admin.home import HomeView
 from console.admin.migrations import MigrationsView
 from console.admin.registry import Registry, build_views
 from console.admin.relationships import RelationshipsView
+from console.catalogue import catalogue_of
 from console.history import Actor, set_actor_provider
 from console.security import csp_nonce
 
@@ -38,6 +39,12 @@ def _current_account() -> Any:
 set_actor_provider(_current_account)
 
 
+def singular_name(model: Any) -> str:
+    """A managed model's singular name, as its catalogue description gives it ("to-do")."""
+    catalogue = catalogue_of(model)
+    return catalogue.describe(model).singular if catalogue is not None else str(model.__name__)
+
+
 def init_admin(app: Flask) -> Admin:
     """Build this app's own Admin (never a module-level one) and register every view."""
     registry, views = build_views(app.extensions["console_catalogue"])
@@ -52,6 +59,7 @@ def init_admin(app: Flask) -> Admin:
         csp_nonce_generator=csp_nonce,
     )
     app.register_blueprint(assets)
+    app.jinja_env.filters["singular_name"] = singular_name
     for view in views:
         if hasattr(view, "page_size"):
             view.page_size = app.config["CONSOLE_PAGE_SIZE"]

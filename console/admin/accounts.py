@@ -28,10 +28,22 @@ class AccountView(ConsoleModelView):
         "password": PasswordField(
             "Password",
             validators=[Optional(), RuleValidator(check_password)],
-            description="At least 8 characters. When editing, leave blank to keep the "
-            "current password.",
+            description="At least 8 characters.",
         )
     }
+
+    def create_form(self, obj: Any = None) -> Any:
+        form = super().create_form(obj)
+        # A new account has no password to keep: one is required (on_model_change says so).
+        form.password.flags.required = True
+        return form
+
+    def edit_form(self, obj: Any = None) -> Any:
+        form = super().edit_form(obj)
+        form.password.description = (
+            "At least 8 characters. Leave blank to keep the current password."
+        )
+        return form
 
     def on_model_change(self, form: Any, model: Any, is_created: bool) -> None:
         password = form.password.data

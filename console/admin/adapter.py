@@ -14,6 +14,7 @@ from urllib.parse import parse_qsl
 
 from flask_admin import AdminIndexView, BaseView
 from flask_admin.contrib.sqla import ModelView
+from flask_admin.contrib.sqla.form import AdminModelConverter
 from flask_admin.model.base import ViewArgs
 from werkzeug.datastructures import MultiDict
 
@@ -57,6 +58,23 @@ class IndexViewBase(AdminIndexView):
 def registered_views(admin: Any) -> list[Any]:
     """Every view added to ``admin``, in menu order."""
     return list(admin._views)
+
+
+class ReferenceModelConverter(AdminModelConverter):
+    """Flask-Admin's form converter, with ``ReferenceField`` for every looked-up reference.
+
+    Its reference fields are made in a private method; the inline forms' converter
+    makes theirs with this same class.
+    """
+
+    def _model_select_field(self, prop: Any, multiple: Any, remote_model: Any,
+                            **kwargs: Any) -> Any:
+        from console.admin.reference_fields import ReferenceField
+
+        loader = (getattr(self.view, "_form_ajax_refs", None) or {}).get(prop.key)
+        if loader is not None and not multiple:
+            return ReferenceField(loader, **kwargs)
+        return super()._model_select_field(prop, multiple, remote_model, **kwargs)
 
 
 # -- list arguments and filters -------------------------------------------------------------
@@ -126,6 +144,12 @@ def filter_arguments(view: ModelView, filters: Sequence[Filter] | None) -> dict[
     return dict(view._get_filters(filters))
 
 
+def filter_named(view: ModelView, arg: str) -> tuple[int, Any] | None:
+    """(index, filter) of the filter whose URL name is ``arg`` (``completed_equals``), or None."""
+    found = (view._filter_args or {}).get(arg)
+    return (found[0], found[1]) if found else None
+
+
 def filters_of(view: ModelView) -> list[Any]:
     """The view's filter objects, in index order."""
     return list(view._filters or [])
@@ -156,11 +180,13 @@ __all__ = [
     "IndexViewBase",
     "ModelViewBase",
     "PageViewBase",
+    "ReferenceModelConverter",
     "ViewArgs",
     "add_action",
     "apply_filters",
     "filter_arguments",
     "filter_context",
+    "filter_named",
     "filter_search_arguments",
     "filters_of",
     "list_arguments",

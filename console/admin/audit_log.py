@@ -125,6 +125,59 @@ def csv_rows(statement: Select) -> Iterator[str]:
         yield flush()
 
 
+def _count(count: Any, singular: str, plural: str) -> str:
+    return f"{count:,} {singular if count == 1 else plural}" if isinstance(count, int) else (
+        f"{count} {plural}"
+    )
+
+
+class SummaryWords:
+    """A summary entry (a bulk edit, an import, a delete, a sign-in) in words, not JSON."""
+
+    def __init__(self, registry: Registry) -> None:
+        self.by_class = {view.description.cls.__name__: view.description
+                         for view in registry.views()}
+
+    def _model(self, name: str, count: Any) -> str:
+        description = self.by_class.get(name)
+        if description is None:
+            return _count(count, name, name)
+        return _count(count, description.singular, description.plural)
+
+    def _edge(self, name: str, count: Any) -> str:
+        # "Todo.assignee_id": the child's model and the reference column emptied.
+        model, _, column = name.partition(".")
+        description = self.by_class.get(model)
+        info = description.find(column) if description else None
+        label = info.label.lower() if info else column
+        return f"the {label} of {self._model(model, count)} cleared"
+
+    def __call__(self, summary: Any) -> list[str]:
+        """Short phrases saying what the entry did."""
+        if not isinstance(summary, dict):
+            return [str(summary)]
+        if isinstance(summary.get("deleted"), dict):
+            phrases = [f"deleted {self._model(m, n)}"
+                       for m, n in (summary.get("deleted") or {}).items()]
+            phrases += [self._edge(e, n) for e, n in (summary.get("set_null") or {}).items()]
+            return phrases or ["nothing deleted"]
+        if "changed" in summary and "label" in summary:
+            value = summary.get("shown", summary.get("value"))
+            shown = "empty" if value is None else repr(value)
+            return [f"set {str(summary['label']).lower()} to {shown}",
+                    f"{summary.get('changed', 0):,} of {summary.get('count', 0):,} "
+                    f"selected changed"]
+        if "inserted" in summary:
+            phrases = [f"{summary.get('mode', 'insert')} of {summary.get('file') or 'a file'}"
+                       f" ({str(summary.get('format') or '').upper() or '?'})"]
+            phrases += [f"{summary.get(key, 0):,} {key}"
+                        for key in ("inserted", "updated", "unchanged", "errors")
+                        if summary.get(key)]
+            return phrases
+        return [f"{key}: {value}" for key, value in summary.items()
+                if not isinstance(value, list | dict)]
+
+
 class AuditLogView(RoleGatedView):
     """Every recorded action, newest first. There is no endpoint that edits or deletes one."""
 
@@ -166,6 +219,7 @@ class AuditLogView(RoleGatedView):
             newest_url=url_for(".index", **filters.query_args()) if before else None,
             export_url=url_for(".export", **filters.query_args()),
             history_endpoints=self._history_endpoints(),
+            summary_words=SummaryWords(self.registry),
         )
 
     @expose("/export.csv")

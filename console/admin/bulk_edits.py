@@ -17,7 +17,6 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from flask import abort, flash, redirect, request
-from flask_admin.model.fields import AjaxSelectField
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import select
@@ -25,6 +24,8 @@ from sqlalchemy import select
 from console import rules, versions
 from console.admin import adapter, deletes, matching
 from console.admin.list_page import display, label_of, list_columns
+from console.admin.reference_fields import BLANK, KEY_MARKER, ReferenceField, parent_description
+from console.admin.reference_fields import resolve as resolve_reference
 from console.admin.returns import back_to
 from console.admin.selection import TOO_MANY_HINT, max_selection
 from console.catalogue import ColumnInfo
@@ -112,7 +113,7 @@ def value_field(view: ConsoleModelView, info: ColumnInfo) -> Any:
         return None
 
     class ValueForm(FlaskForm):
-        value = AjaxSelectField(loader, info.label, allow_blank=info.nullable)
+        value = ReferenceField(loader, info.label, allow_blank=info.nullable)
 
     return ValueForm(meta={"csrf": False})["value"]
 
@@ -173,6 +174,22 @@ def _parent_label(view: ConsoleModelView, info: ColumnInfo, row: Any) -> str:
     return label_of(parent, catalogue.describe(info.reference.parent)) if parent else display(value)
 
 
+def posted_value(view: ConsoleModelView, info: ColumnInfo) -> str:
+    """The new value as posted: a reference's typed key (no JavaScript) becomes its ID."""
+    values = request.form.getlist("value")
+    if info.reference is None or not values:
+        return request.form.get("value", "")
+    if values[0] == BLANK:
+        return ""
+    if values[0] != KEY_MARKER:
+        return values[0]
+    typed = (values[1] if len(values) > 1 else "").strip()
+    if not typed:
+        return ""
+    parent = parent_description(info.reference.parent)
+    return str(getattr(resolve_reference(parent, typed), parent.pk.key))
+
+
 def parse_refs(values: list[str]) -> dict[str, str]:
     """``["12:<token>", ...]`` (from the confirmation form) -> {id text: token}."""
     rows: dict[str, str] = {}
@@ -195,25 +212,31 @@ def apply_view(view: ConsoleModelView, key: str) -> Any:
 
     info = _column_or_404(view, key)
     description = view.description
-    value = request.form.get("value", "")
+    refused: str | None = None
+    try:
+        value = posted_value(view, info)
+    except rules.RuleError as exc:
+        value, refused = "", str(exc)
     query = matching.requested()
     if query is not None:
-        return _apply_matching(view, info, query, value)
+        return _apply_matching(view, info, query, value, refused)
     refs = request.form.getlist("row")
     if len(refs) > max_selection():
         flash(f"A bulk edit takes at most {max_selection():,} rows.", "error")
         return redirect(back_to(view))
     error: str | None = None
     stale: set[Any] = set()
+    rows: dict[str, str] = {}
     try:
         rows = parse_refs(refs)
+        if refused:
+            raise rules.RuleError(refused)
         session = current_session()
         parsed = edits.parse_value(session, description, key, value)
         outcome = edits.apply(session, description, key, parsed, rows, account=current_user)
     except rules.RuleError as exc:
         current_session().rollback()
-        error = str(exc)
-        rows = {}
+        error = str(exc)  # the selection stays: fix the value and confirm again
     else:
         if outcome.ok:
             flash(f"Set {info.label.lower()}: {outcome.written:,} {description.plural} updated.",
@@ -224,12 +247,13 @@ def apply_view(view: ConsoleModelView, key: str) -> Any:
             f"Nothing was written: {len(stale)} of the selected {description.plural} changed or "
             "were deleted since you selected them. Review them and confirm again."
         )
-    current = _selected(view, list(rows)) or []
+    current = (_selected(view, list(rows)) or []) if rows else []
     return _render(view, info, current, value=value, error=error, stale=stale,
                    status=409 if stale else 400)
 
 
-def _apply_matching(view: ConsoleModelView, info: ColumnInfo, query: str, value: str) -> Any:
+def _apply_matching(view: ConsoleModelView, info: ColumnInfo, query: str, value: str,
+                    refused: str | None = None) -> Any:
     """Confirm a bulk edit of every row ``query`` matches, if they are still what was shown."""
     from console.bulk import edits
 
@@ -256,6 +280,8 @@ def _apply_matching(view: ConsoleModelView, info: ColumnInfo, query: str, value:
         return _render(view, info, matching.first_rows(view, found), value=value, error=error,
                        stale=set(), status=409, found=found)
     try:
+        if refused:
+            raise rules.RuleError(refused)
         parsed = edits.parse_value(session, description, info.key, value)
         outcome = edits.apply(session, description, info.key, parsed, found.rows,
                               account=current_user)

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from flask import flash, redirect, request, url_for
 from flask_login import current_user
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from console.admin import matching
@@ -234,6 +235,7 @@ def render_confirm(
         reference_of=words.reference_of,
         row_url=words.row_url,
         blocking_list_url=lambda effect: blocking_list_url(view, plan, effect),
+        blocking_selected=lambda effect: blocking_selected(plan, effect),
         can_confirm=not (plan.blocked or plan.drift or refusal),
         matching=found,
     )
@@ -288,6 +290,22 @@ def blocking_list_url(view: ConsoleModelView, plan: Plan, effect: Effect) -> str
     child = child_view.description
     info = next((c for c in child.columns if c.column is effect.edge.fk), None)
     return child_view.url_filtered_by_parent(info, parent) if info else None
+
+
+def blocking_selected(plan: Plan, effect: Effect, limit: int = 10) -> list[Example]:
+    """Which of the selected rows (the shown ones) a blocking effect's rows point at.
+
+    Only for a reference straight to the selected model: a blocker further down (a
+    child of a child) names no single selected row.
+    """
+    edge = effect.edge
+    if edge is None or edge.parent is not plan.model or plan.selected_count < 2:
+        return []
+    by_key = {example.id: example for example in plan.selected}
+    keys = current_session().scalars(
+        select(edge.fk).where(edge.fk.in_(list(by_key))).distinct().limit(limit)
+    )
+    return [by_key[key] for key in keys if key in by_key]
 
 
 def headline(description: ModelDescription, plan: Plan, words: Words) -> str:

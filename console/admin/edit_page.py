@@ -89,12 +89,13 @@ def edit_view(view: ConsoleModelView) -> Any:
     elif view.validate_form(form):
         outcome = save_edit(view, form, obj)
         if outcome.saved:
-            flash("Record was successfully saved.", "success")
+            flash(f"{view.description.singular.capitalize()} '{_label(view, obj)}' was saved.",
+                  "success")
             if "_add_another" in request.form:
                 return redirect(view.get_url(".create_view", url=return_url))
             if "_continue_editing" in request.form:
                 return redirect(view.get_url(".edit_view", id=ident, url=return_url))
-            return redirect(return_url)
+            return redirect(saved_url(view, obj, return_url))
     else:
         flash("Failed to save record.", "danger")
     if outcome.message:
@@ -109,6 +110,21 @@ def edit_view(view: ConsoleModelView) -> Any:
         child_pages=child_pages,
     )
     return body, outcome.status
+
+
+def _label(view: ConsoleModelView, obj: Any) -> str:
+    from console.admin.list_page import label_of
+
+    return label_of(obj, view.description)
+
+
+def saved_url(view: ConsoleModelView, obj: Any, return_url: str) -> str:
+    """Where Save leads: the record's own page, which shows what was saved.
+
+    The list it came from (``return_url``) opened on its first page, where a new
+    record sorted last was out of sight; the record's page links back to that list.
+    """
+    return str(view.get_url(".details_view", id=view.get_pk_value(obj), url=return_url))
 
 
 def fill_tokens(description: ModelDescription, form: Any, obj: Any) -> None:
@@ -279,13 +295,14 @@ def create_view(view: ConsoleModelView) -> Any:
     if view.validate_form(form):
         obj = create(view, form)
         if obj:
-            flash("Record was successfully created.", "success")
+            flash(f"{view.description.singular.capitalize()} '{_label(view, obj)}' was created.",
+                  "success")
             if "_add_another" in request.form:
                 return redirect(view.get_url(".create_view", url=return_url))
             if "_continue_editing" in request.form:
                 return redirect(view.get_url(".edit_view", id=view.get_pk_value(obj),
                                              url=return_url))
-            return redirect(return_url)
+            return redirect(saved_url(view, obj, return_url))
         status = 400
     elif request.method == "POST":
         flash("Failed to create record.", "danger")

@@ -9,9 +9,65 @@ invalid filter value (a message, not an error).
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
+from flask import flash, request
 from flask_admin.contrib.sqla import filters as sqla_filters
+
+from console.admin import adapter
+
+if TYPE_CHECKING:
+    from console.admin.model_view import ConsoleModelView
+
+# The no-JavaScript "Add filter" form's fields (a GET): which filter, and its value.
+ADD_FILTER = "add_filter"
+ADD_FILTER_VALUE = "add_filter_value"
+
+
+@dataclass
+class ShownFilter:
+    """An active filter as the page without JavaScript lists it, with a link that drops it."""
+
+    text: str
+    remove_url: str
+
+
+def added_filter_url(view: ConsoleModelView) -> str:
+    """The list URL with the filter the no-JavaScript form asked for added (a GET, no state).
+
+    The form names the filter by its URL name; a choice filter's option comes with it
+    (``completed_equals=1``), any other's value from the text input.
+    """
+    args = adapter.list_arguments(view)
+    arg, sep, preset = request.args.get(ADD_FILTER, "").partition("=")
+    value = preset if sep else request.args.get(ADD_FILTER_VALUE, "").strip()
+    extra = {k: v for k, v in args.extra_args.items() if k not in (ADD_FILTER, ADD_FILTER_VALUE)}
+    found = adapter.filter_named(view, arg)
+    filters = list(args.filters or [])
+    if found is None:
+        flash("Choose a filter to add.", "error")
+    elif not found[1].validate(value):
+        flash(view.get_invalid_value_msg(value, found[1]), "error")
+    else:
+        filters.append((found[0], str(found[1].name), value))
+    return adapter.list_url(view, args.clone(page=None, filters=filters or None, extra_args=extra))
+
+
+def shown_filters(view: ConsoleModelView, filters: list[adapter.Filter]) -> list[ShownFilter]:
+    """The active filters in words ("Completed equals Yes"), each with its remove link."""
+    args = adapter.list_arguments(view)
+    every = adapter.filters_of(view)
+    shown = []
+    for position, (index, name, value) in enumerate(filters):
+        flt = every[index]
+        options = dict(flt.get_options(view) or []) if hasattr(flt, "get_options") else {}
+        rest = [f for i, f in enumerate(filters) if i != position]
+        shown.append(ShownFilter(
+            text=f"{name} {flt.operation()} {options.get(value, value)}".strip(),
+            remove_url=adapter.list_url(view, args.clone(page=None, filters=rest or None)),
+        ))
+    return shown
 
 
 def choice_of(column: Any, text: Any) -> Any:

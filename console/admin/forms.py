@@ -13,14 +13,34 @@ from flask_wtf import FlaskForm
 from sqlalchemy import inspect
 from wtforms import HiddenField, ValidationError
 from wtforms.validators import StopValidation
+from wtforms.widgets import DateInput
 
 from console import rules
 from console.catalogue import ModelDescription, catalogue_of
 from console.extensions import db
-from console.kinds import EmailKind, IntegerKind, NumberKind, TextKind
+from console.kinds import DateKind, EmailKind, IntegerKind, NumberKind, TextKind
 
 # The hidden field that carries what the user loaded (its version, or its values).
 TOKEN_FIELD = "version"  # noqa: S105 - a field name, not a secret
+
+
+class Messages:
+    """Flask-Admin's translations, with WTForms' date messages saying the format to type."""
+
+    REWORDED = {
+        "Not a valid date value.": "Not a valid date: type it as YYYY-MM-DD (2026-12-31).",
+        "Not a valid datetime value.":
+            "Not a valid date and time: type it as YYYY-MM-DD HH:MM (2026-12-31 17:30).",
+    }
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+
+    def gettext(self, string: str) -> str:
+        return str(self.inner.gettext(self.REWORDED.get(string, string)))
+
+    def ngettext(self, singular: str, plural: str, n: int) -> str:
+        return str(self.inner.ngettext(singular, plural, n))
 
 
 class ConsoleForm(BaseForm):
@@ -32,7 +52,7 @@ class ConsoleForm(BaseForm):
     """
 
     class Meta(FlaskForm.Meta):
-        _translations = BaseForm.Meta._translations
+        _translations = Messages(BaseForm.Meta._translations)
 
         def get_translations(self, form: Any) -> Any:
             return self._translations
@@ -128,6 +148,11 @@ def form_args(description: ModelDescription) -> dict[str, dict[str, Any]]:
             continue
         if isinstance(info.kind, NumberKind | IntegerKind):
             args[info.key] = {"validators": [FitsKind(info.kind, info.label)]}
+        if isinstance(info.kind, DateKind):
+            # The browser's own date input: it closes when a day is chosen (Flask-Admin's
+            # picker stayed open over the Save button), works without JavaScript and
+            # posts YYYY-MM-DD, which is also what may be typed where it is a text box.
+            args[info.key] = {"widget": DateInput()}
         if isinstance(info.kind, TextKind):
             entry: dict[str, Any] = {"filters": [strip_filter], "validators": [no_nul]}
             if isinstance(info.kind, EmailKind):

@@ -35,7 +35,15 @@ from console import paging
 from console.admin import adapter
 from console.catalogue import ColumnInfo, Edge, ModelDescription
 from console.extensions import session as current_session
-from console.kinds import BooleanKind, ChoiceKind, DateKind, NumberKind, TextKind
+from console.kinds import (
+    BooleanKind,
+    ChoiceKind,
+    DateKind,
+    DateTimeKind,
+    EmailKind,
+    NumberKind,
+    TextKind,
+)
 from console.paging import Cursor, RowCount
 from console.versions import token_of
 
@@ -95,6 +103,11 @@ def css_class(key: str) -> str:
     return "col-" + key.replace(":", "-").replace(".", "-")
 
 
+def unbroken(info: ColumnInfo) -> bool:
+    """Whether a column's values must not break inside a word (at a hyphen, say)."""
+    return info.reference is not None or isinstance(info.kind, DateKind | DateTimeKind | EmailKind)
+
+
 @dataclass
 class Row:
     """One row: its id, what the user loaded of it (token) and its cells."""
@@ -141,6 +154,10 @@ class Pager:
         if pages is None:
             return f"Page {self.page + 1:,}"
         about = "" if self.count.exact else "about "
+        if self.count.exact and self.page >= max(pages, 1):
+            # A typed page past the end ("Page 1,000 of 4" was shown over an empty table).
+            return (f"There is no page {self.page + 1:,}: the list has {pages:,} "
+                    f"{'page' if pages == 1 else 'pages'}")
         return f"Page {self.page + 1:,} of {about}{pages:,}"
 
 
@@ -579,6 +596,8 @@ class RowMaker:
         Callable[[Any], Cell]
     ):
         key = info.key
+        # Dates, emails and references (a label with an email) wrap between words only.
+        css = css_class(key) + (" console-unbroken" if unbroken(info) else "")
         if info.reference is not None:
             catalogue = self.description.catalogue
             assert catalogue is not None
@@ -596,9 +615,9 @@ class RowMaker:
             def reference(obj: Any) -> Cell:
                 found = by_key.get(getattr(obj, key))
                 if found is None:
-                    return Cell(key, display(getattr(obj, key)))
+                    return Cell(key, display(getattr(obj, key)), css=css)
                 return Cell(key, label_of(found, parent),
-                            details(getattr(found, parent_pk)) if details else None)
+                            details(getattr(found, parent_pk)) if details else None, css=css)
 
             return reference
         if info.toggle and self.state.can_edit:
@@ -610,17 +629,17 @@ class RowMaker:
             def toggle(obj: Any) -> Cell:
                 url = head + quote(str(getattr(obj, pk_key)), safe="") + tail
                 return Cell(key, display(getattr(obj, key)), toggle=bool(getattr(obj, key)),
-                            toggle_url=url)
+                            toggle_url=url, css=css)
 
             return toggle
         editor = self._editor(info) if self.state.can_edit else None
         if editor is None:
-            return lambda obj: Cell(key, display(getattr(obj, key)))
+            return lambda obj: Cell(key, display(getattr(obj, key)), css=css)
         kind = info.kind
 
         def editable(obj: Any) -> Cell:
             value = getattr(obj, key)
-            return Cell(key, display(value), editor=editor, raw=kind.to_text(value))
+            return Cell(key, display(value), editor=editor, raw=kind.to_text(value), css=css)
 
         return editable
 

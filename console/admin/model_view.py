@@ -13,7 +13,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from flask import abort, has_request_context, url_for
+from flask import abort, has_request_context, redirect, request, url_for
 from flask_admin import expose
 from flask_admin.contrib.sqla.filters import FilterEqual
 from sqlalchemy import Select
@@ -32,6 +32,7 @@ from console.admin import (
     record_pages,
     transfer,
 )
+from console.admin import filters as list_filters
 from console.admin.filters import ConsoleFilterConverter
 from console.admin.forms import (
     TOKEN_FIELD,
@@ -137,6 +138,7 @@ class ConsoleModelView(adapter.ModelViewBase):
     form_base_class = ConsoleForm
     filter_converter = ConsoleFilterConverter()
     inline_model_form_converter = TokenInlineModelConverter
+    model_form_converter = adapter.ReferenceModelConverter
     named_filter_urls = True
     can_view_details = True
     can_set_page_size = True
@@ -252,6 +254,38 @@ class ConsoleModelView(adapter.ModelViewBase):
     def can_delete(self) -> bool:
         return not self.description.read_only and self._can(Role.editor)
 
+    def get_filters(self) -> Any:
+        """Flask-Admin's filters; a reference's read as the reference ("Assignee").
+
+        Flask-Admin names a filter on a parent's column "Person / Email"; the URL keeps
+        that name's form (``flt0_person_email_equals``), so that links still work.
+        """
+        found = super().get_filters()
+        catalogue = self.description.catalogue
+        assert catalogue is not None
+        names: dict[Any, str] = {}
+        for info in self.description.columns:
+            if info.reference is None or not info.reference.reference:
+                continue
+            parent = catalogue.describe(info.reference.parent)
+            key = parent.natural_key if isinstance(parent.natural_key.kind, TextKind) else (
+                parent.label
+            )
+            names[key.column] = info.label
+        for flt in found or []:
+            label = names.get(getattr(flt, "column", None))
+            if label is not None and not hasattr(flt, "url_name"):
+                flt.url_name = flt.name
+                flt.name = label
+        return found
+
+    def get_filter_arg(self, index: int, flt: Any) -> str:
+        """A filter's URL name, from the name it had before it was renamed for the page."""
+        url_name = getattr(flt, "url_name", None)
+        # A stand-in with the old name: the filter itself is shared by every request.
+        named = _UrlNamed(flt, url_name) if url_name is not None else flt
+        return str(super().get_filter_arg(index, named))
+
     def get_invalid_value_msg(self, value: str, filter: Any) -> str:
         """The message for a filter value that is not one (quoted short: it goes in a cookie)."""
         shown = value if len(value) <= 40 else value[:40] + "..."
@@ -308,6 +342,9 @@ class ConsoleModelView(adapter.ModelViewBase):
     @expose("/")
     def index_view(self) -> Any:
         """The list: honest counts, keyset pages, sort, search, filters, in-place edits."""
+        if list_filters.ADD_FILTER in request.args:
+            # The "Add filter" form of a page without JavaScript.
+            return redirect(list_filters.added_filter_url(self))
         state = list_page.build_list_state(self)
         return self.render(self.list_template, **list_context(self, state))
 
@@ -425,6 +462,17 @@ class ConsoleModelView(adapter.ModelViewBase):
         return None
 
 
+class _UrlNamed:
+    """A filter as ``get_filter_arg`` reads it (name, operation), under another name."""
+
+    def __init__(self, flt: Any, name: str) -> None:
+        self.flt = flt
+        self.name = name
+
+    def operation(self) -> Any:
+        return self.flt.operation()
+
+
 def list_context(view: ConsoleModelView, state: list_page.ListState) -> dict[str, Any]:
     """What the list template (and Flask-Admin's menu macros in it) read."""
     args = state.args
@@ -459,6 +507,8 @@ def list_context(view: ConsoleModelView, state: list_page.ListState) -> dict[str
         "actions_confirmation": confirmation,
         "action_form": view.action_form() if actions else None,
         "page": args.page,
+        "shown_filters": list_filters.shown_filters(view, state.filters),
+        "add_filter_names": (list_filters.ADD_FILTER, list_filters.ADD_FILTER_VALUE),
         **adapter.filter_context(view, state.filters),
     }
 

@@ -35,6 +35,9 @@
   function typing(target) {
     if (!target) { return false; }
     var tag = target.tagName;
+    // A clicked row checkbox keeps the focus, but nothing is typed into it: the
+    // shortcuts must go on working (its own key, Space, is not one of them).
+    if (tag === "INPUT" && /^(checkbox|radio|button|submit|reset)$/.test(target.type)) { return false; }
     return tag === "INPUT" || tag === "TEXTAREA" || tag === "SELECT" || target.isContentEditable;
   }
 
@@ -218,12 +221,22 @@
     var tr = td.closest("tr");
     var shown = td.textContent;
     var input = editorFor(td);
-    td.classList.remove("console-cell-refused");
+    // A refused edit's reason stays in view (below the cell) while the user tries again.
+    var note = td.querySelector(".console-cell-problem");
     td.textContent = "";
     td.appendChild(input);
+    if (note) { td.appendChild(note); }
     input.focus();
     if (input.select) { input.select(); }
-    function finish(text) { td.textContent = text; td.focus(); }
+    function finish(text) {
+      td.textContent = text;
+      td.classList.remove("console-cell-refused");
+      td.focus();
+    }
+    function cancel() {
+      finish(shown);
+      if (note) { showProblem(td, note.textContent); }
+    }
     function save() {
       var value = input.value;
       input.disabled = true;
@@ -247,8 +260,16 @@
         }
         var problem = (data.problems || [])[0] || {message: "Not saved."};
         if (problem.token) { setToken(tr, problem.token); }
+        var column = td.getAttribute("data-column");
+        var message = problem.message;
+        if (problem.theirs && problem.theirs[column] !== undefined) {
+          // The page now shows what is saved (theirs); yours is named, to re-type or drop.
+          shown = problem.theirs[column];
+          td.setAttribute("data-raw", shown);
+          message += " Theirs is shown; yours was \u201c" + value + "\u201d.";
+        }
         finish(shown);
-        showProblem(td, problem.message);
+        showProblem(td, message);
       }).catch(function () {
         finish(shown);
         showProblem(td, "The server could not be reached: nothing changed.");
@@ -256,10 +277,10 @@
     }
     input.addEventListener("keydown", function (event) {
       if (event.key === "Enter") { event.preventDefault(); save(); }
-      else if (event.key === "Escape") { event.preventDefault(); finish(shown); }
+      else if (event.key === "Escape") { event.preventDefault(); cancel(); }
       event.stopPropagation();
     });
-    input.addEventListener("blur", function () { if (!input.disabled) { finish(shown); } });
+    input.addEventListener("blur", function () { if (!input.disabled) { cancel(); } });
   }
 
   document.addEventListener("dblclick", function (event) {
