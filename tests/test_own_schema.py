@@ -8,9 +8,9 @@ import pytest
 import sqlalchemy as sa
 
 from console import create_app, own_schema, schema
-from console.cli import main
 from console.extensions import db as _db
 from tests.schema_helpers import empty_database, execute
+from tests.test_schema import invoke as _invoke
 
 OWN_TABLES = {"account", "audit_entry", "row_count_delta", "login_throttle", "recovery_code",
               schema.CONSOLE_VERSION_TABLE}
@@ -26,15 +26,6 @@ def _app(url: str, tmp_path: Path, **config):
         "INSTANCE_PATH": str(tmp_path / "instance"),
         **config,
     })
-
-
-def _invoke(app, *args: str):
-    with app.app_context():
-        try:
-            return app.test_cli_runner().invoke(main, list(args))
-        finally:
-            _db.session.remove()
-            _db.engine.dispose()
 
 
 def _tables_by_schema(url: str) -> dict[str, set[str]]:
