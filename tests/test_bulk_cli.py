@@ -14,7 +14,7 @@ from flask import Flask
 from flask.cli import ScriptInfo
 from sqlalchemy.orm import Session
 
-from console import create_app
+from console import create_app, own_schema
 from console.cli import main
 from console.demo.models import Person, Todo
 from console.extensions import db
@@ -106,11 +106,11 @@ def contract_app(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Fla
     """The console on the contract models (CONSOLE_MODELS=tests.contract.models), seeded."""
     if request.param == "sqlite":
         url = f"sqlite:///{tmp_path / 'contract.sqlite3'}"
-        engine = sa.create_engine(url)
+        engine = own_schema.on_engine(sa.create_engine(url))
         bulk_contract.create_tables(engine)
     else:
         url = request.getfixturevalue("contract_pg_url")
-        engine = sa.create_engine(url)
+        engine = own_schema.on_engine(sa.create_engine(url))
     with Session(engine) as session:
         bulk_contract.seed(session)
     app = create_app({
