@@ -9,7 +9,7 @@ Written through the ORM, so each changed row gets its own history entry. No Flas
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -96,9 +96,16 @@ def parse_cell(session: Session, info: ColumnInfo, raw: str | None) -> Any:
 
 
 def apply_cells(
-    session: Session, description: ModelDescription, changes: Iterable[CellChange]
+    session: Session,
+    description: ModelDescription,
+    changes: Iterable[CellChange],
+    refusal: Callable[[Session], str | None] | None = None,
 ) -> CellOutcome:
-    """Write every change in one transaction, or none of them; see the module doc."""
+    """Write every change in one transaction, or none of them; see the module doc.
+
+    ``refusal(session)``: a rule of the model's own (Accounts keep an active admin), asked
+    after the changes are flushed and before the commit; a message refuses them all.
+    """
     batch = list(changes)
     outcome = CellOutcome(saved=False)
     if not batch:
@@ -134,6 +141,11 @@ def apply_cells(
             session.rollback()
             return outcome
         session.flush()
+        refused = refusal(session) if refusal is not None else None
+        if refused:
+            session.rollback()
+            outcome.problems.append(CellProblem(next(iter(by_row)), None, refused))
+            return outcome
         for row, obj in objects.items():
             outcome.tokens[row] = versions.token_of(description, obj)
             outcome.values[row] = {

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from sqlalchemy import select
 
 from console.models import Account, Role
 from tests.conftest import Auth, count, delete_through_console, make_account, post_form
+from tests.history_helpers import save_cells
 
 
 def test_admin_creates_an_account_whose_password_is_hashed(admin_client, app, db):
@@ -120,3 +122,27 @@ def test_the_account_form_edits_only_what_an_admin_may_set(admin_client, db):
     fields = set(re.findall(r'<(?:input|select|textarea)[^>]*\bname="([^"]+)"', page))
     assert {"email", "role", "active", "password"} <= fields
     assert not fields & {"last_login_at", "session_token", "totp_secret", "password_hash"}
+
+
+@pytest.mark.parametrize(("column", "value"), [("role", "viewer"), ("active", "false")])
+def test_the_last_admin_cannot_be_demoted_in_place_either(admin_client, db, column, value):
+    """The list's in-place editors keep the same rule as the form."""
+    admin = db.session.scalar(select(Account).where(Account.role == Role.admin))
+    html = admin_client.get("/admin/account/").get_data(as_text=True)
+    response = save_cells(admin_client, "account", html, (admin.id, column, value))
+    assert response.status_code == 400, response.get_data(as_text=True)
+    assert "last active admin" in response.get_data(as_text=True)
+    db.session.expire_all()
+    kept = db.session.get(Account, admin.id)
+    assert kept.role == Role.admin and kept.active
+
+
+def test_an_admin_is_demoted_in_place_while_another_remains(admin_client, db):
+    admin = db.session.scalar(select(Account).where(Account.role == Role.admin))
+    other = make_account(Role.admin, "second-admin@example.com")
+    html = admin_client.get("/admin/account/").get_data(as_text=True)
+    response = save_cells(admin_client, "account", html, (other.id, "role", "editor"))
+    assert response.status_code == 200, response.get_data(as_text=True)
+    db.session.expire_all()
+    assert db.session.get(Account, other.id).role == Role.editor
+    assert db.session.get(Account, admin.id).role == Role.admin

@@ -66,6 +66,12 @@ class AccountView(ConsoleModelView):
             return "This would delete the last active admin account: keep at least one."
         return None
 
+    def edit_refusal(self, session: Session) -> str | None:
+        # In-place edits of role or active keep the same rule as the form.
+        if count_admins(session) == 0:
+            return "This is the last active admin account: keep it."
+        return None
+
     def _keep_an_admin(self, model: Any, leaving: bool) -> None:
         # Without an active admin nobody could manage accounts or run migrations.
         if leaving and model.id is not None:

@@ -61,7 +61,7 @@ def cells_view(view: ConsoleModelView) -> Any:
                                                 "text value."}]), 400
         batch.append(CellChange(str(change.get("row", "")), change.get("token"),
                                 change["column"], value))
-    outcome = apply_cells(current_session(), view.description, batch)
+    outcome = apply_cells(current_session(), view.description, batch, view.edit_refusal)
     if outcome.saved:
         return jsonify(ok=True, tokens=outcome.tokens, values=outcome.values), 200
     status = 409 if any(p.conflict for p in outcome.problems) else 400
@@ -83,7 +83,7 @@ def toggle_view(view: ConsoleModelView, id: str, field: str) -> Any:
                        "The request was incomplete: reload the page and try again.", 400)
     outcome = apply_cells(
         current_session(), description, [CellChange(id, token, info.key, "true" if value == "1"
-                                             else "false")]
+                                             else "false")], view.edit_refusal
     )
     if outcome.saved:
         return _answer(view, wants_json, None, 200, value=value == "1",

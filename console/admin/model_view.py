@@ -453,6 +453,14 @@ class ConsoleModelView(adapter.ModelViewBase):
 
     # -- per-model rules -----------------------------------------------------------------------
 
+    def edit_refusal(self, session: Session) -> str | None:
+        """Why in-place edits just flushed may not be kept (a view's own rule), or None.
+
+        The forms apply such rules in ``on_model_change``; the list's in-place editors
+        and toggles ask this inside their transaction, before the commit.
+        """
+        return None
+
     def delete_refusal(self, session: Session, ids: list[Any]) -> str | None:
         """Why these rows may not be deleted beyond RESTRICT rules (a view's own rule), or None.
 
