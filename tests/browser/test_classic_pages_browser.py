@@ -155,7 +155,9 @@ def test_big_parent_tables_are_typed_without_javascript(no_js_page, sample, monk
     page.fill("input.console-reference-key[name=todo_list]", "Groceries")
     page.fill("input.console-reference-key[name=assignee]", "nobody@example.com")
     page.click("input[type=submit][value='Save']")
-    assert "No person has the email 'nobody@example.com'." in page.inner_text("body")
+    page.wait_for_selector(".invalid-feedback, .help-block, .alert-danger")
+    body = page.inner_text("body")
+    assert "No person has the email 'nobody@example.com'." in body, body
     page.fill("input.console-reference-key[name=assignee]", "ann@example.com")
     page.click("input[type=submit][value='Save']")
     page.wait_for_selector(".alert-success")
@@ -358,8 +360,7 @@ def test_bulk_assign_looks_up_the_person_as_the_forms_do(editor_page, sample, mo
     page.click("#menu-actions a:has-text('Set assignee')")
     page.wait_for_selector("#bulk-confirm")
     # The lookup takes over the typed key's box once the page's script has run.
-    page.wait_for_function(
-        "document.querySelectorAll('input.console-reference-key').length === 0", timeout=10_000)
+    page.locator("input.console-reference-key").first.wait_for(state="detached", timeout=10_000)
     choose_select2(page, "value", "ann@example.com")
     page.click("#bulk-confirm button[type=submit]")
     page.wait_for_selector(".alert-success")
