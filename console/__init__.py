@@ -103,6 +103,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         )
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = settings.load_secret_key(app.instance_path)
+    app.config["CONSOLE_JOBS"] = settings.job_mode(
+        app.config.get("CONSOLE_JOBS"), app.config["SQLALCHEMY_DATABASE_URI"])
     _place_own_tables(app)
 
     app.extensions["console_catalogue"] = build_catalogue(

@@ -415,6 +415,63 @@ def export_command(model: str, fmt: str, bom: bool, output: str | None) -> None:
     )
 
 
+@commands.command("worker")
+@click.option("--concurrency", type=int, default=None,
+              help="Jobs run at once (default: CONSOLE_WORKER_CONCURRENCY, 2).")
+@with_appcontext
+def worker_command(concurrency: int | None) -> None:
+    """Run import jobs from the job queue until stopped (SIGINT or SIGTERM).
+
+    PostgreSQL only: on SQLite the serving process runs the jobs itself. Run as many
+    workers as you like, on any machine that reaches the database.
+    """
+    import logging
+    import threading
+
+    from console import jobs, queue
+    from console.bulk.jobs import JobStore
+
+    app = current_app
+    url = app.config["SQLALCHEMY_DATABASE_URI"]
+    if db.engine.dialect.name != "postgresql":
+        raise click.ClickException(
+            "console worker needs PostgreSQL (the job queue lives there). On SQLite the "
+            "serving process runs imports itself: python3 dev.py serve is all it takes."
+        )
+    from console import histories_of_app, schema
+
+    if not all(schema.status(db.engine, h).up_to_date for h in histories_of_app(app)):
+        raise click.ClickException(
+            "The database is not migrated to head: run `console db upgrade` (or "
+            "`console init`) first."
+        )
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    engine = db.engine
+    store = JobStore(engine)
+    catalogue = app.extensions["console_catalogue"]
+    queue.set_runner(lambda job_id: jobs.run_job(engine, catalogue, store, job_id))
+    stop = threading.Event()
+
+    def sweeping() -> None:
+        while not stop.wait(SWEEP_SECONDS):
+            try:
+                jobs.sweep(engine, store)
+            except Exception:
+                logging.getLogger(__name__).warning("Job sweep failed", exc_info=True)
+
+    threading.Thread(target=sweeping, daemon=True, name="job-sweep").start()
+    count = concurrency or int(app.config["CONSOLE_WORKER_CONCURRENCY"])
+    click.echo(f"console worker: running up to {count} job(s) at once; Ctrl+C stops.")
+    try:
+        queue.run_worker(queue.make_app(url, app.config.get("CONSOLE_SCHEMA"),
+                                        max_size=count + 2), concurrency=count)
+    finally:
+        stop.set()
+
+
+SWEEP_SECONDS = 10
+
+
 @commands.command("schema-status")
 @click.option(
     "--strict",

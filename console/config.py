@@ -99,6 +99,20 @@ def load_secret_key(instance_path: str) -> str:
     return key
 
 
+def job_mode(value: str | None, database_url: str) -> str:
+    """``CONSOLE_JOBS`` checked against the database: "worker" or "embedded"."""
+    postgres = database_url.startswith("postgresql")
+    mode = value or ("worker" if postgres else "embedded")
+    if mode not in ("worker", "embedded"):
+        raise RuntimeError(f"CONSOLE_JOBS must be worker or embedded, got {value!r}")
+    if mode == "worker" and not postgres:
+        raise RuntimeError(
+            "CONSOLE_JOBS=worker needs PostgreSQL (the job queue lives there); on SQLite "
+            "the serving process runs the jobs itself (CONSOLE_JOBS=embedded, the default)."
+        )
+    return mode
+
+
 def from_environment(instance_path: str) -> dict[str, Any]:
     """Build the settings mapping the factory applies before any override."""
     default_db = "sqlite:///" + str(Path(instance_path) / "console.sqlite3")
@@ -152,4 +166,9 @@ def from_environment(instance_path: str) -> dict[str, Any]:
         # The PostgreSQL schema of the console's own tables (console.own_schema).
         "CONSOLE_SCHEMA": _schema_name(),
         "MAX_CONTENT_LENGTH": _int("CONSOLE_MAX_UPLOAD_MB", 200) * 1024 * 1024,
+        # Who runs imports (console.jobs): "worker" (the queue, `console worker`; the
+        # default on PostgreSQL) or "embedded" (a thread of the web process; SQLite's).
+        "CONSOLE_JOBS": os.environ.get("CONSOLE_JOBS", "").strip().lower() or None,
+        # Jobs one `console worker` process runs at once.
+        "CONSOLE_WORKER_CONCURRENCY": _positive("CONSOLE_WORKER_CONCURRENCY", 2),
     }

@@ -1,15 +1,33 @@
-"""Long work outside the request: imports are checked and written by a runner.
+"""Long work outside the request: imports are checked and written by a job runner.
 
-Plain Python over SQLAlchemy, no Flask: a job runs on a Session of its own, bound to
-the app's engine. The web only stores the upload, starts the job and shows its
-status (``console.bulk.jobs.JobStore``). Today the runner is a thread of the process
-that received the upload.
+Plain Python over SQLAlchemy, no Flask. The web stores the upload and the job
+(``console.bulk.jobs.JobStore``, in the database), then hands the job's id to a
+dispatcher, and shows the job's status; a runner takes the job and does the work on a
+Session of its own.
+
+Two dispatchers, chosen by ``CONSOLE_JOBS``:
+
+- ``worker`` (the default on PostgreSQL): the id goes to the job queue, procrastinate,
+  whose tables live in the console's schema. ``console worker`` processes fetch it
+  (LISTEN/NOTIFY, no polling delay), on any machine: every instance and every worker
+  reads the same job and the same upload from the database.
+- ``embedded`` (the default on SQLite, and the only choice there): a thread of the
+  process that received the request runs the job, so that ``python3 dev.py serve``
+  alone suffices.
+
+Whichever runs it, a runner beats (``job.heartbeat``) every ``HEARTBEAT_SECONDS`` and
+looks every second whether someone asked to cancel: then it cancels its own query
+(``pg_cancel_backend`` on PostgreSQL, ``interrupt()`` on SQLite) and the job ends
+"cancelled", nothing written. A job whose runner died (killed, its machine gone)
+shows no beat and is marked failed within ``STALE_SECONDS`` by the next reader or by
+any worker's sweep; its database session ends with it (``client_connection_check_interval``).
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -17,52 +35,99 @@ from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
 from console.bulk.importer import import_file
-from console.bulk.jobs import HEARTBEAT_SECONDS, JobStore
+from console.bulk.jobs import HEARTBEAT_SECONDS, STALE_SECONDS, JobStore
 from console.catalogue import Catalogue
 from console.models import Account
 
 log = logging.getLogger(__name__)
 
 PROGRESS_EVERY_BYTES = 4 << 20
-# Import threads of this process, so that tests (and shutdown) can wait for them.
+CANCEL_POLL_SECONDS = 1.0
+# How long a runner keeps trying to record an outcome while the database is unreachable.
+RECORD_RETRY_SECONDS = 60
+# Import threads of this process (embedded), so that tests (and shutdown) can wait.
 _threads: dict[str, threading.Thread] = {}
 
 
-def run_import(
-    engine: Engine, catalogue: Catalogue, store: JobStore, job_id: str, commit: bool
-) -> None:
-    """Check (or commit) a stored upload and record the outcome in the job's status."""
-    status = store.update(job_id, state="running", phase="commit" if commit else "preview",
-                          bytes_read=0)
+class Cancelled(Exception):
+    """Someone asked to cancel the job while it ran."""
+
+
+def run_job(engine: Engine, catalogue: Catalogue, store: JobStore, job_id: str) -> None:
+    """Take the queued job ``job_id`` and run its phase (dry run or commit); a job
+    another runner took, or one cancelled meanwhile, is left alone."""
+    status = store.claim_run(job_id)
+    if status is None:
+        return
+    commit = status["phase"] == "commit"
     read = [0, 0]
+    cancelled = threading.Event()
+    interrupt: list[Callable[[], None]] = []
 
     def progress(n: int) -> None:
+        if cancelled.is_set():
+            raise Cancelled
         read[0] += n
         if read[0] - read[1] >= PROGRESS_EVERY_BYTES:
             read[1] = read[0]
             store.update(job_id, bytes_read=read[0])
 
     stop = threading.Event()
-    beating = threading.Thread(target=_beat, args=(store, job_id, stop), daemon=True,
-                               name=f"beat-{job_id[:8]}")
-    beating.start()
+    watching = threading.Thread(
+        target=_watch, args=(store, job_id, stop, cancelled, interrupt), daemon=True,
+        name=f"watch-{job_id[:8]}")
+    watching.start()
     try:
-        _run(engine, catalogue, store, job_id, commit, status, read, progress)
+        _run(engine, catalogue, store, job_id, commit, status, read, progress, cancelled,
+             interrupt)
     finally:
         stop.set()
+        watching.join(5)
 
 
-def _beat(store: JobStore, job_id: str, stop: threading.Event) -> None:
-    while not stop.wait(HEARTBEAT_SECONDS):
+def _watch(store: JobStore, job_id: str, stop: threading.Event, cancelled: threading.Event,
+           interrupt: list[Callable[[], None]]) -> None:
+    """Beat every HEARTBEAT_SECONDS; each second, look for a cancel and act on it."""
+    last_beat = 0.0
+    while not stop.wait(CANCEL_POLL_SECONDS):
         try:
-            store.beat(job_id)
-        except OSError:
-            log.warning("Import job %s: could not write its heartbeat", job_id, exc_info=True)
+            if time.monotonic() - last_beat >= HEARTBEAT_SECONDS:
+                last_beat = time.monotonic()
+                asked = store.beat(job_id)
+            else:
+                asked = store.cancel_requested(job_id)
+        except Exception:
+            log.warning("Import job %s: could not beat (database unreachable?)", job_id,
+                        exc_info=True)
+            continue
+        if asked and not cancelled.is_set():
+            cancelled.set()
+            for act in interrupt:
+                try:
+                    act()
+                except Exception:
+                    log.warning("Import job %s: could not cancel its query", job_id,
+                                exc_info=True)
+
+
+def _canceller(engine: Engine, session: Session) -> Callable[[], None]:
+    """How to cancel the statement ``session`` runs, from another thread."""
+    if engine.dialect.name == "postgresql":
+        pid = session.execute(text("SELECT pg_backend_pid()")).scalar()
+
+        def cancel_backend() -> None:
+            with engine.connect() as conn:
+                conn.execute(text("SELECT pg_cancel_backend(:pid)"), {"pid": pid})
+
+        return cancel_backend
+    raw = session.connection().connection.dbapi_connection
+    return raw.interrupt  # type: ignore[union-attr]
 
 
 def _run(
     engine: Engine, catalogue: Catalogue, store: JobStore, job_id: str, commit: bool,
     status: dict[str, Any], read: list[int], progress: Callable[[int], None],
+    cancelled: threading.Event, interrupt: list[Callable[[], None]],
 ) -> None:
     with Session(engine) as session:
         try:
@@ -71,28 +136,60 @@ def _run(
                 # also while it waits for a lock, and ends: no session holds the import's
                 # locks after its process is gone.
                 session.execute(text("SET client_connection_check_interval = '2s'"))
+            interrupt.append(_canceller(engine, session))
             # The write is recorded as the confirming account's (an admin may confirm another's).
             who = status.get("confirmed_by") if commit else None
             who = who or status["account_id"]
             account = session.get(Account, who) if who else None
             description = catalogue.by_name(status["model"])
-            with open(store.upload(job_id), "rb") as source:
+            with store.upload(job_id) as source:
                 result = import_file(
                     session, description, source, upsert=status["upsert"],
                     dry_run=not commit, account=account, file_name=status["file_name"],
                     progress=progress,
                 )
-            store.write_errors(job_id, result.errors)
-            store.write_changes(job_id, result.changes)
-            state = "done" if commit and result.committed else "previewed"
-            store.update(job_id, state=state, bytes_read=read[0], result=result.summary()
-                         | {"error_count": result.error_count, "committed": result.committed,
-                            "shown_errors": len(result.errors),
-                            "shown_changes": len(result.changes)})
+            if cancelled.is_set() and not result.committed:
+                raise Cancelled
         except Exception as exc:
-            log.exception("Import job %s failed", job_id)
             _rollback(session)
-            store.update(job_id, state="failed", message=_failure_words(exc))
+            if cancelled.is_set():
+                log.info("Import job %s cancelled", job_id)
+                _record(lambda: store.move(job_id, ["running"], state="cancelled",
+                                           message=store.cancel_message(job_id)))
+                return
+            log.exception("Import job %s failed", job_id)
+            words = _failure_words(exc)
+            _record(lambda: store.move(job_id, ["running"], state="failed", message=words))
+            return
+
+    def outcome() -> None:
+        store.write_errors(job_id, result.errors)
+        store.write_changes(job_id, result.changes)
+        state = "done" if commit and result.committed else "previewed"
+        store.move(job_id, ["running"], state=state, bytes_read=read[0],
+                   result=result.summary()
+                   | {"error_count": result.error_count, "committed": result.committed,
+                      "shown_errors": len(result.errors),
+                      "shown_changes": len(result.changes)})
+
+    _record(outcome)
+
+
+def _record(write: Callable[[], Any]) -> None:
+    """Write a job's outcome, trying again while the database is unreachable (a restart
+    that failed the import is still under way): the page must learn what happened."""
+    from console.db_errors import outage_of
+
+    deadline = time.monotonic() + RECORD_RETRY_SECONDS
+    while True:
+        try:
+            write()
+            return
+        except Exception as exc:
+            if outage_of(exc) is None or time.monotonic() > deadline:
+                raise
+            log.warning("Could not record a job's outcome yet (database unreachable)")
+            time.sleep(1)
 
 
 def _rollback(session: Session) -> None:
@@ -114,8 +211,11 @@ def _failure_words(exc: BaseException) -> str:
     return "The import failed unexpectedly; nothing was written. It has been logged."
 
 
+# -- dispatch ---------------------------------------------------------------------------------
+
+
 def start(target: Callable[..., Any], job_id: str, *args: Any) -> None:
-    """Run ``target(*args)`` for job ``job_id`` in a background thread."""
+    """Run ``target(*args)`` for job ``job_id`` in a background thread (embedded)."""
     thread = threading.Thread(target=target, args=args, daemon=True, name=f"job-{job_id[:8]}")
     for finished in [k for k, t in _threads.items() if not t.is_alive()]:
         del _threads[finished]
@@ -132,4 +232,14 @@ def wait_for_job(job_id: str, timeout: float = 60.0) -> bool:
     return not thread.is_alive()
 
 
-__all__ = ["run_import", "start", "wait_for_job"]
+def sweep(engine: Engine, store: JobStore) -> int:
+    """Fail the jobs whose runner died, and close their queue entries; how many jobs."""
+    failed = store.fail_stale()
+    if engine.dialect.name == "postgresql":
+        from console.queue import close_stalled
+
+        close_stalled(engine, STALE_SECONDS)
+    return failed
+
+
+__all__ = ["Cancelled", "run_job", "start", "sweep", "wait_for_job"]

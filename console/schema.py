@@ -1165,9 +1165,30 @@ def move_to_own_schema(conn: Connection) -> tuple[str, ...]:
         )
     if functions:
         counts.install_functions(conn, replace=True)
+    for kind, name in _queue_objects(conn, default):
+        conn.exec_driver_sql(f"ALTER {kind} {name} SET SCHEMA {quote(str(schema))}")
     conn.commit()
     log.info("Moved the console's tables %s from schema %s to %s", moving, default, schema)
     return tuple(moving)
+
+
+def _queue_objects(conn: Connection, schema: str) -> list[tuple[str, str]]:
+    """The job queue's (procrastinate's) tables, types and functions in ``schema``, as
+    (kind, qualified name) to move: their bodies name each other unqualified, and the
+    queue's connections search the console's schema first."""
+    # Functions first, types last: each name is resolved as it was when it was read.
+    rows = conn.execute(sa.text(
+        "SELECT 'FUNCTION', p.oid::regprocedure::text FROM pg_proc p "
+        "WHERE p.pronamespace = to_regnamespace(:s) AND p.proname LIKE 'procrastinate\\_%' "
+        "UNION ALL SELECT 'TABLE', c.oid::regclass::text FROM pg_class c "
+        "WHERE c.relnamespace = to_regnamespace(:s) AND c.relkind = 'r' "
+        "AND c.relname LIKE 'procrastinate\\_%' "
+        "UNION ALL SELECT 'TYPE', t.oid::regtype::text FROM pg_type t "
+        "WHERE t.typnamespace = to_regnamespace(:s) AND t.typname LIKE 'procrastinate\\_%' "
+        "AND (t.typtype = 'e' OR (t.typtype = 'c' AND (SELECT relkind FROM pg_class "
+        "WHERE oid = t.typrelid) = 'c'))"
+    ), {"s": schema}).all()
+    return [(str(kind), str(name)) for kind, name in rows]
 
 
 def _argument_types(signature: str) -> str:

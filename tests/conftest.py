@@ -35,6 +35,9 @@ from console.models import accounts as accounts_module
 # Hashing is slow by design; the tests log in hundreds of times.
 accounts_module.PASSWORD_HASH_METHOD = "pbkdf2:sha256:1000"
 
+# Tests run imports in the process that serves them (and wait for its threads); the
+# tests of the job queue start `console worker` processes with CONSOLE_JOBS=worker.
+os.environ.setdefault("CONSOLE_JOBS", "embedded")
 PG_ADMIN_URL = os.environ.get("CONSOLE_TEST_PG", "postgresql+psycopg2://127.0.0.1:5432/test")
 REQUIRE_PG = os.environ.get("CONSOLE_REQUIRE_PG") == "1"
 PASSWORD = "correct-horse-battery"

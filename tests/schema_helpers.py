@@ -123,6 +123,16 @@ def empty_database(kind: str, tmp_path: Path) -> Iterator[str]:
         drop_pg_database(url)
 
 
+# The job queue's tables (procrastinate), made by the console's migrations on PostgreSQL.
+QUEUE_TABLES = frozenset({"procrastinate_jobs", "procrastinate_workers", "procrastinate_events",
+                          "procrastinate_periodic_defers"})
+
+
+def queue_tables(url: str) -> set[str]:
+    """The job queue's tables on ``url``: PostgreSQL's only (SQLite runs jobs in-process)."""
+    return set(QUEUE_TABLES) if url.startswith("postgresql") else set()
+
+
 def own(url: str) -> str:
     """The prefix of the console's own tables in SQL on ``url``: its schema on PostgreSQL."""
     return "console." if url.startswith("postgresql") else ""

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import json
-import os
 import re
 import time
 from datetime import date
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,7 +15,7 @@ from flask.testing import FlaskClient
 from console.admin.transfer import job_store
 from console.demo.models import Todo
 from console.jobs import wait_for_job
-from console.models import AuditEntry
+from console.models import AuditEntry, JobFile
 from tests.bulk_helpers import action, confirm_bulk, job_url, refs, upload
 from tests.conftest import count, csrf_token
 
@@ -122,19 +119,20 @@ def test_unknown_or_foreign_jobs_are_not_found(editor_client: FlaskClient, sampl
     assert editor_client.get(status_url.replace("/todo/", "/person/")).status_code == 404
 
 
-def test_expired_uploads_are_removed(app: Flask, editor_client: FlaskClient, sample: dict) -> None:
+def test_expired_uploads_are_removed(
+    app: Flask, db: Any, editor_client: FlaskClient, sample: dict
+) -> None:
     """After an hour the upload and its status are deleted and the page is gone."""
     status_url = job_url(upload(editor_client, "todo", TODOS.encode()))
     job_id = status_url.rstrip("/").rsplit("/", 1)[1]
     store = job_store(app)
-    folder = store.path(job_id)
-    status = json.loads((folder / "status.json").read_text())
-    status["created"] = time.time() - 3601
-    (folder / "status.json").write_text(json.dumps(status))
+    assert store.has_file(job_id, "upload")
+    store.update(job_id, created=time.time() - 3601)
     assert editor_client.get(status_url).status_code == 404
     assert store.clean_expired() == 1
-    assert not Path(folder).exists()
-    assert os.listdir(store.root) == []
+    assert not store.has_file(job_id, "upload") and store.load(job_id) is None
+    with db.engine.connect() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(JobFile)).scalar() == 0
 
 
 # -- bulk edits: "With selected -> Set <column>" --------------------------------------------
@@ -317,9 +315,9 @@ def test_a_refusal_of_the_whole_file_names_no_line(
     job_id = status_url.rstrip("/").rsplit("/", 1)[1]
     store = job_store()
     store.write_errors(job_id, [RowError(0, None, "Rows changed while importing.")])
-    status = store.update(job_id, result={**store.load(job_id)["result"], "error_count": 1,
-                                          "shown_errors": 1})
-    assert status["result"]["error_count"] == 1
+    store.update(job_id, result={**store.load(job_id)["result"], "error_count": 1,
+                                 "shown_errors": 1})
+    assert store.load(job_id)["result"]["error_count"] == 1
     page = editor_client.get(status_url).get_data(as_text=True)
     assert "<td>whole file</td>" in page and "<td>0</td>" not in page
     errors = editor_client.get(f"/admin/todo/import/{job_id}/errors.csv").get_data(as_text=True)

@@ -55,8 +55,14 @@ def test_services_are_declared_as_documented():
     command = console["command"]
     assert command.index("console init") < command.index("gunicorn")
     assert "gunicorn --config /app/gunicorn.conf.py" in command
-    # Every replica shares the instance folder (import uploads and their status).
-    assert console["volumes"] == ["instance:/app/instance"] and "instance" in COMPOSE["volumes"]
+    # Nothing that matters on a container's disk: no volume shared between replicas.
+    assert "volumes" not in console and list(COMPOSE["volumes"]) == ["pgdata"]
+    worker = COMPOSE["services"]["worker"]
+    assert worker["build"] == "." and worker["depends_on"] == console["depends_on"]
+    assert worker["command"].index("console init") < worker["command"].index("console worker")
+    assert worker["environment"]["CONSOLE_JOBS"] == console["environment"]["CONSOLE_JOBS"]
+    assert console["environment"]["CONSOLE_JOBS"] == "worker"
+    assert "ports" not in worker and "volumes" not in worker
     # One host port per replica: a range with --scale console=2.
     [ports] = console["ports"]
     assert _interpolate(ports, {}) == "8000:8000"
@@ -124,9 +130,9 @@ def compose_database():
     drop_pg_database(url)
 
 
-def _service_env(database: str, **extra: str) -> dict[str, str]:
-    """The console service's environment as compose makes it, its `db` host made local."""
-    service = COMPOSE["services"]["console"]
+def _service_env(database: str, service_name: str = "console", **extra: str) -> dict[str, str]:
+    """A service's environment as compose makes it, its `db` host made local."""
+    service = COMPOSE["services"][service_name]
     env = {k: _interpolate(str(v), GIVEN) for k, v in service["environment"].items()}
     # The `db` host only exists inside compose: point the same URL form at the local server.
     compose_url = sa.engine.make_url(env["DATABASE_URL"])
@@ -136,11 +142,11 @@ def _service_env(database: str, **extra: str) -> dict[str, str]:
     return {**env, **extra}
 
 
-def _shell_script() -> str:
+def _shell_script(service: str = "console") -> str:
     """The service's command, its programs and the image's paths made this machine's."""
     python = sys.executable
     command = (
-        COMPOSE["services"]["console"]["command"]
+        COMPOSE["services"][service]["command"]
         .replace("console ", f"{python} -m console ")
         .replace("exec gunicorn", f"exec {python} -m gunicorn")
         .replace("/app/gunicorn.conf.py", str(ROOT / "gunicorn.conf.py"))
@@ -149,12 +155,12 @@ def _shell_script() -> str:
     return command[len("sh -c ") :].strip().strip('"')
 
 
-def start_service(env: dict[str, str], folder: Path) -> subprocess.Popen:
-    """The console service's command as one container runs it, its log in ``folder``."""
+def start_service(env: dict[str, str], folder: Path, service: str = "console") -> subprocess.Popen:
+    """A service's command as one container runs it, its log in ``folder``."""
     folder.mkdir(parents=True, exist_ok=True)
-    with (folder / "console.log").open("wb") as log:
+    with (folder / f"{service}.log").open("wb") as log:
         return subprocess.Popen(
-            ["sh", "-c", _shell_script()],
+            ["sh", "-c", _shell_script(service)],
             cwd=folder,
             env={**os.environ, **env, "PYTHONPATH": str(ROOT), "FLASK_APP": ""},
             stdout=log,

@@ -27,7 +27,7 @@ from console import catalogue_of_app, create_app
 from console.admin.transfer import job_store
 from console.demo.models import Person, Todo, TodoList
 from console.extensions import db as _db
-from console.jobs import run_import, start, wait_for_job
+from console.jobs import run_job, start, wait_for_job
 from console.models import Role
 from tests.conftest import REQUIRE_PG, IsolatedClient, migrate_database, require_pg
 from tests.history_helpers import login_client
@@ -138,14 +138,14 @@ def test_an_import_cut_by_a_restart_is_failed_in_words_with_nothing_written(
     store = job_store(app)
     job_id = store.create(io.BytesIO(f"description,list\n{rows}".encode()), model="todo",
                           file_name="big.csv", upsert=False, account_id=None)
-    store.update(job_id, state="running", phase="commit")
+    store.update(job_id, state="queued", phase="commit")
     # The import waits for a lock on the to-dos, so the restart finds it mid-transaction.
     holder = sa.create_engine(cluster[2], poolclass=sa.pool.NullPool)
     conn = holder.connect()
     try:
         conn.exec_driver_sql("SET lock_timeout = '20s'")
         conn.exec_driver_sql("BEGIN; LOCK TABLE todo IN ACCESS EXCLUSIVE MODE")
-        start(run_import, job_id, _db.engine, catalogue_of_app(app), store, job_id, True)
+        start(run_job, job_id, _db.engine, catalogue_of_app(app), store, job_id)
         def waiters() -> Any:
             # Statistics are a snapshot per transaction: a fresh one for every look.
             conn.exec_driver_sql("SELECT pg_stat_clear_snapshot()")

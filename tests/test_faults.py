@@ -252,13 +252,13 @@ import sys
 from console import catalogue_of_app, create_app
 from console.admin.transfer import job_store
 from console.extensions import db
-from console.jobs import run_import
+from console.jobs import run_job
 
 url, instance, job_id = sys.argv[1:4]
 app = create_app({"SQLALCHEMY_DATABASE_URI": url, "INSTANCE_PATH": instance,
                   "SECRET_KEY": "child"})
 with app.app_context():
-    run_import(db.engine, catalogue_of_app(app), job_store(app), job_id, True)
+    run_job(db.engine, catalogue_of_app(app), job_store(app), job_id)
 """
 
 
@@ -279,7 +279,7 @@ def test_an_import_whose_process_is_killed_fails_soon_and_leaves_no_session_or_l
     rows = "".join(f"Tâche {n},Groceries\n" for n in range(5_000))
     job_id = store.create(io.BytesIO(f"description,list\n{rows}".encode()), model="todo",
                           file_name="killed.csv", upsert=False, account_id=None)
-    store.update(job_id, state="running", phase="commit")
+    store.update(job_id, state="queued", phase="commit")
     child_url = sa.engine.make_url(database_url).update_query_dict(
         {"application_name": "console-killed-import"}).render_as_string(hide_password=False)
     holder = sa.create_engine(database_url, poolclass=sa.pool.NullPool)

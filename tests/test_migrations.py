@@ -28,6 +28,7 @@ from tests.schema_helpers import (
     empty_database,
     execute,
     legacy_upgrade,
+    queue_tables,
     schema_snapshot,
     version,
 )
@@ -66,7 +67,8 @@ def test_each_history_has_one_head_and_its_own_version_table():
 
 
 def test_upgrade_downgrade_upgrade(empty_url):
-    model_tables = schema.console_history().tables | set(DemoBase.metadata.tables)
+    model_tables = (schema.console_history().tables | set(DemoBase.metadata.tables)
+                    | queue_tables(empty_url))
     _initialised(empty_url).dispose()
     assert _tables(empty_url) == model_tables
     # The demo's first: its row counts use the console's functions.
@@ -82,7 +84,7 @@ def test_upgrade_downgrade_upgrade(empty_url):
 def test_the_console_history_creates_only_the_console_tables(empty_url):
     result = schema.upgrade(empty_url, schema.console_history())
     assert result.ok, result.error
-    assert _tables(empty_url) == schema.console_history().tables
+    assert _tables(empty_url) == schema.console_history().tables | queue_tables(empty_url)
     assert version(empty_url) == [HEAD]
     assert execute(empty_url, "SELECT count(*) FROM {console}account") == [(0,)]
     with pytest.raises(sa.exc.DBAPIError):
@@ -238,7 +240,8 @@ def test_console_init_adopts_a_database_of_the_old_history_at_0004_without_ddl(
         assert "Moved the console's tables" in result.output
     else:
         assert moves == []
-    later = {"account", "login_throttle", "recovery_code", "_alembic_tmp_account"}
+    later = {"account", "login_throttle", "recovery_code", "_alembic_tmp_account", "job",
+             "job_file"}
     touched = {re.search(r"(?:TABLE|ON) (?:IF NOT EXISTS )?\"?(\w+)", d).group(1) for d in ddl[1:]}
     assert touched <= later, touched
     # The demo's tables are as they were, and the whole schema is a fresh database's.

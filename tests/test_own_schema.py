@@ -9,11 +9,11 @@ import sqlalchemy as sa
 
 from console import create_app, own_schema, schema
 from console.extensions import db as _db
-from tests.schema_helpers import empty_database, execute
+from tests.schema_helpers import QUEUE_TABLES, empty_database, execute
 from tests.test_schema import invoke as _invoke
 
 OWN_TABLES = {"account", "audit_entry", "row_count_delta", "login_throttle", "recovery_code",
-              schema.CONSOLE_VERSION_TABLE}
+              "job", "job_file", schema.CONSOLE_VERSION_TABLE}
 DEMO_TABLES = {"person", "todo_list", "todo", schema.DEMO_VERSION_TABLE}
 
 
@@ -54,7 +54,7 @@ def test_init_puts_the_consoles_tables_in_their_schema_and_the_demos_in_public(
     app = _app(pg_url, tmp_path, CONSOLE_SCHEMA=name)
     result = _invoke(app, "init", "--demo")
     assert result.exit_code == 0, result.output
-    assert _tables_by_schema(pg_url) == {name: OWN_TABLES, "public": DEMO_TABLES}
+    assert _tables_by_schema(pg_url) == {name: OWN_TABLES | QUEUE_TABLES, "public": DEMO_TABLES}
     functions = execute(
         pg_url,
         "SELECT pronamespace::regnamespace::text, proname FROM pg_proc "
@@ -97,7 +97,11 @@ def test_a_database_from_before_the_schema_is_moved_by_init_rows_and_counts_kept
     assert "Moved the console's tables" in result.output
 
     placed = _tables_by_schema(pg_url)
-    assert placed["console"] == OWN_TABLES and placed["public"] == DEMO_TABLES
+    # The job queue's tables (and its types and functions) move with them.
+    assert placed["console"] == OWN_TABLES | QUEUE_TABLES and placed["public"] == DEMO_TABLES
+    leftover = execute(pg_url, "SELECT count(*) FROM pg_proc WHERE pronamespace = "
+                               "'public'::regnamespace AND left(proname, 13) = 'procrastinate'")
+    assert leftover == [(0,)]
     assert execute(pg_url, "SELECT id, email, password_hash FROM console.account") == accounts
     assert execute(pg_url, "SELECT count(*) FROM console.audit_entry")[0][0] >= entries
     # The counting triggers now reach the moved table through the rewritten functions.

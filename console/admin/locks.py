@@ -11,7 +11,6 @@ Background imports use sessions of their own, without the timeout.
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 from flask import Flask, current_app, has_request_context, request
@@ -44,16 +43,8 @@ def running_imports() -> list[str]:
     """"an import of to-dos started by ann@example.com at 14:02 UTC", per committing job."""
     from console.admin.transfer import confirmed_by, job_store
 
-    store = job_store()
     found = []
-    try:
-        names = sorted(os.listdir(store.root))
-    except OSError:
-        return []
-    for name in names:
-        status = store.load(name)
-        if not status or status.get("phase") != "commit" or status["state"] != "running":
-            continue
+    for status in job_store().running_commits():
         who, when = confirmed_by(status, or_uploader=True)
         found.append(f"an import of {status['model']} ({status['file_name']}) started by "
                      f"{who}{when}")

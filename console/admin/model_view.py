@@ -73,6 +73,7 @@ ENDPOINT_ROLES: dict[str, Role] = {
     "import_errors": Role.editor,
     "import_changes": Role.editor,
     "import_confirm": Role.editor,
+    "import_cancel": Role.editor,
     "bulk_confirm": Role.editor,
     "bulk_apply": Role.editor,
 }
@@ -445,6 +446,11 @@ class ConsoleModelView(adapter.ModelViewBase):
     def import_confirm(self, job_id: str) -> Any:
         """Write a previewed import that had no errors."""
         return transfer.import_confirm(self, job_id)
+
+    @expose("/import/<job_id>/cancel", methods=("POST",))
+    def import_cancel(self, job_id: str) -> Any:
+        """Stop a queued or running import; nothing of it is written."""
+        return transfer.import_cancel(self, job_id)
 
     @expose("/bulk/<column>/", methods=("POST",))
     def bulk_apply(self, column: str) -> Any:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import time
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from flask import (
@@ -20,7 +19,6 @@ from flask import (
     get_flashed_messages,
     redirect,
     request,
-    send_file,
     stream_with_context,
 )
 from flask_login import current_user
@@ -42,6 +40,8 @@ if TYPE_CHECKING:
     from console.admin.model_view import ConsoleModelView
 
 ERRORS_PER_PAGE = 50
+# A queued job says why it waits once it has waited this long.
+WAIT_BEFORE_WORDS_SECONDS = 5
 FORMATS = {
     "csv": "text/csv",
     "jsonl": "application/x-ndjson",
@@ -60,8 +60,23 @@ def importable(description: ModelDescription) -> bool:
 
 
 def job_store(app: Any = None) -> JobStore:
-    """The app's import jobs, in the instance folder."""
-    return JobStore(Path((app or current_app).instance_path) / "imports")
+    """The app's import jobs, in its database."""
+    with (app or current_app).app_context():
+        return JobStore(db.engine)
+
+
+def dispatch(job_id: str, app: Any = None) -> None:
+    """Hand a queued job to whoever runs jobs: the queue (``console worker``) or a thread
+    of this process (embedded)."""
+    app = app or current_app
+    if app.config["CONSOLE_JOBS"] == "worker":
+        from console import queue
+
+        queue.defer(app.config["SQLALCHEMY_DATABASE_URI"], app.config.get("CONSOLE_SCHEMA"),
+                    job_id)
+        return
+    catalogue = app.extensions["console_catalogue"]
+    jobs.start(jobs.run_job, job_id, db.engine, catalogue, job_store(app), job_id)
 
 
 # -- export ------------------------------------------------------------------------------------
@@ -116,11 +131,6 @@ def _importable_or_404(view: ConsoleModelView) -> ModelDescription:
     return view.description
 
 
-def _start(view: ConsoleModelView, job_id: str, commit: bool) -> None:
-    catalogue = view.description.catalogue
-    jobs.start(jobs.run_import, job_id, db.engine, catalogue, job_store(), job_id, commit)
-
-
 def import_view(view: ConsoleModelView) -> Any:
     """Upload a file; its dry run starts at once and the status page follows it."""
     description = _importable_or_404(view)
@@ -137,7 +147,7 @@ def import_view(view: ConsoleModelView) -> Any:
                 upsert=request.form.get("mode") == "upsert",
                 account_id=getattr(current_user, "id", None),
             )
-            _start(view, job_id, commit=False)
+            dispatch(job_id)
             return redirect(view.get_url(".import_status", job_id=job_id))
     limit_mb = (current_app.config.get("MAX_CONTENT_LENGTH") or 0) // (1024 * 1024)
     return view.render(
@@ -179,26 +189,56 @@ def import_status(view: ConsoleModelView, job_id: str) -> Any:
         "admin/import_status.html", spec=file_format(view.description), job=status, result=result,
         errors=errors, page=page, pages=pages, running=status["state"] in ("queued", "running"),
         changes=changes, change_page=change_page, change_pages=change_pages,
+        waiting=_waiting_words(status),
     )
 
 
-def _job_csv(view: ConsoleModelView, job_id: str, path: Path, what: str) -> Any:
-    """A CSV the job's last run saved (its errors, its changes), as a download."""
+def _waiting_words(status: dict[str, Any]) -> str | None:
+    """Why a queued job has not started, when no worker seems to be there to take it."""
+    if status["state"] != "queued" or current_app.config["CONSOLE_JOBS"] != "worker":
+        return None
+    if time.time() - status["touched"] < WAIT_BEFORE_WORDS_SECONDS:
+        return None
+    from console import queue
+
+    if queue.live_workers(db.engine, jobs.STALE_SECONDS):
+        return "Waiting for a worker: they are all busy with other jobs."
+    return ("Waiting for a worker: none is running. Start one with `console worker` "
+            "(docker compose starts the worker service).")
+
+
+def _job_csv(view: ConsoleModelView, job_id: str, name: str, what: str) -> Any:
+    """A CSV the job's last run saved (its errors, its changes), as a streamed download."""
     _job_or_404(view, job_id)
-    if not path.exists():
+    store = job_store()
+    if not store.has_file(job_id, name):
         abort(404)
-    return send_file(path, mimetype="text/csv", as_attachment=True,
-                     download_name=f"import-{what}-{job_id[:8]}.csv")
+    return Response(
+        stream_with_context(store.stream(job_id, name)), mimetype="text/csv",
+        headers={"Content-Disposition":
+                 f"attachment; filename=import-{what}-{job_id[:8]}.csv"},
+    )
 
 
 def import_errors(view: ConsoleModelView, job_id: str) -> Any:
     """Every error of the job's last run, as CSV."""
-    return _job_csv(view, job_id, job_store().errors_file(job_id), "errors")
+    return _job_csv(view, job_id, "errors", "errors")
 
 
 def import_changes(view: ConsoleModelView, job_id: str) -> Any:
     """Every field the job's upsert changes (line, key, column, old, new), as CSV."""
-    return _job_csv(view, job_id, job_store().changes_file(job_id), "changes")
+    return _job_csv(view, job_id, "changes", "changes")
+
+
+def import_cancel(view: ConsoleModelView, job_id: str) -> Any:
+    """Cancel a queued or running job (POST): nothing of it is written."""
+    _job_or_404(view, job_id)
+    state = job_store().request_cancel(job_id, getattr(current_user, "id", None))
+    if state == "running":
+        flash("Cancelling: the import stops within a few seconds and writes nothing.", "info")
+    elif state is None:
+        flash("This import is no longer running; there is nothing to cancel.", "warning")
+    return redirect(view.get_url(".import_status", job_id=job_id))
 
 
 def confirmed_by(status: dict[str, Any], *, or_uploader: bool = False) -> tuple[str, str]:
@@ -233,15 +273,15 @@ def import_confirm(view: ConsoleModelView, job_id: str) -> Any:
     if status["state"] != "previewed" or result.get("error_count"):
         flash("This upload cannot be imported: fix its errors and upload it again.", "error")
         return redirect(url)
-    if not job_store().claim_commit(job_id):
-        flash("This upload is already being imported.", "warning")
+    if not job_store().claim_commit(job_id, getattr(current_user, "id", None)):
+        status = job_store().load(job_id) or status
+        flash(_confirmed_already(status), "info")
         return redirect(url)
-    job_store().update(job_id, state="queued", phase="commit",
-                       confirmed_by=getattr(current_user, "id", None), confirmed_at=time.time())
-    _start(view, job_id, commit=True)
+    dispatch(job_id)
     return redirect(url)
 
 
-__all__ = ["export", "exportable", "import_changes", "import_confirm", "import_errors",
+__all__ = ["dispatch", "export", "exportable", "import_cancel", "import_changes",
+           "import_confirm", "import_errors",
            "import_status",
            "import_view", "importable", "job_store"]
