@@ -449,7 +449,10 @@ def worker_command(concurrency: int | None) -> None:
     engine = db.engine
     store = JobStore(engine)
     catalogue = app.extensions["console_catalogue"]
-    queue.set_runner(lambda job_id: jobs.run_job(engine, catalogue, store, job_id))
+    from console.admin.transfer import export_planner
+
+    planner = export_planner(app)
+    queue.set_runner(lambda job_id: jobs.run_job(engine, catalogue, store, job_id, planner))
     stop = threading.Event()
 
     def sweeping() -> None:

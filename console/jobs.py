@@ -53,9 +53,20 @@ class Cancelled(Exception):
     """Someone asked to cancel the job while it ran."""
 
 
-def run_job(engine: Engine, catalogue: Catalogue, store: JobStore, job_id: str) -> None:
-    """Take the queued job ``job_id`` and run its phase (dry run or commit); a job
-    another runner took, or one cancelled meanwhile, is left alone."""
+class JobRefused(Exception):
+    """The job cannot be done as asked (the message says why, to the user)."""
+
+
+# What an export job makes: (the model, its select: the list's filters, search and sort,
+# the format, a CSV byte order mark or not). The web side builds it from the job's options.
+ExportPlan = tuple[Any, Any, str, bool]
+
+
+def run_job(engine: Engine, catalogue: Catalogue, store: JobStore, job_id: str,
+            exports: Callable[[dict[str, Any]], ExportPlan] | None = None) -> None:
+    """Take the queued job ``job_id`` and run it (an import's dry run or commit, or an
+    export, which ``exports`` plans); a job another runner took, or one cancelled
+    meanwhile, is left alone."""
     status = store.claim_run(job_id)
     if status is None:
         return
@@ -78,8 +89,11 @@ def run_job(engine: Engine, catalogue: Catalogue, store: JobStore, job_id: str) 
         name=f"watch-{job_id[:8]}")
     watching.start()
     try:
-        _run(engine, catalogue, store, job_id, commit, status, read, progress, cancelled,
-             interrupt)
+        if status["kind"] == "export":
+            _export(engine, store, job_id, status, exports, progress, cancelled, interrupt)
+        else:
+            _run(engine, catalogue, store, job_id, commit, status, read, progress, cancelled,
+                 interrupt)
     finally:
         stop.set()
         watching.join(5)
@@ -192,6 +206,48 @@ def _record(write: Callable[[], Any]) -> None:
             time.sleep(1)
 
 
+def _export(
+    engine: Engine, store: JobStore, job_id: str, status: dict[str, Any],
+    exports: Callable[[dict[str, Any]], ExportPlan] | None, progress: Callable[[int], None],
+    cancelled: threading.Event, interrupt: list[Callable[[], None]],
+) -> None:
+    """Write the export's file into the job (chunks in the database), then mark it done."""
+    with Session(engine) as session:
+        try:
+            if exports is None:
+                raise RuntimeError("No export planner given to the job runner")
+            if engine.dialect.name == "postgresql":
+                session.execute(text("SET client_connection_check_interval = '2s'"))
+            interrupt.append(_canceller(engine, session))
+            description, stmt, fmt, bom = exports(status)
+            from console.bulk.exporter import export_chunks
+
+            written = [0]
+
+            def counted(n: int) -> None:
+                written[0] += n
+                progress(n)
+
+            size = store.write_stream(job_id, "export", export_chunks(
+                session, description, fmt, stmt, bom=bom), counted)
+            session.rollback()
+            if cancelled.is_set():
+                raise Cancelled
+        except Exception as exc:
+            _rollback(session)
+            if cancelled.is_set():
+                _record(lambda: store.move(job_id, ["running"], state="cancelled",
+                                           message=store.cancel_message(job_id)))
+                return
+            if not isinstance(exc, JobRefused):
+                log.exception("Export job %s failed", job_id)
+            words = _failure_words(exc, "export")
+            _record(lambda: store.move(job_id, ["running"], state="failed", message=words))
+            return
+    _record(lambda: store.move(job_id, ["running"], state="done", bytes=size, bytes_read=size,
+                               result={"bytes": size}))
+
+
 def _rollback(session: Session) -> None:
     """Roll back; on a connection the database dropped (a restart) that fails too, and the
     job must still be marked failed: the database has already discarded the transaction."""
@@ -201,14 +257,16 @@ def _rollback(session: Session) -> None:
         log.warning("Could not roll back a failed import (connection lost)", exc_info=True)
 
 
-def _failure_words(exc: BaseException) -> str:
-    """What the status page says of a failed import: the fault in words where it is known."""
+def _failure_words(exc: BaseException, what: str = "import") -> str:
+    """What the status page says of a failed job: the fault in words where it is known."""
     from console.db_errors import outage_of
 
+    if isinstance(exc, JobRefused):
+        return str(exc)
     outage = outage_of(exc)
     if outage is not None:
-        return f"The import stopped. {outage.message}"
-    return "The import failed unexpectedly; nothing was written. It has been logged."
+        return f"The {what} stopped. {outage.message}"
+    return f"The {what} failed unexpectedly; nothing was written. It has been logged."
 
 
 # -- dispatch ---------------------------------------------------------------------------------
@@ -242,4 +300,4 @@ def sweep(engine: Engine, store: JobStore) -> int:
     return failed
 
 
-__all__ = ["Cancelled", "run_job", "start", "sweep", "wait_for_job"]
+__all__ = ["Cancelled", "ExportPlan", "JobRefused", "run_job", "start", "sweep", "wait_for_job"]

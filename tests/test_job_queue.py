@@ -235,6 +235,23 @@ def test_an_upload_on_one_instance_is_confirmed_on_the_other_and_run_by_a_worker
         "SELECT count(*) FROM console.procrastinate_jobs WHERE status IN ('todo', 'doing')") == 0
 
 
+def test_a_background_export_is_made_by_a_worker_and_served_by_either_instance(
+    deployment: Deployment, admin: Browser
+) -> None:
+    _status, page, _headers = admin.get(deployment.url(0, "/admin/person/?search=%C5%81ukasz"))
+    status, body, headers = admin.form(deployment.url(0, "/admin/person/export/csv/job"), {
+        "csrf_token": _csrf(page), "query": "search=%C5%81ukasz"})
+    assert status == 302, body[:1000]
+    job_id = re.findall(r"[0-9a-f]{32}", headers["Location"])[0]
+    deployment.until(lambda: deployment.job(job_id)["state"] == "done", 60,
+                     f"never done: {deployment.job(job_id)}\n{deployment.logs()}")
+    assert _runner_pid(deployment.job(job_id)) in _worker_pids(deployment)
+    status, made, _headers = admin.get(deployment.url(1, f"/admin/person/export/job/{job_id}/file"))
+    assert status == 200
+    rows = made.lstrip("\ufeff").splitlines()
+    assert len(rows) == 1 + 30 and all("Łukasz Żółć" in row for row in rows[1:])
+
+
 def _blocked_commit(deployment: Deployment, admin: Browser, start: int) -> tuple[str, Any]:
     """A confirmed import waiting for a lock on the people table: (job id, holder conn)."""
     job_id = _upload(deployment, admin, 0, _people(200, start))

@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import re
 import time
+import zipfile
 from typing import Any
 
 import pytest
@@ -185,3 +186,68 @@ def _account_id(app: Flask, email: str) -> int:
     from console.models import Account
 
     return db.session.scalar(sa.select(Account.id).where(Account.email == email))
+
+
+# -- exports in the background -----------------------------------------------------------
+
+
+def _start_export(client: FlaskClient, query: str, fmt: str = "csv") -> Any:
+    return client.post(f"/admin/todo/export/{fmt}/job", data={
+        "csrf_token": csrf_token(client, f"/admin/todo/?{query}"), "query": query})
+
+
+def test_a_background_export_makes_the_lists_file_and_serves_it(
+    app: Flask, viewer_client: FlaskClient, editor_client: FlaskClient, sample: dict
+) -> None:
+    query = "search=milk&sort=1"
+    response = _start_export(viewer_client, query)
+    job_id = _job_id(response)
+    assert response.headers["Location"].endswith(f"/admin/todo/export/job/{job_id}/")
+    page = viewer_client.get(f"/admin/todo/export/job/{job_id}/").get_data(as_text=True)
+    assert "The export is ready" in page and 'id="export-download"' in page
+    made = viewer_client.get(f"/admin/todo/export/job/{job_id}/file")
+    assert made.status_code == 200 and made.mimetype == "text/csv"
+    assert "attachment; filename=todo-" in made.headers["Content-Disposition"]
+    direct = viewer_client.get(f"/admin/todo/export/csv/?{query}")
+    assert made.data == direct.data
+    assert b"Buy milk" in made.data and len(made.data.decode("utf-8-sig").splitlines()) == 2
+    # Someone else's job is not theirs to see.
+    assert editor_client.get(f"/admin/todo/export/job/{job_id}/").status_code == 404
+    assert editor_client.get(f"/admin/todo/export/job/{job_id}/file").status_code == 404
+    # Nor is it an import's page.
+    assert viewer_client.get(f"/admin/todo/import/{job_id}/").status_code in (403, 404)
+
+
+def test_a_background_xlsx_export_and_a_refused_search(
+    app: Flask, viewer_client: FlaskClient, sample: dict
+) -> None:
+    job_id = _job_id(_start_export(viewer_client, "", "xlsx"))
+    made = viewer_client.get(f"/admin/todo/export/job/{job_id}/file")
+    assert made.status_code == 200 and made.data[:2] == b"PK"
+    direct = viewer_client.get("/admin/todo/export/xlsx/").data
+
+    def sheet(data: bytes) -> bytes:
+        with zipfile.ZipFile(io.BytesIO(data)) as book:
+            return book.read("xl/worksheets/sheet1.xml")
+
+    assert sheet(made.data) == sheet(direct) and b"Buy milk" in sheet(made.data)
+    refused = _job_id(_start_export(viewer_client, "search=a%00b"))
+    status = job_store(app).load(refused)
+    assert status["state"] == "failed"
+    assert status["message"].startswith("Nothing was exported:")
+    page = viewer_client.get(f"/admin/todo/export/job/{refused}/").get_data(as_text=True)
+    assert "Nothing was exported" in page
+    assert viewer_client.get(f"/admin/todo/export/job/{refused}/file").status_code == 404
+
+
+def test_a_background_export_needs_its_csrf_token(
+    app: Flask, viewer_client: FlaskClient, sample: dict
+) -> None:
+    response = viewer_client.post("/admin/todo/export/csv/job", data={"query": ""})
+    assert response.status_code == 400
+    with job_store(app).engine.connect() as conn:
+        assert conn.execute(sa.text(f"SELECT count(*) FROM {_own(app)}job")).scalar() == 0
+
+
+def _own(app: Flask) -> str:
+    return "console." if app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql") else ""

@@ -59,6 +59,10 @@ ENDPOINT_ROLES: dict[str, Role] = {
     "index_view": Role.viewer,
     "details_view": Role.viewer,
     "export": Role.viewer,
+    "export_job": Role.viewer,
+    "export_status": Role.viewer,
+    "export_file": Role.viewer,
+    "export_cancel": Role.viewer,
     "history_view": Role.viewer,
     "ajax_lookup": Role.editor,
     "create_view": Role.editor,
@@ -421,6 +425,26 @@ class ConsoleModelView(adapter.ModelViewBase):
     def export(self, export_type: str) -> Any:
         """Stream exactly the rows the list shows, in the import's format."""
         return transfer.export(self, export_type)
+
+    @expose("/export/<export_type>/job", methods=("POST",))
+    def export_job(self, export_type: str) -> Any:
+        """Make the list's export in the background; its page follows it."""
+        return transfer.export_job(self, export_type)
+
+    @expose("/export/job/<job_id>/")
+    def export_status(self, job_id: str) -> Any:
+        """A background export's progress, then its download."""
+        return transfer.export_status(self, job_id)
+
+    @expose("/export/job/<job_id>/file")
+    def export_file(self, job_id: str) -> Any:
+        """The file a background export made."""
+        return transfer.export_file(self, job_id)
+
+    @expose("/export/job/<job_id>/cancel", methods=("POST",))
+    def export_cancel(self, job_id: str) -> Any:
+        """Stop a background export."""
+        return transfer.export_cancel(self, job_id)
 
     @expose("/import/", methods=("GET", "POST"))
     def import_view(self) -> Any:

@@ -8,8 +8,10 @@ the job's progress, its preview and its errors; confirming writes all rows or no
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl, urlencode
 
 from flask import (
     Response,
@@ -76,7 +78,8 @@ def dispatch(job_id: str, app: Any = None) -> None:
                     job_id)
         return
     catalogue = app.extensions["console_catalogue"]
-    jobs.start(jobs.run_job, job_id, db.engine, catalogue, job_store(app), job_id)
+    jobs.start(jobs.run_job, job_id, db.engine, catalogue, job_store(app), job_id,
+               export_planner(app))
 
 
 # -- export ------------------------------------------------------------------------------------
@@ -91,23 +94,9 @@ def export(view: ConsoleModelView, export_type: str) -> Any:
     description = view.description
     if export_type not in FORMATS or not exportable(description):
         abort(404)
-    args = list_page.adapter.list_arguments(view)
-    headings = list_page.headings_of(view, args)
-    sort = view.sort_column(headings, args.sort)
-    stmt, _filtered = list_page.filtered_select(view, args)
-    refused = get_flashed_messages(category_filter=["error"])
+    stmt, refused = _export_select(view)
     if refused:
-        # A filter or search the list would ignore (with a message) must not become an
-        # export of more rows than the user asked for.
-        return Response("Nothing was exported: " + " ".join(map(str, refused)) + "\n", status=400,
-                        mimetype="text/plain")
-    pk = description.pk.column
-    if sort is not None:
-        column = sort.column.desc() if args.sort_desc else sort.column.asc()
-        tie = pk.desc() if args.sort_desc else pk.asc()
-        stmt = stmt.order_by(column, tie)
-    else:
-        stmt = stmt.order_by(pk)
+        return Response(refused + "\n", status=400, mimetype="text/plain")
     # By COPY on PostgreSQL (a worker thread on this request's connection), by Python
     # elsewhere; either way streamed, so memory stays flat.
     # The scoped session: the streamed body runs after this request's session is closed.
@@ -120,6 +109,95 @@ def export(view: ConsoleModelView, export_type: str) -> Any:
         mimetype=FORMATS[export_type],
         headers={"Content-Disposition": f"attachment; filename={filename}"},
     )
+
+
+def _export_select(view: ConsoleModelView) -> tuple[Any, str | None]:
+    """The rows this request's list shows (filters, search, sort), or why not: a filter
+    or search the list would ignore (with a message) must not become an export of more
+    rows than the user asked for."""
+    description = view.description
+    args = list_page.adapter.list_arguments(view)
+    headings = list_page.headings_of(view, args)
+    sort = view.sort_column(headings, args.sort)
+    stmt, _filtered = list_page.filtered_select(view, args)
+    refused = get_flashed_messages(category_filter=["error"])
+    if refused:
+        return stmt, "Nothing was exported: " + " ".join(map(str, refused))
+    pk = description.pk.column
+    if sort is not None:
+        column = sort.column.desc() if args.sort_desc else sort.column.asc()
+        tie = pk.desc() if args.sort_desc else pk.asc()
+        stmt = stmt.order_by(column, tie)
+    else:
+        stmt = stmt.order_by(pk)
+    return stmt, None
+
+
+def export_planner(app: Any) -> Callable[[dict[str, Any]], jobs.ExportPlan]:
+    """How a runner plans an export job: the list's select, rebuilt from the query string
+    the job recorded, exactly as the export link of that list would (no request needed:
+    the worker makes one of its own)."""
+    app = getattr(app, "_get_current_object", lambda: app)()
+
+    def plan(status: dict[str, Any]) -> jobs.ExportPlan:
+        options = status["options"]
+        registry = app.extensions["console_registry"]
+        description = app.extensions["console_catalogue"].by_name(status["model"])
+        view = registry.view_of(description.cls)
+        query = urlencode([(str(k), str(v)) for k, v in options.get("args") or []])
+        with app.test_request_context(f"/admin/{status['model']}/", query_string=query):
+            stmt, refused = _export_select(view)
+        if refused:
+            raise jobs.JobRefused(refused)
+        return description, stmt, options["format"], bool(options.get("bom", True))
+
+    return plan
+
+
+def export_job(view: ConsoleModelView, export_type: str) -> Any:
+    """Make the list's export in the background (POST): a job any worker runs, whose
+    file any instance then serves, for an hour."""
+    description = view.description
+    if export_type not in FORMATS or not exportable(description):
+        abort(404)
+    args = [(k, v) for k, v in parse_qsl(request.form.get("query", ""), keep_blank_values=True)
+            if k not in ("page", "after", "before")][:200]
+    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+    job_id = job_store().create_export(
+        model=description.name, account_id=getattr(current_user, "id", None),
+        file_name=secure_filename(f"{description.name}-{stamp}.{export_type}"),
+        options={"format": export_type, "args": args,
+                 "bom": request.form.get("bom", "1") not in ("0", "false", "no")},
+    )
+    dispatch(job_id)
+    return redirect(view.get_url(".export_status", job_id=job_id))
+
+
+def export_status(view: ConsoleModelView, job_id: str) -> Any:
+    """A background export's progress, then its download link."""
+    status = _job_or_404(view, job_id, kind="export")
+    return view.render("admin/export_status.html", job=status,
+                       running=status["state"] in ("queued", "running"),
+                       waiting=_waiting_words(status))
+
+
+def export_file(view: ConsoleModelView, job_id: str) -> Any:
+    """The file a finished background export made, streamed from the database."""
+    status = _job_or_404(view, job_id, kind="export")
+    store = job_store()
+    if status["state"] != "done" or not store.has_file(job_id, "export"):
+        abort(404)
+    return Response(
+        stream_with_context(store.stream(job_id, "export")),
+        mimetype=FORMATS[status["options"]["format"]],
+        headers={"Content-Disposition": f"attachment; filename={status['file_name']}",
+                 "Content-Length": str(status["bytes"])},
+    )
+
+
+def export_cancel(view: ConsoleModelView, job_id: str) -> Any:
+    """Stop a queued or running background export."""
+    return _cancel(view, job_id, "export", ".export_status")
 
 
 # -- import ------------------------------------------------------------------------------------
@@ -155,15 +233,15 @@ def import_view(view: ConsoleModelView) -> Any:
     ), (400 if error else 200)
 
 
-def _job_or_404(view: ConsoleModelView, job_id: str) -> dict[str, Any]:
+def _job_or_404(view: ConsoleModelView, job_id: str, kind: str = "import") -> dict[str, Any]:
     """The job, if it is this model's and the user's (an admin may see anyone's); else 404.
 
     Another editor who learns a job's id gets nothing: not its preview, not its errors,
     and no way to confirm it in the uploader's name.
     """
-    description = _importable_or_404(view)
+    description = _importable_or_404(view) if kind == "import" else view.description
     status = job_store().load(job_id)
-    if status is None or status["model"] != description.name:
+    if status is None or status["model"] != description.name or status["kind"] != kind:
         abort(404)
     mine = status.get("account_id") == getattr(current_user, "id", None)
     if not mine and not current_role_includes(Role.admin):
@@ -231,14 +309,18 @@ def import_changes(view: ConsoleModelView, job_id: str) -> Any:
 
 
 def import_cancel(view: ConsoleModelView, job_id: str) -> Any:
-    """Cancel a queued or running job (POST): nothing of it is written."""
-    _job_or_404(view, job_id)
+    """Cancel a queued or running import (POST): nothing of it is written."""
+    return _cancel(view, job_id, "import", ".import_status")
+
+
+def _cancel(view: ConsoleModelView, job_id: str, kind: str, page: str) -> Any:
+    _job_or_404(view, job_id, kind)
     state = job_store().request_cancel(job_id, getattr(current_user, "id", None))
     if state == "running":
-        flash("Cancelling: the import stops within a few seconds and writes nothing.", "info")
+        flash(f"Cancelling: the {kind} stops within a few seconds and writes nothing.", "info")
     elif state is None:
-        flash("This import is no longer running; there is nothing to cancel.", "warning")
-    return redirect(view.get_url(".import_status", job_id=job_id))
+        flash(f"This {kind} is no longer running; there is nothing to cancel.", "warning")
+    return redirect(view.get_url(page, job_id=job_id))
 
 
 def confirmed_by(status: dict[str, Any], *, or_uploader: bool = False) -> tuple[str, str]:
@@ -281,7 +363,8 @@ def import_confirm(view: ConsoleModelView, job_id: str) -> Any:
     return redirect(url)
 
 
-__all__ = ["dispatch", "export", "exportable", "import_cancel", "import_changes",
+__all__ = ["dispatch", "export", "export_cancel", "export_file", "export_job",
+           "export_planner", "export_status", "exportable", "import_cancel", "import_changes",
            "import_confirm", "import_errors",
            "import_status",
            "import_view", "importable", "job_store"]

@@ -80,6 +80,43 @@ class JobStore:
             conn.execute(update(JOB).where(JOB.c.id == job_id).values(bytes=size))
         return job_id
 
+    def create_export(self, *, model: str, file_name: str, account_id: int | None,
+                      options: dict[str, Any]) -> str:
+        """A queued export of ``model`` (``options``: what the worker needs to make it)."""
+        self.clean_expired()
+        job_id = secrets.token_hex(16)
+        now = time.time()
+        with self.engine.begin() as conn:
+            conn.execute(insert(JOB).values(
+                id=job_id, kind="export", model=model, file_name=file_name[:255],
+                upsert=False, account_id=account_id, state="queued", phase="export",
+                created=now, touched=now, bytes=0, bytes_read=0, options=json.dumps(options),
+            ))
+        return job_id
+
+    def write_stream(self, job_id: str, name: str, chunks: Iterable[bytes],
+                     progress: Any = None) -> int:
+        """Replace the job's file ``name`` with ``chunks`` (regrouped by CHUNK_BYTES), one
+        transaction; ``progress(n)`` after each stored chunk. Returns the size."""
+        size, seq, pending = 0, 0, bytearray()
+        with self.engine.begin() as conn:
+            conn.execute(delete(FILE).where(FILE.c.job_id == job_id, FILE.c.name == name))
+            for chunk in chunks:
+                pending += chunk
+                while len(pending) >= CHUNK_BYTES:
+                    conn.execute(insert(FILE).values(job_id=job_id, name=name, seq=seq,
+                                                     data=bytes(pending[:CHUNK_BYTES])))
+                    del pending[:CHUNK_BYTES]
+                    seq += 1
+                    size += CHUNK_BYTES
+                    if progress is not None:
+                        progress(CHUNK_BYTES)
+            if pending or seq == 0:
+                conn.execute(insert(FILE).values(job_id=job_id, name=name, seq=seq,
+                                                 data=bytes(pending)))
+                size += len(pending)
+        return size
+
     def load(self, job_id: str) -> dict[str, Any] | None:
         """The job's status, or None when it does not exist (or expired).
 
@@ -347,6 +384,7 @@ def _chunks(source: BinaryIO) -> Iterator[bytes]:
 def _status(row: Any) -> dict[str, Any]:
     status = dict(row)
     status["result"] = json.loads(status["result"]) if status["result"] else None
+    status["options"] = json.loads(status["options"]) if status.get("options") else {}
     return status
 
 

@@ -28,7 +28,8 @@ from console.models.base import Base
 
 
 class Job(Base):
-    """One import: uploaded, previewed (dry run), then perhaps committed."""
+    """One import (uploaded, previewed by a dry run, then perhaps committed) or one
+    export made in the background (``kind``)."""
 
     __tablename__ = "job"
 
@@ -62,10 +63,12 @@ class Job(Base):
     cancel_requested_at: Mapped[float | None] = mapped_column(Float)
     # Who runs it: "host pid" of the worker (or web process, embedded).
     runner: Mapped[str | None] = mapped_column(String(200))
+    # JSON of what the job needs besides its model (an export: the list's query, the BOM).
+    options: Mapped[str | None] = mapped_column(Text)
 
 
 class JobFile(Base):
-    """One chunk of a job's file: ``upload``, ``errors`` or ``changes``."""
+    """One chunk of a job's file: ``upload``, ``errors``, ``changes`` or ``export``."""
 
     __tablename__ = "job_file"
 

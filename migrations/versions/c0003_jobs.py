@@ -2,10 +2,11 @@
 
 Written by hand, self-contained apart from the queue library's own schema.
 
-- ``job``: one import (uploaded, previewed, committed): state, progress, result,
-  who confirmed or cancelled it, and the heartbeat of the process running it.
-- ``job_file``: the upload and the CSVs of a job's errors and changes, as chunks, so
-  that every web instance and every worker reads the same files.
+- ``job``: one import (uploaded, previewed, committed) or export (a file made in the
+  background): state, progress, result, who confirmed or cancelled it, and the
+  heartbeat of the process running it.
+- ``job_file``: the upload, the CSVs of a job's errors and changes and an export's
+  file, as chunks, so that every web instance and every worker reads the same files.
 - On PostgreSQL, the schema of procrastinate (the job queue ``console worker`` reads),
   installed from the library's own ``schema.sql`` into the console's schema (this
   script runs with that schema as the search path). The version is pinned in
@@ -49,6 +50,7 @@ def upgrade() -> None:
         sa.Column("cancel_requested_by", sa.Integer(), nullable=True),
         sa.Column("cancel_requested_at", sa.Float(), nullable=True),
         sa.Column("runner", sa.String(length=200), nullable=True),
+        sa.Column("options", sa.Text(), nullable=True),
         sa.ForeignKeyConstraint(["account_id"], ["account.id"],
                                 name="fk_job_account_id_account", ondelete="SET NULL"),
         sa.ForeignKeyConstraint(["confirmed_by"], ["account.id"],
