@@ -1,0 +1,193 @@
+"""Undo and redo in the grid in a real Chromium.
+
+Waits poll with ``page.evaluate`` (a function, not a string: the console's content
+security policy forbids eval, and ``wait_for_function`` with a string is one).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+
+from console.extensions import db as _db
+from console.models import AuditEntry, Role
+from tests.browser.conftest import ARTIFACTS
+from tests.browser.test_grid_browser import GRID, cell, column, seed, stored
+from tests.conftest import PASSWORD, make_account
+
+# Screenshots go to test-artifacts/ (CONSOLE_SHOTS elsewhere), to be looked at.
+SHOTS = Path(os.environ.get("CONSOLE_SHOTS") or ARTIFACTS)
+
+
+def wait_until(page: Any, script: str, timeout: float = 10.0) -> Any:
+    """Poll ``script`` (a function's source, evaluated as a function) until it is truthy."""
+    end = time.monotonic() + timeout
+    while True:
+        value = page.evaluate(script)
+        if value:
+            return value
+        if time.monotonic() > end:
+            raise AssertionError(f"still false after {timeout}s: {script}")
+        page.wait_for_timeout(50)
+
+
+def open_grid(page: Any) -> None:
+    page.goto("/admin/todo/grid/")
+    page.wait_for_selector(f"{GRID} .tabulator-row")
+    wait_until(page, "() => window.consoleGrid && window.consoleGrid.state.count !== null")
+
+
+def settled(page: Any) -> None:
+    """No batch (edit, undo or redo) on its way."""
+    wait_until(page, "() => window.consoleGrid.state.sending === null"
+                     " && !window.consoleGrid.history.busy()")
+
+
+def shoot(page: Any, name: str) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / name))
+
+
+def edit(page: Any, row: int, col: int, text: str) -> None:
+    cell(page, row, col).click()
+    page.keyboard.type(text)
+    page.keyboard.press("Enter")
+    settled(page)
+
+
+def updates_of(ident: int) -> list[AuditEntry]:
+    _db.session.expire_all()
+    return list(_db.session.scalars(
+        sa.select(AuditEntry).where(AuditEntry.model == "Todo",
+                                     AuditEntry.object_id == str(ident),
+                                     AuditEntry.action == "update").order_by(AuditEntry.id)))
+
+
+def test_ctrl_z_undoes_a_saved_edit_through_the_history_and_ctrl_y_redoes_it(
+    editor_page: Any,
+) -> None:
+    page = editor_page
+    data = seed(3)
+    first = data["ids"][0]
+    open_grid(page)
+    description = column(page, "description")
+    undo_button = page.locator("#grid-undo")
+    assert undo_button.is_disabled() and page.locator("#grid-redo").is_disabled()
+    edit(page, 0, description, "Task one")
+    assert stored(first).description == "Task one"
+    assert undo_button.inner_text() == "Undo (1)" and undo_button.is_enabled()
+    shoot(page, "undo-1-edited.png")
+
+    page.keyboard.press("Control+z")
+    settled(page)
+    assert stored(first).description == "Task 1"
+    assert cell(page, 0, description).inner_text() == "Task 1"
+    assert "Undone" in page.inner_text("#grid-message")
+    assert page.locator("#grid-redo").inner_text() == "Redo (1)"
+    assert undo_button.is_disabled()
+    shoot(page, "undo-2-undone.png")
+    # The edit and its undo are both in the record's History, as two changes.
+    changes = [e.changes for e in updates_of(first)]
+    assert changes == [
+        {"before": {"description": "Task 1"}, "after": {"description": "Task one"}},
+        {"before": {"description": "Task one"}, "after": {"description": "Task 1"}},
+    ]
+
+    page.keyboard.press("Control+y")
+    settled(page)
+    assert stored(first).description == "Task one"
+    assert cell(page, 0, description).inner_text() == "Task one"
+    # Undo, redo and undo again chain their versions: never a conflict with oneself.
+    page.keyboard.press("Control+z")
+    settled(page)
+    assert stored(first).description == "Task 1"
+    page.keyboard.press("Control+Shift+Z")
+    settled(page)
+    assert stored(first).description == "Task one"
+    assert page.locator(f"{GRID} .grid-conflict").count() == 0
+    assert len(updates_of(first)) == 5
+
+    page.goto(f"/admin/todo/history/?id={first}")
+    history = page.inner_text("body")
+    assert "Task one" in history and "Task 1" in history
+    assert page.locator(".history-entry").count() >= 5
+    shoot(page, "undo-3-history.png")
+    assert page.js_errors == []
+
+
+def test_two_edits_of_one_row_are_undone_one_after_the_other(editor_page: Any) -> None:
+    page = editor_page
+    data = seed(2)
+    first = data["ids"][0]
+    open_grid(page)
+    description = column(page, "description")
+    edit(page, 0, description, "One")
+    edit(page, 0, description, "Two")
+    page.locator("#grid-undo").click()
+    settled(page)
+    assert stored(first).description == "One"
+    page.locator("#grid-undo").click()
+    settled(page)
+    assert stored(first).description == "Task 1"
+    assert page.locator(f"{GRID} .grid-conflict").count() == 0
+    assert page.js_errors == []
+
+
+def test_an_undo_after_someone_else_changed_the_row_is_refused_in_the_cell(
+    editor_page: Any, browser: Any, live_server: Any
+) -> None:
+    page = editor_page
+    data = seed(2)
+    first = data["ids"][0]
+    open_grid(page)
+    description = column(page, "description")
+    edit(page, 0, description, "Mine")
+    make_account(Role.editor, "other@example.com")
+    other_context = browser.new_context(base_url=live_server.url)
+    other = other_context.new_page()
+    try:
+        other.goto("/login")
+        other.fill("input[name=email]", "other@example.com")
+        other.fill("input[name=password]", PASSWORD)
+        other.click("button[type=submit], input[type=submit]")
+        other.wait_for_selector("#current-account")
+        open_grid(other)
+        edit(other, 0, description, "Theirs")
+        assert stored(first).description == "Theirs"
+    finally:
+        other_context.close()
+    entries = len(updates_of(first))
+
+    page.keyboard.press("Control+z")
+    settled(page)
+    assert stored(first).description == "Theirs"
+    assert len(updates_of(first)) == entries
+    mine = cell(page, 0, description)
+    assert "grid-conflict" in (mine.get_attribute("class") or "")
+    assert "theirs: Theirs" in mine.inner_text()
+    message = page.inner_text("#grid-message")
+    assert "Undo refused" in message and "other@example.com" in message
+    mine.click()
+    assert "other@example.com changed this record" in page.inner_text("#grid-panel")
+    shoot(page, "undo-4-refused.png")
+    # Ctrl+Z again drops the refused undo: the cell shows theirs, nothing is pending.
+    page.keyboard.press("Control+z")
+    settled(page)
+    assert page.locator(f"{GRID} .grid-conflict").count() == 0
+    assert page.evaluate("() => window.consoleGrid.state.pending.size") == 0
+    assert stored(first).description == "Theirs"
+    assert page.js_errors == []
+
+
+def test_viewers_have_no_undo(page: Any) -> None:
+    from tests.browser.conftest import log_in
+
+    log_in(page, Role.viewer)
+    seed(2)
+    open_grid(page)
+    assert page.locator("#grid-undo").is_disabled()
+    assert page.js_errors == []

@@ -1,0 +1,134 @@
+"""Undo and redo in the grid, as the server sees them: batches of the values from before.
+
+The grid undoes a saved batch by sending a new batch to the same endpoint: each cell's
+value as the rows answered it before the save, checked against the version the save
+produced (console/static/grid/grid-undo.js). These tests send what the grid sends.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+
+from console.demo.models import Todo
+from console.models import AuditEntry
+from tests.conftest import count as count_rows
+from tests.conftest import csrf_token
+from tests.test_grid_api import by_id, change, make_account_and_login, rows, save
+
+
+def undo_of(before: dict[str, Any], after: dict[str, Any], columns: list[str]) -> list[dict]:
+    """The batch the grid sends to undo a save: the old values at the version it produced."""
+    return [{"row": after["id"], "token": after["token"], "column": key,
+             "value": before["values"][key] or None} for key in columns]
+
+
+def stored(db: Any, ident: int) -> Todo:
+    db.session.expire_all()
+    todo = db.session.get(Todo, ident)
+    assert todo is not None
+    return todo
+
+
+def test_an_undo_sets_every_kind_of_cell_back_and_a_redo_sets_it_again(editor_client, db, sample):
+    milk = by_id(rows(editor_client))[str(sample["milk"])]
+    columns = ["description", "due_date", "priority", "completed", "list_id", "assignee_id"]
+    first = save(editor_client, {"changes": [
+        change(milk, "description", "Buy oat milk"),
+        change(milk, "due_date", "2026-03-01"),
+        change(milk, "priority", "high"),
+        change(milk, "completed", "true"),
+        change(milk, "assignee_id", None),
+    ]})
+    assert first.status_code == 200, first.get_json()
+    after = first.get_json()["rows"][0]
+    # The values the rows answered before the save read back as they were.
+    undone = save(editor_client, {"changes": undo_of(milk, after, columns)})
+    assert undone.status_code == 200, undone.get_json()
+    back = undone.get_json()["rows"][0]
+    assert {k: back["values"][k] for k in columns} == {k: milk["values"][k] for k in columns}
+    assert back["token"] == "3"
+    todo = stored(db, sample["milk"])
+    assert (todo.description, todo.due_date, todo.completed, todo.assignee_id) == (
+        "Buy milk", None, False, sample["bob"])
+    # A redo is the same: the values after, at the version the undo produced.
+    redone = save(editor_client, {"changes": undo_of(after, back, columns)})
+    assert redone.status_code == 200, redone.get_json()
+    again = redone.get_json()["rows"][0]["values"]
+    assert {k: again[k] for k in columns} == {k: after["values"][k] for k in columns}
+    assert stored(db, sample["milk"]).description == "Buy oat milk"
+
+
+def test_an_undo_after_someone_elses_edit_is_refused_and_writes_nothing(
+    editor_client, app, db, sample
+):
+    page = by_id(rows(editor_client))
+    milk, eggs = page[str(sample["milk"])], page[str(sample["eggs"])]
+    first = save(editor_client, {"changes": [change(milk, "description", "Mine"),
+                                             change(eggs, "description", "Mine too")]})
+    assert first.status_code == 200
+    answered = by_id(first.get_json())
+    other = app.test_client()
+    make_account_and_login(other, "other@example.com")
+    theirs = save(other, {"changes": [change(answered[milk["id"]], "description", "Theirs")]})
+    assert theirs.status_code == 200
+    entries = count_rows(AuditEntry)
+
+    response = save(editor_client, {"changes": [
+        *undo_of(milk, answered[milk["id"]], ["description"]),
+        *undo_of(eggs, answered[eggs["id"]], ["description"]),
+    ]})
+
+    assert response.status_code == 409
+    body = response.get_json()
+    assert list(body["conflicts"]) == [milk["id"]]
+    conflict = body["conflicts"][milk["id"]]
+    assert "other@example.com changed this record" in conflict["message"]
+    assert conflict["theirs"]["values"]["description"] == "Theirs"
+    # All or none: the row nobody else touched is not set back either.
+    assert stored(db, sample["milk"]).description == "Theirs"
+    assert stored(db, sample["eggs"]).description == "Mine too"
+    assert count_rows(AuditEntry) == entries
+
+
+def test_an_undo_is_a_change_in_the_records_history_that_can_be_reverted(
+    editor_client, db, sample
+):
+    milk = by_id(rows(editor_client))[str(sample["milk"])]
+    first = save(editor_client, {"changes": [change(milk, "description", "Buy oat milk")]})
+    after = first.get_json()["rows"][0]
+    undone = save(editor_client, {"changes": undo_of(milk, after, ["description"])})
+    assert undone.status_code == 200
+
+    entries = list(db.session.scalars(
+        select(AuditEntry).where(AuditEntry.model == "Todo",
+                                 AuditEntry.object_id == milk["id"]).order_by(AuditEntry.id)))
+    edit, undo = entries[-2:]
+    assert (edit.action, undo.action) == ("update", "update")
+    assert edit.changes == {"before": {"description": "Buy milk"},
+                            "after": {"description": "Buy oat milk"}}
+    assert undo.changes == {"before": {"description": "Buy oat milk"},
+                            "after": {"description": "Buy milk"}}
+    assert undo.account_email == "editor@example.com"
+    history = editor_client.get("/admin/todo/history/", query_string={"id": milk["id"]})
+    text = history.get_data(as_text=True)
+    assert history.status_code == 200
+    assert f'id="entry-{edit.id}"' in text and f'id="entry-{undo.id}"' in text
+    # The undo can be reverted there like any other change (back to "Buy oat milk").
+    revert = editor_client.get("/admin/todo/history/revert/",
+                               query_string={"id": milk["id"], "entry": undo.id})
+    assert revert.status_code == 200
+    assert "Buy oat milk" in revert.get_data(as_text=True)
+
+
+def test_viewers_cannot_undo(viewer_client, editor_client, db, sample):
+    milk = by_id(rows(editor_client))[str(sample["milk"])]
+    first = save(editor_client, {"changes": [change(milk, "description", "Buy oat milk")]})
+    after = first.get_json()["rows"][0]
+    token = csrf_token(viewer_client, "/admin/")
+    response = viewer_client.post("/admin/todo/grid/save",
+                                  json={"changes": undo_of(milk, after, ["description"])},
+                                  headers={"X-CSRFToken": token})
+    assert response.status_code == 403
+    assert stored(db, sample["milk"]).description == "Buy oat milk"
