@@ -132,3 +132,16 @@ def test_viewers_cannot_undo(viewer_client, editor_client, db, sample):
                                   headers={"X-CSRFToken": token})
     assert response.status_code == 403
     assert stored(db, sample["milk"]).description == "Buy oat milk"
+
+
+def test_the_grid_page_links_the_context_menus_pages(editor_client, viewer_client, sample):
+    from tests.test_grid_api import grid_config
+
+    config = grid_config(editor_client)
+    assert config["editUrl"] == "/admin/todo/edit/"
+    assert config["historyUrl"] == "/admin/todo/history/"
+    assert config["deleteUrl"] == "/admin/todo/delete/"
+    page = editor_client.get("/admin/todo/grid/").get_data(as_text=True)
+    assert 'id="grid-undo"' in page and "grid/grid-undo.js" in page and "grid/grid-menu.js" in page
+    viewing = grid_config(viewer_client)
+    assert viewing["editUrl"] is None and viewing["deleteUrl"] is None

@@ -68,6 +68,10 @@ def grid_view(view: ConsoleModelView) -> Any:
         "saveUrl": url_for(f"{view.endpoint}.grid_save"),
         "lookupUrl": url_for(f"{view.endpoint}.ajax_lookup"),
         "detailsUrl": url_for(f"{view.endpoint}.details_view"),
+        # The context menu's classic pages: the form, the History, the delete preview.
+        "editUrl": url_for(f"{view.endpoint}.edit_view") if view.can_edit else None,
+        "historyUrl": url_for(f"{view.endpoint}.history_view"),
+        "deleteUrl": url_for(f"{view.endpoint}.delete_view") if view.can_delete else None,
         "query": query,
         "sort": sort.key if sort is not None else None,
         "descending": bool(args.sort_desc) and sort is not None,

@@ -1,4 +1,4 @@
-"""Undo and redo in the grid in a real Chromium.
+"""Undo, redo and the context menu of the grid in a real Chromium.
 
 Waits poll with ``page.evaluate`` (a function, not a string: the console's content
 security policy forbids eval, and ``wait_for_function`` with a string is one).
@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import os
 import time
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 
+from console.demo.models import Todo
 from console.extensions import db as _db
 from console.models import AuditEntry, Role
 from tests.browser.conftest import ARTIFACTS
@@ -183,11 +185,89 @@ def test_an_undo_after_someone_else_changed_the_row_is_refused_in_the_cell(
     assert page.js_errors == []
 
 
-def test_viewers_have_no_undo(page: Any) -> None:
+def test_the_context_menu_opens_with_shift_f10_and_opens_the_record(editor_page: Any) -> None:
+    page = editor_page
+    data = seed(3)
+    second = data["ids"][1]
+    open_grid(page)
+    description = column(page, "description")
+    cell(page, 1, description).click()
+    page.keyboard.press("Shift+F10")
+    menu = page.locator("#grid-menu[role=menu]")
+    menu.wait_for()
+    labels = menu.locator("[role=menuitem] > span:first-child").all_inner_texts()
+    assert labels[:3] == ["Copy", "Paste", "Undo"]
+    for item in ("copy", "paste", "undo", "redo", "clear", "open", "history", "delete"):
+        assert menu.locator(f"[data-action={item}]").count() == 1, item
+    assert menu.locator("[data-action=undo]").get_attribute("aria-disabled") == "true"
+    # The first item has the focus; the arrows move it, Esc goes back to the grid.
+    assert page.evaluate("() => document.activeElement.id") == "grid-menu-copy"
+    page.keyboard.press("ArrowDown")
+    assert page.evaluate("() => document.activeElement.id") == "grid-menu-paste"
+    shoot(page, "menu-1-open.png")
+    page.keyboard.press("Escape")
+    assert menu.count() == 0
+    assert page.evaluate("() => document.activeElement.id") == "console-grid"
+    # Open record: the row's classic edit page.
+    page.keyboard.press("Shift+F10")
+    menu.wait_for()
+    page.keyboard.press("End")
+    page.keyboard.press("ArrowUp")
+    page.keyboard.press("ArrowUp")
+    assert page.evaluate("() => document.activeElement.id") == "grid-menu-open"
+    page.keyboard.press("Enter")
+    page.wait_for_url(f"**/admin/todo/edit/?id={second}*")
+    assert page.locator("input[name=description]").input_value() == "Task 2"
+    assert page.js_errors == []
+
+
+def test_the_context_menu_on_a_right_click_clears_and_leads_to_the_delete_preview(
+    editor_page: Any,
+) -> None:
+    page = editor_page
+    data = seed(4)
+    open_grid(page)
+    due = column(page, "due_date")
+    description = column(page, "description")
+    cell(page, 0, description).click()
+    page.keyboard.press("Shift+ArrowDown")
+    cell(page, 1, description).click(button="right")
+    menu = page.locator("#grid-menu")
+    menu.wait_for()
+    assert "Delete 2 rows" in menu.locator("[data-action=delete]").inner_text()
+    shoot(page, "menu-2-right-click.png")
+    menu.locator("[data-action=delete]").click()
+    page.wait_for_url("**/admin/todo/delete/?*")
+    body = page.inner_text("body")
+    assert "Task 1" in body and "Task 2" in body
+    assert _db.session.query(Todo).count() == 4  # the preview deletes nothing
+    # Clear cells: a nullable column is emptied as an edit (saved, and undoable).
+    _db.session.execute(sa.update(Todo).values(due_date=date(2026, 5, 1)))
+    _db.session.commit()
+    open_grid(page)
+    cell(page, 2, due).click(button="right")
+    menu.wait_for()
+    menu.locator("[data-action=clear]").click()
+    settled(page)
+    assert stored(data["ids"][2]).due_date is None
+    page.keyboard.press("Control+z")
+    settled(page)
+    assert stored(data["ids"][2]).due_date == date(2026, 5, 1)
+    assert page.js_errors == []
+
+
+def test_viewers_have_no_undo_and_a_menu_without_edits(page: Any) -> None:
     from tests.browser.conftest import log_in
 
     log_in(page, Role.viewer)
     seed(2)
     open_grid(page)
     assert page.locator("#grid-undo").is_disabled()
+    cell(page, 0, 1).click()
+    page.keyboard.press("Shift+F10")
+    menu = page.locator("#grid-menu")
+    menu.wait_for()
+    for item in ("paste", "undo", "redo", "clear", "delete"):
+        assert menu.locator(f"[data-action={item}]").get_attribute("aria-disabled") == "true"
+    assert menu.locator("[data-action=history]").get_attribute("aria-disabled") is None
     assert page.js_errors == []
