@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from console.demo.models import Todo
@@ -145,3 +146,77 @@ def test_the_grid_page_links_the_context_menus_pages(editor_client, viewer_clien
     assert 'id="grid-undo"' in page and "grid/grid-undo.js" in page and "grid/grid-menu.js" in page
     viewing = grid_config(viewer_client)
     assert viewing["editUrl"] is None and viewing["deleteUrl"] is None
+
+
+# -- undoing a paste that added rows: a version-checked delete, only of rows nothing uses ------
+
+
+def created_row(client: FlaskClient, body: dict[str, Any], endpoint: str = "todo") -> dict:
+    response = save(client, body, endpoint)
+    assert response.status_code == 200, response.get_json()
+    return response.get_json()["created"]["new-1"]
+
+
+def test_an_undo_deletes_the_rows_its_paste_added_with_the_cells_set_back(
+    editor_client, db, sample
+):
+    milk = by_id(rows(editor_client))[str(sample["milk"])]
+    response = save(editor_client, {
+        "changes": [change(milk, "description", "Pasted over")],
+        "creates": [{"ref": "new-1", "values": {"description": "Pasted",
+                                                "list_id": "Groceries"}, "byKey": ["list_id"]}],
+    })
+    body = response.get_json()
+    after, new = body["rows"][0], body["created"]["new-1"]
+    undone = save(editor_client, {"changes": undo_of(milk, after, ["description"]),
+                                  "deletes": [{"row": new["id"], "token": new["token"]}]})
+    assert undone.status_code == 200, undone.get_json()
+    assert undone.get_json()["deleted"] == [new["id"]]
+    assert count_rows(Todo, Todo.description == "Pasted") == 0
+    assert stored(db, sample["milk"]).description == "Buy milk"
+    deletes = list(db.session.scalars(select(AuditEntry).where(
+        AuditEntry.object_id == new["id"], AuditEntry.model == "Todo",
+        AuditEntry.action == "delete")))
+    assert len(deletes) == 1 and deletes[0].changes["before"]["description"] == "Pasted"
+
+
+def test_an_undo_does_not_delete_an_added_row_someone_changed_or_something_uses(
+    editor_client, app, db, sample
+):
+    chores = {"ref": "new-1", "values": {"name": "Chores", "owner_id": "ann@example.com"},
+              "byKey": ["owner_id"]}
+    new = created_row(editor_client, {"creates": [chores]}, "todolist")
+    # A to-do now on the pasted list: deleting the list would take it along.
+    db.session.add(Todo(description="Sweep", list_id=int(new["id"])))
+    db.session.commit()
+    refused = save(editor_client, {"deletes": [{"row": new["id"], "token": new["token"]}]},
+                   "todolist")
+    assert refused.status_code == 400
+    [problem] = refused.get_json()["problems"]
+    assert "delete preview" in problem["message"]
+    assert count_rows(Todo, Todo.description == "Sweep") == 1
+    # Changed by someone else since the paste: a conflict, nothing deleted.
+    todo = created_row(editor_client, {"creates": [{"ref": "new-1", "values": {
+        "description": "Pasted", "list_id": str(sample["groceries"])}}]})
+    other = app.test_client()
+    make_account_and_login(other, "other@example.com")
+    assert save(other, {"changes": [change(todo, "description", "Theirs")]}).status_code == 200
+    stale = save(editor_client, {"deletes": [{"row": todo["id"], "token": todo["token"]}]})
+    assert stale.status_code == 409
+    assert "other@example.com" in stale.get_json()["conflicts"][todo["id"]]["message"]
+    assert count_rows(Todo, Todo.description == "Theirs") == 1
+
+
+def test_a_delete_in_a_batch_needs_its_token_and_a_role_that_deletes(
+    editor_client, viewer_client, sample
+):
+    milk = by_id(rows(editor_client))[str(sample["milk"])]
+    missing = save(editor_client, {"deletes": [{"row": milk["id"], "token": None}]})
+    assert missing.status_code == 400
+    assert count_rows(Todo) == 2
+    token = csrf_token(viewer_client, "/admin/")
+    response = viewer_client.post("/admin/todo/grid/save",
+                                  json={"deletes": [{"row": milk["id"], "token": "1"}]},
+                                  headers={"X-CSRFToken": token})
+    assert response.status_code == 403
+    assert count_rows(Todo) == 2
