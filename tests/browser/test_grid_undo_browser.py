@@ -14,12 +14,13 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from console.demo.models import Todo
+from console.demo.models import Priority, Todo
 from console.extensions import db as _db
 from console.models import AuditEntry, Role
 from tests.browser.conftest import ARTIFACTS
 from tests.browser.test_grid_browser import GRID, cell, column, seed, stored
 from tests.conftest import PASSWORD, make_account
+from tests.conftest import count as count_rows
 
 # Screenshots go to test-artifacts/ (CONSOLE_SHOTS elsewhere), to be looked at.
 SHOTS = Path(os.environ.get("CONSOLE_SHOTS") or ARTIFACTS)
@@ -182,6 +183,34 @@ def test_an_undo_after_someone_else_changed_the_row_is_refused_in_the_cell(
     assert page.locator(f"{GRID} .grid-conflict").count() == 0
     assert page.evaluate("() => window.consoleGrid.state.pending.size") == 0
     assert stored(first).description == "Theirs"
+    assert page.js_errors == []
+
+
+def test_an_undo_of_a_paste_that_added_rows_deletes_them_again(editor_page: Any) -> None:
+    page = editor_page
+    data = seed(2)
+    open_grid(page)
+    description = column(page, "description")
+    cell(page, 1, description).click()
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"])
+    block = "\n".join(f"{name}\tno\t\tlow\tGroceries\tann@example.com"
+                      for name in ("Pasted over", "Pasted new"))
+    page.evaluate("(text) => navigator.clipboard.writeText(text)", block)
+    page.keyboard.press("Control+V")
+    settled(page)
+    assert count_rows(Todo) == 3
+    assert stored(data["ids"][1]).description == "Pasted over"
+    assert "3 to-dos" in page.inner_text("#grid-count")
+
+    page.keyboard.press("Control+z")
+    settled(page)
+    assert count_rows(Todo) == 2
+    back = stored(data["ids"][1])
+    assert (back.description, back.priority, back.assignee_id) == ("Task 2", Priority.normal, None)
+    assert page.locator(f"{GRID} .tabulator-row").count() == 2
+    assert "2 to-dos" in page.inner_text("#grid-count")
+    assert "1 added row deleted" in page.inner_text("#grid-message")
+    shoot(page, "undo-5-paste-rows.png")
     assert page.js_errors == []
 
 

@@ -57,10 +57,12 @@
       });
       rows.push(step);
     });
-    var created = Object.keys(answer.created || {}).length;
+    // Rows the batch added: their undo is a delete, checked on the server like the rest.
+    var created = Object.keys(answer.created || {}).map(function (ref) { return answer.created[ref]; })
+      .filter(Boolean).map(function (row) { return {id: row.id, token: row.token}; });
     prune();
     (answer.rows || []).forEach(function (row) { retoken(row.id, row.token); });
-    if (rows.length || created) {
+    if (rows.length || created.length) {
       undos.push({kind: "saved", rows: rows, created: created});
       if (undos.length > LIMIT) { undos.shift(); }
     }
@@ -72,7 +74,9 @@
     // now (only someone else's change may refuse an undo, never one's own).
     [undos, redos].forEach(function (stack) {
       stack.forEach(function (entry) {
-        (entry.rows || []).forEach(function (row) { if (row.id === id) { row.token = token; } });
+        (entry.rows || []).concat(entry.created || []).forEach(function (row) {
+          if (row.id === id) { row.token = token; }
+        });
       });
     });
   }
@@ -85,13 +89,6 @@
         return row && row[item.key] === item.cell;
       });
     }).filter(function (group) { return group.length; });
-  }
-
-  function cellCount(entry) {
-    if (entry.kind === "pending") { return entry.edits.length; }
-    var n = 0;
-    entry.rows.forEach(function (row) { n += Object.keys(row.before).length; });
-    return n;
   }
 
   function show() {
@@ -162,9 +159,32 @@
     });
   }
 
+  function removeRows(ids) {
+    // Rows an undo deleted leave the grid (and the count).
+    var gone = new Set(ids.map(String));
+    var focusId = state.order[state.focus.row];
+    state.order = state.order.filter(function (id) { return !gone.has(String(id)); });
+    state.pos = new Map();
+    state.order.forEach(function (id, i) { state.pos.set(id, i); });
+    gone.forEach(function (id) {
+      var row = grid.table.getRow(id);
+      if (row) { row.delete(); }
+      state.pending.delete(id);
+      state.problems.delete(id);
+      state.conflicts.delete(id);
+    });
+    if (state.count && state.count.exact) { state.count.value -= gone.size; }
+    var at = state.pos.get(focusId);
+    state.focus = {row: at !== undefined ? at : Math.max(0, Math.min(state.focus.row, state.order.length - 1)),
+                   col: state.focus.col};
+    state.anchor = null;
+    grid.table.getRows().forEach(function (row) { row.reformat(); });
+  }
+
   function replay(entry, backwards) {
     // Send the entry's values from before (undo) or after (redo), at the version it left.
     var from = backwards ? "before" : "after";
+    var deletes = backwards ? (entry.created || []).map(function (row) { return {row: row.id, token: row.token}; }) : [];
     var changes = [];
     var edits = [];
     entry.rows.forEach(function (row) {
@@ -175,7 +195,7 @@
       });
     });
     var word = backwards ? "Undo" : "Redo";
-    var request = post({changes: changes, creates: []}).then(function (answer) {
+    var request = post({changes: changes, creates: [], deletes: deletes}).then(function (answer) {
       if (answer.ok) {
         var rows = {};
         (answer.rows || []).forEach(function (row) {
@@ -183,31 +203,44 @@
           grid.applyRow(row, {});
           retoken(row.id, row.token);
         });
-        // The opposite step starts from the version this one produced.
-        var back = {kind: "saved", created: 0, rows: entry.rows.map(function (row) {
+        var deleted = answer.deleted || [];
+        if (deleted.length) { removeRows(deleted); }
+        // The opposite step starts from the version this one produced. A delete is not
+        // redone (the rows would come back under new keys): paste them again.
+        var back = {kind: "saved", created: [], rows: entry.rows.map(function (row) {
           var now = rows[row.id];
           return {id: row.id, token: now ? now.token : row.token, before: row.before, after: row.after};
         })};
-        (backwards ? redos : undos).push(back);
+        if (!deleted.length) { (backwards ? redos : undos).push(back); } else { redos = []; }
         var n = changes.length;
-        grid.say((backwards ? "Undone: " : "Redone: ") + n + (n === 1 ? " cell" : " cells") + " set back" +
-                 (backwards ? " (Ctrl+Y redoes)." : "."), true);
+        var cellsText = n ? n + (n === 1 ? " cell" : " cells") + " set back" : "";
+        var rowsText = deleted.length ? deleted.length + (deleted.length === 1 ? " added row" : " added rows") + " deleted" : "";
+        grid.say((backwards ? "Undone: " : "Redone: ") + [cellsText, rowsText].filter(Boolean).join(" and ") +
+                 (deleted.length ? " (redo does not bring rows back: paste them again)." :
+                  backwards ? " (Ctrl+Y redoes)." : "."), true);
         grid.decorateVisible();
         return;
       }
-      // Nothing was written. The step's values become unsaved edits of the rows, so a
-      // conflict shows theirs and yours in the cells; Ctrl+Z drops them again.
-      replaying = true;
-      grid.markPending(edits);
-      replaying = false;
-      grid.refused(answer);
       var moved = Object.keys(answer.conflicts || {}).map(function (id) {
         return String(answer.conflicts[id].message || "").replace(/^Not saved: /, "");
       });
-      grid.say(word + " refused, nothing was written: " +
-               (moved.length ? moved[0] + (moved.length > 1 ? " (and " + (moved.length - 1) + " more rows)" : "") +
-                " Use yours or take theirs in the cells, or press Ctrl+Z to drop the " + word.toLowerCase() + "."
-                : (answer.problems || []).map(function (p) { return p.message; }).join(" ")));
+      var refusedText = word + " refused, nothing was written: ";
+      if (moved.length && !deletes.length) {
+        // The step's values become unsaved edits of the rows, so a conflict shows theirs
+        // and yours in the cells (Use mine / Take theirs); Ctrl+Z drops them again.
+        replaying = true;
+        grid.markPending(edits);
+        replaying = false;
+        grid.refused(answer);
+        grid.say(refusedText + moved[0] + (moved.length > 1 ? " (and " + (moved.length - 1) + " more rows)" : "") +
+                 " Use yours or take theirs in the cells, or press Ctrl+Z to drop the " + word.toLowerCase() + ".");
+        return;
+      }
+      // Nothing to decide in a cell (or rows to delete that moved on): the step goes, and
+      // the message says why; nothing of it stays pending to be sent with a later edit.
+      grid.say(refusedText + (moved.length ? moved.join(" ") :
+               (answer.problems || []).map(function (p) { return p.message; }).join(" ")) +
+               " This step was taken off the undo list.");
     }, function () {
       (backwards ? undos : redos).push(entry);
       grid.say(word + " not done: the server could not be reached. Try again.");
@@ -234,14 +267,6 @@
         grid.setCells(entry.edits.map(function (e) { return Object.assign({}, e); }));
         replaying = false;
         return grid.saving();
-      }
-      if (backwards && entry.created) {
-        // Rows a paste added are not deleted by an undo: a delete goes through its preview.
-        stack.push(entry);
-        grid.say("Undo cannot remove the " + entry.created + (entry.created === 1 ? " row" : " rows") +
-                 " that paste added: delete " + (entry.created === 1 ? "it" : "them") +
-                 " with Delete row(s) in the context menu (it shows what the delete takes with it).");
-        return Promise.resolve();
       }
       var run = replay(entry, backwards);
       // Hold the grid's save while this batch is on its way: an edit meanwhile waits for
