@@ -214,6 +214,37 @@ def test_an_undo_of_a_paste_that_added_rows_deletes_them_again(editor_page: Any)
     assert page.js_errors == []
 
 
+def test_ctrl_z_drops_unsaved_edits_the_last_first(editor_page: Any) -> None:
+    page = editor_page
+    data = seed(2)
+    open_grid(page)
+    due = column(page, "due_date")
+    description = column(page, "description")
+    # Refused (not a date): the edit stays in the cell, unsaved, marked.
+    edit(page, 0, due, "31/12/2026")
+    assert page.locator(f"{GRID} .grid-problem").count() == 1
+    edit(page, 1, description, "Also unsaved")
+    assert page.evaluate("() => window.consoleGrid.state.pending.size") == 2
+    assert stored(data["ids"][1]).description == "Task 2"
+    page.keyboard.press("Control+z")
+    settled(page)
+    # The last edit went; the first is still there, still refused.
+    assert cell(page, 1, description).inner_text() == "Task 2"
+    assert page.evaluate("() => window.consoleGrid.state.pending.size") == 1
+    page.keyboard.press("Control+z")
+    settled(page)
+    assert page.evaluate("() => window.consoleGrid.state.pending.size") == 0
+    assert page.locator(f"{GRID} .grid-problem").count() == 0
+    assert cell(page, 0, due).inner_text() == ""
+    # Redo puts the dropped edit back (and the server refuses it again).
+    page.keyboard.press("Control+y")
+    settled(page)
+    assert cell(page, 0, due).inner_text() == "31/12/2026"
+    assert page.locator(f"{GRID} .grid-problem").count() == 1
+    assert stored(data["ids"][0]).due_date is None
+    assert page.js_errors == []
+
+
 def test_the_context_menu_opens_with_shift_f10_and_opens_the_record(editor_page: Any) -> None:
     page = editor_page
     data = seed(3)
@@ -237,6 +268,13 @@ def test_the_context_menu_opens_with_shift_f10_and_opens_the_record(editor_page:
     page.keyboard.press("Escape")
     assert menu.count() == 0
     assert page.evaluate("() => document.activeElement.id") == "console-grid"
+    # The Menu key opens it too; Copy puts the selection on the clipboard, as Ctrl+C does.
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"])
+    page.keyboard.press("ContextMenu")
+    menu.wait_for()
+    page.keyboard.press("Enter")
+    assert menu.count() == 0
+    assert page.evaluate("() => navigator.clipboard.readText()") == "Task 2"
     # Open record: the row's classic edit page.
     page.keyboard.press("Shift+F10")
     menu.wait_for()

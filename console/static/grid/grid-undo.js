@@ -181,6 +181,16 @@
     grid.table.getRows().forEach(function (row) { row.reformat(); });
   }
 
+  function showCell(rows) {
+    // As in a spreadsheet, the focus goes to what was undone (its first cell, if loaded).
+    var first = rows[0];
+    var r = first ? state.pos.get(first.id) : undefined;
+    if (r === undefined) { return; }
+    var keys = Object.keys(first.before);
+    var c = grid.columns.map(function (col) { return col.key; }).indexOf(keys[0]);
+    if (c >= 0) { grid.moveTo(r, c, false); }
+  }
+
   function replay(entry, backwards) {
     // Send the entry's values from before (undo) or after (redo), at the version it left.
     var from = backwards ? "before" : "after";
@@ -205,6 +215,7 @@
         });
         var deleted = answer.deleted || [];
         if (deleted.length) { removeRows(deleted); }
+        showCell(entry.rows);
         // The opposite step starts from the version this one produced. A delete is not
         // redone (the rows would come back under new keys): paste them again.
         var back = {kind: "saved", created: [], rows: entry.rows.map(function (row) {
