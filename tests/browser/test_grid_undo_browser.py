@@ -257,7 +257,7 @@ def test_the_context_menu_opens_with_shift_f10_and_opens_the_record(editor_page:
     menu.wait_for()
     labels = menu.locator("[role=menuitem] > span:first-child").all_inner_texts()
     assert labels[:3] == ["Copy", "Paste", "Undo"]
-    for item in ("copy", "paste", "undo", "redo", "clear", "open", "history", "delete"):
+    for item in ("copy", "paste", "undo", "redo", "clear", "open", "history", "link", "delete"):
         assert menu.locator(f"[data-action={item}]").count() == 1, item
     assert menu.locator("[data-action=undo]").get_attribute("aria-disabled") == "true"
     # The first item has the focus; the arrows move it, Esc goes back to the grid.
@@ -280,7 +280,13 @@ def test_the_context_menu_opens_with_shift_f10_and_opens_the_record(editor_page:
     menu.wait_for()
     page.keyboard.press("End")
     page.keyboard.press("ArrowUp")
-    page.keyboard.press("ArrowUp")
+    assert page.evaluate("() => document.activeElement.id") == "grid-menu-link"
+    page.keyboard.press("Enter")
+    link = page.evaluate("() => navigator.clipboard.readText()")
+    assert link.endswith(f"/admin/todo/details/?id={second}"), link
+    page.keyboard.press("Shift+F10")
+    menu.wait_for()
+    page.keyboard.press("o")
     assert page.evaluate("() => document.activeElement.id") == "grid-menu-open"
     page.keyboard.press("Enter")
     page.wait_for_url(f"**/admin/todo/edit/?id={second}*")

@@ -57,6 +57,15 @@
     }, refuse);
   }
 
+  function copyLink(id) {
+    // The record's details page, to send to someone (it opens for anyone allowed to look).
+    root.focus({preventScroll: true});
+    var url = new URL(config.detailsUrl + "?" + new URLSearchParams({id: id}).toString(), window.location.href).href;
+    if (!navigator.clipboard || !navigator.clipboard.writeText) { grid.say("The link: " + url, true); return; }
+    navigator.clipboard.writeText(url).then(function () { grid.say("Copied the link to the record.", true); },
+                                            function () { grid.say("The link: " + url, true); });
+  }
+
   function items() {
     var id = focusedId();
     var ids = savedRowIds();
@@ -76,6 +85,7 @@
        act: function () { go(config.editUrl || config.detailsUrl, [id]); }, off: !id},
       {key: "history", label: "Show history", keys: "",
        act: function () { go(config.historyUrl, [id]); }, off: !id},
+      {key: "link", label: "Copy link to record", keys: "", act: function () { copyLink(id); }, off: !id},
       {separator: true},
       {key: "delete", label: "Delete " + rowsWord + "…", keys: "",
        act: function () { go(config.deleteUrl, ids); }, off: !config.deleteUrl || !ids.length,
