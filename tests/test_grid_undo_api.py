@@ -14,8 +14,10 @@ from sqlalchemy import select
 
 from console.demo.models import Todo
 from console.models import AuditEntry
+from tests import test_contract
 from tests.conftest import count as count_rows
 from tests.conftest import csrf_token
+from tests.contract.models import Member
 from tests.test_grid_api import by_id, change, make_account_and_login, rows, save
 
 
@@ -220,3 +222,33 @@ def test_a_delete_in_a_batch_needs_its_token_and_a_role_that_deletes(
                                   headers={"X-CSRFToken": token})
     assert response.status_code == 403
     assert count_rows(Todo) == 2
+
+
+# -- a model the console has never seen, without a version column (tests/contract) ------------
+
+contract_app = test_contract.contract_app
+editor = test_contract.editor
+other_editor = test_contract.other_editor
+tree = test_contract.tree
+
+
+def test_an_undo_of_a_model_without_a_version_is_checked_by_its_saved_values(
+    editor: FlaskClient, other_editor: FlaskClient, tree: dict
+) -> None:
+    ann = by_id(rows(editor, "member"))[str(tree["ann"])]
+    saved = save(editor, {"changes": [change(ann, "full_name", "Ann B. Lee"),
+                                      change(ann, "active", "no")]}, "member")
+    assert saved.status_code == 200, saved.get_json()
+    after = saved.get_json()["rows"][0]
+    undone = save(editor, {"changes": undo_of(ann, after, ["full_name", "active"])}, "member")
+    assert undone.status_code == 200, undone.get_json()
+    back = undone.get_json()["rows"][0]
+    assert (back["values"]["full_name"], back["values"]["active"]) == (
+        ann["values"]["full_name"], ann["values"]["active"])
+    # Someone else changes it; the redo (from the undo's answer) is refused, nothing written.
+    assert save(other_editor, {"changes": [change(back, "full_name", "Theirs")]},
+                "member").status_code == 200
+    redo = save(editor, {"changes": undo_of(after, back, ["full_name", "active"])}, "member")
+    assert redo.status_code == 409
+    assert count_rows(Member, Member.full_name == "Theirs") == 1
+    assert count_rows(Member, Member.full_name == "Ann B. Lee") == 0
