@@ -283,10 +283,11 @@
       // Hold the grid's save while this batch is on its way: an edit meanwhile waits for
       // the new versions instead of conflicting with this very undo.
       state.sending = run;
-      return run.then(function () {
+      var release = function () {
         state.sending = null;
         if (state.again) { state.again = false; return grid.save(); }
-      });
+      };
+      return run.then(release, function (error) { release(); throw error; });
     }).then(function () {
       busy = false;
       show();
