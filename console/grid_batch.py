@@ -8,11 +8,17 @@ Every changed row is checked against the token of what the user loaded
 token is refused. All saved, or none, with each bad cell's reason and each row that
 moved on since it was loaded. Written through the ORM, so every changed or new row
 gets its history entry like any other write. No Flask.
+
+A batch may also delete rows (``GridDelete``): what an undo of a paste that added
+them sends. Each is checked against its token too, and the cascade engine's plan must
+find that deleting them takes nothing else with it (no children deleted or set to
+empty, nothing blocking): a row something now refers to is refused, to be deleted
+through the delete preview.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,7 +29,8 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from console import rules, versions
 from console.bulk.edits import parse_value
-from console.catalogue import ColumnInfo, ModelDescription
+from console.cascade import PlanError, plan_delete
+from console.catalogue import ColumnInfo, Edge, ModelDescription
 from console.cell_edits import MAX_CELLS, editable_column, parse_cell
 from console.db_errors import describe_integrity_error
 from console.extensions import rowcount
@@ -53,6 +60,14 @@ class GridCreate:
     by_key: frozenset[str] = frozenset()
 
 
+@dataclass(frozen=True)
+class GridDelete:
+    """A row to delete (the undo of its creation): its key and the token it was saved at."""
+
+    row: str
+    token: str | None
+
+
 @dataclass
 class GridProblem:
     """Why one cell (``column``) or one row (``column`` None) stopped the batch."""
@@ -76,6 +91,7 @@ class GridOutcome:
     saved: bool = False
     changed: list[Any] = field(default_factory=list)
     created: dict[str, Any] = field(default_factory=dict)
+    deleted: list[Any] = field(default_factory=list)
     problems: list[GridProblem] = field(default_factory=list)
 
 
@@ -203,16 +219,75 @@ def _set_cells(session: Session, description: ModelDescription, obj: Any, row: s
             outcome.problems.append(GridProblem(row, column, str(exc)))
 
 
+def _doomed_rows(
+    session: Session, description: ModelDescription, deletes: Sequence[GridDelete],
+    edges: Sequence[Edge], refusal: Callable[[Session, list[Any]], str | None] | None,
+    outcome: GridOutcome,
+) -> list[Any]:
+    """The rows to delete, locked and checked; each problem noted in ``outcome``.
+
+    Only rows still as the user saved them, and whose delete the cascade engine plans
+    as taking nothing else along: the grid never does what the delete preview shows.
+    """
+    wanted: dict[str, Any] = {}
+    for item in deletes:
+        try:
+            ident = description.pk.kind.parse(item.row, label="ID")
+            loaded = versions.parse_token(description, item.token)
+        except versions.MissingToken as exc:
+            outcome.problems.append(GridProblem(item.row, None, str(exc)))
+            continue
+        except (rules.RuleError, ValueError):
+            ident = None
+        if ident is None:
+            outcome.problems.append(GridProblem(item.row, None, "Not a record of this table."))
+            continue
+        try:
+            versions.guard(session, description, ident, loaded)
+        except versions.Conflict as exc:
+            outcome.problems.append(GridProblem(item.row, None, "changed", conflict=True,
+                                                deleted=exc.deleted))
+            continue
+        wanted[item.row] = ident
+    if not wanted or outcome.problems:
+        return []
+    ids = list(wanted.values())
+    try:
+        plan = plan_delete(session, description.cls, ids, edges=edges, lock=True)
+    except PlanError as exc:
+        outcome.problems.append(GridProblem("", None, str(exc)))
+        return []
+    others = [e for e in (*plan.cascaded, *plan.nulled, *plan.blocking) if e.count]
+    message = refusal(session, ids) if refusal is not None else None
+    if plan.drift or others or message:
+        names = ", ".join(sorted({e.model.__name__ for e in others}))
+        outcome.problems.append(GridProblem("", None, message or (
+            "Not undone: other records now refer to the rows this undo would delete"
+            + (f" ({names})" if names else "") + ". Delete them through the delete preview, "
+            "which shows what goes with them.")))
+        return []
+    stmt: Select[Any] = select(description.cls).where(description.pk.column.in_(ids))
+    return list(session.scalars(stmt))
+
+
 def apply_batch(
     session: Session,
     description: ModelDescription,
     changes: Sequence[GridChange],
     creates: Sequence[GridCreate] = (),
+    deletes: Sequence[GridDelete] = (),
+    *,
+    edges: Sequence[Edge] = (),
+    delete_refusal: Callable[[Session, list[Any]], str | None] | None = None,
 ) -> GridOutcome:
-    """Write every change and every new row in one transaction, or nothing; see the module doc."""
+    """Write every change, new row and delete in one transaction, or nothing; see the module doc."""
     outcome = GridOutcome()
     cells = len(changes) + sum(len(c.values) for c in creates)
-    if not cells and not creates:
+    if deletes and {d.row for d in deletes} & {c.row for c in changes}:
+        outcome.problems.append(GridProblem("", None, "A row cannot be changed and deleted "
+                                                      "in one batch."))
+        return outcome
+    if not cells and not creates and not deletes:
         outcome.problems.append(GridProblem("", None, "Nothing to save."))
         return outcome
     if cells > MAX_CELLS:
@@ -228,6 +303,11 @@ def apply_batch(
     new: dict[str, Any] = {}
     parents: dict[tuple[str, str | None, bool], Any] = {}
     try:
+        doomed = _doomed_rows(session, description, deletes, edges, delete_refusal,
+                              outcome) if deletes else []
+        if outcome.problems:
+            session.rollback()
+            return outcome
         objects = _loaded_rows(session, description, by_row, outcome)
         # Every value is read before anything is flushed: one UPDATE per row at the end,
         # not one per parent looked up on the way.
@@ -263,6 +343,11 @@ def apply_batch(
                 return outcome
         outcome.changed = [getattr(obj, description.pk.key) for obj in objects.values()]
         outcome.created = {ref: getattr(obj, description.pk.key) for ref, obj in new.items()}
+        outcome.deleted = [getattr(obj, description.pk.key) for obj in doomed]
+        for obj in doomed:
+            # Through the ORM, so each gets its history entry ("delete", with its values).
+            session.delete(obj)
+        session.flush()
         session.commit()
     except (versions.Conflict, StaleDataError):
         session.rollback()
@@ -279,4 +364,4 @@ def apply_batch(
     return outcome
 
 
-__all__ = ["GridChange", "GridCreate", "GridOutcome", "GridProblem", "apply_batch"]
+__all__ = ["GridChange", "GridCreate", "GridDelete", "GridOutcome", "GridProblem", "apply_batch"]

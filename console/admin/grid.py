@@ -20,7 +20,7 @@ from flask_wtf.csrf import generate_csrf
 from console import grid_rows
 from console.admin import adapter, conflicts, list_page
 from console.extensions import session as current_session
-from console.grid_batch import GridChange, GridCreate, GridOutcome, apply_batch
+from console.grid_batch import GridChange, GridCreate, GridDelete, GridOutcome, apply_batch
 from console.paging import Cursor
 
 if TYPE_CHECKING:
@@ -68,6 +68,10 @@ def grid_view(view: ConsoleModelView) -> Any:
         "saveUrl": url_for(f"{view.endpoint}.grid_save"),
         "lookupUrl": url_for(f"{view.endpoint}.ajax_lookup"),
         "detailsUrl": url_for(f"{view.endpoint}.details_view"),
+        # The context menu's classic pages: the form, the History, the delete preview.
+        "editUrl": url_for(f"{view.endpoint}.edit_view") if view.can_edit else None,
+        "historyUrl": url_for(f"{view.endpoint}.history_view"),
+        "deleteUrl": url_for(f"{view.endpoint}.delete_view") if view.can_delete else None,
         "query": query,
         "sort": sort.key if sort is not None else None,
         "descending": bool(args.sort_desc) and sort is not None,
@@ -117,14 +121,24 @@ def _text_or_none(value: Any) -> bool:
     return value is None or isinstance(value, str)
 
 
-def _parse_body(data: Any) -> tuple[list[GridChange], list[GridCreate]] | str:
+Batch = tuple[list[GridChange], list[GridCreate], list[GridDelete]]
+
+
+def _parse_body(data: Any) -> Batch | str:
     """The batch a JSON body holds, or what is wrong with its shape."""
     if not isinstance(data, dict):
         return 'Expected {"changes": [...], "creates": [...]}.'
     raw_changes = data.get("changes") or []
     raw_creates = data.get("creates") or []
-    if not isinstance(raw_changes, list) or not isinstance(raw_creates, list):
-        return '"changes" and "creates" must be lists.'
+    raw_deletes = data.get("deletes") or []
+    if not all(isinstance(raw, list) for raw in (raw_changes, raw_creates, raw_deletes)):
+        return '"changes", "creates" and "deletes" must be lists.'
+    deletes = []
+    for item in raw_deletes:
+        if (not isinstance(item, dict) or not _text_or_none(item.get("token"))
+                or not isinstance(item.get("row"), str | int) or isinstance(item.get("row"), bool)):
+            return "Each row to delete needs its key and its token."
+        deletes.append(GridDelete(str(item["row"]), item.get("token")))
     changes = []
     for item in raw_changes:
         if (not isinstance(item, dict) or not isinstance(item.get("column"), str)
@@ -143,7 +157,7 @@ def _parse_body(data: Any) -> tuple[list[GridChange], list[GridCreate]] | str:
                 or not isinstance(by_key, list) or not all(isinstance(k, str) for k in by_key)):
             return "Each new row needs a ref and its cells' text values."
         creates.append(GridCreate(item["ref"], dict(values), frozenset(by_key)))
-    return changes, creates
+    return changes, creates, deletes
 
 
 def save_view(view: ConsoleModelView) -> Any:
@@ -154,10 +168,15 @@ def save_view(view: ConsoleModelView) -> Any:
     parsed = _parse_body(request.get_json(silent=True))
     if isinstance(parsed, str):
         return _bad_request(parsed)
-    changes, creates = parsed
+    changes, creates, deletes = parsed
+    if deletes and not view.can_delete:
+        return _bad_request(f"Your role cannot delete {view.description.plural}.")
     description = view.description
+    assert description.catalogue is not None
     session = current_session()
-    outcome = apply_batch(session, description, changes, creates)
+    outcome = apply_batch(session, description, changes, creates, deletes,
+                          edges=description.catalogue.edges,
+                          delete_refusal=view.delete_refusal)
     columns = list_page.list_columns(description)
     if outcome.saved:
         saved = grid_rows.rows_by_id(session, description, columns, outcome.changed)
@@ -165,7 +184,8 @@ def save_view(view: ConsoleModelView) -> Any:
                                     list(outcome.created.values()))
         by_id = {row["id"]: row for row in made}
         created = {ref: by_id.get(str(ident)) for ref, ident in outcome.created.items()}
-        return jsonify(ok=True, rows=saved, created=created), 200
+        return jsonify(ok=True, rows=saved, created=created,
+                       deleted=[str(ident) for ident in outcome.deleted]), 200
     body = {"ok": False, "problems": [p.as_json() for p in outcome.problems],
             "conflicts": _conflicts(view, outcome)}
     session.rollback()

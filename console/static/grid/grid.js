@@ -347,6 +347,8 @@
   }
 
   var rowData = new Map();
+  // Listeners of grid-undo.js: every edit made pending, every batch saved (with the rows before).
+  var hooks = {edited: [], saved: []};
   function dataOf(id) { var row = table.getRow(id); return row ? row.getData() : rowData.get(id); }
 
   function ensureRows(n) {
@@ -740,6 +742,12 @@
   // -- the batch ----------------------------------------------------------------------------------
 
   function setCells(edits) {
+    markPending(edits);
+    save();
+  }
+
+  function markPending(edits) {
+    // The edits as unsaved cells, without sending them (an undo refused keeps its values so).
     var touched = new Set();
     edits.forEach(function (edit) {
       var row = state.pending.get(edit.id) || {};
@@ -750,7 +758,7 @@
       touched.add(edit.id);
     });
     touched.forEach(redrawRow);
-    save();
+    hooks.edited.forEach(function (hook) { hook(edits); });
   }
 
   function batchBody() {
@@ -818,15 +826,22 @@
     if (!Object.keys(cells).length) { state.pending.delete(id); }
   }
 
+  function applyRow(row, sentCells) {
+    // A row as the server saved it: its values and new token (no conflict with oneself).
+    var table_row = table.getRow(row.id);
+    if (table_row) { table_row.update(toData(row)); }
+    forget(row.id, sentCells);
+    state.problems.delete(row.id);
+    state.conflicts.delete(row.id);
+    redrawRow(row.id);
+  }
+
   function saved(answer, sent) {
+    var before = new Map();
     (answer.rows || []).forEach(function (row) {
-      var fresh = toData(row);
-      var table_row = table.getRow(row.id);
-      if (table_row) { table_row.update(fresh); }
-      forget(row.id, sent.get(row.id) || {});
-      state.problems.delete(row.id);
-      state.conflicts.delete(row.id);
-      redrawRow(row.id);
+      var data = dataOf(row.id);
+      if (data) { before.set(row.id, Object.assign({}, data)); }
+      applyRow(row, sent.get(row.id) || {});
     });
     Object.keys(answer.created || {}).forEach(function (ref) {
       var row = answer.created[ref];
@@ -847,6 +862,7 @@
     });
     say(answer.rows && answer.rows.length + Object.keys(answer.created || {}).length ? "Saved." : "", true);
     decorateVisible();
+    hooks.saved.forEach(function (hook) { hook(answer, sent, before); });
   }
 
   function refused(answer) {
@@ -1077,6 +1093,23 @@
     table: table,
     state: state,
     paste: function (text) { return paste(parseTsv(text)); },
-    saving: function () { return state.sending || Promise.resolve(); }
+    saving: function () { return state.sending || Promise.resolve(); },
+    // For grid-undo.js and grid-menu.js (loaded after this file).
+    hooks: hooks,
+    config: config,
+    columns: columns,
+    dataOf: dataOf,
+    setCells: setCells,
+    markPending: markPending,
+    applyRow: applyRow,
+    refused: refused,
+    save: save,
+    say: say,
+    showStatus: showStatus,
+    decorateVisible: decorateVisible,
+    redrawRow: redrawRow,
+    rangeCells: rangeCells,
+    moveTo: moveTo,
+    clearCells: clearCells
   };
 }());
