@@ -11,6 +11,7 @@ from flask_admin.theme import Bootstrap4Theme
 
 from console.admin.home import HomeView
 from console.admin.migrations import MigrationsView
+from console.admin.palette import PaletteView
 from console.admin.registry import Registry, build_views
 from console.admin.relationships import RelationshipsView
 from console.catalogue import catalogue_of
@@ -65,6 +66,7 @@ def init_admin(app: Flask) -> Admin:
             view.page_size = app.config["CONSOLE_PAGE_SIZE"]
         admin.add_view(view)
     admin.add_view(RelationshipsView(name="Relationships", endpoint="relationships"))
+    admin.add_view(PaletteView(registry, name="Palette", endpoint="palette", url="palette"))
     admin.add_view(
         MigrationsView(name="Migrations", endpoint="migrations", category="Administration")
     )
