@@ -121,7 +121,7 @@ class JobStore:
         """The job's status, or None when it does not exist (or expired).
 
         A running job whose runner has shown no sign of life for ``STALE_SECONDS`` is
-        marked failed here (by whichever reader sees it first).
+        shown as failed (reading changes nothing: a worker's sweep records it).
         """
         if not _ID.fullmatch(job_id or ""):
             return None
@@ -134,8 +134,7 @@ class JobStore:
         if now - status["created"] > EXPIRY_SECONDS and status["state"] not in ACTIVE:
             return None
         if status["state"] == "running" and now - _last_sign(status) > STALE_SECONDS:
-            self.fail_stale(job_id)
-            return self.load(job_id)
+            status.update(state="failed", message=INTERRUPTED)
         return status
 
     def fail_stale(self, job_id: str | None = None) -> int:
@@ -243,13 +242,20 @@ class JobStore:
         return [s for s in map(_status, rows) if _last_sign(s) >= limit]
 
     def clean_expired(self) -> int:
-        """Delete jobs older than the expiry (their files with them); return how many."""
-        limit = time.time() - EXPIRY_SECONDS
+        """Delete jobs older than the expiry (their files with them); return how many.
+
+        An active job goes too once its runner has shown no sign of life for
+        ``STALE_SECONDS`` (it died, or no worker ever took it).
+        """
+        now = time.time()
+        limit, quiet = now - EXPIRY_SECONDS, now - STALE_SECONDS
+        gone = and_(JOB.c.created < limit, or_(
+            JOB.c.state.not_in(ACTIVE),
+            and_(JOB.c.touched < quiet, or_(JOB.c.heartbeat.is_(None), JOB.c.heartbeat < quiet)),
+        ))
         with self.engine.begin() as conn:
-            old = select(JOB.c.id).where(JOB.c.created < limit, JOB.c.state.not_in(ACTIVE))
-            conn.execute(delete(FILE).where(FILE.c.job_id.in_(old)))
-            return conn.execute(delete(JOB).where(JOB.c.created < limit,
-                                                  JOB.c.state.not_in(ACTIVE))).rowcount
+            conn.execute(delete(FILE).where(FILE.c.job_id.in_(select(JOB.c.id).where(gone))))
+            return conn.execute(delete(JOB).where(gone)).rowcount
 
     # -- its files ------------------------------------------------------------------------
 
