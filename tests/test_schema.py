@@ -538,7 +538,7 @@ def test_console_init_creates_none_of_an_applications_tables_and_names_the_missi
     tables = all_tables(empty_url)
     # Its own tables only: nothing of the shop's, nothing of the demo's.
     assert tables == {"account", "audit_entry", "row_count_delta", "login_throttle",
-                      "recovery_code", "console_alembic_version"}
+                      "recovery_code", "grid_view", "console_alembic_version"}
 
     engine = sa.create_engine(empty_url, poolclass=sa.pool.NullPool)
     ShopBase.metadata.create_all(engine, tables=[ShopBase.metadata.tables["customer"]])

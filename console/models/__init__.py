@@ -6,6 +6,7 @@ from console import own_schema
 from console.models.accounts import Account
 from console.models.audit import AuditEntry
 from console.models.base import Base, utcnow
+from console.models.grid_views import GridView
 from console.models.row_counts import RowCountDelta
 from console.models.security import LoginThrottle, RecoveryCode
 from console.rules import Role
@@ -27,6 +28,7 @@ __all__ = [
     "Account",
     "AuditEntry",
     "Base",
+    "GridView",
     "LoginThrottle",
     "RecoveryCode",
     "Role",
