@@ -91,7 +91,13 @@ def test_hidden_and_moved_columns_survive_a_reload_and_another_browser(
     page.keyboard.press("Enter")
     assert page.get_attribute("#grid-columns-button", "aria-expanded") == "true"
     assert page.evaluate("() => document.activeElement.id") == "grid-show-id"
-    page.locator("#grid-show-due_date").focus()
+    # Up and down move between the columns' rows.
+    for _ in range(3):
+        page.keyboard.press("ArrowDown")
+    page.keyboard.press("ArrowUp")
+    assert page.evaluate("() => document.activeElement.id") == "grid-show-completed"
+    page.keyboard.press("ArrowDown")
+    assert page.evaluate("() => document.activeElement.id") == "grid-show-due_date"
     page.keyboard.press("Space")
     assert "due_date" not in shown(page)
     page.locator("[data-move=left][data-key=priority]").focus()
@@ -226,6 +232,12 @@ def test_a_saved_view_reopens_with_its_search_and_columns(editor_page: Any) -> N
     page.press("#grid-search-input", "Enter")
     until(page, "() => window.consoleGrid.state.count"
                 " && window.consoleGrid.state.count.value === 1")
+    # Sorted by priority, descending (two clicks on its header).
+    for _ in range(2):
+        page.click(f"{GRID} .tabulator-col[tabulator-field=priority] .tabulator-col-title")
+        ready(page)
+    assert page.evaluate("() => [window.consoleGrid.state.sort, "
+                         "window.consoleGrid.state.descending]") == ["priority", True]
     page.click("#grid-columns-button")
     page.click("#grid-show-assignee_id")
     page.keyboard.press("Escape")
@@ -247,8 +259,10 @@ def test_a_saved_view_reopens_with_its_search_and_columns(editor_page: Any) -> N
     assert "assignee_id" in shown(page)
     page.click("#grid-views-button")
     page.click("#grid-view-list .grid-view-open:has-text('Milk run')")
-    page.wait_for_url("**/admin/todo/grid/?search=milk")
+    page.wait_for_url(lambda url: "search=milk" in url and "desc=1" in url)
     ready(page)
+    assert page.evaluate("() => [window.consoleGrid.state.sort, "
+                         "window.consoleGrid.state.descending]") == ["priority", True]
     assert page.input_value("#grid-search-input") == "milk"
     assert page.evaluate("() => window.consoleGrid.state.count.value") == 1
     assert cell(page, 0, 1).inner_text() == "Buy milk"
