@@ -123,6 +123,13 @@ def test_unknown_columns_and_bad_layouts_are_refused_with_the_reason(editor_clie
     assert count(GridView) == 0
 
 
+def test_a_body_too_big_is_not_read(editor_client):
+    body = {"layout": {"order": ["id"]}, "padding": "x" * 70_000}
+    response = post(editor_client, "layout", body)
+    assert response.status_code == 413 and "At most 64 KB" in response.get_json()["error"]
+    assert count(GridView) == 0
+
+
 def test_view_names_and_arguments_are_bounded(editor_client):
     for name in ("", "   ", None, 3, "x" * 101):
         response = post(editor_client, "views", {"name": name, "layout": {}})

@@ -53,8 +53,18 @@ def config(view: ConsoleModelView) -> dict[str, Any]:
     }
 
 
+# A layout and its arguments are at most a few tens of kilobytes: a bigger body is not read.
+MAX_BODY = 64 * 1024
+
+
 def _refused(message: str) -> Any:
     return jsonify(ok=False, error=message), 400
+
+
+def _too_big() -> Any | None:
+    if (request.content_length or 0) > MAX_BODY:
+        return jsonify(ok=False, error=f"At most {MAX_BODY // 1024} KB, please."), 413
+    return None
 
 
 def _body() -> dict[str, Any] | None:
@@ -80,6 +90,8 @@ def layouts_view(view: ConsoleModelView) -> Any:
 
 def layout_save_view(view: ConsoleModelView) -> Any:
     """Store the layout this account's grid opens with; ``null`` resets it."""
+    if (big := _too_big()) is not None:
+        return big
     body = _body()
     if body is None or "layout" not in body:
         return _refused('Expected {"layout": {...}} (or null, for the default layout).')
@@ -97,6 +109,8 @@ def layout_save_view(view: ConsoleModelView) -> Any:
 
 def view_save_view(view: ConsoleModelView) -> Any:
     """Store a named view: a layout with the list's search, filters and sort."""
+    if (big := _too_big()) is not None:
+        return big
     body = _body()
     if body is None:
         return _refused('Expected {"name": ..., "layout": {...}, "args": [[name, value], ...]}.')
@@ -112,6 +126,8 @@ def view_save_view(view: ConsoleModelView) -> Any:
 
 def view_delete_view(view: ConsoleModelView) -> Any:
     """Delete one of the account's named views (404 when it has none of that name)."""
+    if (big := _too_big()) is not None:
+        return big
     body = _body()
     try:
         name = grid_views.check_name(body.get("name") if body else None)
