@@ -304,6 +304,12 @@ def test_fill_down_copies_the_top_cells_into_the_range_and_saves_them(editor_pag
     assert cell(page, 2, description).inner_text() == "Task 1"
     assert page.inner_text("#grid-pending") == ""
     shoot(page, "grid-fill-down.png")
+    # One cell, no range: Ctrl+D copies the cell above it.
+    click_cell(page, 4, priority)
+    page.keyboard.press("Control+d")
+    settled(page)
+    assert stored(data["ids"][4]).priority == Priority.high
+    assert cell(page, 4, priority).inner_text() == "high"
     # Ctrl+R fills right, through the same checks: a description is no priority.
     click_cell(page, 4, description)
     page.keyboard.press("Shift+ArrowRight")

@@ -450,17 +450,19 @@
   function fill(down) {
     if (!config.canEdit) { grid.say(config.readOnly); return Promise.resolve(); }
     var state = grid.state;
-    if (state.editor || !state.anchor) {
-      grid.say("Select the cells to fill first (Shift and the arrows), the " + (down ? "top row" : "left column") + " holding the values.");
-      return Promise.resolve();
-    }
+    if (state.editor || !state.order.length) { return Promise.resolve(); }
     var cols = grid.columns();
-    var a = state.anchor, f = state.focus;
+    var a = state.anchor || state.focus, f = state.focus;
     var top = Math.min(a.row, f.row), bottom = Math.max(a.row, f.row);
     var left = Math.min(a.col, f.col), right = Math.max(a.col, f.col);
+    // A range one row high (one column wide, for Ctrl+R) fills from the cells above
+    // (to the left), as in a spreadsheet: a single cell copies the one above it.
     if (down ? bottom === top : right === left) {
-      grid.say("Select more than one " + (down ? "row" : "column") + " to fill.");
-      return Promise.resolve();
+      if (down ? top === 0 : left === 0) {
+        grid.say("Nothing " + (down ? "above" : "to the left") + " to fill from.");
+        return Promise.resolve();
+      }
+      if (down) { top -= 1; } else { left -= 1; }
     }
     var edits = [];
     var readOnly = [];
