@@ -105,9 +105,13 @@ def test_foreign_keys_carry_their_on_delete_rules_and_are_indexed(empty_url):
     inspector = sa.inspect(engine)
     rules = {}
     own = own_schema.schema_for(engine.dialect.name)
-    for table, where in (("todo", None), ("todo_list", None), ("audit_entry", own)):
+    for table, where in (("todo", None), ("todo_list", None), ("audit_entry", own),
+                         ("grid_view", own)):
         # A foreign key is served by any index that leads with it (the (column, id) ones).
         leading = {ix["column_names"][0] for ix in inspector.get_indexes(table, where)}
+        # A unique constraint is an index too.
+        leading |= {uq["column_names"][0]
+                    for uq in inspector.get_unique_constraints(table, where)}
         for fk in inspector.get_foreign_keys(table, where):
             column = fk["constrained_columns"][0]
             rules[(table, column)] = (fk["options"].get("ondelete") or "").upper()
@@ -118,6 +122,7 @@ def test_foreign_keys_carry_their_on_delete_rules_and_are_indexed(empty_url):
         ("todo", "assignee_id"): "SET NULL",
         ("todo_list", "owner_id"): "RESTRICT",
         ("audit_entry", "account_id"): "SET NULL",
+        ("grid_view", "account_id"): "CASCADE",
     }
 
 
@@ -139,6 +144,31 @@ def test_no_index_is_a_prefix_of_another(empty_url):
                     redundant.append(f"{name} {columns} is a prefix of {other} {longer}")
     engine.dispose()
     assert redundant == []
+
+
+def test_c0003_adds_the_grid_views_table_to_a_database_at_c0002(empty_url):
+    console = schema.console_history()
+    assert schema.upgrade(empty_url, console, "c0002_account_security").ok
+    assert "grid_view" not in _tables(empty_url)
+    result = schema.upgrade(empty_url, console, "c0003_grid_views")
+    assert result.ok, result.error
+    assert version(empty_url) == ["c0003_grid_views"]
+    engine = sa.create_engine(empty_url, poolclass=sa.pool.NullPool)
+    where = own_schema.schema_for(engine.dialect.name)
+    inspector = sa.inspect(engine)
+    columns = {c["name"]: c["nullable"] for c in inspector.get_columns("grid_view", where)}
+    [unique] = inspector.get_unique_constraints("grid_view", where)
+    [fk] = inspector.get_foreign_keys("grid_view", where)
+    engine.dispose()
+    assert columns == {"id": False, "account_id": False, "model": False, "name": False,
+                       "layout": False, "args": False, "updated_at": False}
+    assert unique["column_names"] == ["account_id", "model", "name"]
+    assert (fk["referred_table"], fk["options"].get("ondelete", "").upper()) == (
+        "account", "CASCADE")
+    # And back: the table goes, the account's columns stay.
+    result = schema.downgrade(empty_url, console, "c0002_account_security")
+    assert result.ok, result.error
+    assert "grid_view" not in _tables(empty_url) and "account" in _tables(empty_url)
 
 
 # --- the old single history ---------------------------------------------------------------
@@ -240,8 +270,8 @@ def test_console_init_adopts_a_database_of_the_old_history_at_0004_without_ddl(
         assert "Moved the console's tables" in result.output
     else:
         assert moves == []
-    later = {"account", "login_throttle", "recovery_code", "_alembic_tmp_account", "job",
-             "job_file"}
+    later = {"account", "login_throttle", "recovery_code", "grid_view", "_alembic_tmp_account",
+             "job", "job_file"}
     touched = {re.search(r"(?:TABLE|ON) (?:IF NOT EXISTS )?\"?(\w+)", d).group(1) for d in ddl[1:]}
     assert touched <= later, touched
     # The demo's tables are as they were, and the whole schema is a fresh database's.

@@ -13,7 +13,7 @@ from tests.schema_helpers import QUEUE_TABLES, empty_database, execute
 from tests.test_schema import invoke as _invoke
 
 OWN_TABLES = {"account", "audit_entry", "row_count_delta", "login_throttle", "recovery_code",
-              "job", "job_file", schema.CONSOLE_VERSION_TABLE}
+              "grid_view", "job", "job_file", schema.CONSOLE_VERSION_TABLE}
 DEMO_TABLES = {"person", "todo_list", "todo", schema.DEMO_VERSION_TABLE}
 
 

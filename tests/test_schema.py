@@ -539,8 +539,8 @@ def test_console_init_creates_none_of_an_applications_tables_and_names_the_missi
     tables = all_tables(empty_url)
     # Its own tables only: nothing of the shop's, nothing of the demo's.
     assert tables == {"account", "audit_entry", "row_count_delta", "login_throttle",
-                      "recovery_code", "job", "job_file", "console_alembic_version",
-                      *queue_tables(empty_url)}
+                      "recovery_code", "grid_view", "job", "job_file",
+                      "console_alembic_version", *queue_tables(empty_url)}
 
     engine = sa.create_engine(empty_url, poolclass=sa.pool.NullPool)
     ShopBase.metadata.create_all(engine, tables=[ShopBase.metadata.tables["customer"]])

@@ -18,7 +18,7 @@ from flask import jsonify, request, url_for
 from flask_wtf.csrf import generate_csrf
 
 from console import grid_rows
-from console.admin import adapter, conflicts, list_page
+from console.admin import adapter, conflicts, grid_layouts, list_page
 from console.extensions import session as current_session
 from console.grid_batch import GridChange, GridCreate, GridDelete, GridOutcome, apply_batch
 from console.paging import Cursor
@@ -82,6 +82,8 @@ def grid_view(view: ConsoleModelView) -> Any:
             else "You can look, not edit: your role cannot change records."),
         "csrf": generate_csrf() if editable else "",
         "pageSize": grid_rows.PAGE_SIZE,
+        # The account's saved column layout and where its views go (grid_layouts).
+        "layouts": grid_layouts.config(view),
     }
     list_url = url_for(f"{view.endpoint}.index_view") + (f"?{query}" if query else "")
     return view.render("admin/grid.html", grid_config=config, list_url=list_url,

@@ -26,6 +26,7 @@ from console.admin import (
     deletes,
     edit_page,
     grid,
+    grid_layouts,
     history_pages,
     list_page,
     lookups,
@@ -410,6 +411,31 @@ class ConsoleModelView(adapter.ModelViewBase):
     def grid_save(self) -> Any:
         """Save a batch of the grid's edits and new rows (JSON), all or none."""
         return grid.save_view(self)
+
+    # A column layout is the user's own preference, not data: viewers keep theirs too.
+    @expose("/grid/layouts")
+    @requires(Role.viewer)
+    def grid_layouts(self) -> Any:
+        """The account's saved layout of this grid and its named views (JSON)."""
+        return grid_layouts.layouts_view(self)
+
+    @expose("/grid/layout", methods=("POST",))
+    @requires(Role.viewer)
+    def grid_layout_save(self) -> Any:
+        """Store the column layout this account's grid opens with (JSON)."""
+        return grid_layouts.layout_save_view(self)
+
+    @expose("/grid/views", methods=("POST",))
+    @requires(Role.viewer)
+    def grid_view_save(self) -> Any:
+        """Store a named view: the layout, search, filters and sort (JSON)."""
+        return grid_layouts.view_save_view(self)
+
+    @expose("/grid/views/delete", methods=("POST",))
+    @requires(Role.viewer)
+    def grid_view_delete(self) -> Any:
+        """Delete one of the account's named views (JSON)."""
+        return grid_layouts.view_delete_view(self)
 
     @expose("/ajax/lookup/")
     def ajax_lookup(self) -> Any:

@@ -6,6 +6,7 @@ from console import own_schema
 from console.models.accounts import Account
 from console.models.audit import AuditEntry
 from console.models.base import Base, utcnow
+from console.models.grid_views import GridView
 from console.models.jobs import Job, JobFile
 from console.models.row_counts import RowCountDelta
 from console.models.security import LoginThrottle, RecoveryCode
@@ -28,6 +29,7 @@ __all__ = [
     "Account",
     "AuditEntry",
     "Base",
+    "GridView",
     "Job",
     "JobFile",
     "LoginThrottle",

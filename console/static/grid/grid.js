@@ -13,7 +13,14 @@
   var configElement = document.getElementById("grid-config");
   if (!root || !configElement || typeof Tabulator === "undefined") { return; }
   var config = JSON.parse(configElement.textContent);
-  var columns = config.columns;
+  // Every column, in the account's saved order (grid-layout.js keeps the layout); the
+  // grid's positions (``columns``, ``colIndex``) count only the shown ones.
+  var layout = (config.layouts && config.layouts.current) || {order: [], hidden: [], widths: {}};
+  var byKey = {};
+  config.columns.forEach(function (col) { byKey[col.key] = col; });
+  var allColumns = layout.order.filter(function (key) { return byKey[key]; }).map(function (key) { return byKey[key]; });
+  config.columns.forEach(function (col) { if (allColumns.indexOf(col) < 0) { allColumns.push(col); } });
+  var columns = allColumns.filter(function (col) { return layout.hidden.indexOf(col.key) < 0; });
   var colIndex = {};
   columns.forEach(function (col, i) { colIndex[col.key] = i; });
 
@@ -139,9 +146,10 @@
     var data = cell.getRow().getData();
     var key = cell.getField();
     var c = colIndex[key];
-    var col = columns[c];
+    var col = byKey[key];
     var el = cell.getElement();
-    decorate(el, data._id, c);
+    if (c !== undefined) { decorate(el, data._id, c); }
+    else { el.setAttribute("data-col", ""); el.setAttribute("data-row", String(state.pos.get(data._id))); }
     var text = shown(col, data, key);
     var conflict = state.conflicts.get(data._id);
     if (conflict && conflict.theirs && pendingOf(data._id, key)) {
@@ -163,16 +171,18 @@
 
   function toData(row) {
     var data = {_id: row.id, _token: row.token, _labels: row.labels || {}, _keys: row.keys || {}};
-    columns.forEach(function (col) { data[col.key] = row.values ? row.values[col.key] : ""; });
+    allColumns.forEach(function (col) { data[col.key] = row.values ? row.values[col.key] : ""; });
     return data;
   }
 
   function decorateVisible() {
     Array.prototype.forEach.call(root.querySelectorAll(".tabulator-cell[data-col]"), function (el) {
       var r = parseInt(el.getAttribute("data-row"), 10);
-      var c = parseInt(el.getAttribute("data-col"), 10);
+      // By the cell's field: a moved or hidden column changes the positions.
+      var c = colIndex[el.getAttribute("tabulator-field")];
       var id = state.order[r];
-      if (id !== undefined && columns[c]) { decorate(el, id, c); }
+      if (id !== undefined && c !== undefined) { decorate(el, id, c); }
+      else if (c === undefined) { el.removeAttribute("id"); }
     });
     var el = document.getElementById(cellId(state.focus.row, state.focus.col));
     if (el) { root.setAttribute("aria-activedescendant", el.id); } else { root.removeAttribute("aria-activedescendant"); }
@@ -195,9 +205,12 @@
     placeholder: "No rows match.",
     renderVertical: "virtual",
     keybindings: false,
+    movableColumns: true,
     columnDefaults: {headerSort: false, resizable: true, minWidth: 60, maxWidth: 480},
-    columns: columns.map(function (col, i) {
+    columns: allColumns.map(function (col, i) {
       return {
+        visible: layout.hidden.indexOf(col.key) < 0,
+        width: layout.widths[col.key],
         title: col.label,
         field: col.key,
         formatter: formatCell,
@@ -269,6 +282,7 @@
       var c = colIndex[column.getField()];
       var el = column.getElement();
       var col = columns[c];
+      if (!col) { return; }
       el.setAttribute("aria-colindex", String(c + 1));
       el.classList.toggle("grid-sortable", !!col.sortable);
       if (col.sortable && state.sort === col.key) {
@@ -292,7 +306,7 @@
     params.delete("after");
     params.delete("before");
     if (state.sort) {
-      params.set("sort", String(columns[colIndex[state.sort]].sortIndex));
+      params.set("sort", String(byKey[state.sort].sortIndex));
       if (state.descending) { params.set("desc", "1"); } else { params.delete("desc"); }
     } else {
       params.delete("sort");
@@ -1068,7 +1082,7 @@
     state.newRows += 1;
     var id = "new-" + state.newRows;
     var data = {_id: id, _token: null, _labels: {}, _keys: {}};
-    columns.forEach(function (col) { data[col.key] = ""; });
+    allColumns.forEach(function (col) { data[col.key] = ""; });
     remember([id]);
     rowData.set(id, data);
     table.addData([data], false);
@@ -1088,10 +1102,37 @@
     });
   }
 
-  // For the browser tests and the console's other scripts: read-only views of the state.
+  function useColumns() {
+    // After a column is moved, hidden or shown (grid-layout.js): the shown ones, in order.
+    finishEdit(true);
+    var key = columns[state.focus.col] && columns[state.focus.col].key;
+    columns = table.getColumns().filter(function (c) { return c.isVisible(); })
+      .map(function (c) { return byKey[c.getField()]; }).filter(Boolean);
+    allColumns = table.getColumns().map(function (c) { return byKey[c.getField()]; }).filter(Boolean);
+    colIndex = {};
+    columns.forEach(function (col, i) { colIndex[col.key] = i; });
+    root.setAttribute("aria-colcount", String(columns.length));
+    var c = colIndex[key];
+    state.focus = {row: state.focus.row, col: c !== undefined ? c : Math.min(state.focus.col, columns.length - 1)};
+    state.anchor = null;
+    markHeaders();
+    decorateVisible();
+  }
+
+  // For the browser tests and the console's other scripts (grid-layout.js): views of the
+  // state, and the few ways in that they need.
   window.consoleGrid = {
     table: table,
     state: state,
+    config: config,
+    columns: function () { return columns; },
+    allColumns: function () { return allColumns; },
+    useColumns: useColumns,
+    dataOf: dataOf,
+    pendingOf: pendingOf,
+    setCells: setCells,
+    say: say,
+    lastRow: lastRow,
     paste: function (text) { return paste(parseTsv(text)); },
     saving: function () { return state.sending || Promise.resolve(); },
     // For grid-undo.js and grid-menu.js (loaded after this file).

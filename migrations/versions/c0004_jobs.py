@@ -13,16 +13,16 @@ Written by hand, self-contained apart from the queue library's own schema.
   pyproject.toml; a newer procrastinate brings its own migration scripts, which a
   later revision of ours applies.
 
-Revision ID: c0003_jobs
-Revises: c0002_account_security
+Revision ID: c0004_jobs
+Revises: c0003_grid_views
 Create Date: 2026-12-01
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "c0003_jobs"
-down_revision = "c0002_account_security"
+revision = "c0004_jobs"
+down_revision = "c0003_grid_views"
 branch_labels = None
 depends_on = None
 
