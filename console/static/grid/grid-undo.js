@@ -187,7 +187,7 @@
     var r = first ? state.pos.get(first.id) : undefined;
     if (r === undefined) { return; }
     var keys = Object.keys(first.before);
-    var c = grid.columns.map(function (col) { return col.key; }).indexOf(keys[0]);
+    var c = grid.columns().map(function (col) { return col.key; }).indexOf(keys[0]);
     if (c >= 0) { grid.moveTo(r, c, false); }
   }
 
