@@ -8,6 +8,8 @@ from typing import Any
 
 from flask import current_app
 from flask.testing import FlaskClient
+from werkzeug.datastructures import FileStorage
+from werkzeug.test import encode_multipart
 
 from console import catalogue_of_app
 from console.bulk.importer import ImportResult, import_file
@@ -60,12 +62,12 @@ def upload(client: FlaskClient, model: str, data: bytes, *, mode: str = "insert"
            name: str = "todos.csv") -> Any:
     """Post a file to the model's import page with the page's CSRF token."""
     url = f"/admin/{model}/import/"
-    token = csrf_token(client, url)
-    return client.post(
-        url,
-        data={"csrf_token": token, "mode": mode, "file": (io.BytesIO(data), name)},
-        content_type="multipart/form-data",
-    )
+    # Encoded here, in memory: the test client would spool a big body to a temporary file
+    # that it never closes.
+    boundary, body = encode_multipart({
+        "csrf_token": csrf_token(client, url), "mode": mode,
+        "file": FileStorage(io.BytesIO(data), filename=name)})
+    return client.post(url, data=body, content_type=f"multipart/form-data; boundary={boundary}")
 
 
 def job_url(response: Any) -> str:

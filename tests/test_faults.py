@@ -18,8 +18,6 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from flask import Flask
-from werkzeug.datastructures import FileStorage
-from werkzeug.test import encode_multipart
 
 from console import create_app
 from console.admin.transfer import job_store
@@ -27,7 +25,7 @@ from console.demo.models import Todo
 from console.extensions import db as _db
 from console.jobs import wait_for_job
 from console.models import Account, Role
-from tests.bulk_helpers import job_url
+from tests.bulk_helpers import job_url, upload
 from tests.conftest import IsolatedClient, count, csrf_token, post_form
 from tests.history_helpers import login_client
 
@@ -211,14 +209,7 @@ def test_the_sqlite_import_status_page_never_fails_while_50000_rows_commit(
     """The status page, polled as its refresh does, while the import holds the write lock."""
     rows = "".join(f"Imported task {i},no,,normal,Groceries,\n" for i in range(50_000))
     data = ("description,completed,due_date,priority,list,assignee\n" + rows).encode()
-    # Encoded here, in memory: the test client would spool a body this big to a temporary
-    # file that it never closes.
-    boundary, body = encode_multipart({
-        "csrf_token": csrf_token(editor_client, "/admin/todo/import/"), "mode": "insert",
-        "file": FileStorage(io.BytesIO(data), filename="todos.csv")})
-    status_url = job_url(editor_client.post(
-        "/admin/todo/import/", data=body,
-        content_type=f"multipart/form-data; boundary={boundary}"))
+    status_url = job_url(upload(editor_client, "todo", data))
     job_id = re.findall(r"[0-9a-f]{32}", status_url)[0]
     confirm = editor_client.post(f"/admin/todo/import/{job_id}/confirm",
                                  data={"csrf_token": csrf_token(editor_client, status_url)})

@@ -17,8 +17,6 @@ import sqlalchemy as sa
 from click.testing import CliRunner
 from flask import Flask
 from flask.testing import FlaskClient
-from werkzeug.datastructures import FileStorage
-from werkzeug.test import encode_multipart
 
 from console import config as settings
 from console import create_app, queue
@@ -77,14 +75,7 @@ def test_a_running_dry_run_is_cancelled_and_writes_nothing(
 ) -> None:
     rows = "".join(f"Tâche numéro {n} für Zoë,no,,normal,Groceries,\n" for n in range(300_000))
     data = ("description,completed,due_date,priority,list,assignee\n" + rows).encode()
-    # Encoded here, in memory: the test client would spool a body this big to a temporary
-    # file that it never closes.
-    boundary, body = encode_multipart({
-        "csrf_token": csrf_token(editor_client, "/admin/todo/import/"), "mode": "insert",
-        "file": FileStorage(io.BytesIO(data), filename="todos.csv")})
-    job_id = _job_id(editor_client.post(
-        "/admin/todo/import/", data=body,
-        content_type=f"multipart/form-data; boundary={boundary}"), wait=False)
+    job_id = _job_id(upload(editor_client, "todo", data), wait=False)
     store = job_store(app)
     deadline = time.monotonic() + 30
     while store.load(job_id)["state"] == "queued" and time.monotonic() < deadline:

@@ -64,14 +64,9 @@ class JobStore:
         leaves nothing behind.
         """
         self.clean_expired()
-        job_id = secrets.token_hex(16)
-        now = time.time()
         with self.engine.begin() as conn:
-            conn.execute(insert(JOB).values(
-                id=job_id, kind="import", model=model, file_name=file_name[:255],
-                upsert=upsert, account_id=account_id, state="queued", phase="preview",
-                created=now, touched=now, bytes=0, bytes_read=0,
-            ))
+            job_id = self._insert(conn, kind="import", model=model, file_name=file_name,
+                                  upsert=upsert, account_id=account_id, phase="preview")
             size = 0
             for seq, chunk in enumerate(_chunks(source)):
                 conn.execute(insert(FILE).values(job_id=job_id, name="upload", seq=seq,
@@ -84,14 +79,18 @@ class JobStore:
                       options: dict[str, Any]) -> str:
         """A queued export of ``model`` (``options``: what the worker needs to make it)."""
         self.clean_expired()
+        with self.engine.begin() as conn:
+            return self._insert(conn, kind="export", model=model, file_name=file_name,
+                                upsert=False, account_id=account_id, phase="export",
+                                options=json.dumps(options))
+
+    def _insert(self, conn: Any, **values: Any) -> str:
+        """A new queued job under a random id."""
         job_id = secrets.token_hex(16)
         now = time.time()
-        with self.engine.begin() as conn:
-            conn.execute(insert(JOB).values(
-                id=job_id, kind="export", model=model, file_name=file_name[:255],
-                upsert=False, account_id=account_id, state="queued", phase="export",
-                created=now, touched=now, bytes=0, bytes_read=0, options=json.dumps(options),
-            ))
+        values["file_name"] = values["file_name"][:255]
+        conn.execute(insert(JOB).values(id=job_id, state="queued", created=now, touched=now,
+                                        bytes=0, bytes_read=0, **values))
         return job_id
 
     def write_stream(self, job_id: str, name: str, chunks: Iterable[bytes],
