@@ -100,7 +100,7 @@
 
   function menu(id, title) {
     var holder = document.createElement("div");
-    holder.className = "grid-menu";
+    holder.className = "grid-tool-menu";
     var button = document.createElement("button");
     button.type = "button";
     button.className = "btn btn-sm btn-outline-secondary";
@@ -109,7 +109,7 @@
     button.setAttribute("aria-expanded", "false");
     button.setAttribute("aria-controls", id);
     var panel = document.createElement("div");
-    panel.className = "grid-menu-panel";
+    panel.className = "grid-tool-panel";
     panel.id = id;
     panel.setAttribute("role", "group");
     panel.setAttribute("aria-label", title);
