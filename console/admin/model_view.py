@@ -44,6 +44,7 @@ from console.admin.forms import (
     lookup,
 )
 from console.admin.static_urls import static_url
+from console.admin.view_urls import fast_url
 from console.auth.roles import current_role_includes, deny, requires
 from console.catalogue import ColumnInfo, ModelDescription
 from console.extensions import db
@@ -308,7 +309,8 @@ class ConsoleModelView(adapter.ModelViewBase):
         # Flask-Admin's templates build ~23 static file URLs per page through here.
         if endpoint.endswith(".static"):
             return static_url(endpoint, **kwargs)
-        return str(super().get_url(endpoint, **kwargs))
+        # The view's own pages (sort links, pager, exports...): the path built once.
+        return fast_url(endpoint, **kwargs)
 
     # -- links to this view ------------------------------------------------------------------
 
