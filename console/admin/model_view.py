@@ -491,6 +491,7 @@ def list_context(view: ConsoleModelView, state: list_page.ListState) -> dict[str
     def page_size_url(size: int) -> str:
         return adapter.list_url(view, args.clone(page_size=size or view.page_size, page=None))
 
+    menus = list_filters.filter_menus(view)
     clear_search_url = adapter.list_url(
         view, args.clone(page=None, search=None, filters=None)
     )
@@ -519,7 +520,10 @@ def list_context(view: ConsoleModelView, state: list_page.ListState) -> dict[str
         "page": args.page,
         "shown_filters": list_filters.shown_filters(view, state.filters),
         "add_filter_names": (list_filters.ADD_FILTER, list_filters.ADD_FILTER_VALUE),
-        **adapter.filter_context(view, state.filters),
+        # Made once per view: the filter groups, their JSON and the "Add filter" options.
+        "filter_groups_json": menus.json,
+        "add_filter_options": menus.options,
+        **adapter.filter_context(view, state.filters, menus.groups),
     }
 
 
