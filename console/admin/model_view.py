@@ -516,7 +516,6 @@ def list_context(view: ConsoleModelView, state: list_page.ListState) -> dict[str
         "extra_args": args.extra_args,
         "actions": actions,
         "actions_confirmation": confirmation,
-        "action_form": view.action_form() if actions else None,
         "page": args.page,
         "shown_filters": list_filters.shown_filters(view, state.filters),
         "add_filter_names": (list_filters.ADD_FILTER, list_filters.ADD_FILTER_VALUE),
