@@ -339,26 +339,42 @@ def build_list_state(view: ConsoleModelView) -> ListState:
     session = current_session()
     pk = description.pk.column
     column = sort.column if sort is not None else pk
-    count = paging.count_rows(
-        session, stmt, pk, table_name=description.table.name, filtered=filtered,
-        cap=COUNT_CAP, estimate_from=ESTIMATE_FROM, keep_matches=bool(args.search),
-    )
-    # Counted without them; the rows come with their parents.
-    stmt = stmt.options(*parent_loaders(description))
     after = Cursor.decode(cursors.get("after"), column)
     before = Cursor.decode(cursors.get("before"), column)
     page = args.page or 0
     if abs(page) > MAX_PAGE:
         flash(f"There is no page {page:,}: showing the first page.", "error")
         page = 0
+    postgres = session.get_bind().dialect.name == "postgresql"
+    searched = bool(args.search and description.searchable)
+    # Counted without them; the rows come with their parents.
+    page_stmt = stmt.options(*parent_loaders(description))
+    # A search's first page in key order: counted and read in one statement.
+    first_page = (
+        paging.FirstPage(page_stmt, size + 1, descending)
+        if postgres and searched and column is pk and page == 0 and after is None
+        and before is None
+        else None
+    )
+    count = paging.count_rows(
+        session, stmt, pk, table_name=description.table.name, filtered=filtered,
+        cap=COUNT_CAP, estimate_from=ESTIMATE_FROM, keep_matches=bool(args.search),
+        first_page=first_page,
+    )
+    stmt = page_stmt
     # A search's exact count brings its matching keys: pages are ordered among them.
     common: dict[str, Any] = {
         "column": column, "pk": pk, "limit": size + 1, "matches": count.matches
     }
-    if args.search and description.searchable and session.get_bind().dialect.name == "postgresql":
+    if searched and postgres:
         # Few matches (counted exactly): straight to the trigram index.
         common["probe"] = 0 if count.exact else SEARCH_PROBE
-    if after is not None:
+    if count.rows is not None:
+        # Read with the count (``first_page``): the first page and whether more follow.
+        rows = count.rows
+        has_prev, has_next = False, len(rows) > size
+        rows = rows[:size]
+    elif after is not None:
         rows = paging.keyset_rows(session, stmt, descending=descending, after=after, **common)
         has_prev, has_next = True, len(rows) > size
         rows = rows[:size]
