@@ -246,7 +246,7 @@ def count_rows(
     # A table that holds fewer rows than the estimate would be trusted from cannot give
     # a filter that many: the planner is not asked (the bounded count decides).
     small = _table_size(session, table_name) < trust_from
-    estimate = None if small else planner_estimate(session, inner)
+    estimate = None if small else _remembered_estimate(session, inner)
     if estimate is not None and estimate >= max(trust_from, cap + 1):
         return RowCount(_round_estimate(estimate), exact=False)
     if first_page is not None:
@@ -327,6 +327,49 @@ def _count_and_first_page(
     if counted > cap:
         return None
     return RowCount(counted, rows=[row[0] for row in found])
+
+
+# (database, statement, its values) -> (the planner's estimate, when asked). The planner
+# estimates from the table's statistics, which change only when the table is analysed:
+# the same search asked again (its next page, another sort, a second user) within
+# SIZE_TTL seconds gets the same answer without another EXPLAIN.
+_ESTIMATES: dict[Any, tuple[int | None, float]] = {}
+ESTIMATES_KEPT = 1000
+
+
+def _remembered_estimate(session: Session, stmt: Select) -> int | None:
+    """``planner_estimate``, remembered for ``SIZE_TTL`` seconds per statement and values."""
+    key = _statement_key(session, stmt)
+    if key is None:
+        return planner_estimate(session, stmt)
+    now = time.monotonic()
+    cached = _ESTIMATES.get(key)
+    if cached is not None and now - cached[1] < SIZE_TTL:
+        return cached[0]
+    value = planner_estimate(session, stmt)
+    if len(_ESTIMATES) >= ESTIMATES_KEPT:
+        _ESTIMATES.clear()
+    _ESTIMATES[key] = (value, now)
+    return value
+
+
+def _statement_key(session: Session, stmt: Select) -> Any:
+    """What tells ``stmt`` on this database from any other, or None (then not remembered)."""
+    cache_key = stmt._generate_cache_key()
+    if cache_key is None:
+        return None
+    bind = session.get_bind()
+    url = bind.url if isinstance(bind, Engine) else bind.engine.url
+    try:
+        key = (
+            url.render_as_string(hide_password=True),
+            cache_key.key,
+            tuple(b.effective_value for b in cache_key.bindparams),
+        )
+        hash(key)
+    except TypeError:  # a value that is not hashable (a list for IN): asked every time
+        return None
+    return key
 
 
 def _capped(inner: Select, cap: int) -> Any:

@@ -188,6 +188,8 @@ def test_a_large_planner_estimate_is_shown_without_counting(app, varied, monkeyp
         assert not any("count(" in s for s in statements)
         # Below three times the cap the count is exact, or "more than" / the estimate.
         monkeypatch.setattr(paging, "planner_estimate", lambda session, s: 29)
+        # (A new planner: what the old one said of this statement is forgotten.)
+        paging._ESTIMATES.clear()
         count = paging.count_rows(
             _db.session, stmt, Todo.id, table_name="todo", filtered=True, cap=10
         )
@@ -486,3 +488,29 @@ def test_a_searched_first_page_costs_one_statement_for_count_and_rows(
     page = viewer_client.get(url + "&sort=0&desc=1").get_data(as_text=True)
     assert row_ids(page) == plain_ids(searched("alpha", []), Todo.id, True)[:20]
 
+
+@pytest.mark.postgres_only
+def test_the_planners_estimate_of_a_search_is_asked_once_for_a_while(app, varied, monkeypatch):
+    """Its next page or a second user within SIZE_TTL: no second EXPLAIN; another term asks."""
+    asked: list[str] = []
+
+    def estimate(session: Any, stmt: Any) -> int:
+        asked.append(str(stmt.compile(compile_kwargs={"literal_binds": True})))
+        return 5
+
+    monkeypatch.setattr(paging, "_table_size", lambda session, name: float("inf"))
+    monkeypatch.setattr(paging, "planner_estimate", estimate)
+    for term in ("alpha", "alpha", "omega", "alpha"):
+        count = paging.count_rows(
+            _db.session, searched(term, []), Todo.id, table_name="todo", filtered=True,
+            cap=1000,
+        )
+        assert count == RowCount(len(plain_ids(searched(term, []), Todo.id, False)))
+    assert len(asked) == 2
+    assert "%alpha%" in asked[0] and "%omega%" in asked[1]
+    # Past SIZE_TTL it is asked again.
+    monkeypatch.setattr(paging, "SIZE_TTL", 0.0)
+    paging.count_rows(
+        _db.session, searched("alpha", []), Todo.id, table_name="todo", filtered=True, cap=1000
+    )
+    assert len(asked) == 3
