@@ -26,13 +26,14 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlencode
 
-from flask import flash, request, url_for
+from flask import flash, request
 from flask_wtf.csrf import generate_csrf
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import joinedload
 
 from console import paging
 from console.admin import adapter
+from console.admin.view_urls import fast_url
 from console.catalogue import ColumnInfo, Edge, ModelDescription
 from console.extensions import session as current_session
 from console.kinds import (
@@ -498,11 +499,11 @@ def label_of(obj: Any, description: ModelDescription) -> str:
 
 
 class _RowUrls:
-    """A view URL with the row's id filled in: url_for once per page, not per row."""
+    """A view URL with the row's id filled in: built once per page, not per row."""
 
     def __init__(self, endpoint: str, return_url: str) -> None:
         token = "rowtoken" + secrets.token_hex(8)
-        built = url_for(endpoint, id=token, url=return_url)
+        built = fast_url(endpoint, id=token, url=return_url)
         self.head, _, self.tail = built.partition(token)
 
     def __call__(self, ident: Any) -> str:
@@ -638,7 +639,7 @@ class RowMaker:
             return reference
         if info.toggle and self.state.can_edit:
             token = "rowtoken" + secrets.token_hex(8)
-            built = url_for(f"{self.view.endpoint}.toggle_view", id=token, field=key)
+            built = fast_url(f"{self.view.endpoint}.toggle_view", id=token, field=key)
             head, _, tail = built.partition(token)
             pk_key = self.description.pk.key
 

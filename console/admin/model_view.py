@@ -13,7 +13,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from flask import abort, has_request_context, redirect, request, url_for
+from flask import abort, has_request_context, redirect, request
 from flask_admin import expose
 from flask_admin.contrib.sqla.filters import FilterEqual
 from sqlalchemy import Select
@@ -328,11 +328,11 @@ class ConsoleModelView(adapter.ModelViewBase):
                 if column is candidate.column:
                     arg = f"flt0_{self.get_filter_arg(index, flt)}"
                     value = list_page.display(getattr(parent, candidate.key))
-                    return url_for(f"{self.endpoint}.index_view", **{arg: value})  # type: ignore[arg-type]
+                    return fast_url(f"{self.endpoint}.index_view", **{arg: value})
             if column is info.column:
                 arg = f"flt0_{self.get_filter_arg(index, flt)}"
                 value = getattr(parent, parent_description.pk.key)
-                return url_for(f"{self.endpoint}.index_view", **{arg: value})
+                return fast_url(f"{self.endpoint}.index_view", **{arg: value})
         return None
 
     def children_previews(self, obj: Any) -> list[record_pages.ChildPreview]:
