@@ -116,7 +116,9 @@ def vacuum(url: str) -> None:
 
 def stock_app(url: str, instance: str) -> tuple[Flask, ModelView]:
     """Stock Flask-Admin over the same database: ModelView(Todo, db), search and filter on."""
-    app = Flask("stock", instance_path=instance)
+    # root_path: not the working directory (the repository), whose templates/ would
+    # replace stock Flask-Admin's own.
+    app = Flask("stock", instance_path=instance, root_path=instance)
     app.config.update(SQLALCHEMY_DATABASE_URI=url, SECRET_KEY="stock")  # noqa: S106
     db.init_app(app)
     admin = Admin(app, name="Stock", url="/stock")

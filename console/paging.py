@@ -56,6 +56,9 @@ class RowCount:
     # Every matching primary key, when the count fetched them (``keep_matches``): the
     # page is then ordered among them instead of matching the search a second time.
     matches: tuple[Any, ...] | None = field(default=None, compare=False, repr=False)
+    # The first page's rows (and one more, if any), when the count fetched them with it
+    # (``count_rows(first_page=...)``): the page then costs no statement of its own.
+    rows: list[Any] | None = field(default=None, compare=False, repr=False)
 
     @property
     def label(self) -> str:
@@ -178,6 +181,19 @@ def planner_estimate(session: Session, stmt: Select) -> int | None:
     return int(plan[0]["Plan"]["Plan Rows"])
 
 
+@dataclass(frozen=True)
+class FirstPage:
+    """The first page by primary key that ``count_rows`` may fetch with an exact count.
+
+    ``stmt``: the page's statement (the counted one with its loader options);
+    ``limit``: its rows plus one (to tell whether a next page exists).
+    """
+
+    stmt: Select
+    limit: int
+    descending: bool = False
+
+
 def count_rows(
     session: Session,
     stmt: Select,
@@ -189,6 +205,7 @@ def count_rows(
     estimate_from: int = 100_000,
     trust_estimate_from: int | None = None,
     keep_matches: bool = False,
+    first_page: FirstPage | None = None,
 ) -> RowCount:
     """Count the rows of ``stmt``: exact when that is cheap, an honest estimate when not.
 
@@ -207,6 +224,10 @@ def count_rows(
     that the page is ordered among them (``offset_rows``/``keyset_rows``) instead of
     running the search, whose trigram match and ILIKE recheck are most of its cost,
     a second time.
+
+    ``first_page`` (PostgreSQL, filtered): the exact count and the first page by
+    primary key in one statement (``_count_and_first_page``), ``RowCount.rows``;
+    past ``cap`` the count goes on as without it (the page is then read on its own).
     """
     inner = stmt.with_only_columns(pk).order_by(None)
     postgres = session.get_bind().dialect.name == "postgresql"
@@ -225,10 +246,15 @@ def count_rows(
     # A table that holds fewer rows than the estimate would be trusted from cannot give
     # a filter that many: the planner is not asked (the bounded count decides).
     small = _table_size(session, table_name) < trust_from
-    estimate = None if small else planner_estimate(session, inner)
+    estimate = None if small else _remembered_estimate(session, inner)
     if estimate is not None and estimate >= max(trust_from, cap + 1):
         return RowCount(_round_estimate(estimate), exact=False)
-    if keep_matches and isinstance(getattr(pk, "type", None), Integer):
+    if first_page is not None:
+        found = _count_and_first_page(session, inner, pk, cap, first_page)
+        if found is not None:
+            return found
+        counted = cap + 1
+    elif keep_matches and isinstance(getattr(pk, "type", None), Integer):
         keys = _capped(inner, cap)
         found = session.scalar(select(func.array_agg(next(iter(keys.c)))))
         counted = len(found or ())
@@ -267,6 +293,83 @@ def _table_size(session: Session, table_name: str) -> float:
     size = float("inf") if estimate is None else float(estimate)
     _SIZES[key] = (size, now)
     return size
+
+
+def _count_and_first_page(
+    session: Session, inner: Select, pk: Any, cap: int, page: FirstPage
+) -> RowCount | None:
+    """The exact count (up to ``cap``) and the first page by ``pk``, in one statement.
+
+    The capped matches are a CTE: counted, and the page's keys are the first of them
+    by ``pk``, so the match (a text search's trigram bitmap and ILIKE recheck) runs
+    once and the page comes with the count instead of in a statement of its own:
+
+        WITH m AS (SELECT id FROM t WHERE <match> LIMIT cap + 1)
+        SELECT t.*, <parents>, (SELECT count(*) FROM m) FROM t ...
+        WHERE <match> AND t.id IN (SELECT id FROM m ORDER BY id LIMIT <page + 1>)
+
+    None when more than ``cap`` rows match: ``m`` is then not every match, so its
+    first keys need not be the page's.
+    """
+    matches = inner.limit(cap + 1).cte("console_matches")
+    key = next(iter(matches.c))
+    order = key.desc() if page.descending else key.asc()
+    page_keys = select(key).order_by(order).limit(page.limit)
+    total = select(func.count()).select_from(matches).scalar_subquery().label("console_total")
+    stmt = (
+        page.stmt.where(pk.in_(page_keys))
+        .add_columns(total)
+        .order_by(None)
+        .order_by(*_order_by([pk], page.descending))
+    )
+    found = session.execute(stmt).unique().all()
+    counted = int(found[0][-1]) if found else 0
+    if counted > cap:
+        return None
+    return RowCount(counted, rows=[row[0] for row in found])
+
+
+# (database, statement, its values) -> (the planner's estimate, when asked). The planner
+# estimates from the table's statistics, which change only when the table is analysed:
+# the same search asked again (its next page, another sort, a second user) within
+# SIZE_TTL seconds gets the same answer without another EXPLAIN.
+_ESTIMATES: dict[Any, tuple[int | None, float]] = {}
+ESTIMATES_KEPT = 1000
+
+
+def _remembered_estimate(session: Session, stmt: Select) -> int | None:
+    """``planner_estimate``, remembered for ``SIZE_TTL`` seconds per statement and values."""
+    key = _statement_key(session, stmt)
+    if key is None:
+        return planner_estimate(session, stmt)
+    now = time.monotonic()
+    cached = _ESTIMATES.get(key)
+    if cached is not None and now - cached[1] < SIZE_TTL:
+        return cached[0]
+    value = planner_estimate(session, stmt)
+    if len(_ESTIMATES) >= ESTIMATES_KEPT:
+        _ESTIMATES.clear()
+    _ESTIMATES[key] = (value, now)
+    return value
+
+
+def _statement_key(session: Session, stmt: Select) -> Any:
+    """What tells ``stmt`` on this database from any other, or None (then not remembered)."""
+    cache_key = stmt._generate_cache_key()
+    if cache_key is None:
+        return None
+    bind = session.get_bind()
+    url = bind.url if isinstance(bind, Engine) else bind.engine.url
+    try:
+        key = (
+            url.render_as_string(hide_password=True),
+            cache_key.key,
+            tuple(b.effective_value for b in cache_key.bindparams),
+        )
+        hash(key)
+    except TypeError:  # a value that is not hashable (a list for IN): asked every time
+        return None
+    return key
 
 
 def _capped(inner: Select, cap: int) -> Any:

@@ -140,12 +140,14 @@ def migrate_database(url: str) -> None:
 
 @pytest.fixture(autouse=True)
 def _fresh_table_sizes() -> Iterator[None]:
-    """Each test's tables are new: no table size remembered from another test's."""
+    """Each test's tables are new: no table size (or estimate) remembered from another test's."""
     from console import paging
 
     paging._SIZES.clear()
+    paging._ESTIMATES.clear()
     yield
     paging._SIZES.clear()
+    paging._ESTIMATES.clear()
 
 
 @pytest.fixture(scope="session")

@@ -119,7 +119,10 @@ def urls(page: dict[str, Any]) -> str:
 
 
 def main() -> int:
-    app = Flask("stock")
+    # Its own root: Flask takes an unimportable name's root from the working directory,
+    # and bench_peers.py runs this from the repository, whose templates/ (our overrides
+    # of Flask-Admin's) would then replace stock Flask-Admin's own.
+    app = Flask("stock", root_path=str(Path(__file__).resolve().parent))
     app.config.update(SQLALCHEMY_DATABASE_URI=sys.argv[1], SECRET_KEY="stock")  # noqa: S106
     db.init_app(app)
     admin = Admin(app, name="Stock", url="/admin")

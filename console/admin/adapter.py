@@ -129,14 +129,29 @@ def apply_filters(view: ModelView, query: Any, filters: Sequence[Filter]) -> Any
     return query
 
 
-def filter_context(view: ModelView, filters: Sequence[Filter] | None) -> dict[str, Any]:
-    """What Flask-Admin's filter macros and script read from the template context."""
+def filter_context(
+    view: ModelView, filters: Sequence[Filter] | None, groups: Any = None
+) -> dict[str, Any]:
+    """What Flask-Admin's filter macros and script read from the template context.
+
+    ``groups``: ``filter_groups(view)`` made earlier (it is the same on every request).
+    """
     return {
         "filters": view._filters,
-        "filter_groups": view._get_filter_groups(),
+        "filter_groups": view._get_filter_groups() if groups is None else groups,
         "active_filters": filters,
         "filter_args": view._get_filters(filters),
     }
+
+
+def filter_groups(view: ModelView) -> Any:
+    """The view's filters by group, as Flask-Admin's filter script reads them (or None)."""
+    return view._get_filter_groups()
+
+
+def filter_groups_source(view: ModelView) -> Any:
+    """What ``filter_groups`` is made from: a new object whenever the filters are rebuilt."""
+    return view._filter_groups
 
 
 def filter_arguments(view: ModelView, filters: Sequence[Filter] | None) -> dict[str, str]:
@@ -186,6 +201,8 @@ __all__ = [
     "apply_filters",
     "filter_arguments",
     "filter_context",
+    "filter_groups",
+    "filter_groups_source",
     "filter_named",
     "filter_search_arguments",
     "filters_of",

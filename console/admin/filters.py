@@ -12,8 +12,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from flask import flash, request
+from flask import current_app, flash, request
 from flask_admin.contrib.sqla import filters as sqla_filters
+from jinja2.utils import htmlsafe_json_dumps
+from markupsafe import Markup, escape
 
 from console.admin import adapter
 
@@ -31,6 +33,56 @@ class ShownFilter:
 
     text: str
     remove_url: str
+
+
+@dataclass(frozen=True)
+class FilterMenus:
+    """What a list page shows of its view's filters, the same on every request.
+
+    Flask-Admin evaluates each filter's options once, when the view is made, so the
+    groups (``_get_filter_groups``), their JSON for its script and the no-JavaScript
+    form's ``<option>``s are made once per view too (they were made per page).
+    """
+
+    groups: dict[str, list[dict[str, Any]]] | None
+    json: Markup
+    options: Markup
+
+
+def filter_menus(view: ConsoleModelView) -> FilterMenus:
+    """The view's ``FilterMenus``, made on first use."""
+    source = adapter.filter_groups_source(view)
+    cached: tuple[Any, FilterMenus] | None = getattr(view, "_console_filter_menus", None)
+    if cached is not None and cached[0] is source:
+        return cached[1]
+    groups = adapter.filter_groups(view)
+    menus = FilterMenus(
+        groups=groups,
+        json=htmlsafe_json_dumps(groups, dumps=current_app.json.dumps),
+        options=_options_markup(groups or {}),
+    )
+    view._console_filter_menus = (source, menus)
+    return menus
+
+
+def _options_markup(groups: dict[str, list[dict[str, Any]]]) -> Markup:
+    """The "Add filter" form's ``<optgroup>``s: a filter and, for a choice, its value."""
+    parts: list[str] = []
+    for group, items in groups.items():
+        label = escape(group)
+        parts.append(f'<optgroup label="{label}">')
+        for item in items:
+            arg, operation = escape(item["arg"]), escape(item["operation"])
+            if item.get("options"):
+                parts.extend(
+                    f'<option value="{arg}={escape(value)}">{label} {operation} '
+                    f"{escape(text)}</option>"
+                    for value, text in item["options"]
+                )
+            else:
+                parts.append(f'<option value="{arg}">{label} {operation} &hellip;</option>')
+        parts.append("</optgroup>")
+    return Markup("\n".join(parts))  # noqa: S704 (every value above is escaped)
 
 
 def added_filter_url(view: ConsoleModelView) -> str:
@@ -126,4 +178,4 @@ class ConsoleFilterConverter(sqla_filters.FilterConverter):
     enum = (ChoiceEqual, ChoiceNotEqual, sqla_filters.FilterEmpty, ChoiceInList, ChoiceNotInList)
 
 
-__all__ = ["ConsoleFilterConverter", "choice_of"]
+__all__ = ["ConsoleFilterConverter", "FilterMenus", "choice_of", "filter_menus"]

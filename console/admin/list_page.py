@@ -26,13 +26,14 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlencode
 
-from flask import flash, request, url_for
+from flask import flash, request
 from flask_wtf.csrf import generate_csrf
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import joinedload
 
 from console import paging
 from console.admin import adapter
+from console.admin.view_urls import fast_url
 from console.catalogue import ColumnInfo, Edge, ModelDescription
 from console.extensions import session as current_session
 from console.kinds import (
@@ -339,26 +340,42 @@ def build_list_state(view: ConsoleModelView) -> ListState:
     session = current_session()
     pk = description.pk.column
     column = sort.column if sort is not None else pk
-    count = paging.count_rows(
-        session, stmt, pk, table_name=description.table.name, filtered=filtered,
-        cap=COUNT_CAP, estimate_from=ESTIMATE_FROM, keep_matches=bool(args.search),
-    )
-    # Counted without them; the rows come with their parents.
-    stmt = stmt.options(*parent_loaders(description))
     after = Cursor.decode(cursors.get("after"), column)
     before = Cursor.decode(cursors.get("before"), column)
     page = args.page or 0
     if abs(page) > MAX_PAGE:
         flash(f"There is no page {page:,}: showing the first page.", "error")
         page = 0
+    postgres = session.get_bind().dialect.name == "postgresql"
+    searched = bool(args.search and description.searchable)
+    # Counted without them; the rows come with their parents.
+    page_stmt = stmt.options(*parent_loaders(description))
+    # A search's first page in key order: counted and read in one statement.
+    first_page = (
+        paging.FirstPage(page_stmt, size + 1, descending)
+        if postgres and searched and column is pk and page == 0 and after is None
+        and before is None
+        else None
+    )
+    count = paging.count_rows(
+        session, stmt, pk, table_name=description.table.name, filtered=filtered,
+        cap=COUNT_CAP, estimate_from=ESTIMATE_FROM, keep_matches=bool(args.search),
+        first_page=first_page,
+    )
+    stmt = page_stmt
     # A search's exact count brings its matching keys: pages are ordered among them.
     common: dict[str, Any] = {
         "column": column, "pk": pk, "limit": size + 1, "matches": count.matches
     }
-    if args.search and description.searchable and session.get_bind().dialect.name == "postgresql":
+    if searched and postgres:
         # Few matches (counted exactly): straight to the trigram index.
         common["probe"] = 0 if count.exact else SEARCH_PROBE
-    if after is not None:
+    if count.rows is not None:
+        # Read with the count (``first_page``): the first page and whether more follow.
+        rows = count.rows
+        has_prev, has_next = False, len(rows) > size
+        rows = rows[:size]
+    elif after is not None:
         rows = paging.keyset_rows(session, stmt, descending=descending, after=after, **common)
         has_prev, has_next = True, len(rows) > size
         rows = rows[:size]
@@ -482,11 +499,11 @@ def label_of(obj: Any, description: ModelDescription) -> str:
 
 
 class _RowUrls:
-    """A view URL with the row's id filled in: url_for once per page, not per row."""
+    """A view URL with the row's id filled in: built once per page, not per row."""
 
     def __init__(self, endpoint: str, return_url: str) -> None:
         token = "rowtoken" + secrets.token_hex(8)
-        built = url_for(endpoint, id=token, url=return_url)
+        built = fast_url(endpoint, id=token, url=return_url)
         self.head, _, self.tail = built.partition(token)
 
     def __call__(self, ident: Any) -> str:
@@ -622,7 +639,7 @@ class RowMaker:
             return reference
         if info.toggle and self.state.can_edit:
             token = "rowtoken" + secrets.token_hex(8)
-            built = url_for(f"{self.view.endpoint}.toggle_view", id=token, field=key)
+            built = fast_url(f"{self.view.endpoint}.toggle_view", id=token, field=key)
             head, _, tail = built.partition(token)
             pk_key = self.description.pk.key
 
