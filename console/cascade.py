@@ -643,8 +643,13 @@ def rule_advice(
             None,
         )
     preparer = dialect.identifier_preparer
-    prefix = f"ALTER TABLE {preparer.format_table(table)} "
-    add = str(AddConstraint(constraint).compile(dialect=dialect))
+    # The console's own tables carry a stand-in schema: named as this connection places them.
+    mapping = connection.get_execution_options().get("schema_translate_map") or {}
+    add = str(AddConstraint(constraint).compile(
+        dialect=dialect, schema_translate_map=mapping, render_schema_translate=True))
+    real = _real_schema(connection, table)
+    where = f"{preparer.quote_schema(real)}." if real else ""
+    prefix = f"ALTER TABLE {where}{preparer.quote(table.name)} "
     name = reflected.get("name")
     if name and add.startswith(prefix):
         sql = f"{prefix}DROP CONSTRAINT {preparer.quote(name)}, {add[len(prefix):]};"

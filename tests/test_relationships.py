@@ -191,3 +191,25 @@ def test_delete_touching_a_drifted_relationship_is_refused(drifted_client):
     )
     assert response.status_code == 409
     assert _db.session.scalar(sa.select(sa.func.count()).select_from(Todo)) == 1
+
+
+@pytest.mark.postgres_only
+def test_the_statement_for_a_console_table_names_the_schema_it_lives_in(database_url):
+    """The console's own tables carry a stand-in schema; the advice names the real one."""
+    from console import own_schema
+    from console.cascade import rule_advice
+
+    app = create_app({"SQLALCHEMY_DATABASE_URI": database_url, "SECRET_KEY": "x",
+                      "CONSOLE_SCHEMA": "ops_console"})
+    catalogue = app.extensions["console_catalogue"]
+    [edge] = [e for e in catalogue.edges if e.fk.table.name == "audit_entry"]
+    engine = own_schema.on_engine(sa.create_engine(database_url, poolclass=sa.pool.NullPool))
+    with app.app_context(), engine.connect() as conn:
+        conn = conn.execution_options(schema_translate_map={own_schema.OWN: "ops_console"})
+        _advice, sql = rule_advice(conn, edge, {"name": "fk_audit_entry_account_id_account"},
+                                   "RESTRICT")
+    engine.dispose()
+    assert sql is not None
+    assert sql.startswith("ALTER TABLE ops_console.audit_entry DROP CONSTRAINT "), sql
+    assert "REFERENCES ops_console.account (id)" in sql and "console." not in sql.replace(
+        "ops_console.", "")
