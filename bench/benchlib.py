@@ -73,14 +73,20 @@ def psql_args(url: str) -> list[str]:
 def seed_parents(url: str) -> None:
     """People and lists the generated to-dos refer to."""
     engine = sa.create_engine(url)
+
+    def numbers(n: int) -> str:
+        if engine.dialect.name == "sqlite":
+            return (f"(WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s "
+                    f"WHERE i < {n}) SELECT i FROM s) AS numbers")
+        return f"generate_series(1, {n}) i"
+
     with engine.begin() as conn:
         conn.exec_driver_sql(
             "INSERT INTO person (name, email) SELECT 'Person ' || i, 'person' || i || "
-            f"'@example.com' FROM generate_series(1, {PEOPLE}) i"
+            f"'@example.com' FROM {numbers(PEOPLE)}"
         )
         conn.exec_driver_sql(
-            "INSERT INTO todo_list (name, owner_id) SELECT 'List ' || i, i "
-            f"FROM generate_series(1, {LISTS}) i"
+            f"INSERT INTO todo_list (name, owner_id) SELECT 'List ' || i, i FROM {numbers(LISTS)}"
         )
     engine.dispose()
 
