@@ -137,8 +137,10 @@ def test_the_console_pages(app, fuzzer):
     failures += fuzz(fuzzer, "/admin/", ["page"])
     failures += fuzz(fuzzer, "/admin/migrations/upgrade", ["target"])
     failures += fuzz(fuzzer, "/login", ["next"])
+    failures += fuzz(fuzzer, "/admin/palette/", ["q"])
     for view in model_views(app):
         failures += fuzz(fuzzer, f"/admin/{view.endpoint}/import/x/", ["page"])
+        failures += fuzz(fuzzer, f"/admin/{view.endpoint}/export/job/x/", ["page"])
     assert failures == []
 
 
@@ -148,7 +150,7 @@ def test_every_get_page_of_the_url_map_is_covered(app):
         "/admin/<endpoint>/", "/details/", "/edit/", "/history/", "/delete/", "/ajax/lookup/",
         "/export/", "/import/", "/new/", "/audit/", "/migrations/", "/login", "/logout",
         "/relationships/", "/static/", "/console-static/", "/account", "/cells/", "/toggle/",
-        "/bulk/", "/action/", "/two-factor", "/accounts/", "/grid/",
+        "/bulk/", "/action/", "/two-factor", "/accounts/", "/grid/", "/palette/",
     )
     views = {v.endpoint for v in model_views(app)}
     missing = []
