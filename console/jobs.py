@@ -28,7 +28,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import Engine, text
@@ -57,6 +58,35 @@ class JobRefused(Exception):
     """The job cannot be done as asked (the message says why, to the user)."""
 
 
+class Interrupts:
+    """How to cancel the job's running statement, while its session is the job's.
+
+    Once ``close`` returns no cancel runs or will run: the session's connection goes
+    back to the pool afterwards, and a late ``pg_cancel_backend`` (or SQLite interrupt)
+    would hit whoever uses it next.
+    """
+
+    def __init__(self) -> None:
+        self._acts: list[Callable[[], None]] = []
+        self._lock = threading.Lock()
+
+    def add(self, act: Callable[[], None]) -> None:
+        with self._lock:
+            self._acts.append(act)
+
+    def fire(self, job_id: str) -> None:
+        with self._lock:
+            for act in self._acts:
+                try:
+                    act()
+                except Exception:
+                    log.warning("Job %s: could not cancel its query", job_id, exc_info=True)
+
+    def close(self) -> None:
+        with self._lock:
+            self._acts.clear()
+
+
 # What an export job makes: (the model, its select: the list's filters, search and sort,
 # the format, a CSV byte order mark or not). The web side builds it from the job's options.
 ExportPlan = tuple[Any, Any, str, bool]
@@ -73,7 +103,7 @@ def run_job(engine: Engine, catalogue: Catalogue, store: JobStore, job_id: str,
     commit = status["phase"] == "commit"
     read = [0, 0]
     cancelled = threading.Event()
-    interrupt: list[Callable[[], None]] = []
+    interrupt = Interrupts()
 
     def progress(n: int) -> None:
         if cancelled.is_set():
@@ -100,7 +130,7 @@ def run_job(engine: Engine, catalogue: Catalogue, store: JobStore, job_id: str,
 
 
 def _watch(store: JobStore, job_id: str, stop: threading.Event, cancelled: threading.Event,
-           interrupt: list[Callable[[], None]]) -> None:
+           interrupt: Interrupts) -> None:
     """Beat every HEARTBEAT_SECONDS; each second, look for a cancel and act on it."""
     last_beat = 0.0
     while not stop.wait(CANCEL_POLL_SECONDS):
@@ -116,12 +146,16 @@ def _watch(store: JobStore, job_id: str, stop: threading.Event, cancelled: threa
             continue
         if asked and not cancelled.is_set():
             cancelled.set()
-            for act in interrupt:
-                try:
-                    act()
-                except Exception:
-                    log.warning("Import job %s: could not cancel its query", job_id,
-                                exc_info=True)
+            interrupt.fire(job_id)
+
+
+@contextmanager
+def _closing(interrupt: Interrupts) -> Iterator[None]:
+    """No cancel after this block: it ends before the session gives its connection back."""
+    try:
+        yield
+    finally:
+        interrupt.close()
 
 
 def _canceller(engine: Engine, session: Session) -> Callable[[], None]:
@@ -141,16 +175,16 @@ def _canceller(engine: Engine, session: Session) -> Callable[[], None]:
 def _run(
     engine: Engine, catalogue: Catalogue, store: JobStore, job_id: str, commit: bool,
     status: dict[str, Any], read: list[int], progress: Callable[[int], None],
-    cancelled: threading.Event, interrupt: list[Callable[[], None]],
+    cancelled: threading.Event, interrupt: Interrupts,
 ) -> None:
-    with Session(engine) as session:
+    with Session(engine) as session, _closing(interrupt):
         try:
             if engine.dialect.name == "postgresql":
                 # A backend whose client died (the process killed) notices within seconds,
                 # also while it waits for a lock, and ends: no session holds the import's
                 # locks after its process is gone.
                 session.execute(text("SET client_connection_check_interval = '2s'"))
-            interrupt.append(_canceller(engine, session))
+            interrupt.add(_canceller(engine, session))
             # The write is recorded as the confirming account's (an admin may confirm another's).
             who = status.get("confirmed_by") if commit else None
             who = who or status["account_id"]
@@ -209,16 +243,16 @@ def _record(write: Callable[[], Any]) -> None:
 def _export(
     engine: Engine, store: JobStore, job_id: str, status: dict[str, Any],
     exports: Callable[[dict[str, Any]], ExportPlan] | None, progress: Callable[[int], None],
-    cancelled: threading.Event, interrupt: list[Callable[[], None]],
+    cancelled: threading.Event, interrupt: Interrupts,
 ) -> None:
     """Write the export's file into the job (chunks in the database), then mark it done."""
-    with Session(engine) as session:
+    with Session(engine) as session, _closing(interrupt):
         try:
             if exports is None:
                 raise RuntimeError("No export planner given to the job runner")
             if engine.dialect.name == "postgresql":
                 session.execute(text("SET client_connection_check_interval = '2s'"))
-            interrupt.append(_canceller(engine, session))
+            interrupt.add(_canceller(engine, session))
             description, stmt, fmt, bom = exports(status)
             from console.bulk.exporter import export_chunks
 
