@@ -645,8 +645,14 @@ def rule_advice(
     preparer = dialect.identifier_preparer
     # The console's own tables carry a stand-in schema: named as this connection places them.
     mapping = connection.get_execution_options().get("schema_translate_map") or {}
-    add = str(AddConstraint(constraint).compile(
-        dialect=dialect, schema_translate_map=mapping, render_schema_translate=True))
+    # AddConstraint marks the constraint as created apart, so that a later create_all of
+    # the models' metadata would leave it out of CREATE TABLE: the mark is undone.
+    create_rule = getattr(constraint, "_create_rule", None)
+    try:
+        add = str(AddConstraint(constraint).compile(
+            dialect=dialect, schema_translate_map=mapping, render_schema_translate=True))
+    finally:
+        constraint._create_rule = create_rule
     real = _real_schema(connection, table)
     where = f"{preparer.quote_schema(real)}." if real else ""
     prefix = f"ALTER TABLE {where}{preparer.quote(table.name)} "

@@ -43,7 +43,7 @@ from tests.conftest import (
     require_pg,
 )
 from tests.history_helpers import form_fields, login_client
-from tests.schema_helpers import all_tables
+from tests.schema_helpers import all_tables, queue_tables
 from tests.test_contract import counted, import_through_the_pages
 
 USER_TABLES = ("customer", "order", "order_line", "product", "event_log")
@@ -573,7 +573,7 @@ def test_console_init_creates_only_the_consoles_tables(users_only, tmp_path):
     created = all_tables(engine) - tables_before
     engine.dispose()
     own = {table.name for table in ConsoleBase.metadata.tables.values()}
-    assert created == own | {schema.CONSOLE_VERSION_TABLE}
+    assert created == own | {schema.CONSOLE_VERSION_TABLE} | queue_tables(users_only)
     assert definitions(users_only) == before
 
 
