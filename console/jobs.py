@@ -179,12 +179,7 @@ def _run(
 ) -> None:
     with Session(engine) as session, _closing(interrupt):
         try:
-            if engine.dialect.name == "postgresql":
-                # A backend whose client died (the process killed) notices within seconds,
-                # also while it waits for a lock, and ends: no session holds the import's
-                # locks after its process is gone.
-                session.execute(text("SET client_connection_check_interval = '2s'"))
-            interrupt.add(_canceller(engine, session))
+            _prepare(engine, session, interrupt)
             # The write is recorded as the confirming account's (an admin may confirm another's).
             who = status.get("confirmed_by") if commit else None
             who = who or status["account_id"]
@@ -199,15 +194,7 @@ def _run(
             if cancelled.is_set() and not result.committed:
                 raise Cancelled
         except Exception as exc:
-            _rollback(session)
-            if cancelled.is_set():
-                log.info("Import job %s cancelled", job_id)
-                _record(lambda: store.move(job_id, ["running"], state="cancelled",
-                                           message=store.cancel_message(job_id)))
-                return
-            log.exception("Import job %s failed", job_id)
-            words = _failure_words(exc)
-            _record(lambda: store.move(job_id, ["running"], state="failed", message=words))
+            _ended_early(session, store, job_id, exc, cancelled, "import")
             return
 
     def outcome() -> None:
@@ -250,36 +237,45 @@ def _export(
         try:
             if exports is None:
                 raise RuntimeError("No export planner given to the job runner")
-            if engine.dialect.name == "postgresql":
-                session.execute(text("SET client_connection_check_interval = '2s'"))
-            interrupt.add(_canceller(engine, session))
+            _prepare(engine, session, interrupt)
             description, stmt, fmt, bom = exports(status)
             from console.bulk.exporter import export_chunks
 
-            written = [0]
-
-            def counted(n: int) -> None:
-                written[0] += n
-                progress(n)
-
             size = store.write_stream(job_id, "export", export_chunks(
-                session, description, fmt, stmt, bom=bom), counted)
+                session, description, fmt, stmt, bom=bom), progress)
             session.rollback()
             if cancelled.is_set():
                 raise Cancelled
         except Exception as exc:
-            _rollback(session)
-            if cancelled.is_set():
-                _record(lambda: store.move(job_id, ["running"], state="cancelled",
-                                           message=store.cancel_message(job_id)))
-                return
-            if not isinstance(exc, JobRefused):
-                log.exception("Export job %s failed", job_id)
-            words = _failure_words(exc, "export")
-            _record(lambda: store.move(job_id, ["running"], state="failed", message=words))
+            _ended_early(session, store, job_id, exc, cancelled, "export")
             return
     _record(lambda: store.move(job_id, ["running"], state="done", bytes=size, bytes_read=size,
                                result={"bytes": size}))
+
+
+def _prepare(engine: Engine, session: Session, interrupt: Interrupts) -> None:
+    """The job's session: it ends with its process, and a cancel can stop its statement."""
+    if engine.dialect.name == "postgresql":
+        # A backend whose client died (the process killed) notices within seconds, also
+        # while it waits for a lock, and ends: no session holds the job's locks after its
+        # process is gone.
+        session.execute(text("SET client_connection_check_interval = '2s'"))
+    interrupt.add(_canceller(engine, session))
+
+
+def _ended_early(session: Session, store: JobStore, job_id: str, exc: Exception,
+                 cancelled: threading.Event, what: str) -> None:
+    """Roll back and record why the job ended without its outcome: cancelled or failed."""
+    _rollback(session)
+    if cancelled.is_set():
+        log.info("Job %s (%s) cancelled", job_id, what)
+        _record(lambda: store.move(job_id, ["running"], state="cancelled",
+                                   message=store.cancel_message(job_id)))
+        return
+    if not isinstance(exc, JobRefused):
+        log.exception("Job %s (%s) failed", job_id, what)
+    words = _failure_words(exc, what)
+    _record(lambda: store.move(job_id, ["running"], state="failed", message=words))
 
 
 def _rollback(session: Session) -> None:
