@@ -220,6 +220,12 @@ def app(database_url: str, tmp_path: Path) -> Iterator[Flask]:
     # of its widgets lack (AjaxSelect2Widget.input_type) and rely on lenient Undefined.
     with app.app_context():
         yield app
+        # A job this test started (an upload it did not wait for) ends before the next
+        # test's database is made: its thread must not write into that one.
+        from console.jobs import _threads
+
+        for thread in list(_threads.values()):
+            thread.join(60)
         _db.session.remove()
         _db.engine.dispose()
 

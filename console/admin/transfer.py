@@ -63,7 +63,9 @@ def importable(description: ModelDescription) -> bool:
 
 def job_store(app: Any = None) -> JobStore:
     """The app's import jobs, in its database."""
-    with (app or current_app).app_context():
+    if app is None:
+        return JobStore(db.engine)
+    with app.app_context():
         return JobStore(db.engine)
 
 
