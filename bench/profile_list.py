@@ -42,6 +42,8 @@ def main() -> int:
     parser.add_argument("--requests", type=int, default=300)
     parser.add_argument("--profile", type=int, default=0)
     parser.add_argument("--top", type=int, default=40)
+    parser.add_argument("--save", help="write the page's HTML to this file")
+    parser.add_argument("--dump", help="also write the profile's stats to this file (pstats)")
     args = parser.parse_args()
 
     # Logging in is not what is measured: a cheap hash.
@@ -88,6 +90,8 @@ def main() -> int:
 
     for _ in range(20):
         assert client.get(args.url).status_code == 200
+    if args.save:
+        Path(args.save).write_text(client.get(args.url).get_data(as_text=True), encoding="utf-8")
     wall, cpu = [], []
     for _ in range(args.requests):
         start, start_cpu = time.perf_counter(), time.process_time()
@@ -105,6 +109,8 @@ def main() -> int:
             client.get(args.url)
         profile.disable()
         stats = pstats.Stats(profile)
+        if args.dump:
+            stats.dump_stats(args.dump)
         stats.sort_stats("cumulative").print_stats(args.top)
         stats.sort_stats("tottime").print_stats(args.top)
     return 0

@@ -9,6 +9,7 @@ from flask import Blueprint, Flask, g, has_request_context
 from flask_admin import Admin
 from flask_admin.theme import Bootstrap4Theme
 
+from console.admin.fragments import fragment
 from console.admin.home import HomeView
 from console.admin.migrations import MigrationsView
 from console.admin.palette import PaletteView
@@ -61,6 +62,7 @@ def init_admin(app: Flask) -> Admin:
     )
     app.register_blueprint(assets)
     app.jinja_env.filters["singular_name"] = singular_name
+    app.jinja_env.globals["fragment"] = fragment
     for view in views:
         if hasattr(view, "page_size"):
             view.page_size = app.config["CONSOLE_PAGE_SIZE"]
