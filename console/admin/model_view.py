@@ -108,8 +108,8 @@ def options_for(description: ModelDescription) -> dict[str, Any]:
     filters: list[Any] = [
         info.key
         for info in shown
-        if info.reference is None
-        and isinstance(info.kind, BooleanKind | ChoiceKind | DateKind | DateTimeKind)
+        if info.reference is None and isinstance(info.kind, BooleanKind | ChoiceKind | DateKind
+                                                 | DateTimeKind)
     ]
     labels = {c.key: c.label for c in description.columns}
     for info in references:
@@ -117,10 +117,8 @@ def options_for(description: ModelDescription) -> dict[str, Any]:
         parent = catalogue.describe(info.reference.parent)
         if info.reference.reference:
             # Filter by what people see of the parent: its natural key (or label).
-            key = (
-                parent.natural_key
-                if isinstance(parent.natural_key.kind, TextKind)
-                else (parent.label)
+            key = parent.natural_key if isinstance(parent.natural_key.kind, TextKind) else (
+                parent.label
             )
             filters.append(getattr(parent.cls, key.key))
             labels[info.reference.reference] = info.label
@@ -169,9 +167,8 @@ class ConsoleModelView(adapter.ModelViewBase):
     min_role: Role = Role.viewer
     children_preview_size = 10
 
-    def __init__(
-        self, description: ModelDescription, registry: Registry | None = None, **kwargs: Any
-    ) -> None:
+    def __init__(self, description: ModelDescription, registry: Registry | None = None,
+                 **kwargs: Any) -> None:
         self.description = description
         self.registry = registry
         kwargs.setdefault("name", description.title)
@@ -194,9 +191,9 @@ class ConsoleModelView(adapter.ModelViewBase):
         """``stmt`` narrowed by a search ``term`` (every word in some searchable column)."""
         return list_page.search_query(self.description, stmt, term)
 
-    def sort_column(
-        self, headings: list[list_page.Heading], index: int | None
-    ) -> ColumnInfo | None:
+    def sort_column(self, headings: list[list_page.Heading], index: int | None) -> (
+        ColumnInfo | None
+    ):
         """The column a ``sort=`` argument names, if an index serves it."""
         return list_page.sort_column(self.description, headings, index)
 
@@ -278,10 +275,8 @@ class ConsoleModelView(adapter.ModelViewBase):
             if info.reference is None or not info.reference.reference:
                 continue
             parent = catalogue.describe(info.reference.parent)
-            key = (
-                parent.natural_key
-                if isinstance(parent.natural_key.kind, TextKind)
-                else (parent.label)
+            key = parent.natural_key if isinstance(parent.natural_key.kind, TextKind) else (
+                parent.label
             )
             names[key.column] = info.label
         for flt in found or []:
@@ -569,7 +564,9 @@ def list_context(view: ConsoleModelView, state: list_page.ListState) -> dict[str
         return adapter.list_url(view, args.clone(page_size=size or view.page_size, page=None))
 
     menus = list_filters.filter_menus(view)
-    clear_search_url = adapter.list_url(view, args.clone(page=None, search=None, filters=None))
+    clear_search_url = adapter.list_url(
+        view, args.clone(page=None, search=None, filters=None)
+    )
     return {
         "state": state,
         "list_page": state.pager,
@@ -583,8 +580,9 @@ def list_context(view: ConsoleModelView, state: list_page.ListState) -> dict[str
         "search_supported": bool(view.description.searchable),
         "search": state.search,
         "clear_search_url": clear_search_url,
-        "search_placeholder": "Search: "
-        + ", ".join(c.label.lower() for c in view.description.searchable),
+        "search_placeholder": "Search: " + ", ".join(
+            c.label.lower() for c in view.description.searchable
+        ),
         "sort_column": args.sort,
         "sort_desc": args.sort_desc,
         "extra_args": args.extra_args,
