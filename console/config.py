@@ -75,6 +75,14 @@ def _schema_name() -> str:
         raise RuntimeError(str(exc)) from exc
 
 
+def _choice(name: str, choices: tuple[str, ...]) -> str:
+    """One of ``choices`` (the first is the default), checked at start-up."""
+    raw = (os.environ.get(name) or "").strip().lower() or choices[0]
+    if raw not in choices:
+        raise RuntimeError(f"{name} must be one of {', '.join(choices)}, got {raw!r}")
+    return raw
+
+
 def _page_size() -> int:
     size = _int("CONSOLE_PAGE_SIZE", 50)
     if not 1 <= size <= 500:
@@ -153,6 +161,9 @@ def from_environment(instance_path: str) -> dict[str, Any]:
         # Sign-in requests (password and code steps) per client address.
         "CONSOLE_LOGIN_RATE_LIMIT": _rate("CONSOLE_LOGIN_RATE_LIMIT", "30/minute"),
         "CONSOLE_PAGE_SIZE": _page_size(),
+        # What a model's list URL shows a browser running JavaScript: the grid, or the
+        # classic list (which is what it always shows without JavaScript).
+        "CONSOLE_LIST_PAGE": _choice("CONSOLE_LIST_PAGE", ("grid", "classic")),
         # How long a web request waits for a row lock (PostgreSQL) before answering 409.
         "CONSOLE_LOCK_TIMEOUT_SECONDS": _positive("CONSOLE_LOCK_TIMEOUT_SECONDS", 5),
         # Rows one bulk edit or delete may name; a bigger selection is refused with a message.

@@ -38,6 +38,9 @@ accounts_module.PASSWORD_HASH_METHOD = "pbkdf2:sha256:1000"
 # Tests run imports in the process that serves them (and wait for its threads); the
 # tests of the job queue start `console worker` processes with CONSOLE_JOBS=worker.
 os.environ.setdefault("CONSOLE_JOBS", "embedded")
+# A model's list URL is the classic list in tests unless a test asks for the grid
+# (app.config["CONSOLE_LIST_PAGE"] = "grid"): most browser tests are of the classic list.
+os.environ.setdefault("CONSOLE_LIST_PAGE", "classic")
 PG_ADMIN_URL = os.environ.get("CONSOLE_TEST_PG", "postgresql+psycopg2://127.0.0.1:5432/test")
 REQUIRE_PG = os.environ.get("CONSOLE_REQUIRE_PG") == "1"
 PASSWORD = "correct-horse-battery"

@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
-from flask import jsonify, request, url_for
+from flask import current_app, jsonify, request, url_for
 from flask_wtf.csrf import generate_csrf
 
 from console import grid_rows
@@ -28,6 +28,8 @@ if TYPE_CHECKING:
 
 # Arguments of the rows request that are the grid's own, not the list's.
 OWN_ARGS = ("after", "limit")
+# ``?view=classic``: the model's list URL shows the classic list even where it would be the grid.
+VIEW_ARG = "view"
 
 
 def can_edit(view: ConsoleModelView) -> bool:
@@ -44,11 +46,28 @@ def can_edit(view: ConsoleModelView) -> bool:
 
 def _list_query_string() -> str:
     """The list's arguments of this request (search, filters, sort), without the grid's own."""
-    pairs = [(k, v) for k, v in request.args.items(multi=True) if k not in OWN_ARGS]
+    pairs = [(k, v) for k, v in request.args.items(multi=True)
+             if k not in OWN_ARGS and k != VIEW_ARG]
     return urlencode(pairs)
 
 
-def grid_view(view: ConsoleModelView) -> Any:
+def serves_list() -> bool:
+    """Whether this request to the model's list URL gets the grid instead of the list.
+
+    With ``CONSOLE_LIST_PAGE=grid`` (the default), a browser that runs JavaScript (its
+    pages set the ``console_js`` cookie) gets the grid, unless it chose the classic list
+    last (``console_list=classic``, set by the grid's List tab) or asks for it
+    (``?view=classic``, which the list's own links keep). A browser without JavaScript
+    never sent the cookie, and the grid sends one that stopped running it to the list.
+    """
+    if current_app.config.get("CONSOLE_LIST_PAGE", "grid") != "grid":
+        return False
+    if request.args.get(VIEW_ARG) == "classic" or request.cookies.get("console_js") != "1":
+        return False
+    return request.cookies.get("console_list") != "classic"
+
+
+def grid_view(view: ConsoleModelView, *, at_list_url: bool = False) -> Any:
     """The grid page: its columns, where its rows come from and where its edits go."""
     description = view.description
     args = adapter.list_arguments(view)
@@ -85,9 +104,12 @@ def grid_view(view: ConsoleModelView) -> Any:
         # The account's saved column layout and where its views go (grid_layouts).
         "layouts": grid_layouts.config(view),
     }
-    list_url = url_for(f"{view.endpoint}.index_view") + (f"?{query}" if query else "")
+    # The classic list of the same rows (asked for by name: the list URL may be the grid).
+    list_query = urlencode([(VIEW_ARG, "classic")]) + (f"&{query}" if query else "")
+    list_url = url_for(f"{view.endpoint}.index_view") + f"?{list_query}"
     return view.render("admin/grid.html", grid_config=config, list_url=list_url,
-                       description=description, filtered=bool(args.filters))
+                       description=description, filtered=bool(args.filters),
+                       at_list_url=at_list_url)
 
 
 def rows_view(view: ConsoleModelView) -> Any:

@@ -353,6 +353,8 @@ class ConsoleModelView(adapter.ModelViewBase):
         if list_filters.ADD_FILTER in request.args:
             # The "Add filter" form of a page without JavaScript.
             return redirect(list_filters.added_filter_url(self))
+        if grid.serves_list():
+            return grid.grid_view(self, at_list_url=True)
         state = list_page.build_list_state(self)
         return self.render(self.list_template, **list_context(self, state))
 

@@ -6,6 +6,19 @@
   // Styles that only make sense without JavaScript (menus opened by CSS) key on this.
   document.documentElement.classList.add("console-js");
 
+  // Tell the server that this browser runs JavaScript, so that a model's list URL can
+  // answer with the grid (CONSOLE_LIST_PAGE=grid). The List tab of a grid and the list's
+  // "Open in grid" link remember which of the two this browser chose last.
+  var cookie = "; path=/; SameSite=Lax" + (location.protocol === "https:" ? "; Secure" : "");
+  document.cookie = "console_js=1" + cookie;
+  document.addEventListener("click", function (event) {
+    var link = event.target.closest && event.target.closest("[data-console-list-mode]");
+    if (link) {
+      document.cookie = "console_list=" + link.getAttribute("data-console-list-mode") +
+        cookie + "; Max-Age=31536000";
+    }
+  });
+
   // A reference to a big table is a text input for its key without JavaScript; with it,
   // the search-as-you-type lookup kept in the <template> beside it takes its place.
   function upgradeReferences(root) {
