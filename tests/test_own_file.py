@@ -287,3 +287,50 @@ def test_console_tables_from_before_stay_in_the_users_file(users, tmp_path, capl
     with app.app_context():
         assert app.test_cli_runner().invoke(args=["schema-status"]).exit_code == 0
         _db.engine.dispose()
+
+
+def test_a_step_down_and_back_up_from_the_migrations_page_runs_on_the_consoles_file(
+    app, users
+):
+    from tests.test_migrations_page import confirmation
+
+    before = master(users)
+    apart = Path(app.config["CONSOLE_SQLITE_CONSOLE_FILE"])
+    head = schema.scripts(schema.console_history()).get_current_head()
+    version = f"SELECT version_num FROM {schema.CONSOLE_VERSION_TABLE}"
+    admin = login_client(app, "boss@example.com", Role.admin)
+    plan, url, fields = confirmation(admin, "/admin/migrations/downgrade")
+    assert plan == [head]
+    done = admin.post(url, data={**fields, "confirm_revision": head}, follow_redirects=True)
+    assert "Downgrade done" in text(done), text(done)[-2000:]
+    below = rows(apart, version)
+    assert below != [(head,)] and len(below) == 1
+    assert "job" not in {name for kind, name, *_ in master(apart) if kind == "table"}
+    plan, url, fields = confirmation(admin, "/admin/migrations/upgrade")
+    assert plan == [head]
+    done = admin.post(url, data=fields, follow_redirects=True)
+    assert "Upgrade done" in text(done), text(done)[-2000:]
+    assert rows(apart, version) == [(head,)]
+    assert {name for kind, name, *_ in master(apart) if kind == "table"} == OWN_TABLES
+    audited = rows(apart, "SELECT count(*) FROM audit_entry WHERE action = 'migration'")
+    assert audited[0][0] >= 2
+    assert master(users) == before
+
+
+def test_before_init_signing_in_says_to_run_console_init(users, tmp_path):
+    from tests.conftest import csrf_token
+
+    before = master(users)
+    app = adopt(users, tmp_path)
+    client = app.test_client()
+    response = client.post("/login", data={
+        "email": "admin@example.com", "password": "whatever-it-is",
+        "csrf_token": csrf_token(client),
+    })
+    page = response.get_data(as_text=True)
+    assert response.status_code == 503, page[:500]
+    assert "The table console.login_throttle does not exist" in page, page
+    assert "run `console init`" in page
+    with app.app_context():
+        _db.engine.dispose()
+    assert master(users) == before
