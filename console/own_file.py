@@ -6,7 +6,8 @@ the console edits its rows and leaves everything else in it as it was, its
 entries, jobs, row counts, saved views and their version table) live in a second file,
 by default ``<stem>.console.sqlite3`` next to the user's (``CONSOLE_SQLITE_CONSOLE_FILE``
 chooses another path). The built-in demo, and models named by ``CONSOLE_MODELS=pkg``,
-keep one file unless that setting is given.
+keep one file unless that setting is given; so does a file into which an earlier
+console migrated its tables (they carry on there, with a warning).
 
 - The app's engine connects to the user's file and ATTACHes the console's file as
   schema ``console`` on every connection; the translate map sends the console's stand-in
