@@ -28,11 +28,13 @@ def build_catalogue(
     models: str | list[type],
     database_url: str | None = None,
     settings_file: str | None = None,
+    own_apart: bool = False,
 ) -> Catalogue:
     """The catalogue of ``models`` (a CONSOLE_MODELS value or classes) and the console's own.
 
     ``reflect`` (``reflect:schema,...`` or ``reflect:table,...``) reflects the database at
-    ``database_url`` instead, with the overrides of the settings file ``settings_file``.
+    ``database_url`` instead, with the overrides of the settings file ``settings_file``;
+    ``own_apart``: the console's tables are in a file of their own (SQLite).
     """
     from console import reflect
     from console.models import Account, AuditEntry
@@ -41,7 +43,7 @@ def build_catalogue(
         assert isinstance(models, str)
         if not database_url:
             raise catalogue.CatalogueError(f"CONSOLE_MODELS={models} needs the database URL")
-        found = reflect.reflect(database_url, models, settings_file)
+        found = reflect.reflect(database_url, models, settings_file, own_apart)
         built = catalogue.build(found.classes, own=[Account, AuditEntry])
         built.skipped = found.skipped
         return built
@@ -111,8 +113,10 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         app.config["CONSOLE_MODELS"],
         database_url=app.config["SQLALCHEMY_DATABASE_URI"],
         settings_file=app.config.get("CONSOLE_SETTINGS") or None,
+        own_apart=bool(app.config.get("CONSOLE_SQLITE_CONSOLE_FILE")),
     )
     db.init_app(app)
+    _open_sqlite_files(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"), compare_type=True)
     csrf.init_app(app)
     login_manager.init_app(app)
@@ -150,22 +154,64 @@ def _place_own_tables(app: Flask) -> None:
     """Every connection of the app translates the console's schema to where its tables are."""
     from sqlalchemy.engine import make_url
 
-    from console import own_schema
+    from console import own_file, own_schema
 
     try:
         schema = own_schema.checked(app.config.get("CONSOLE_SCHEMA"))
     except ValueError as exc:
         raise RuntimeError(str(exc)) from exc
     app.config["CONSOLE_SCHEMA"] = schema
-    dialect = make_url(app.config["SQLALCHEMY_DATABASE_URI"]).get_backend_name()
+    url = app.config["SQLALCHEMY_DATABASE_URI"]
+    try:
+        apart = own_file.choose(
+            url, str(app.config["CONSOLE_MODELS"]), app.config.get("CONSOLE_SQLITE_CONSOLE_FILE")
+        )
+    except own_file.OwnFileError as exc:
+        raise RuntimeError(str(exc)) from exc
+    app.config["CONSOLE_SQLITE_CONSOLE_FILE"] = str(apart) if apart else None
+    dialect = make_url(url).get_backend_name()
     options = dict(app.config.get("SQLALCHEMY_ENGINE_OPTIONS") or {})
     execution = dict(options.get("execution_options") or {})
+    placed = own_file.execution_options(apart) if apart else {
+        "schema_translate_map": own_schema.translate_map(dialect, schema)
+    }
+    execution.update({k: v for k, v in placed.items() if k != "schema_translate_map"})
     execution["schema_translate_map"] = {
         **(execution.get("schema_translate_map") or {}),
-        **own_schema.translate_map(dialect, schema),
+        **placed["schema_translate_map"],
     }
     options["execution_options"] = execution
     app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options
+    if apart:
+        user = own_file.user_file(url)
+        log.info("The console's own tables are in %s, beside the database %s", apart, user)
+        if user is not None and own_file.in_wal_mode(user):
+            log.warning(own_file.wal_warning(user))
+
+
+def _open_sqlite_files(app: Flask) -> None:
+    """How the app's SQLite connections open: the console's file attached, or WAL.
+
+    With the console's tables in a file of their own, the user's file keeps its journal
+    mode (console.own_file). A database the console has to itself runs in WAL mode:
+    readers never wait for a writer (an import's commit).
+    """
+    from console import own_file
+
+    with app.app_context():
+        engine = db.engine
+    if engine.dialect.name != "sqlite":
+        return
+    apart = app.config.get("CONSOLE_SQLITE_CONSOLE_FILE")
+    if apart:
+        own_file.install(engine, apart)
+        return
+
+    @event.listens_for(engine, "connect")
+    def _wal(dbapi_connection: Any, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.close()
 
 
 @event.listens_for(Engine, "connect")
@@ -176,10 +222,10 @@ def _sqlite_foreign_keys(dbapi_connection: Any, _record: Any) -> None:
     if isinstance(dbapi_connection, sqlite3.Connection):
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys=ON")
-        # Readers never wait for a writer (an import's commit) and a writer waits up to
-        # 10 s for another instead of failing with "database is locked" at once.
+        # A writer waits up to 10 s for another instead of failing with "database is
+        # locked" at once. (The app's own engine adds WAL or the console's file:
+        # _open_sqlite_files; other engines leave a file's journal mode as it is.)
         cursor.execute("PRAGMA busy_timeout=10000")
-        cursor.execute("PRAGMA journal_mode=WAL")
         cursor.close()
 
 

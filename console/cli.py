@@ -123,6 +123,23 @@ def init_command(demo: bool) -> None:
             if seed_if_empty(conn):
                 click.echo("Demo data added: 20 people, 10 lists, 200 to-dos.")
     click.echo(f"Database ready: {db.engine.url.render_as_string(hide_password=True)}")
+    _say_where_own_tables_are()
+
+
+def _say_where_own_tables_are() -> None:
+    """Where the console's own tables are, when that is a file beside the database."""
+    from console import own_file
+
+    apart = current_app.config.get("CONSOLE_SQLITE_CONSOLE_FILE")
+    if not apart:
+        return
+    click.echo(
+        f"The console's tables are in {apart}, a file beside the database (back both up "
+        "together). The database itself holds only its own tables."
+    )
+    user = own_file.user_file(db.engine.url)
+    if user is not None and own_file.in_wal_mode(user):
+        click.echo("Warning: " + own_file.wal_warning(user))
 
 
 def _missing_tables_message(missing: list[str]) -> str:

@@ -176,6 +176,11 @@ def from_environment(instance_path: str) -> dict[str, Any]:
         "CONSOLE_SETTINGS": os.environ.get("CONSOLE_SETTINGS", "").strip() or None,
         # The PostgreSQL schema of the console's own tables (console.own_schema).
         "CONSOLE_SCHEMA": _schema_name(),
+        # SQLite: the file of the console's own tables, attached beside the database
+        # (console.own_file). Default for CONSOLE_MODELS=reflect: <stem>.console.sqlite3
+        # next to it; unset otherwise (the demo keeps one file).
+        "CONSOLE_SQLITE_CONSOLE_FILE": os.environ.get("CONSOLE_SQLITE_CONSOLE_FILE", "").strip()
+        or None,
         "MAX_CONTENT_LENGTH": _int("CONSOLE_MAX_UPLOAD_MB", 200) * 1024 * 1024,
         # Who runs imports (console.jobs): "worker" (the queue, `console worker`; the
         # default on PostgreSQL) or "embedded" (a thread of the web process; SQLite's).

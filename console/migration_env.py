@@ -164,6 +164,12 @@ def _flask_engine() -> sa.Engine | None:
         return None
 
 
+def _own_file(engine: sa.Engine | None) -> str | None:
+    from console import own_file
+
+    return own_file.path_of(engine)
+
+
 def _lock_wait() -> float:
     try:
         from flask import current_app
@@ -213,7 +219,12 @@ def run(
 
     if context.is_offline_mode():
         engine = _flask_engine()
-        url = engine.url if engine is not None else config.get_main_option("sqlalchemy.url")
+        apart = _own_file(engine) if own_schema else None
+        url = (
+            sa.URL.create("sqlite", database=apart) if apart
+            else engine.url if engine is not None
+            else config.get_main_option("sqlalchemy.url")
+        )
         context.configure(url=url, literal_binds=True, **common)
         with context.begin_transaction():
             context.run_migrations()
@@ -249,7 +260,14 @@ def run(
     from console.schema import migration_lock
 
     engine = _flask_engine()
-    owned = engine is None
+    apart = _own_file(engine) if own_schema else None
+    if apart:
+        # The console's tables in a file of their own (SQLite): migrate that file alone,
+        # where they are the main database's (console.own_file).
+        from console import own_file
+
+        engine = own_file.direct(apart)
+    owned = engine is None or apart is not None
     if engine is None:
         engine = sa.engine_from_config(
             config.get_section(config.config_ini_section, {}),

@@ -5,8 +5,8 @@ codes, its version table) are declared in the schema ``OWN``, a name that stands
 "the console's schema". Every engine of the app translates it
 (``schema_translate_map``): on PostgreSQL to ``CONSOLE_SCHEMA`` (default ``console``),
 so that a managed database's own ``account`` or ``person`` table never meets ours and
-the user's schemas hold nothing of the console's; on SQLite to the main database, as
-before (SQLite has no schemas).
+the user's schemas hold nothing of the console's; on SQLite to the main database (the
+demo), or to the console's file attached beside the user's (``console.own_file``).
 
 The console's migration scripts and its migration status work unqualified, inside
 ``scope``: on PostgreSQL the connection's ``search_path`` is the console's schema for
@@ -196,8 +196,13 @@ def exists(conn: Connection) -> bool:
 
 def describe(conn: Connection) -> str:
     """Where the console's tables are, in words (status pages and the CLI)."""
+    from console import own_file
+
+    path = own_file.path_of(conn)
+    if path is not None:
+        return f"file {path} (attached beside the database as schema {own_file.ATTACHED})"
     schema = of(conn)
-    return f'schema "{schema}"' if schema else "the database's main schema"
+    return f'schema "{schema}"' if schema else "the database itself"
 
 
 __all__ = ["OWN", "checked", "qualified", "scope", "translate_map", "unqualified", "with_map"]

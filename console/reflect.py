@@ -94,18 +94,19 @@ def _quoted(key: str) -> str:
 # -- reflection -----------------------------------------------------------------------------
 
 
-def _excluded(name: str, dialect: str) -> bool:
+def _excluded(name: str, dialect: str, own_apart: bool = False) -> bool:
     """Whether table ``name`` is the console's or a version table, not the user's data.
 
     On PostgreSQL the console's tables are in a schema of their own (never reflected),
-    so a user's ``account`` table is the user's; on SQLite they sit beside the user's.
+    and on SQLite in a file of their own (``own_apart``, console.own_file), so a user's
+    ``account`` table is the user's; else they sit beside the user's.
     """
     from console.models import Base as ConsoleBase
 
     if name.endswith("alembic_version"):
         return True
     own = {table.name for table in ConsoleBase.metadata.tables.values()}
-    return dialect != "postgresql" and name in own
+    return dialect != "postgresql" and not own_apart and name in own
 
 
 def _selection(engine: sa.Engine, spec: str) -> tuple[list[str | None], set[str] | None]:
@@ -167,9 +168,15 @@ def _attribute(column_name: str) -> str:
 
 
 def reflect(
-    url: str | sa.URL, spec: str = PREFIX, settings: str | Path | None = None
+    url: str | sa.URL,
+    spec: str = PREFIX,
+    settings: str | Path | None = None,
+    own_apart: bool = False,
 ) -> Reflection:
-    """Reflect the database at ``url`` into mapped classes (see the module's docstring)."""
+    """Reflect the database at ``url`` into mapped classes (see the module's docstring).
+
+    ``own_apart``: the console's tables are not in this SQLite file (console.own_file).
+    """
     where, overrides = load_settings(settings)
     engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
     try:
@@ -182,9 +189,9 @@ def reflect(
             for schema in schemas:
                 dialect = conn.dialect.name
                 names = [n for n in inspector.get_table_names(schema=schema)
-                         if not _excluded(n, dialect)]
+                         if not _excluded(n, dialect, own_apart)]
                 view_names = [n for n in inspector.get_view_names(schema=schema)
-                              if not _excluded(n, dialect)]
+                              if not _excluded(n, dialect, own_apart)]
                 prefix = f"{schema}." if schema else ""
                 if wanted is not None:
                     names = [n for n in names if prefix + n in wanted]

@@ -42,7 +42,7 @@ from alembic.util import CommandError
 from sqlalchemy.engine import URL, Connection, Engine
 from sqlalchemy.orm import Session
 
-from console import counts, own_schema
+from console import counts, own_file, own_schema
 from console.audit import record
 from console.config import DEMO_MODELS
 from console.migration_env import include_object
@@ -267,6 +267,8 @@ class SchemaReport:
     missing: list[str] = field(default_factory=list)
     # Tables of no history and no managed model: not the console's business.
     unmanaged: list[str] = field(default_factory=list)
+    # Where the console's own tables are, in words (a schema, the main one, or a file).
+    own_place: str = ""
 
     @property
     def ok(self) -> bool:
@@ -387,6 +389,22 @@ def _connect(bind: Bind) -> Iterator[Connection]:
         yield conn
 
 
+@contextmanager
+def history_connection(conn: Connection, history: History) -> Iterator[Connection]:
+    """``conn``, or for the console's own history with its tables in a file of their own
+    (SQLite, console.own_file), a connection to that file alone, where they are unqualified."""
+    path = own_file.path_of(conn) if history.own_schema else None
+    if path is None:
+        yield conn
+        return
+    engine = own_file.direct(path)
+    try:
+        with engine.connect() as direct:
+            yield direct
+    finally:
+        engine.dispose()
+
+
 def masked_url(engine: Engine) -> str:
     """The database URL with any password replaced by ``***``."""
     return engine.url.render_as_string(hide_password=True)
@@ -505,7 +523,7 @@ def status(bind: Bind, history: HistoryLike) -> SchemaStatus:
     history = as_history(history)
     script_dir = scripts(history)
     heads = tuple(script_dir.get_heads())
-    with _connect(bind) as conn:
+    with _connect(bind) as app_conn, history_connection(app_conn, history) as conn:
         legacy = legacy_revision(conn)
         problem = _legacy_problem(conn, legacy) if legacy else None
         moving = public_layout(conn) if history.own_schema and not legacy else []
@@ -675,6 +693,7 @@ def report(
             managed=[table for table in application if _exists(inspector, table)],
             missing=[table for table in application if not _exists(inspector, table)],
             unmanaged=sorted(tables - ours - set(application)),
+            own_place=own_schema.describe(conn),
         )
 
 
@@ -732,6 +751,8 @@ def report_lines(report: SchemaReport) -> list[str]:
         f"Database:        {report.url}",
         f"Dialect:         {report.dialect} ({report.server_version})",
     ]
+    if report.own_place:
+        lines.append(f"Console tables:  {report.own_place}")
     for status in report.histories:
         lines += ["", f"== {status.title} =="]
         lines += status_lines(status, database=False)
@@ -1293,7 +1314,7 @@ def _run(
     with _engine(bind) as engine:
         result = RunResult(operation, target, (), (), [], ok=False, history=history.name)
         try:
-            with engine.connect() as conn:
+            with engine.connect() as app_conn, history_connection(app_conn, history) as conn:
                 result.before = result.after = _current(conn, history)
                 try:
                     with migration_lock(conn, wait_seconds):
@@ -1380,7 +1401,8 @@ def initialise(
                             )
                             outcome.runs.append(result)
                             try:
-                                _migrate(conn, history, result, None, None, chosen)
+                                with history_connection(conn, history) as target:
+                                    _migrate(target, history, result, None, None, chosen)
                             except SchemaError as exc:
                                 _refused(result, exc)
                             _audit_run(engine, result, history, account)

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import re
 import shutil
-import sqlite3
 import subprocess
 import tomllib
 from collections.abc import Iterator
@@ -26,7 +25,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from flask import Flask
 
-from console import catalogue_of_app, create_app, schema
+from console import catalogue_of_app, create_app, own_file, schema
 from console.catalogue import CatalogueError
 from console.extensions import db as _db
 from console.migration_env import include_object
@@ -127,10 +126,9 @@ def definitions(url: str) -> dict[str, Any]:
         found["views"] = sorted(inspector.get_view_names())
         if engine.dialect.name == "sqlite":
             with engine.connect() as conn:
+                # Every definition in the user's file: the console adds none of its own.
                 found["sql"] = sorted(conn.exec_driver_sql(
-                    "SELECT name, sql FROM sqlite_master WHERE name NOT LIKE 'sqlite_%'"
-                    " AND tbl_name IN ('customer', 'order', 'order_line', 'product',"
-                    " 'event_log', 'customer_orders')").all())
+                    "SELECT type, name, tbl_name, sql FROM sqlite_master").all())
         elif shutil.which("pg_dump"):
             found["pg_dump"] = pg_dump(url)
         return found
@@ -167,12 +165,13 @@ def template(request: pytest.FixtureRequest,
         url = create_pg_database("console_reflect")
     run_sql(url, SCHEMA_SQL)
     before = definitions(url)
-    outcome = schema.initialise(url, [schema.console_history()])
+    # On the app's engine, as `console init` does (on SQLite the console's tables go to
+    # users.console.sqlite3 beside the user's file: console.own_file).
+    app = make_app(url, tmp_path_factory.mktemp("reflect_app"))
+    with app.app_context():
+        outcome = schema.initialise(_db.engine, [schema.console_history()])
+        _db.engine.dispose()
     assert outcome.ok, [run.describe() for run in outcome.runs]
-    if request.param == "sqlite":
-        raw = sqlite3.connect(path)
-        raw.execute("PRAGMA journal_mode=DELETE")
-        raw.close()
     yield request.param, url, before
     if request.param == "postgresql":
         drop_pg_database(url)
@@ -184,7 +183,9 @@ def user_db(template: tuple[str, str, Any], tmp_path: Path) -> Iterator[str]:
     kind, url, _before = template
     if kind == "sqlite":
         path = tmp_path / "users.sqlite3"
-        shutil.copyfile(sa.engine.make_url(url).database or "", path)
+        source = Path(sa.engine.make_url(url).database or "")
+        shutil.copyfile(source, path)
+        shutil.copyfile(own_file.default_for(source), own_file.default_for(path))
         copy = f"sqlite:///{path}"
     else:
         name = sa.engine.make_url(url).database
@@ -479,7 +480,8 @@ def test_schema_status_is_clean_and_migrate_proposes_nothing(app, editor):
     assert result.exit_code == 0, result.output
     assert "order_line" in result.output  # listed as the application's, not as drift
     own = schema.console_history()
-    with _db.engine.connect() as conn, schema.scope(conn, own):
+    with _db.engine.connect() as app_conn, schema.history_connection(app_conn, own) as conn, \
+            schema.scope(conn, own):
         context = MigrationContext.configure(
             conn, opts={"include_object": include_object(own.metadata), "compare_type": True})
         assert compare_metadata(context, own.metadata) == []
@@ -573,7 +575,14 @@ def test_console_init_creates_only_the_consoles_tables(users_only, tmp_path):
     created = all_tables(engine) - tables_before
     engine.dispose()
     own = {table.name for table in ConsoleBase.metadata.tables.values()}
-    assert created == own | {schema.CONSOLE_VERSION_TABLE} | queue_tables(users_only)
+    if engine.dialect.name == "sqlite":
+        # In a file of their own beside the user's, which gains nothing.
+        assert created == set()
+        apart = own_file.default_for(Path(engine.url.database or ""))
+        with sa.create_engine(f"sqlite:///{apart}", poolclass=sa.pool.NullPool).connect() as c:
+            assert set(sa.inspect(c).get_table_names()) == own | {schema.CONSOLE_VERSION_TABLE}
+    else:
+        assert created == own | {schema.CONSOLE_VERSION_TABLE} | queue_tables(users_only)
     assert definitions(users_only) == before
 
 
