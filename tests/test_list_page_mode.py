@@ -38,7 +38,8 @@ def test_a_browser_running_javascript_gets_the_grid_at_the_list_url(grid_default
     assert GRID_MARK in html and LIST_MARK not in html
     # Its List tab asks for the classic list by name, with the same arguments.
     tab = re.search(r'<a href="([^"]+)" class="nav-link" id="list-link"', html)
-    assert tab and tab.group(1).replace("&amp;", "&") == "/admin/todo/?view=classic&search=milk&sort=1"
+    expected = "/admin/todo/?view=classic&search=milk&sort=1"
+    assert tab and tab.group(1).replace("&amp;", "&") == expected
     assert 'data-console-list-mode="classic"' in html
     # A browser that stopped running JavaScript is sent on to the classic list.
     assert '<noscript><meta http-equiv="refresh" content="0; url=/admin/todo/?view=classic' in html

@@ -500,4 +500,5 @@ def test_without_javascript_the_grid_says_so_and_links_to_the_list(
     page.click("button[type=submit], input[type=submit]")
     page.goto("/admin/todo/grid/")
     assert "The grid needs JavaScript" in page.inner_text("body")
-    assert page.locator("noscript a, a#list-link").first.get_attribute("href") == "/admin/todo/?view=classic"
+    link = page.locator("noscript a, a#list-link").first
+    assert link.get_attribute("href") == "/admin/todo/?view=classic"
