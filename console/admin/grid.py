@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from console.admin.model_view import ConsoleModelView
 
 # Arguments of the rows request that are the grid's own, not the list's.
-OWN_ARGS = ("after", "limit")
+OWN_ARGS = ("after", "before", "last", "limit")
 
 
 def can_edit(view: ConsoleModelView) -> bool:
@@ -91,7 +91,11 @@ def grid_view(view: ConsoleModelView) -> Any:
 
 
 def rows_view(view: ConsoleModelView) -> Any:
-    """One keyset page of rows as JSON: ``{rows, next, count}`` (count on the first page)."""
+    """One keyset page of rows as JSON: ``{rows, next, count}`` (count on the first page).
+
+    ``last=1``: the last page (``{rows, prev, count}``); ``before=<cursor>``: the page
+    just before a row (``{rows, prev}``), for scrolling up from the end.
+    """
     description = view.description
     args = adapter.list_arguments(view)
     headings = list_page.headings_of(view, args)
@@ -102,16 +106,28 @@ def rows_view(view: ConsoleModelView) -> Any:
         return jsonify(error="limit must be a whole number from 1 to "
                              f"{grid_rows.MAX_PAGE_SIZE}."), 400
     after = request.args.get("after") or None
+    before = request.args.get("before") or None
+    last = request.args.get("last") or None
+    if last not in (None, "1"):
+        return jsonify(error="last must be 1."), 400
+    if sum(x is not None for x in (after, before, last)) > 1:
+        return jsonify(error="Ask for one of after, before or last, not several."), 400
     column = sort.column if sort is not None else description.pk.column
-    if after is not None and Cursor.decode(after, column) is None:
-        return jsonify(error="That position in the list is not valid: reload the grid."), 400
+    for token in (after, before):
+        if token is not None and Cursor.decode(token, column) is None:
+            return jsonify(error="That position in the list is not valid: reload the grid."), 400
     stmt, filtered = list_page.filtered_select(view, args)
     page = grid_rows.read_page(
         current_session(), description, stmt, list_page.list_columns(description),
         sort=sort, descending=descending, after=after, limit=int(raw_limit),
         filtered=filtered, search=bool(list_page.clean_search(args.search)),
+        before=before, last=last is not None,
     )
-    return jsonify(page.as_json())
+    body = page.as_json()
+    if page.count is not None:
+        # What "Select all matching" posts: the list's own filters and search.
+        body["matching"] = list_page.matching_query(view, args.filters, args.search)
+    return jsonify(body)
 
 
 def _bad_request(message: str) -> Any:
