@@ -18,7 +18,8 @@ from flask import jsonify, request, url_for
 from flask_wtf.csrf import generate_csrf
 
 from console import grid_rows
-from console.admin import adapter, conflicts, grid_layouts, list_page
+from console.admin import adapter, conflicts, grid_layouts, list_page, transfer
+from console.admin.selection import max_matching, max_selection
 from console.extensions import session as current_session
 from console.grid_batch import GridChange, GridCreate, GridDelete, GridOutcome, apply_batch
 from console.paging import Cursor
@@ -84,10 +85,30 @@ def grid_view(view: ConsoleModelView) -> Any:
         "pageSize": grid_rows.PAGE_SIZE,
         # The account's saved column layout and where its views go (grid_layouts).
         "layouts": grid_layouts.config(view),
+        # "With selected": the list's own actions (Set <column>, Delete through its
+        # preview), posted as the list's action form posts them, and its exports.
+        **_selection_config(view),
     }
     list_url = url_for(f"{view.endpoint}.index_view") + (f"?{query}" if query else "")
     return view.render("admin/grid.html", grid_config=config, list_url=list_url,
                        description=description, filtered=bool(args.filters))
+
+
+def _selection_config(view: ConsoleModelView) -> dict[str, Any]:
+    """What the grid's "With selected" menu offers this user, and where it posts."""
+    actions, _confirmations = view.get_actions_list()
+    exports = {}
+    if view.can_export and transfer.exportable(view.description):
+        exports = {kind: url_for(f"{view.endpoint}.export", export_type=kind)
+                   for kind in view.export_types}
+    return {
+        "actions": [{"name": name, "label": str(label)} for name, label in actions],
+        "actionUrl": url_for(f"{view.endpoint}.action_view"),
+        "actionCsrf": generate_csrf() if actions else "",
+        "exportUrls": exports,
+        "maxSelection": max_selection(),
+        "maxMatching": max_matching(),
+    }
 
 
 def rows_view(view: ConsoleModelView) -> Any:
