@@ -101,6 +101,7 @@ def test_select_all_matching_then_set_completed_on_a_filter_of_5000(editor_page:
     page.click("#bulk-confirm button[type=submit]")
     page.wait_for_selector(".alert-success")
     assert "5,000 to-dos updated" in words(page, ".alert-success")
+    assert "/admin/todo/grid/" in page.url  # back to the grid it came from
     _db.session.expire_all()
     done = dict(_db.session.execute(
         sa.select(Todo.list_id, sa.func.count()).where(Todo.completed.is_(True))
@@ -188,6 +189,12 @@ def test_duplicate_makes_a_new_to_do_under_its_original(editor_page: Any) -> Non
     assert page.evaluate("window.consoleGrid.state.order[2]") == str(new_id)
     assert cell(page, 2, description).inner_text() == "Task 0002"
     assert cell(page, 3, description).inner_text() == "Task 0003"
+    # Undone as a paste's new rows are: the copy is deleted again.
+    page.keyboard.press("Control+z")
+    settled(page)
+    poll(page, "window.consoleGrid.state.order.length === 3")
+    _db.session.expire_all()
+    assert _db.session.query(Todo).filter(Todo.description == "Task 0002").count() == 1
     assert page.js_errors == []
 
 
