@@ -34,6 +34,7 @@
     atStart: true,        // the first loaded row is the first row of the ordering
     offset: 0,            // the real position of the first loaded row (null: not known)
     loadingBefore: null,
+    generation: 0,        // bumped whenever the loaded rows are dropped
     loading: null,
     count: null,
     focus: {row: 0, col: 0},
@@ -393,7 +394,10 @@
     // every position (focus, range, editor) moved down by the rows it brings.
     if (state.loadingBefore || state.atStart || !state.prev || state.loading) { return state.loadingBefore || Promise.resolve(false); }
     var holder = root.querySelector(".tabulator-tableholder");
+    var rows = state.generation;
     state.loadingBefore = fetchRows(rowsUrl({before: state.prev})).then(function (body) {
+      // The rows were dropped meanwhile (Ctrl+Home, a new search): this page is not theirs.
+      if (rows !== state.generation) { return false; }
       var data = body.rows.map(toData);
       var k = data.length;
       var ids = data.map(function (d) { return d._id; });
@@ -428,6 +432,8 @@
     // Forget the loaded rows (a reload, a jump); false when the user keeps unsaved edits.
     if (state.pending.size && !window.confirm("Unsaved changes will be lost. Continue?")) { return false; }
     finishEdit(false);
+    state.generation += 1;
+    state.loadingBefore = null;
     state.order = [];
     state.pos = new Map();
     state.next = null;
