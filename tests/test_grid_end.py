@@ -95,3 +95,13 @@ def test_the_first_and_last_pages_carry_the_lists_matching_query(editor_client, 
     many_todos(db, sample, 3)
     assert rows(editor_client, search="Task", sort=1)["matching"] == "search=Task"
     assert rows(editor_client, search="Task", last=1)["matching"] == "search=Task"
+
+
+def test_the_grid_offers_each_of_the_lists_actions_once(editor_client, viewer_client, sample):
+    names = [a["name"] for a in grid_config(editor_client)["actions"]]
+    assert names[0] == "delete" and len(names) == len(set(names))
+    assert "set:completed" in names
+    assert grid_config(viewer_client)["actions"] == []
+    assert set(grid_config(viewer_client)["exportUrls"]) == {"csv", "jsonl", "xlsx"}
+    page = editor_client.get("/admin/todo/").get_data(as_text=True)
+    assert page.count('data-console-action="delete"') == 1
