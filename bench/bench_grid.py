@@ -43,7 +43,7 @@ from console.extensions import db  # noqa: E402
 
 
 def requests(client: Any) -> dict[str, str]:
-    """The grid's data requests: first screen, a deep keyset page, a filter, a search."""
+    """The grid's data requests: first screen, deep keyset pages, the end, a filter, a search."""
     from flask import current_app
 
     first = client.get("/admin/todo/grid/rows?limit=100").get_json()
@@ -56,11 +56,16 @@ def requests(client: Any) -> dict[str, str]:
     from console.paging import Cursor
 
     assert first["rows"]
+    last = client.get("/admin/todo/grid/rows?limit=100&last=1").get_json()
+    assert last["rows"] and last["prev"]
     return {
         "first screen": "/admin/todo/grid/rows?limit=100",
         "next screen (keyset)": f"/admin/todo/grid/rows?limit=100&after={first['next']}",
         "near the end (keyset)": "/admin/todo/grid/rows?limit=100&after="
         + Cursor(deep_id, deep_id).encode(),
+        # Ctrl+End: the last page (with the count), then one screen up from it.
+        "jump to the end (last=1)": "/admin/todo/grid/rows?limit=100&last=1",
+        "up from the end (before)": f"/admin/todo/grid/rows?limit=100&before={last['prev']}",
         "filtered (completed)": f"/admin/todo/grid/rows?limit=100&{completed}",
         "search": "/admin/todo/grid/rows?limit=100&search=invoice",
     }

@@ -128,15 +128,24 @@ def grid_columns(
 
 @dataclass
 class GridPage:
-    """One request's rows, where the next one starts (None: the end) and the count."""
+    """One request's rows, where the next one starts (None: the end) and the count.
+
+    A page read backwards (``last`` or ``before``) also says where the page before it
+    ends (``prev``; None: it starts the list) and how many rows come after it
+    (``after``: 0 for the last page), so the grid can tell each row's real position.
+    """
 
     rows: list[dict[str, Any]]
     next: str | None
     count: RowCount | None = None
+    prev: str | None = None
+    backwards: bool = False
 
     def as_json(self) -> dict[str, Any]:
         """The page as the rows endpoint answers it."""
         out: dict[str, Any] = {"rows": self.rows, "next": self.next}
+        if self.backwards:
+            out["prev"] = self.prev
         if self.count is not None:
             out["count"] = {"value": self.count.value, "exact": self.count.exact,
                             "atLeast": self.count.at_least, "label": self.count.label}
@@ -213,18 +222,25 @@ def read_page(
     limit: int = PAGE_SIZE,
     filtered: bool = False,
     search: bool = False,
+    before: str | None = None,
+    last: bool = False,
 ) -> GridPage:
     """Up to ``limit`` rows of ``stmt`` after the cursor ``after`` (None: from the start).
 
-    The first page (no cursor) also carries the honest count of every matching row.
+    ``before``: the rows just before that cursor instead; ``last``: the last rows of
+    the ordering. Both read the ordering reversed (the same keyset, the other way:
+    no OFFSET, so the end of a million rows costs what its start costs) and hand the
+    rows back in display order. The first page and the last also carry the honest
+    count of every matching row.
     """
     limit = max(1, min(limit, MAX_PAGE_SIZE))
     pk = description.pk.column
     column = sort.column if sort is not None else pk
     postgres = session.get_bind().dialect.name == "postgresql"
+    backwards = last or before is not None
     count = None
     matches = None
-    if after is None:
+    if (after is None and before is None) or last:
         count = paging.count_rows(
             session, stmt, pk, table_name=description.table.name, filtered=filtered,
             cap=COUNT_CAP, estimate_from=ESTIMATE_FROM, keep_matches=search,
@@ -232,18 +248,30 @@ def read_page(
         matches = count.matches
     probe = (0 if count is not None and count.exact else SEARCH_PROBE) if (
         search and postgres) else None
-    cursor = Cursor.decode(after, column) if after else None
+    token = before if backwards else after
+    cursor = Cursor.decode(token, column) if token and not last else None
     rows = paging.keyset_rows(
-        session, stmt, column, pk, descending=descending, after=cursor, limit=limit + 1,
-        probe=probe, matches=matches,
+        session, stmt, column, pk, descending=descending != backwards, after=cursor,
+        limit=limit + 1, probe=probe, matches=matches,
     )
     more = len(rows) > limit
     rows = rows[:limit]
+    sort_key = sort.key if sort else None
+    if backwards:
+        rows.reverse()
+        if count is not None and not count.exact and not more:
+            # The whole ordering fits in this page: its rows are the count.
+            count = paging.RowCount(len(rows))
+        earlier = paging.cursor_of(rows[0], sort_key, description.pk.key) if more and rows else None
+        return GridPage(
+            rows=rows_json(session, description, columns, rows), next=None, count=count,
+            prev=earlier.encode() if earlier else None, backwards=True,
+        )
     if count is not None:
         count = paging.count_seen(count, 0, len(rows), more)
     following = None
     if more and rows:
-        following = paging.cursor_of(rows[-1], sort.key if sort else None, description.pk.key)
+        following = paging.cursor_of(rows[-1], sort_key, description.pk.key)
     return GridPage(
         rows=rows_json(session, description, columns, rows),
         next=following.encode() if following else None,

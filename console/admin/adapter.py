@@ -185,8 +185,15 @@ def add_action(
     handler: Callable[[list[str]], Any],
     confirmation: str | None = None,
 ) -> None:
-    """Offer one more entry in the list's "With selected" menu (Flask-Admin's actions)."""
-    view._actions.append((name, text))
+    """Offer one more entry in the list's "With selected" menu (Flask-Admin's actions).
+
+    An entry of the same name (Flask-Admin's own "delete") is replaced in its place:
+    the menu would otherwise offer it twice, both running the new handler.
+    """
+    entries = [(n, t) for n, t in view._actions if n != name]
+    at = next((i for i, (n, _t) in enumerate(view._actions) if n == name), len(entries))
+    entries.insert(at, (name, text))
+    view._actions[:] = entries
     view._actions_data[name] = (handler, text, confirmation)
 
 

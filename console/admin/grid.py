@@ -18,7 +18,8 @@ from flask import current_app, jsonify, request, url_for
 from flask_wtf.csrf import generate_csrf
 
 from console import grid_rows
-from console.admin import adapter, conflicts, grid_layouts, list_page
+from console.admin import adapter, conflicts, grid_layouts, list_page, transfer
+from console.admin.selection import max_matching, max_selection
 from console.extensions import session as current_session
 from console.grid_batch import GridChange, GridCreate, GridDelete, GridOutcome, apply_batch
 from console.paging import Cursor
@@ -27,7 +28,7 @@ if TYPE_CHECKING:
     from console.admin.model_view import ConsoleModelView
 
 # Arguments of the rows request that are the grid's own, not the list's.
-OWN_ARGS = ("after", "limit")
+OWN_ARGS = ("after", "before", "last", "limit")
 # ``?view=classic``: the model's list URL shows the classic list even where it would be the grid.
 VIEW_ARG = "view"
 
@@ -103,6 +104,9 @@ def grid_view(view: ConsoleModelView, *, at_list_url: bool = False) -> Any:
         "pageSize": grid_rows.PAGE_SIZE,
         # The account's saved column layout and where its views go (grid_layouts).
         "layouts": grid_layouts.config(view),
+        # "With selected": the list's own actions (Set <column>, Delete through its
+        # preview), posted as the list's action form posts them, and its exports.
+        **_selection_config(view),
     }
     # The classic list of the same rows (asked for by name: the list URL may be the grid).
     list_query = urlencode([(VIEW_ARG, "classic")]) + (f"&{query}" if query else "")
@@ -112,8 +116,29 @@ def grid_view(view: ConsoleModelView, *, at_list_url: bool = False) -> Any:
                        at_list_url=at_list_url)
 
 
+def _selection_config(view: ConsoleModelView) -> dict[str, Any]:
+    """What the grid's "With selected" menu offers this user, and where it posts."""
+    actions, _confirmations = view.get_actions_list()
+    exports = {}
+    if view.can_export and transfer.exportable(view.description):
+        exports = {kind: url_for(f"{view.endpoint}.export", export_type=kind)
+                   for kind in view.export_types}
+    return {
+        "actions": [{"name": name, "label": str(label)} for name, label in actions],
+        "actionUrl": url_for(f"{view.endpoint}.action_view"),
+        "actionCsrf": generate_csrf() if actions else "",
+        "exportUrls": exports,
+        "maxSelection": max_selection(),
+        "maxMatching": max_matching(),
+    }
+
+
 def rows_view(view: ConsoleModelView) -> Any:
-    """One keyset page of rows as JSON: ``{rows, next, count}`` (count on the first page)."""
+    """One keyset page of rows as JSON: ``{rows, next, count}`` (count on the first page).
+
+    ``last=1``: the last page (``{rows, prev, count}``); ``before=<cursor>``: the page
+    just before a row (``{rows, prev}``), for scrolling up from the end.
+    """
     description = view.description
     args = adapter.list_arguments(view)
     headings = list_page.headings_of(view, args)
@@ -124,16 +149,28 @@ def rows_view(view: ConsoleModelView) -> Any:
         return jsonify(error="limit must be a whole number from 1 to "
                              f"{grid_rows.MAX_PAGE_SIZE}."), 400
     after = request.args.get("after") or None
+    before = request.args.get("before") or None
+    last = request.args.get("last") or None
+    if last not in (None, "1"):
+        return jsonify(error="last must be 1."), 400
+    if sum(x is not None for x in (after, before, last)) > 1:
+        return jsonify(error="Ask for one of after, before or last, not several."), 400
     column = sort.column if sort is not None else description.pk.column
-    if after is not None and Cursor.decode(after, column) is None:
-        return jsonify(error="That position in the list is not valid: reload the grid."), 400
+    for token in (after, before):
+        if token is not None and Cursor.decode(token, column) is None:
+            return jsonify(error="That position in the list is not valid: reload the grid."), 400
     stmt, filtered = list_page.filtered_select(view, args)
     page = grid_rows.read_page(
         current_session(), description, stmt, list_page.list_columns(description),
         sort=sort, descending=descending, after=after, limit=int(raw_limit),
         filtered=filtered, search=bool(list_page.clean_search(args.search)),
+        before=before, last=last is not None,
     )
-    return jsonify(page.as_json())
+    body = page.as_json()
+    if page.count is not None:
+        # What "Select all matching" posts: the list's own filters and search.
+        body["matching"] = list_page.matching_query(view, args.filters, args.search)
+    return jsonify(body)
 
 
 def _bad_request(message: str) -> Any:

@@ -257,7 +257,8 @@ def test_the_context_menu_opens_with_shift_f10_and_opens_the_record(editor_page:
     menu.wait_for()
     labels = menu.locator("[role=menuitem] > span:first-child").all_inner_texts()
     assert labels[:3] == ["Copy", "Paste", "Undo"]
-    for item in ("copy", "paste", "undo", "redo", "clear", "open", "history", "link", "delete"):
+    for item in ("copy", "paste", "undo", "redo", "clear", "open", "edit", "history", "link",
+                 "duplicate", "delete"):
         assert menu.locator(f"[data-action={item}]").count() == 1, item
     assert menu.locator("[data-action=undo]").get_attribute("aria-disabled") == "true"
     # The first item has the focus; the arrows move it, Esc goes back to the grid.
@@ -275,10 +276,10 @@ def test_the_context_menu_opens_with_shift_f10_and_opens_the_record(editor_page:
     page.keyboard.press("Enter")
     assert menu.count() == 0
     assert page.evaluate("() => navigator.clipboard.readText()") == "Task 2"
-    # Open record: the row's classic edit page.
     page.keyboard.press("Shift+F10")
     menu.wait_for()
     page.keyboard.press("End")
+    page.keyboard.press("ArrowUp")
     page.keyboard.press("ArrowUp")
     assert page.evaluate("() => document.activeElement.id") == "grid-menu-link"
     page.keyboard.press("Enter")
@@ -286,8 +287,18 @@ def test_the_context_menu_opens_with_shift_f10_and_opens_the_record(editor_page:
     assert link.endswith(f"/admin/todo/details/?id={second}"), link
     page.keyboard.press("Shift+F10")
     menu.wait_for()
+    # Open record: the row's details page; Edit in form: its classic edit page.
     page.keyboard.press("o")
     assert page.evaluate("() => document.activeElement.id") == "grid-menu-open"
+    page.keyboard.press("Enter")
+    page.wait_for_url(f"**/admin/todo/details/?id={second}*")
+    page.go_back()
+    page.wait_for_selector("#console-grid .tabulator-row")
+    cell(page, 1, description).click()
+    page.keyboard.press("Shift+F10")
+    menu.wait_for()
+    page.keyboard.press("e")
+    assert page.evaluate("() => document.activeElement.id") == "grid-menu-edit"
     page.keyboard.press("Enter")
     page.wait_for_url(f"**/admin/todo/edit/?id={second}*")
     assert page.locator("input[name=description]").input_value() == "Task 2"
@@ -340,7 +351,7 @@ def test_viewers_have_no_undo_and_a_menu_without_edits(page: Any) -> None:
     page.keyboard.press("Shift+F10")
     menu = page.locator("#grid-menu")
     menu.wait_for()
-    for item in ("paste", "undo", "redo", "clear", "delete"):
+    for item in ("paste", "undo", "redo", "clear", "edit", "duplicate", "delete"):
         assert menu.locator(f"[data-action={item}]").get_attribute("aria-disabled") == "true"
     assert menu.locator("[data-action=history]").get_attribute("aria-disabled") is None
     assert page.js_errors == []

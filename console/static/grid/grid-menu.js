@@ -1,8 +1,9 @@
 // The grid's context menu: right-click on a cell, or the Menu key / Shift+F10 on the
 // focused one (WAI-ARIA menu: arrows, Home/End, Enter or Space, Esc back to the grid).
 // Everything in it is something the grid or the classic pages already do: copy and
-// paste, undo and redo, clear, and links to the row's form, its History and the delete
-// preview of the selected rows. The grid itself never deletes a row.
+// paste, undo and redo, clear, duplicate (new rows through the grid's own batch, as a
+// paste's surplus lines are), and links to the row's page, its form, its History and the
+// delete preview of the selected rows. The grid itself never deletes a row.
 (function () {
   "use strict";
 
@@ -66,6 +67,40 @@
                                             function () { grid.say("The link: " + url, true); });
   }
 
+  function duplicate() {
+    // Each selected saved row again, as new rows just under the selection, with every
+    // editable cell it holds (hidden columns too). The server validates them as any
+    // new row: a column that must be unique is refused at its cell, for the user to fix.
+    root.focus({preventScroll: true});
+    if (!config.canEdit) { grid.say(config.readOnly); return; }
+    var rows = [];
+    new Set(grid.rangeCells().map(function (c) { return c.row; })).forEach(function (r) {
+      var id = state.order[r];
+      if (id !== undefined && String(id).indexOf("new-") !== 0) { rows.push(r); }
+    });
+    rows.sort(function (a, b) { return a - b; });
+    if (!rows.length) { grid.say("Only saved rows can be duplicated."); return; }
+    var sources = rows.map(function (r) { return grid.dataOf(state.order[r]); });
+    var col = state.focus.col;
+    var made = grid.insertNewRows(rows[rows.length - 1], sources.length);
+    var edits = [];
+    sources.forEach(function (data, i) {
+      grid.allColumns().forEach(function (column) {
+        if (!column.editable) { return; }
+        var pend = grid.pendingOf(data._id, column.key);
+        var value = pend ? pend.value : data[column.key];
+        if (value === undefined || value === null || value === "") { return; }
+        var reference = column.editor === "reference";
+        edits.push({id: made[i], key: column.key, value: value,
+                    label: pend ? pend.label : reference ? (data._labels[column.key] || value) : null,
+                    byKey: pend ? pend.byKey : false});
+      });
+    });
+    grid.moveTo(state.pos.get(made[0]), col, false);
+    if (made.length > 1) { grid.moveTo(state.pos.get(made[made.length - 1]), col, true); }
+    grid.setCells(edits);
+  }
+
   function items() {
     var id = focusedId();
     var ids = savedRowIds();
@@ -81,11 +116,15 @@
       {key: "clear", label: "Clear " + (grid.rangeCells().length === 1 ? "cell" : "cells"), keys: "Delete",
        act: function () { root.focus(); grid.clearCells(); }, off: !config.canEdit},
       {separator: true},
-      {key: "open", label: config.editUrl ? "Open record (edit form)" : "Open record", keys: "",
-       act: function () { go(config.editUrl || config.detailsUrl, [id]); }, off: !id},
+      {key: "open", label: "Open record", keys: "",
+       act: function () { go(config.detailsUrl, [id]); }, off: !id},
+      {key: "edit", label: "Edit in form", keys: "",
+       act: function () { go(config.editUrl, [id]); }, off: !id || !config.editUrl},
       {key: "history", label: "Show history", keys: "",
        act: function () { go(config.historyUrl, [id]); }, off: !id},
       {key: "link", label: "Copy link to record", keys: "", act: function () { copyLink(id); }, off: !id},
+      {key: "duplicate", label: "Duplicate " + rowsWord, keys: "", act: duplicate,
+       off: !config.canEdit || !ids.length, hint: "New rows with the same values, saved like a paste"},
       {separator: true},
       {key: "delete", label: "Delete " + rowsWord + "…", keys: "",
        act: function () { go(config.deleteUrl, ids); }, off: !config.deleteUrl || !ids.length,

@@ -29,6 +29,12 @@
     pos: new Map(),       // row id -> index in order
     next: null,           // keyset cursor of the next page (null: none asked yet)
     done: false,
+    // After a jump to the end (Ctrl+End): the loaded rows are a window of the ordering.
+    prev: null,           // keyset cursor of the page before the first loaded row
+    atStart: true,        // the first loaded row is the first row of the ordering
+    offset: 0,            // the real position of the first loaded row (null: not known)
+    loadingBefore: null,
+    generation: 0,        // bumped whenever the loaded rows are dropped
     loading: null,
     count: null,
     focus: {row: 0, col: 0},
@@ -126,6 +132,7 @@
     var conflict = state.conflicts.get(id);
     var conflicted = !!(conflict && pendingOf(id, key));
     el.id = cellId(r, c);
+    el.setAttribute("data-id", String(id));
     el.setAttribute("data-row", String(r));
     el.setAttribute("data-col", String(c));
     el.setAttribute("aria-colindex", String(c + 1));
@@ -149,7 +156,7 @@
     var col = byKey[key];
     var el = cell.getElement();
     if (c !== undefined) { decorate(el, data._id, c); }
-    else { el.setAttribute("data-col", ""); el.setAttribute("data-row", String(state.pos.get(data._id))); }
+    else { el.setAttribute("data-col", ""); el.setAttribute("data-id", String(data._id)); el.setAttribute("data-row", String(state.pos.get(data._id))); }
     var text = shown(col, data, key);
     var conflict = state.conflicts.get(data._id);
     if (conflict && conflict.theirs && pendingOf(data._id, key)) {
@@ -177,17 +184,26 @@
 
   function decorateVisible() {
     Array.prototype.forEach.call(root.querySelectorAll(".tabulator-cell[data-col]"), function (el) {
-      var r = parseInt(el.getAttribute("data-row"), 10);
-      // By the cell's field: a moved or hidden column changes the positions.
+      // By the cell's row id and field: rows loaded above, or a moved or hidden column,
+      // change the positions.
+      var id = el.getAttribute("data-id");
+      var r = state.pos.get(id);
       var c = colIndex[el.getAttribute("tabulator-field")];
-      var id = state.order[r];
-      if (id !== undefined && c !== undefined) { decorate(el, id, c); }
+      if (r !== undefined && c !== undefined) { decorate(el, id, c); }
       else if (c === undefined) { el.removeAttribute("id"); }
+      if (r !== undefined && el.parentNode) { rowIndex(el.parentNode, r); }
     });
     var el = document.getElementById(cellId(state.focus.row, state.focus.col));
     if (el) { root.setAttribute("aria-activedescendant", el.id); } else { root.removeAttribute("aria-activedescendant"); }
     showPanel();
     showStatus();
+  }
+
+  function rowIndex(el, r) {
+    // aria-rowindex is the real position (the header is 1); unknown in a window at the
+    // end of an estimated count, where it is left out rather than made up.
+    if (state.offset === null) { el.removeAttribute("aria-rowindex"); }
+    else { el.setAttribute("aria-rowindex", String(state.offset + r + 2)); }
   }
 
   function redrawRow(id) {
@@ -224,7 +240,7 @@
     rowFormatter: function (row) {
       var id = row.getData()._id;
       var r = state.pos.get(id);
-      if (r !== undefined) { row.getElement().setAttribute("aria-rowindex", String(r + 2)); }
+      if (r !== undefined) { rowIndex(row.getElement(), r); }
     }
   });
 
@@ -272,6 +288,7 @@
     if (holder && holder.scrollHeight - holder.scrollTop - holder.clientHeight < holder.clientHeight * 2) {
       loadPage();
     }
+    if (holder && holder.scrollTop < holder.clientHeight * 2) { loadBefore(); }
     decorateVisible();
   });
   table.on("scrollHorizontal", positionEditor);
@@ -300,7 +317,7 @@
 
   // -- loading keyset pages -------------------------------------------------------------------
 
-  function rowsUrl() {
+  function rowsUrl(extra) {
     var params = new URLSearchParams(config.query);
     params.delete("page");
     params.delete("after");
@@ -314,7 +331,9 @@
     }
     if (state.search) { params.set("search", state.search); } else { params.delete("search"); }
     params.set("limit", String(config.pageSize));
-    if (state.next) { params.set("after", state.next); }
+    params.delete("last");
+    if (extra) { Object.keys(extra).forEach(function (k) { params.set(k, extra[k]); }); }
+    else if (state.next) { params.set("after", state.next); }
     return config.rowsUrl + "?" + params.toString();
   }
 
@@ -339,7 +358,7 @@
       .then(function (body) {
         var data = body.rows.map(toData);
         remember(data.map(function (d) { return d._id; }));
-        if (body.count) { state.count = body.count; }
+        if (body.count) { state.count = body.count; state.matching = body.matching; }
         state.next = body.next;
         state.done = !body.next;
         root.setAttribute("aria-rowcount", state.count && state.count.exact ? String(state.count.value + 1) : "-1");
@@ -360,9 +379,120 @@
     return state.loading;
   }
 
+  function fetchRows(url) {
+    return fetch(url, {headers: {"Accept": "application/json"}, credentials: "same-origin"})
+      .then(function (response) {
+        return response.json().then(function (body) {
+          if (!response.ok) { throw new Error(body.error || "The rows could not be loaded."); }
+          return body;
+        });
+      });
+  }
+
+  function loadBefore() {
+    // The page before the first loaded row, after a jump to the end: put above, with
+    // every position (focus, range, editor) moved down by the rows it brings.
+    if (state.loadingBefore || state.atStart || !state.prev || state.loading) { return state.loadingBefore || Promise.resolve(false); }
+    var holder = root.querySelector(".tabulator-tableholder");
+    var rows = state.generation;
+    state.loadingBefore = fetchRows(rowsUrl({before: state.prev})).then(function (body) {
+      // The rows were dropped meanwhile (Ctrl+Home, a new search): this page is not theirs.
+      if (rows !== state.generation) { return false; }
+      var data = body.rows.map(toData);
+      var k = data.length;
+      var ids = data.map(function (d) { return d._id; });
+      state.order = ids.concat(state.order);
+      state.pos = new Map();
+      state.order.forEach(function (id, i) { state.pos.set(id, i); });
+      state.focus = {row: state.focus.row + k, col: state.focus.col};
+      if (state.anchor) { state.anchor = {row: state.anchor.row + k, col: state.anchor.col}; }
+      if (state.editor) { state.editor.row += k; }
+      if (state.offset !== null) { state.offset = Math.max(0, state.offset - k); }
+      state.prev = body.prev;
+      state.atStart = !body.prev;
+      if (state.atStart) { state.offset = 0; }
+      var top = holder ? holder.scrollTop : 0;
+      var height = holder ? holder.scrollHeight : 0;
+      return Promise.resolve(table.addData(data, true)).then(function () {
+        // Keep the rows in view where they were (the new ones are above them).
+        if (holder) { holder.scrollTop = top + (holder.scrollHeight - height); }
+        state.loadingBefore = null;
+        decorateVisible();
+        return true;
+      });
+    }).catch(function (error) {
+      state.loadingBefore = null;
+      say(error.message || "The rows could not be loaded.");
+      return false;
+    });
+    return state.loadingBefore;
+  }
+
+  function dropRows() {
+    // Forget the loaded rows (a reload, a jump); false when the user keeps unsaved edits.
+    if (state.pending.size && !window.confirm("Unsaved changes will be lost. Continue?")) { return false; }
+    finishEdit(false);
+    state.generation += 1;
+    state.loadingBefore = null;
+    state.order = [];
+    state.pos = new Map();
+    state.next = null;
+    state.done = false;
+    state.prev = null;
+    state.atStart = true;
+    state.offset = 0;
+    state.count = null;
+    state.pending.clear();
+    state.problems.clear();
+    state.conflicts.clear();
+    state.focus = {row: 0, col: 0};
+    state.anchor = null;
+    state.newRows = 0;
+    return true;
+  }
+
+  function jumpToEnd(col) {
+    // Ctrl+End: the real last row, without loading the rows between (``last=1``).
+    if (state.done) { moveTo(lastRow(), col, false); return Promise.resolve(true); }
+    if (state.loading || state.loadingBefore) {
+      return Promise.resolve(state.loading || state.loadingBefore).then(function () { return jumpToEnd(col); });
+    }
+    var url = rowsUrl({last: "1"});
+    if (!dropRows()) { return Promise.resolve(false); }
+    say("");
+    state.loading = fetchRows(url).then(function (body) {
+      var data = body.rows.map(toData);
+      remember(data.map(function (d) { return d._id; }));
+      state.count = body.count || null;
+      state.matching = body.matching;
+      state.done = true;
+      state.prev = body.prev;
+      state.atStart = !body.prev;
+      state.offset = state.atStart ? 0 : state.count && state.count.exact ? state.count.value - data.length : null;
+      return Promise.resolve(table.setData(data)).then(function () {
+        state.loading = null;
+        moveTo(lastRow(), col, false);
+        return true;
+      });
+    }).catch(function (error) {
+      state.loading = null;
+      say(error.message || "The rows could not be loaded.");
+      return false;
+    });
+    return state.loading;
+  }
+
+  function jumpToStart(col) {
+    // Ctrl+Home: the first row; after a jump to the end, the list read again from its start.
+    if (state.atStart) { moveTo(0, col, false); return Promise.resolve(true); }
+    if (!dropRows()) { return Promise.resolve(false); }
+    table.clearData();
+    return loadPage().then(function () { moveTo(0, col, false); return true; });
+  }
+
   var rowData = new Map();
   // Listeners of grid-undo.js: every edit made pending, every batch saved (with the rows before).
-  var hooks = {edited: [], saved: []};
+  var hooks = {edited: [], saved: [], status: []};
   function dataOf(id) { var row = table.getRow(id); return row ? row.getData() : rowData.get(id); }
 
   function ensureRows(n) {
@@ -372,19 +502,7 @@
   }
 
   function reload() {
-    if (state.pending.size && !window.confirm("Unsaved changes will be lost. Continue?")) { return; }
-    finishEdit(false);
-    state.order = [];
-    state.pos = new Map();
-    state.next = null;
-    state.done = false;
-    state.count = null;
-    state.pending.clear();
-    state.problems.clear();
-    state.conflicts.clear();
-    state.focus = {row: 0, col: 0};
-    state.anchor = null;
-    state.newRows = 0;
+    if (!dropRows()) { return; }
     markHeaders();
     table.clearData();
     loadPage();
@@ -404,6 +522,7 @@
     scrollToFocus();
     decorateVisible();
     if (r >= lastRow() - 5) { loadPage(); }
+    if (r <= 5) { loadBefore(); }
   }
 
   function scrollToFocus() {
@@ -435,13 +554,17 @@
     var ctrl = event.ctrlKey || event.metaKey;
     var handled = true;
     switch (event.key) {
-      case "ArrowUp": moveTo(ctrl ? 0 : f.row - 1, f.col, event.shiftKey); break;
+      case "ArrowUp":
+        if (!ctrl && f.row === 0 && !state.atStart) {
+          loadBefore().then(function () { moveTo(state.focus.row - 1, state.focus.col, event.shiftKey); });
+        } else if (ctrl && !event.shiftKey) { jumpToStart(f.col); }
+        else { moveTo(ctrl ? 0 : f.row - 1, f.col, event.shiftKey); }
+        break;
       case "ArrowDown":
         if (!ctrl && f.row >= lastRow() && !state.done) {
           loadPage().then(function () { moveTo(f.row + 1, f.col, event.shiftKey); });
-        } else {
-          moveTo(ctrl ? lastRow() : f.row + 1, f.col, event.shiftKey);
-        }
+        } else if (ctrl && !event.shiftKey) { jumpToEnd(f.col); }
+        else { moveTo(ctrl ? lastRow() : f.row + 1, f.col, event.shiftKey); }
         break;
       case "ArrowLeft": moveTo(f.row, ctrl ? 0 : f.col - 1, event.shiftKey); break;
       case "ArrowRight": moveTo(f.row, ctrl ? columns.length - 1 : f.col + 1, event.shiftKey); break;
@@ -450,10 +573,20 @@
         if (event.shiftKey ? f.col === 0 : f.col === columns.length - 1) { handled = false; break; }
         moveTo(f.row, f.col + (event.shiftKey ? -1 : 1), false);
         break;
-      case "Home": moveTo(ctrl ? 0 : f.row, 0, event.shiftKey); break;
-      case "End": moveTo(ctrl ? lastRow() : f.row, columns.length - 1, event.shiftKey); break;
+      // Ctrl+Home / Ctrl+End: the real first and last rows (Shift: within the loaded ones).
+      case "Home":
+        if (ctrl && !event.shiftKey) { jumpToStart(0); } else { moveTo(ctrl ? 0 : f.row, 0, event.shiftKey); }
+        break;
+      case "End":
+        if (ctrl && !event.shiftKey) { jumpToEnd(columns.length - 1); }
+        else { moveTo(ctrl ? lastRow() : f.row, columns.length - 1, event.shiftKey); }
+        break;
       case "PageDown": moveTo(f.row + pageRows(), f.col, event.shiftKey); break;
-      case "PageUp": moveTo(f.row - pageRows(), f.col, event.shiftKey); break;
+      case "PageUp":
+        if (f.row - pageRows() < 0 && !state.atStart) {
+          loadBefore().then(function () { moveTo(state.focus.row - pageRows(), state.focus.col, event.shiftKey); });
+        } else { moveTo(f.row - pageRows(), f.col, event.shiftKey); }
+        break;
       case "Enter": case "F2": startEdit(null); break;
       case "Escape":
         state.anchor = null;
@@ -915,8 +1048,14 @@
       var n = state.count.value + state.newRows;
       root.setAttribute("aria-rowcount", state.count.exact ? String(n + 1) : "-1");
       var label = state.count.exact ? n.toLocaleString("en") : state.count.label;
+      var loaded = state.order.length.toLocaleString("en") + " loaded";
+      if (!state.atStart) {
+        // A window at the end: which rows, where that is known.
+        loaded = state.offset !== null ? "rows " + (state.offset + 1).toLocaleString("en") + "–" +
+          (state.offset + state.order.length).toLocaleString("en") + " loaded" : "the last " + loaded;
+      }
       statusCount.textContent = label + " " + (state.count.exact && n === 1 ? config.singular : config.plural) +
-        (state.done ? "" : " · " + state.order.length.toLocaleString("en") + " loaded");
+        (state.done && state.atStart ? "" : " · " + loaded);
     }
     var cells = rangeCells();
     var rows = new Set(cells.map(function (c) { return c.row; })).size;
@@ -924,6 +1063,7 @@
     var count = 0;
     state.pending.forEach(function (c) { count += Object.keys(c).length; });
     statusPending.textContent = state.sending ? "· Saving…" : count ? "· " + count + " unsaved" : "";
+    hooks.status.forEach(function (hook) { hook(); });
   }
 
   function showPanel() {
@@ -1089,6 +1229,30 @@
     return id;
   }
 
+  function insertNewRows(afterRow, n) {
+    // ``n`` empty new rows just below row ``afterRow`` (a duplicate goes under its
+    // original, even when more rows are still to load); their ids, in order.
+    var after = state.order[afterRow];
+    var ids = [];
+    var rows = [];
+    for (var i = 0; i < n; i++) {
+      state.newRows += 1;
+      var id = "new-" + state.newRows;
+      var data = {_id: id, _token: null, _labels: {}, _keys: {}};
+      allColumns.forEach(function (col) { data[col.key] = ""; });
+      rowData.set(id, data);
+      ids.push(id);
+      rows.push(data);
+    }
+    table.addData(rows, false, after);
+    Array.prototype.splice.apply(state.order, [afterRow + 1, 0].concat(ids));
+    state.pos = new Map();
+    state.order.forEach(function (id, r) { state.pos.set(id, r); });
+    if (state.focus.row > afterRow) { state.focus = {row: state.focus.row + n, col: state.focus.col}; }
+    if (state.anchor && state.anchor.row > afterRow) { state.anchor = {row: state.anchor.row + n, col: state.anchor.col}; }
+    return ids;
+  }
+
   window.addEventListener("beforeunload", function (event) {
     if (state.pending.size) { event.preventDefault(); event.returnValue = ""; }
   });
@@ -1146,6 +1310,10 @@
     redrawRow: redrawRow,
     rangeCells: rangeCells,
     moveTo: moveTo,
-    clearCells: clearCells
+    clearCells: clearCells,
+    // For grid-menu.js (Duplicate) and grid-select.js.
+    insertNewRows: insertNewRows,
+    jumpToEnd: jumpToEnd,
+    jumpToStart: jumpToStart
   };
 }());
