@@ -76,6 +76,15 @@ def test_viewers_get_the_read_only_grid(grid_default, viewer_client):
     viewer_client.set_cookie("console_js", "1")
     html = _page(viewer_client)
     assert GRID_MARK in html and "your role cannot change records" in html
+    assert 'id="grid-create-link"' not in html and 'id="grid-import-link"' not in html
+
+
+def test_the_grid_links_to_create_and_import(grid_default, editor_client):
+    editor_client.set_cookie("console_js", "1")
+    html = _page(editor_client, "/admin/todo/?search=milk")
+    create = re.search(r'id="grid-create-link" href="([^"]+)"', html)
+    assert create and create.group(1) == "/admin/todo/new/?url=/admin/todo/?search%3Dmilk"
+    assert 'id="grid-import-link" href="/admin/todo/import/"' in html
 
 
 def test_a_bad_setting_is_refused_at_start_up(monkeypatch, tmp_path):

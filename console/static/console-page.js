@@ -11,12 +11,16 @@
   // "Open in grid" link remember which of the two this browser chose last.
   var cookie = "; path=/; SameSite=Lax" + (location.protocol === "https:" ? "; Secure" : "");
   document.cookie = "console_js=1" + cookie;
+  function remember(mode) {
+    document.cookie = "console_list=" + mode + cookie + "; Max-Age=31536000";
+  }
+  // Arriving on a grid at its own URL, or on the list asked for by name, is a choice too
+  // (a link followed before this script ran on the page it came from).
+  if (/\/grid\/$/.test(location.pathname)) { remember("grid"); }
+  else if (/[?&]view=classic(&|$)/.test(location.search)) { remember("classic"); }
   document.addEventListener("click", function (event) {
     var link = event.target.closest && event.target.closest("[data-console-list-mode]");
-    if (link) {
-      document.cookie = "console_list=" + link.getAttribute("data-console-list-mode") +
-        cookie + "; Max-Age=31536000";
-    }
+    if (link) { remember(link.getAttribute("data-console-list-mode")); }
   });
 
   // A reference to a big table is a text input for its key without JavaScript; with it,

@@ -26,6 +26,15 @@ def _scripts_ran(page: Any) -> None:
     raise AssertionError("console-page.js never set the console_js cookie")
 
 
+def _remembered(page: Any, mode: str) -> None:
+    """Wait until the page's scripts remembered ``mode`` as this browser's choice."""
+    for _ in range(100):
+        if page.evaluate("(m) => document.cookie.indexOf('console_list=' + m) >= 0", mode):
+            return
+        page.wait_for_timeout(50)
+    raise AssertionError(f"the choice {mode!r} was never remembered")
+
+
 def _wait_for_grid(page: Any) -> None:
     page.wait_for_selector(f"{GRID} .tabulator-row")
 
@@ -49,6 +58,7 @@ def test_the_list_link_opens_the_grid_and_the_choice_is_kept(app: Any, page: Any
     page.click("#list-link")
     page.wait_for_selector(LIST_TABLE)
     assert "view=classic" in page.url
+    _remembered(page, "classic")
     page.click(NAV_TODOS)
     page.wait_for_selector(LIST_TABLE)
     assert page.locator(GRID).count() == 0
@@ -57,6 +67,7 @@ def test_the_list_link_opens_the_grid_and_the_choice_is_kept(app: Any, page: Any
     page.click("#grid-link")
     _wait_for_grid(page)
     assert "/admin/todo/grid/" in page.url
+    _remembered(page, "grid")
     page.click(NAV_TODOS)
     _wait_for_grid(page)
     assert page.url.endswith("/admin/todo/")
