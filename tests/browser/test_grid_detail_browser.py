@@ -308,3 +308,53 @@ def test_a_viewer_sees_the_children_but_is_offered_no_move(page: Any) -> None:
     assert page.evaluate("() => document.querySelectorAll('#grid-detail-grid-0 "
                          "[draggable=true]').length") == 0
     assert page.js_errors == []
+
+
+def test_rows_pasted_past_the_end_of_the_children_join_the_focused_parent(
+    editor_page: Any,
+) -> None:
+    page = editor_page
+    data = seed()
+    open_lists(page)
+    focus_parent(page, parent_row(page, "Work"))
+    shows(page, ["Write report", "Book room"])
+    page.locator("#grid-detail-0-cell-1-1").click()
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"])
+    page.evaluate("(text) => navigator.clipboard.writeText(text)", "Book room\nCall Ann")
+    page.keyboard.press("Control+V")
+    wait_for(page, "() => document.getElementById('grid-detail-0-message').textContent"
+                   " === 'Saved.'")
+    _db.session.expire_all()
+    [todo] = _db.session.scalars(sa.select(Todo).where(Todo.description == "Call Ann")).all()
+    assert todo.list_id == data["work"]
+    assert page.js_errors == []
+
+
+def held_at_least(page: Any, held: list[Any], n: int) -> None:
+    """Wait (at most ten seconds) until ``n`` requests are held."""
+    end = time.monotonic() + 10
+    while len(held) < n:
+        assert time.monotonic() < end, f"{len(held)} requests asked, not {n}"
+        page.wait_for_timeout(50)
+
+
+def test_a_focus_change_while_the_children_load_shows_the_last_parent_only(
+    editor_page: Any,
+) -> None:
+    page = editor_page
+    seed()
+    open_lists(page)
+    shows(page, ["Buy milk", "Buy eggs", "Buy bread"])  # Groceries comes first
+    held: list[Any] = []
+    page.route("**/admin/todo/grid/rows?*", lambda route: held.append(route))
+    focus_parent(page, parent_row(page, "Work"))
+    held_at_least(page, held, 1)
+    focus_parent(page, parent_row(page, "Groceries"))
+    held_at_least(page, held, 2)
+    # Groceries' children arrive first, then Work's, late: they are not shown.
+    held[1].continue_()
+    shows(page, ["Buy milk", "Buy eggs", "Buy bread"])
+    held[0].continue_()
+    page.wait_for_timeout(500)
+    shows(page, ["Buy milk", "Buy eggs", "Buy bread"])
+    assert "Groceries" in page.inner_text("#grid-detail-caption")

@@ -336,6 +336,7 @@
     if (state.loading) { return state.loading; }
     if (state.done) { return Promise.resolve(false); }
     var first = state.next === null && state.order.length === 0;
+    var round = reloads;
     state.loading = fetch(rowsUrl(), {headers: {"Accept": "application/json"}, credentials: "same-origin"})
       .then(function (response) {
         return response.json().then(function (body) {
@@ -344,6 +345,8 @@
         });
       })
       .then(function (body) {
+        // A page asked before a reload (another sort, search or parent) is not these rows.
+        if (round !== reloads) { return false; }
         var data = body.rows.map(toData);
         remember(data.map(function (d) { return d._id; }));
         if (body.count) { state.count = body.count; }
@@ -352,6 +355,7 @@
         root.setAttribute("aria-rowcount", state.count && state.count.exact ? String(state.count.value + 1) : "-1");
         var added = first ? table.setData(data) : table.addData(data, false);
         return Promise.resolve(added).then(function () {
+          if (round !== reloads) { return false; }
           state.loading = null;
           decorateVisible();
           var holder = root.querySelector(".tabulator-tableholder");
@@ -360,6 +364,7 @@
         });
       })
       .catch(function (error) {
+        if (round !== reloads) { return false; }
         state.loading = null;
         say(error.message || "The rows could not be loaded.");
         return false;
@@ -368,6 +373,7 @@
   }
 
   var rowData = new Map();
+  var reloads = 0;
   // Listeners of grid-undo.js: every edit made pending, every batch saved (with the rows before).
   // And of grid-detail.js: the focus moved to another row (its id, or undefined).
   var hooks = {edited: [], saved: [], focused: []};
@@ -383,6 +389,8 @@
   function reload() {
     if (state.pending.size && !window.confirm("Unsaved changes will be lost. Continue?")) { return false; }
     finishEdit(false);
+    reloads += 1;
+    state.loading = null;
     state.order = [];
     state.pos = new Map();
     state.next = null;
