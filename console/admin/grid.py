@@ -18,7 +18,7 @@ from flask import current_app, jsonify, request, url_for
 from flask_wtf.csrf import generate_csrf
 
 from console import grid_rows
-from console.admin import adapter, conflicts, grid_layouts, list_page, transfer
+from console.admin import adapter, conflicts, grid_details, grid_layouts, list_page, transfer
 from console.admin.selection import max_matching, max_selection
 from console.extensions import session as current_session
 from console.grid_batch import GridChange, GridCreate, GridDelete, GridOutcome, apply_batch
@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from console.admin.model_view import ConsoleModelView
 
 # Arguments of the rows request that are the grid's own, not the list's.
-OWN_ARGS = ("after", "before", "last", "limit")
+OWN_ARGS = ("after", "before", "last", "limit", *grid_details.PARENT_ARGS)
 # ``?view=classic``: the model's list URL shows the classic list even where it would be the grid.
 VIEW_ARG = "view"
 
@@ -68,18 +68,14 @@ def serves_list() -> bool:
     return request.cookies.get("console_list") != "classic"
 
 
-def grid_view(view: ConsoleModelView, *, at_list_url: bool = False) -> Any:
-    """The grid page: its columns, where its rows come from and where its edits go."""
+def base_config(view: ConsoleModelView) -> dict[str, Any]:
+    """What any grid of this model needs: its columns, where rows come from and edits go."""
     description = view.description
-    args = adapter.list_arguments(view)
     editable = can_edit(view)
     columns = grid_rows.grid_columns(
         description, list_page.list_columns(description), can_edit=editable
     )
-    headings = list_page.headings_of(view, args)
-    sort = view.sort_column(headings, args.sort)
-    query = _list_query_string()
-    config = {
+    return {
         "model": description.title,
         "singular": description.singular,
         "plural": description.plural,
@@ -92,22 +88,37 @@ def grid_view(view: ConsoleModelView, *, at_list_url: bool = False) -> Any:
         "editUrl": url_for(f"{view.endpoint}.edit_view") if view.can_edit else None,
         "historyUrl": url_for(f"{view.endpoint}.history_view"),
         "deleteUrl": url_for(f"{view.endpoint}.delete_view") if view.can_delete else None,
-        "query": query,
-        "sort": sort.key if sort is not None else None,
-        "descending": bool(args.sort_desc) and sort is not None,
-        "search": args.search or "",
         "canEdit": editable,
         "readOnly": "" if editable else (
             f"{description.title} are edited in their forms, not here." if view.can_edit
             else "You can look, not edit: your role cannot change records."),
         "csrf": generate_csrf() if editable else "",
         "pageSize": grid_rows.PAGE_SIZE,
+    }
+
+
+def grid_view(view: ConsoleModelView, *, at_list_url: bool = False) -> Any:
+    """The grid page: its columns, where its rows come from and where its edits go."""
+    description = view.description
+    args = adapter.list_arguments(view)
+    headings = list_page.headings_of(view, args)
+    sort = view.sort_column(headings, args.sort)
+    query = _list_query_string()
+    config = base_config(view)
+    config.update({
+        "query": query,
+        "sort": sort.key if sort is not None else None,
+        "descending": bool(args.sort_desc) and sort is not None,
+        "search": args.search or "",
         # The account's saved column layout and where its views go (grid_layouts).
         "layouts": grid_layouts.config(view),
         # "With selected": the list's own actions (Set <column>, Delete through its
         # preview), posted as the list's action form posts them, and its exports.
         **_selection_config(view),
-    }
+        # The children's grids under this one, one tab per relationship (grid_details).
+        "details": grid_details.details(view),
+        "labelKey": description.label.key,
+    })
     # The classic list of the same rows (asked for by name: the list URL may be the grid).
     list_query = urlencode([(VIEW_ARG, "classic")]) + (f"&{query}" if query else "")
     list_url = url_for(f"{view.endpoint}.index_view") + f"?{list_query}"
@@ -160,6 +171,12 @@ def rows_view(view: ConsoleModelView) -> Any:
         if token is not None and Cursor.decode(token, column) is None:
             return jsonify(error="That position in the list is not valid: reload the grid."), 400
     stmt, filtered = list_page.filtered_select(view, args)
+    parent = grid_details.parent_filter(description)
+    if isinstance(parent, str):
+        return jsonify(error=parent), 400
+    if parent is not None:
+        stmt = stmt.where(grid_details.children_clause(description, *parent))
+        filtered = True
     page = grid_rows.read_page(
         current_session(), description, stmt, list_page.list_columns(description),
         sort=sort, descending=descending, after=after, limit=int(raw_limit),
@@ -167,8 +184,9 @@ def rows_view(view: ConsoleModelView) -> Any:
         before=before, last=last is not None,
     )
     body = page.as_json()
-    if page.count is not None:
-        # What "Select all matching" posts: the list's own filters and search.
+    if page.count is not None and parent is None:
+        # What "Select all matching" posts: the list's own filters and search (not for a
+        # parent's children, which the list's filters cannot name: no "all matching" there).
         body["matching"] = list_page.matching_query(view, args.filters, args.search)
     return jsonify(body)
 
@@ -278,4 +296,4 @@ def _conflicts(view: ConsoleModelView, outcome: GridOutcome) -> dict[str, Any]:
     return found
 
 
-__all__ = ["grid_view", "rows_view", "save_view"]
+__all__ = ["base_config", "grid_view", "rows_view", "save_view"]

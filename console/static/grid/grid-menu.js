@@ -107,7 +107,10 @@
     var undoable = grid.history ? grid.history.undos() > 0 : false;
     var redoable = grid.history ? grid.history.redos() > 0 : false;
     var rowsWord = ids.length === 1 ? "row" : ids.length + " rows";
-    return [
+    // Items of the console's other scripts first (grid-detail.js: "Move 2 to-dos here").
+    var extra = [];
+    (grid.hooks.menu || []).forEach(function (hook) { extra = extra.concat(hook()); });
+    return extra.concat([
       {key: "copy", label: "Copy", keys: "Ctrl+C", act: copy},
       {key: "paste", label: "Paste", keys: "Ctrl+V", act: paste, off: !config.canEdit},
       {separator: true},
@@ -129,7 +132,7 @@
       {key: "delete", label: "Delete " + rowsWord + "…", keys: "",
        act: function () { go(config.deleteUrl, ids); }, off: !config.deleteUrl || !ids.length,
        hint: "Shows what the delete takes with it first"}
-    ];
+    ]);
   }
 
   function entries() { return menu ? Array.prototype.slice.call(menu.querySelectorAll("[role=menuitem]")) : []; }

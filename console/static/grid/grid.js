@@ -9,10 +9,11 @@
 (function () {
   "use strict";
 
-  var root = document.getElementById("console-grid");
-  var configElement = document.getElementById("grid-config");
-  if (!root || !configElement || typeof Tabulator === "undefined") { return; }
-  var config = JSON.parse(configElement.textContent);
+  // One grid on ``root``. The page's grid is made at the end of this file; grid-detail.js
+  // makes its children's grid with the same function. ``parts``: the grid's status
+  // elements, the prefix of its element ids, its height. (The body is not indented
+  // under it, so that this file's history stays readable.)
+  function createGrid(root, config, parts) {
   // Every column, in the account's saved order (grid-layout.js keeps the layout); the
   // grid's positions (``columns``, ``colIndex``) count only the shown ones.
   var layout = (config.layouts && config.layouts.current) || {order: [], hidden: [], widths: {}};
@@ -54,17 +55,18 @@
   var MIN_WIDTHS = {text: 160, reference: 150, datetime: 140, date: 110, choice: 90, boolean: 90, number: 70};
   var TRUE_WORDS = ["true", "yes", "1", "y", "t", "on"];
   var FALSE_WORDS = ["false", "no", "0", "n", "f", "off"];
-  var statusCount = document.getElementById("grid-count");
-  var statusSelection = document.getElementById("grid-selection");
-  var statusPending = document.getElementById("grid-pending");
-  var statusMessage = document.getElementById("grid-message");
+  var ids = parts.prefix;
+  var statusCount = parts.count;
+  var statusSelection = parts.selection;
+  var statusPending = parts.pending;
+  var statusMessage = parts.message;
   var wrap = document.createElement("div");
   wrap.className = "console-grid-wrap";
   root.parentNode.insertBefore(wrap, root);
   wrap.appendChild(root);
   var panel = document.createElement("div");
   panel.className = "grid-panel";
-  panel.id = "grid-panel";
+  panel.id = ids + "-panel";
   panel.setAttribute("role", "alert");
   panel.hidden = true;
   wrap.appendChild(panel);
@@ -106,7 +108,7 @@
     return value === undefined || value === null ? "" : value;
   }
 
-  function cellId(row, col) { return "grid-cell-" + row + "-" + col; }
+  function cellId(row, col) { return ids + "-cell-" + row + "-" + col; }
 
   function problemOf(id, key) {
     var found = state.problems.get(id);
@@ -197,6 +199,11 @@
     if (el) { root.setAttribute("aria-activedescendant", el.id); } else { root.removeAttribute("aria-activedescendant"); }
     showPanel();
     showStatus();
+    var now = state.order[state.focus.row];
+    if (now !== focusedRow) {
+      focusedRow = now;
+      hooks.focused.forEach(function (hook) { hook(now); });
+    }
   }
 
   function rowIndex(el, r) {
@@ -214,7 +221,7 @@
   // -- the table ----------------------------------------------------------------------------
 
   var table = new Tabulator(root, {
-    height: "calc(100vh - 12rem)",
+    height: parts.height || "calc(100vh - 12rem)",
     layout: "fitDataFill",
     index: "_id",
     data: [],
@@ -348,6 +355,7 @@
     if (state.loading) { return state.loading; }
     if (state.done) { return Promise.resolve(false); }
     var first = state.next === null && state.order.length === 0;
+    var round = reloads;
     state.loading = fetch(rowsUrl(), {headers: {"Accept": "application/json"}, credentials: "same-origin"})
       .then(function (response) {
         return response.json().then(function (body) {
@@ -356,6 +364,8 @@
         });
       })
       .then(function (body) {
+        // A page asked before a reload (another sort, search or parent) is not these rows.
+        if (round !== reloads) { return false; }
         var data = body.rows.map(toData);
         remember(data.map(function (d) { return d._id; }));
         if (body.count) { state.count = body.count; state.matching = body.matching; }
@@ -364,6 +374,7 @@
         root.setAttribute("aria-rowcount", state.count && state.count.exact ? String(state.count.value + 1) : "-1");
         var added = first ? table.setData(data) : table.addData(data, false);
         return Promise.resolve(added).then(function () {
+          if (round !== reloads) { return false; }
           state.loading = null;
           decorateVisible();
           var holder = root.querySelector(".tabulator-tableholder");
@@ -372,6 +383,7 @@
         });
       })
       .catch(function (error) {
+        if (round !== reloads) { return false; }
         state.loading = null;
         say(error.message || "The rows could not be loaded.");
         return false;
@@ -432,6 +444,9 @@
     // Forget the loaded rows (a reload, a jump); false when the user keeps unsaved edits.
     if (state.pending.size && !window.confirm("Unsaved changes will be lost. Continue?")) { return false; }
     finishEdit(false);
+    // A page still on its way (loadPage) belongs to the rows dropped here.
+    reloads += 1;
+    state.loading = null;
     state.generation += 1;
     state.loadingBefore = null;
     state.order = [];
@@ -491,8 +506,11 @@
   }
 
   var rowData = new Map();
+  var reloads = 0;
   // Listeners of grid-undo.js: every edit made pending, every batch saved (with the rows before).
-  var hooks = {edited: [], saved: [], status: []};
+  // And of grid-detail.js: the focus moved to another row (its id, or undefined).
+  var hooks = {edited: [], saved: [], status: [], focused: []};
+  var focusedRow;
   function dataOf(id) { var row = table.getRow(id); return row ? row.getData() : rowData.get(id); }
 
   function ensureRows(n) {
@@ -502,10 +520,11 @@
   }
 
   function reload() {
-    if (!dropRows()) { return; }
+    if (!dropRows()) { return false; }
     markHeaders();
     table.clearData();
     loadPage();
+    return true;
   }
 
   // -- focus and movement ---------------------------------------------------------------------
@@ -780,7 +799,7 @@
     var list = document.createElement("ul");
     list.className = "grid-lookup";
     list.setAttribute("role", "listbox");
-    list.id = "grid-lookup";
+    list.id = ids + "-lookup";
     list.hidden = true;
     editor.box.appendChild(list);
     editor.list = list;
@@ -812,7 +831,7 @@
       editor.options.forEach(function (pair, i) {
         var item = document.createElement("li");
         item.setAttribute("role", "option");
-        item.id = "grid-lookup-" + i;
+        item.id = ids + "-lookup-" + i;
         item.textContent = pair[1];
         item.setAttribute("aria-selected", i === editor.active ? "true" : "false");
         item.addEventListener("mousedown", function (event) {
@@ -826,7 +845,7 @@
       });
       list.hidden = !editor.options.length;
       editor.input.setAttribute("aria-expanded", list.hidden ? "false" : "true");
-      if (editor.active >= 0) { editor.input.setAttribute("aria-activedescendant", "grid-lookup-" + editor.active); }
+      if (editor.active >= 0) { editor.input.setAttribute("aria-activedescendant", ids + "-lookup-" + editor.active); }
       else { editor.input.removeAttribute("aria-activedescendant"); }
     }
     editor.highlight = function (step) {
@@ -1083,13 +1102,13 @@
       mine.type = "button";
       mine.className = "btn btn-sm btn-outline-primary mr-1";
       mine.textContent = "Use mine";
-      mine.id = "grid-use-mine";
+      mine.id = ids + "-use-mine";
       mine.addEventListener("click", function () { useMine(id); });
       var theirs = document.createElement("button");
       theirs.type = "button";
       theirs.className = "btn btn-sm btn-outline-secondary";
       theirs.textContent = "Take theirs";
-      theirs.id = "grid-take-theirs";
+      theirs.id = ids + "-take-theirs";
       theirs.addEventListener("click", function () { takeTheirs(id); });
       var buttons = document.createElement("div");
       buttons.className = "mt-1";
@@ -1257,7 +1276,7 @@
     if (state.pending.size) { event.preventDefault(); event.returnValue = ""; }
   });
 
-  var searchForm = document.getElementById("grid-search");
+  var searchForm = parts.search;
   if (searchForm) {
     searchForm.addEventListener("submit", function (event) {
       event.preventDefault();
@@ -1285,7 +1304,9 @@
 
   // For the browser tests and the console's other scripts (grid-layout.js): views of the
   // state, and the few ways in that they need.
-  window.consoleGrid = {
+  return {
+    root: root,
+    reload: reload,
     table: table,
     state: state,
     config: config,
@@ -1316,4 +1337,18 @@
     jumpToEnd: jumpToEnd,
     jumpToStart: jumpToStart
   };
+  }
+
+  var root = document.getElementById("console-grid");
+  var configElement = document.getElementById("grid-config");
+  if (!root || !configElement || typeof Tabulator === "undefined") { return; }
+  window.createConsoleGrid = createGrid;
+  window.consoleGrid = createGrid(root, JSON.parse(configElement.textContent), {
+    prefix: "grid",
+    count: document.getElementById("grid-count"),
+    selection: document.getElementById("grid-selection"),
+    pending: document.getElementById("grid-pending"),
+    message: document.getElementById("grid-message"),
+    search: document.getElementById("grid-search")
+  });
 }());
