@@ -86,3 +86,21 @@ def test_the_cache_is_bounded_and_keyed(app):
             "{% call fragment('tpl', 'k') %}<i>{{ 6 * 7 }}</i>{% endcall %}"
         )
         assert html == "<i>42</i>"
+
+
+def test_nothing_is_remembered_where_templates_reload(app):
+    calls = []
+
+    def caller():
+        calls.append(1)
+        return "<b>x</b>"
+
+    app.jinja_env.auto_reload = True
+    try:
+        with app.test_request_context("/"):
+            fragment("reloading", caller=caller)
+            fragment("reloading", caller=caller)
+    finally:
+        app.jinja_env.auto_reload = False
+    assert calls == [1, 1]
+    assert ("reloading", "") not in app.extensions.get("console_fragments", {})

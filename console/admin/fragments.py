@@ -9,7 +9,8 @@ script tags of every page, a list's filter and action menus.
 The request's CSP nonce is the one thing that changes on every request: it is taken out
 of the remembered markup and put back for each request, so a part may carry the nonce
 attribute of its scripts. At most ``LIMIT`` parts are kept per app; past that the cache
-starts again (the keys are few: roles x views).
+starts again (the keys are few: roles x views). Where templates are reloaded as they
+change (``TEMPLATES_AUTO_RELOAD``, debug mode), nothing is remembered.
 """
 
 from __future__ import annotations
@@ -28,6 +29,9 @@ _HOLE = "\x00nonce\x00"
 
 def fragment(name: str, *key: Hashable, caller: Callable[[], Any]) -> Markup:
     """The markup ``caller`` renders, remembered per app under ``name``, ``key`` and script root."""
+    if current_app.jinja_env.auto_reload:
+        # Templates reloaded as they change (debug mode): nothing is remembered either.
+        return Markup(str(caller()))  # noqa: S704 - the template's own, escaped output
     cache: dict[tuple[Hashable, ...], str] = current_app.extensions.setdefault(
         "console_fragments", {}
     )
