@@ -194,15 +194,4 @@ def exists(conn: Connection) -> bool:
     ).scalar())
 
 
-def describe(conn: Connection) -> str:
-    """Where the console's tables are, in words (status pages and the CLI)."""
-    from console import own_file
-
-    path = own_file.path_of(conn)
-    if path is not None:
-        return f"file {path} (attached beside the database as schema {own_file.ATTACHED})"
-    schema = of(conn)
-    return f'schema "{schema}"' if schema else "the database itself"
-
-
 __all__ = ["OWN", "checked", "qualified", "scope", "translate_map", "unqualified", "with_map"]

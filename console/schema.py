@@ -693,8 +693,17 @@ def report(
             managed=[table for table in application if _exists(inspector, table)],
             missing=[table for table in application if not _exists(inspector, table)],
             unmanaged=sorted(tables - ours - set(application)),
-            own_place=own_schema.describe(conn),
+            own_place=_own_place(conn),
         )
+
+
+def _own_place(conn: Connection) -> str:
+    """Where the console's tables are, in words (status pages and the CLI)."""
+    path = own_file.path_of(conn)
+    if path is not None:
+        return f"file {path} (attached beside the database as schema {own_file.ATTACHED})"
+    schema = own_schema.of(conn)
+    return f'schema "{schema}"' if schema else "the database itself"
 
 
 def _exists(inspector: Any, key: str) -> bool:
