@@ -17,7 +17,7 @@ from console.bulk.exporter import export_chunks, export_select, iter_csv
 from console.bulk.fileformat import file_format
 from console.demo.models import Person, Todo, TodoList
 from tests.bulk_helpers import counts, described, run_import
-from tests.conftest import count
+from tests.conftest import count, csrf_token
 
 
 def _rows(data: bytes) -> list[dict[str, str]]:
@@ -139,3 +139,91 @@ def test_exported_file_loads_into_an_empty_database(db: Any, sample: dict) -> No
     for model in ("person", "todolist", "todo"):
         assert run_import(model, files[model]).committed
     assert (count(Person), count(TodoList), count(Todo)) == (2, 1, 2)
+
+
+# -- the checked rows, by id ------------------------------------------------------------------
+
+
+def _post_selected(client: FlaskClient, ids: list[Any], query: str = "",
+                   fmt: str = "csv", token: str | None = None) -> Any:
+    if token is None:
+        token = csrf_token(client, "/admin/todo/")
+    data: dict[str, Any] = {"rowid": [str(i) for i in ids], "url": "/admin/todo/",
+                            "csrf_token": token}
+    return client.post(f"/admin/todo/export/{fmt}/selected{query}", data=data)
+
+
+def test_export_of_the_checked_rows_in_the_lists_sort(
+    editor_client: FlaskClient, db: Any, sample: dict
+) -> None:
+    """Only the rows posted by id, in the list's sort, within its filters; the list's
+    Export menu posts its action form (the checked rows) there, with its arguments."""
+    _more_todos(db, sample)
+    reports = db.session.scalars(sa.select(Todo.id).where(Todo.description.like("Report%"))
+                                 .order_by(Todo.id)).all()
+    page = editor_client.get("/admin/todo/?sort=1&desc=1").get_data(as_text=True)
+    assert 'formaction="/admin/todo/export/csv/selected?sort=1&amp;desc=1"' in page
+    assert 'form="action_form" id="export-checked-xlsx"' in page
+    response = _post_selected(editor_client, [sample["milk"], reports[0], reports[2]],
+                              "?sort=1&desc=1")
+    assert response.status_code == 200
+    assert "attachment" in response.headers["Content-Disposition"]
+    rows = _rows(response.get_data())
+    assert [r["description"] for r in rows] == ["Report 2", "Report 0", "Buy milk"]
+    # The list's filter still applies: a posted id outside it is not exported.
+    rows = _rows(_post_selected(editor_client, [sample["milk"], reports[1]],
+                                "?flt0_list_name_equals=Work").get_data())
+    assert [r["description"] for r in rows] == ["Report 1"]
+    jsonl = _post_selected(editor_client, [sample["eggs"]], fmt="jsonl").get_data(as_text=True)
+    assert [json.loads(line)["description"] for line in jsonl.splitlines()] == ["Buy eggs"]
+
+
+def test_viewers_may_export_checked_rows_but_not_without_a_token(
+    viewer_client: FlaskClient, client: FlaskClient, sample: dict
+) -> None:
+    response = _post_selected(viewer_client, [sample["eggs"]])
+    assert response.status_code == 200
+    assert [r["description"] for r in _rows(response.get_data())] == ["Buy eggs"]
+    refused = _post_selected(viewer_client, [sample["eggs"]], token="forged")
+    assert refused.status_code == 400
+    anonymous = client.post("/admin/todo/export/csv/selected", data={"rowid": "1"})
+    assert anonymous.status_code in (302, 400)
+    assert b"Buy eggs" not in anonymous.get_data()
+
+
+@pytest.mark.parametrize("ids, words", [
+    ([], "select the rows to export first"),
+    (["abc"], "Nothing was exported:"),
+    ([1, 2, 3], "one export by ids takes at most 2"),
+])
+def test_a_bad_export_of_checked_rows_says_why(
+    app: Flask, editor_client: FlaskClient, sample: dict, ids: list[Any], words: str
+) -> None:
+    app.config["CONSOLE_MAX_SELECTION"] = 2
+    response = _post_selected(editor_client, ids)
+    assert response.status_code == 302
+    assert response.headers["Location"].endswith("/admin/todo/")
+    page = editor_client.get(response.headers["Location"]).get_data(as_text=True)
+    assert words in page
+
+
+def test_export_of_checked_rows_of_an_unknown_format_is_not_found(
+    editor_client: FlaskClient, sample: dict
+) -> None:
+    assert _post_selected(editor_client, [sample["eggs"]], fmt="pdf").status_code == 404
+
+
+def test_checked_rows_with_all_matching_chosen_are_the_filters_export(
+    editor_client: FlaskClient, db: Any, sample: dict
+) -> None:
+    _more_todos(db, sample)
+    token = csrf_token(editor_client, "/admin/todo/")
+    response = editor_client.post(
+        "/admin/todo/export/csv/selected?sort=1&desc=1",
+        data={"rowid": [str(sample["milk"])], "matching": "flt0_list_name_equals=Work&page=2",
+              "url": "/admin/todo/", "csrf_token": token})
+    assert response.status_code == 302
+    location = response.headers["Location"]
+    assert location == "/admin/todo/export/csv/?flt0_list_name_equals=Work&sort=1&desc=1"
+    rows = _rows(editor_client.get(location).get_data())
+    assert [r["description"] for r in rows] == ["Report 2", "Report 1", "Report 0"]

@@ -139,6 +139,7 @@ def _selection_config(view: ConsoleModelView) -> dict[str, Any]:
         "actionUrl": url_for(f"{view.endpoint}.action_view"),
         "actionCsrf": generate_csrf() if actions else "",
         "exportUrls": exports,
+        "exportCsrf": generate_csrf() if exports else "",
         "maxSelection": max_selection(),
         "maxMatching": max_matching(),
     }

@@ -31,6 +31,7 @@ from console.admin import (
     list_page,
     lookups,
     record_pages,
+    selection,
     transfer,
 )
 from console.admin import filters as list_filters
@@ -62,6 +63,7 @@ ENDPOINT_ROLES: dict[str, Role] = {
     "details_view": Role.viewer,
     "export": Role.viewer,
     "export_job": Role.viewer,
+    "export_selected": Role.viewer,
     "export_status": Role.viewer,
     "export_file": Role.viewer,
     "export_cancel": Role.viewer,
@@ -456,6 +458,11 @@ class ConsoleModelView(adapter.ModelViewBase):
         """Stream exactly the rows the list shows, in the import's format."""
         return transfer.export(self, export_type)
 
+    @expose("/export/<export_type>/selected", methods=("POST",))
+    def export_selected(self, export_type: str) -> Any:
+        """Stream the rows the POST names by id (at most CONSOLE_MAX_SELECTION)."""
+        return transfer.export_selected(self, export_type)
+
     @expose("/export/<export_type>/job", methods=("POST",))
     def export_job(self, export_type: str) -> Any:
         """Make the list's export in the background; its page follows it."""
@@ -541,8 +548,9 @@ class _UrlNamed:
         return self.flt.operation()
 
 
-def export_links(view: ConsoleModelView) -> list[tuple[str, str, str]]:
-    """Each export type's link with this list's arguments, and the CSV one without a BOM.
+def export_links(view: ConsoleModelView) -> list[tuple[str, str, str, str]]:
+    """Each export type's link with this list's arguments, the CSV one without a BOM, and
+    where the checked rows are posted to be exported (in the list's sort).
 
     As ``url_for(".export", export_type=..., **request.args)`` builds them (the first value
     of each argument, in their order), with the arguments encoded once for all of them.
@@ -553,7 +561,9 @@ def export_links(view: ConsoleModelView) -> list[tuple[str, str, str]]:
     links = []
     for export_type in view.export_types:
         path = fast_url(f"{view.endpoint}.export", export_type=export_type)
-        links.append((export_type, f"{path}?{query}" if query else path, f"{path}?{no_bom}"))
+        selected = f"{path}selected"
+        links.append((export_type, f"{path}?{query}" if query else path, f"{path}?{no_bom}",
+                      f"{selected}?{query}" if query else selected))
     return links
 
 
@@ -597,6 +607,7 @@ def list_context(view: ConsoleModelView, state: list_page.ListState) -> dict[str
         "filter_groups_json": menus.json,
         "add_filter_options": menus.options,
         "export_links": export_links(view) if view.can_export else [],
+        "max_selection": selection.max_selection(),
         **adapter.filter_context(view, state.filters, menus.groups),
     }
 

@@ -79,6 +79,19 @@
   Array.prototype.forEach.call(document.querySelectorAll("input.action-checkbox[form]"), function (box) {
     box.removeAttribute("form");
   });
+  // The Export menu's "only the checked rows" buttons submit that form too: the checked
+  // boxes go in as Flask-Admin's script puts them (its next run removes these copies).
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest ? event.target.closest("button[form='action_form'][formaction]") : null;
+    var form = document.getElementById("action_form");
+    if (!button || !form) { return; }
+    Array.prototype.forEach.call(form.querySelectorAll("input.action-checkbox"), function (copy) { copy.remove(); });
+    Array.prototype.forEach.call(document.querySelectorAll("table.model-list input.action-checkbox:checked"), function (box) {
+      var copy = box.cloneNode(false);
+      copy.hidden = true;
+      form.appendChild(copy);
+    });
+  });
 
   // A create or edit form with unsaved changes: leaving the page asks first (the
   // browser's own prompt; a confirm on the inline rows' pager links, which say why).

@@ -229,6 +229,26 @@ def test_without_javascript_every_menu_of_the_list_works(no_js_page, sample):
     page.wait_for_url("**/audit**")
 
 
+def _export_checked(page, sample):
+    page.goto("/admin/todo/")
+    page.check(f"input.action-checkbox[value='{sample['eggs']}']")
+    page.click("#menu-export > summary")
+    with page.expect_download() as download:
+        page.click("#export-checked-csv")
+    lines = download.value.path().read_text(encoding="utf-8-sig").strip().splitlines()
+    assert len(lines) == 2 and "Buy eggs" in lines[1]
+
+
+def test_the_checked_rows_are_exported_without_javascript(no_js_page, sample):
+    log_in(no_js_page, Role.editor)
+    _export_checked(no_js_page, sample)
+
+
+def test_the_checked_rows_are_exported_with_javascript(editor_page, sample):
+    _export_checked(editor_page, sample)
+    assert editor_page.js_errors == []
+
+
 def test_menus_close_on_a_click_elsewhere_and_on_escape(editor_page, sample):
     page = editor_page
     page.goto("/admin/todo/")

@@ -82,7 +82,7 @@ def test_select_all_matching_then_set_completed_on_a_filter_of_5000(editor_page:
     page.click("#grid-with-selected > summary")
     loaded = page.evaluate("window.consoleGrid.state.order.length")
     assert words(page, "#grid-with-selected-head") == f"For the {loaded:,} selected to-dos"
-    assert page.locator("#grid-export-csv").is_disabled()
+    assert words(page, "#grid-export-csv") == f"Export the {loaded:,} selected as CSV"
     page.click("#grid-with-selected > summary")
     offer.click()
     assert "All 5,000 matching to-dos are selected." in words(page, "#grid-select-all")
@@ -168,6 +168,35 @@ def test_viewers_are_offered_exports_but_no_edits_or_deletes(page: Any) -> None:
         menu.locator("#grid-export-csv").click()
     lines = download.value.path().read_text(encoding="utf-8-sig").strip().splitlines()
     assert len(lines) == 121  # the header and every matching row, loaded or not
+    assert page.js_errors == []
+
+
+def test_export_of_the_selected_rows_takes_them_by_id_in_the_grids_sort(page: Any) -> None:
+    log_in(page, Role.viewer)
+    seed_many(300)
+    open_grid(page, query=FILTER)
+    description = column(page, "description")
+    # Sorted by priority, descending: one priority for all, so ties go newest first and
+    # rows 2..4 are Task 0298..0296.
+    header = f"{GRID} .tabulator-col[tabulator-field=priority] .tabulator-col-title"
+    page.click(header)
+    poll(page, "window.consoleGrid.state.sort === 'priority' && !window.consoleGrid.state.loading")
+    page.click(header)
+    poll(page, "window.consoleGrid.state.descending && !window.consoleGrid.state.loading"
+               " && window.consoleGrid.state.order.length > 0")
+    settled(page)
+    cell(page, 2, description).click()
+    page.keyboard.press("Shift+ArrowDown")
+    page.keyboard.press("Shift+ArrowDown")
+    page.click("#grid-with-selected > summary")
+    item = page.locator("#grid-with-selected-menu #grid-export-csv")
+    assert words(page, "#grid-export-csv") == "Export the 3 selected as CSV"
+    with page.expect_download() as download:
+        item.click()
+    lines = download.value.path().read_text(encoding="utf-8-sig").strip().splitlines()
+    assert [line.split(",")[1] for line in lines[1:]] == ["Task 0298", "Task 0297", "Task 0296"]
+    assert "/admin/todo/grid/" in page.url  # the grid stays where it was
+    assert page.evaluate("window.consoleGrid.state.focus.row") == 4
     assert page.js_errors == []
 
 

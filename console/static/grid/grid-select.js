@@ -2,11 +2,12 @@
 // A range of rows (Ctrl+A, Shift+arrows, Shift+click) offers, in the status bar, every
 // row the grid's filters and search match, loaded or not; the toolbar's "With selected"
 // menu then offers the list's own bulk actions (Set <column>, Delete through its
-// preview) and, for every matching row, its exports. The actions post the list's action
-// form (console/admin/bulk_edits.py, deletes.py, matching.py): the ids of the selected
-// saved rows (``rowid``), or the grid's filters and search as the list's query string
-// (``matching``), so the same confirm pages, limits and fingerprints apply. Esc or
-// "Clear selection" drops the selection.
+// preview) and exports, of the selected rows or of every matching row. The actions post
+// the list's action form (console/admin/bulk_edits.py, deletes.py, matching.py): the ids
+// of the selected saved rows (``rowid``), or the grid's filters and search as the list's
+// query string (``matching``), so the same confirm pages, limits and fingerprints apply.
+// An export of the selected rows posts their ids to export/<kind>/selected (transfer.py).
+// Esc or "Clear selection" drops the selection.
 (function () {
   "use strict";
 
@@ -120,14 +121,27 @@
 
   function post(name, ids) {
     // The list's action form, as its "With selected" posts it (CSRF token included).
-    var form = document.createElement("form");
-    form.method = "POST";
-    form.action = config.actionUrl;
-    form.hidden = true;
     var fields = [["csrf_token", config.actionCsrf], ["url", window.location.pathname + window.location.search],
                   ["action", name]];
     if (all) { fields.push(["matching", state.matching || ""]); }
     else { ids.forEach(function (id) { fields.push(["rowid", id]); }); }
+    submit(config.actionUrl, fields);
+  }
+
+  function exportSelected(kind, ids) {
+    // The selected rows by id, in the grid's sort: a POST (a thousand ids do not fit in
+    // every server's request line); the download leaves this page as it is.
+    var fields = [["csrf_token", config.exportCsrf], ["url", window.location.pathname + window.location.search]];
+    ids.forEach(function (id) { fields.push(["rowid", id]); });
+    var query = sortQuery().toString();
+    submit(exportUrls[kind] + "selected" + (query ? "?" + query : ""), fields);
+  }
+
+  function submit(action, fields) {
+    var form = document.createElement("form");
+    form.method = "POST";
+    form.action = action;
+    form.hidden = true;
     fields.forEach(function (pair) {
       var input = document.createElement("input");
       input.type = "hidden";
@@ -137,17 +151,23 @@
     });
     document.body.appendChild(form);
     form.submit();
+    form.remove();
   }
 
-  function exportUrl(kind) {
-    // Every matching row, in the grid's sort (the export reads the list's arguments).
-    var params = new URLSearchParams(state.matching || "");
+  function sortQuery(params) {
+    // The grid's sort as the list's arguments (``sort`` is the column's index there).
+    params = params || new URLSearchParams();
     var col = state.sort ? grid.columns().concat(grid.allColumns()).filter(function (c) { return c.key === state.sort; })[0] : null;
     if (col && col.sortIndex !== null) {
       params.set("sort", String(col.sortIndex));
       if (state.descending) { params.set("desc", "1"); }
     }
-    var query = params.toString();
+    return params;
+  }
+
+  function exportUrl(kind) {
+    // Every matching row, in the grid's sort (the export reads the list's arguments).
+    var query = sortQuery(new URLSearchParams(state.matching || "")).toString();
     return exportUrls[kind] + (query ? "?" + query : "");
   }
 
@@ -191,9 +211,15 @@
         box.appendChild(line);
       }
       exports.forEach(function (kind) {
-        item("grid-export-" + kind, "Export all matching as " + kind.toUpperCase(),
-             function () { window.location.assign(exportUrl(kind)); }, !all,
-             all ? "" : "Exports take every matching row: choose Select all matching first");
+        var upper = kind.toUpperCase();
+        if (all) {
+          item("grid-export-" + kind, "Export all matching as " + upper,
+               function () { window.location.assign(exportUrl(kind)); }, false, "");
+        } else {
+          item("grid-export-" + kind, "Export " + (ids.length ? "the " + n(ids.length) + " selected" : "selected") + " as " + upper,
+               function () { exportSelected(kind, ids); }, !ids.length || tooMany,
+               tooMany ? "At most " + n(config.maxSelection) + " rows by their ids: use Select all matching" : "");
+        }
       });
     }
   }
