@@ -31,6 +31,9 @@ if TYPE_CHECKING:
 OWN_ARGS = ("after", "before", "last", "limit", *grid_details.PARENT_ARGS)
 # ``?view=classic``: the model's list URL shows the classic list even where it would be the grid.
 VIEW_ARG = "view"
+# Ctrl+Shift+End / Ctrl+Shift+Home load the rows up to the end they stretch the range to,
+# at most this many rows in all ("Select all matching" is the selection beyond).
+RANGE_LIMIT = 10_000
 
 
 def can_edit(view: ConsoleModelView) -> bool:
@@ -94,6 +97,7 @@ def base_config(view: ConsoleModelView) -> dict[str, Any]:
             else "You can look, not edit: your role cannot change records."),
         "csrf": generate_csrf() if editable else "",
         "pageSize": grid_rows.PAGE_SIZE,
+        "rangeLimit": RANGE_LIMIT,
     }
 
 

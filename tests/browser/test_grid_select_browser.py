@@ -293,3 +293,66 @@ def test_ctrl_end_shows_the_real_last_row_and_ctrl_home_the_first(editor_page: A
     assert first_cell.inner_text() == "Task 0001"
     assert first_cell.locator("xpath=..").get_attribute("aria-rowindex") == "2"
     assert page.js_errors == []
+
+
+def selection(page: Any) -> dict[str, Any]:
+    return page.evaluate("({anchor: window.consoleGrid.state.anchor,"
+                         " focus: window.consoleGrid.state.focus,"
+                         " loaded: window.consoleGrid.state.order.length,"
+                         " done: window.consoleGrid.state.done,"
+                         " atStart: window.consoleGrid.state.atStart,"
+                         " last: window.consoleGrid.columns().length - 1})")
+
+
+def test_ctrl_shift_end_and_home_stretch_the_range_to_the_real_ends(
+    editor_page: Any,
+) -> None:
+    page = editor_page
+    seed_many(1200, outside=0)
+    open_grid(page)
+    description = column(page, "description")
+    cell(page, 1, description).click()
+    assert selection(page)["loaded"] < 1200
+    page.keyboard.press("Control+Shift+End")
+    poll(page, "window.consoleGrid.state.done && window.consoleGrid.state.focus.row === 1199")
+    now = selection(page)
+    assert now["anchor"] == {"row": 1, "col": description}
+    assert now["focus"] == {"row": 1199, "col": now["last"]}
+    assert now["loaded"] == 1200
+    assert page.locator(f"#grid-cell-1199-{description}").inner_text() == "Task 1200"
+    assert "Selected: 1,199 \u00d7 " in words(page, "#grid-selection")
+    # From the window at the end (Ctrl+End), Ctrl+Shift+Home loads the rows above it.
+    open_grid(page)
+    cell(page, 0, description).click()
+    page.keyboard.press("Control+End")
+    poll(page, "!window.consoleGrid.state.atStart && !window.consoleGrid.state.loading")
+    page.keyboard.press("Control+Shift+Home")
+    poll(page, "window.consoleGrid.state.atStart && window.consoleGrid.state.focus.row === 0"
+               " && window.consoleGrid.state.anchor && !window.consoleGrid.state.loadingBefore")
+    now = selection(page)
+    assert now["loaded"] == 1200 and now["focus"] == {"row": 0, "col": 0}
+    assert now["anchor"] == {"row": 1199, "col": now["last"]}
+    assert page.locator(f"#grid-cell-0-{description}").inner_text() == "Task 0001"
+    assert page.js_errors == []
+
+
+def test_ctrl_shift_end_stops_at_the_range_limit_and_says_so(
+    editor_page: Any, monkeypatch: Any
+) -> None:
+    from console.admin import grid
+
+    monkeypatch.setattr(grid, "RANGE_LIMIT", 300)
+    page = editor_page
+    seed_many(1000, outside=0)
+    open_grid(page)
+    cell(page, 0, 0).click()
+    page.keyboard.press("Control+Shift+End")
+    poll(page, "window.consoleGrid.state.focus.row > 0 && !window.consoleGrid.state.loading")
+    now = selection(page)
+    assert now["loaded"] < 1000 and not now["done"]
+    rows = now["focus"]["row"] + 1
+    assert 300 <= rows < 1000  # stopped at the first page to reach the limit
+    assert now["anchor"] == {"row": 0, "col": 0}
+    assert (f"The range stops at {rows:,} rows: \"Select all matching\" "
+            "takes every row.") in words(page, "#grid-message")
+    assert page.js_errors == []

@@ -497,6 +497,54 @@
     return state.loading;
   }
 
+  // A range stretched to an end by Ctrl+Shift+End / Ctrl+Shift+Home loads the rows up to
+  // it, at most this many rows in all: beyond, "Select all N matching" is the selection.
+  var RANGE_LIMIT = config.rangeLimit || 10000;
+
+  function rangeStopped() {
+    var rows = Math.abs(state.focus.row - state.anchor.row) + 1;
+    say("The range stops at " + rows.toLocaleString("en") + " rows"
+        + (state.matching !== undefined ? ": \"Select all matching\" takes every row." : "."));
+  }
+
+  function selectToEnd() {
+    // Ctrl+Shift+End: from the anchor (or the focused cell) to the real last row and column.
+    // The anchor is set first: rows loaded meanwhile keep it; a move meanwhile drops it,
+    // and then the range is not stretched.
+    if (!state.order.length) { return Promise.resolve(false); }
+    state.anchor = state.anchor || {row: state.focus.row, col: state.focus.col};
+    var rows = state.generation;
+    if (!state.done) { say("Loading the rows to the end…", true); }
+    return ensureRows(RANGE_LIMIT).then(function () {
+      if (rows !== state.generation || !state.anchor) { return false; }
+      moveTo(lastRow(), columns.length - 1, true);
+      if (state.done) { say(""); } else { rangeStopped(); }
+      return true;
+    });
+  }
+
+  function ensureBefore(limit) {
+    // Load pages above the window (after Ctrl+End) until its start or ``limit`` rows.
+    if (state.atStart || state.order.length >= limit) { return Promise.resolve(); }
+    if (state.loading) { return Promise.resolve(state.loading).then(function () { return ensureBefore(limit); }); }
+    return loadBefore().then(function (ok) { return ok === false ? null : ensureBefore(limit); });
+  }
+
+  function selectToStart() {
+    // Ctrl+Shift+Home: from the anchor (or the focused cell) to the real first row and column.
+    // Rows loaded above move the anchor down with them (loadBefore).
+    if (!state.order.length) { return Promise.resolve(false); }
+    state.anchor = state.anchor || {row: state.focus.row, col: state.focus.col};
+    var rows = state.generation;
+    if (!state.atStart) { say("Loading the rows to the start…", true); }
+    return ensureBefore(RANGE_LIMIT).then(function () {
+      if (rows !== state.generation || !state.anchor) { return false; }
+      moveTo(0, 0, true);
+      if (state.atStart) { say(""); } else { rangeStopped(); }
+      return true;
+    });
+  }
+
   function jumpToStart(col) {
     // Ctrl+Home: the first row; after a jump to the end, the list read again from its start.
     if (state.atStart) { moveTo(0, col, false); return Promise.resolve(true); }
@@ -592,13 +640,16 @@
         if (event.shiftKey ? f.col === 0 : f.col === columns.length - 1) { handled = false; break; }
         moveTo(f.row, f.col + (event.shiftKey ? -1 : 1), false);
         break;
-      // Ctrl+Home / Ctrl+End: the real first and last rows (Shift: within the loaded ones).
+      // Ctrl+Home / Ctrl+End: the real first and last rows (Shift: the range to them).
       case "Home":
-        if (ctrl && !event.shiftKey) { jumpToStart(0); } else { moveTo(ctrl ? 0 : f.row, 0, event.shiftKey); }
+        if (ctrl && !event.shiftKey) { jumpToStart(0); }
+        else if (ctrl) { selectToStart(); }
+        else { moveTo(f.row, 0, event.shiftKey); }
         break;
       case "End":
         if (ctrl && !event.shiftKey) { jumpToEnd(columns.length - 1); }
-        else { moveTo(ctrl ? lastRow() : f.row, columns.length - 1, event.shiftKey); }
+        else if (ctrl) { selectToEnd(); }
+        else { moveTo(f.row, columns.length - 1, event.shiftKey); }
         break;
       case "PageDown": moveTo(f.row + pageRows(), f.col, event.shiftKey); break;
       case "PageUp":
@@ -1078,7 +1129,7 @@
     }
     var cells = rangeCells();
     var rows = new Set(cells.map(function (c) { return c.row; })).size;
-    statusSelection.textContent = state.anchor ? "· Selected: " + rows + " × " + (cells.length / rows) + " cells" : "";
+    statusSelection.textContent = state.anchor ? "· Selected: " + rows.toLocaleString("en") + " × " + (cells.length / rows) + " cells" : "";
     var count = 0;
     state.pending.forEach(function (c) { count += Object.keys(c).length; });
     statusPending.textContent = state.sending ? "· Saving…" : count ? "· " + count + " unsaved" : "";
