@@ -201,7 +201,7 @@
       window.consoleGridUndo.attach(grid, {root: tab.root, replayed: function (entry) {
         // An undo or redo that changed children's parent: the pane shows where they are now.
         var moved = entry.rows.some(function (row) { return Object.prototype.hasOwnProperty.call(row.before, tab.fk); });
-        if (moved) { refresh(true); }
+        if (moved && !grid.state.pending.size) { refresh(true); }
       }});
     }
     if (window.consoleGridMenu) {
@@ -213,11 +213,13 @@
       }];
       window.consoleGridMenu.attach(grid, {root: tab.root});
     }
-    grid.hooks.saved.push(function (answer) {
+    grid.hooks.saved.push(function (answer, sent) {
       // Children saved with another parent (Use mine after a refused move, or an edit of
       // the reference cell) have left this parent: the pane shows who is here now.
       var gone = (answer.rows || []).filter(function (row) {
-        return row.values && tab.shownFor && String(row.values[tab.fk]) !== tab.shownFor;
+        var cells = sent.get(row.id) || {};
+        return Object.prototype.hasOwnProperty.call(cells, tab.fk) && row.values && tab.shownFor &&
+          String(row.values[tab.fk]) !== tab.shownFor;
       });
       if (!gone.length) { return; }
       var to = gone[0].values[tab.fk];
