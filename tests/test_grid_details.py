@@ -130,3 +130,45 @@ def test_another_models_children_come_from_its_relationships(
                                                                  "parent_id": "1"})
     assert response.status_code == 400
     assert "project_id" in response.get_json()["error"]
+
+
+def test_a_move_is_undone_by_a_batch_at_the_versions_the_move_returned(
+    editor_client: FlaskClient, app: Any, db: Any, sample: dict
+) -> None:
+    # What grid-detail.js and grid-undo.js send: the move, then each child's reference
+    # set back to the parent it had, at the token the move's answer gave that child.
+    from tests.test_grid_api import make_account_and_login
+
+    work = more(db, sample)
+    groceries = str(sample["groceries"])
+    loaded = by_id(rows(editor_client, "todo", parent="list_id", parent_id=groceries))
+    milk, eggs = loaded[str(sample["milk"])], loaded[str(sample["eggs"])]
+    moved = save(editor_client, {"changes": [change(milk, "list_id", str(work)),
+                                             change(eggs, "list_id", str(work))]})
+    assert moved.status_code == 200, moved.get_json()
+    answered = by_id(moved.get_json())
+    undo = save(editor_client, {"changes": [change(answered[milk["id"]], "list_id", groceries),
+                                            change(answered[eggs["id"]], "list_id", groceries)]})
+    assert undo.status_code == 200, undo.get_json()
+    assert rows(editor_client, "todo", parent="list_id", parent_id=groceries)["count"]["value"] == 2
+    assert rows(editor_client, "todo", parent="list_id", parent_id=work)["count"]["value"] == 1
+
+    # Moved again; someone else edits one of them: the undo is refused whole, with who.
+    undone = by_id(undo.get_json())
+    again = save(editor_client, {"changes": [change(undone[milk["id"]], "list_id", str(work)),
+                                             change(undone[eggs["id"]], "list_id", str(work))]})
+    assert again.status_code == 200, again.get_json()
+    answered = by_id(again.get_json())
+    other = app.test_client()
+    make_account_and_login(other, "other@example.com")
+    theirs = save(other, {"changes": [change(answered[eggs["id"]], "description", "Brown eggs")]})
+    assert theirs.status_code == 200, theirs.get_json()
+    refused = save(editor_client, {"changes": [change(answered[milk["id"]], "list_id", groceries),
+                                               change(answered[eggs["id"]], "list_id", groceries)]})
+    assert refused.status_code == 409
+    body = refused.get_json()
+    assert list(body["conflicts"]) == [eggs["id"]]
+    assert "other@example.com" in body["conflicts"][eggs["id"]]["message"]
+    assert body["conflicts"][eggs["id"]]["theirs"]["values"]["list_id"] == str(work)
+    db.session.expire_all()
+    assert [db.session.get(Todo, sample[k]).list_id for k in ("milk", "eggs")] == [work, work]

@@ -247,14 +247,8 @@ def test_dragging_a_to_do_onto_another_list_moves_it(editor_page: Any) -> None:
     assert page.js_errors == []
 
 
-def test_a_move_of_a_to_do_someone_changed_meanwhile_is_refused_whole(
-    editor_page: Any, browser: Any, live_server: Any
-) -> None:
-    page = editor_page
-    data = seed()
-    open_lists(page)
-    focus_parent(page, parent_row(page, "Groceries"))
-    shows(page, ["Buy milk", "Buy eggs", "Buy bread"])
+def edit_as_someone_else(browser: Any, live_server: Any, description: str, text: str) -> None:
+    """Another editor, in a browser context of their own, retypes a to-do's description."""
     other_context = browser.new_context(base_url=live_server.url)
     other = other_context.new_page()
     try:
@@ -266,24 +260,83 @@ def test_a_move_of_a_to_do_someone_changed_meanwhile_is_refused_whole(
         other.wait_for_selector("#current-account")
         other.goto("/admin/todo/grid/")
         other.wait_for_selector(f"{GRID} .tabulator-row")
-        other.locator("#grid-cell-1-1").click()
-        other.keyboard.type("Buy brown eggs")
+        row = int(other.evaluate(
+            """(text) => { const g = window.consoleGrid;
+                 return g.state.order.findIndex((id) => g.dataOf(id).description === text); }""",
+            description))
+        assert row >= 0, description
+        col = int(other.evaluate(
+            "() => window.consoleGrid.columns().findIndex((c) => c.key === 'description')"))
+        other.locator(f"#grid-cell-{row}-{col}").click()
+        other.keyboard.type(text)
         other.keyboard.press("Enter")
         wait_for(other, "() => window.consoleGrid.state.sending === null"
                         " && document.getElementById('grid-message').textContent === 'Saved.'")
     finally:
         other_context.close()
+
+
+def detail_column(page: Any, key: str) -> int:
+    """The position of the detail grid's column ``key``."""
+    col = int(page.evaluate(
+        "(key) => window.consoleGridDetail.tabs[0].grid.columns().findIndex((c) => c.key === key)",
+        key))
+    assert col >= 0, key
+    return col
+
+
+def test_a_move_of_a_to_do_someone_changed_meanwhile_is_refused_whole_and_shown_in_the_cell(
+    editor_page: Any, browser: Any, live_server: Any
+) -> None:
+    page = editor_page
+    data = seed()
+    page.set_viewport_size({"width": 1366, "height": 768})
+    open_lists(page)
+    focus_parent(page, parent_row(page, "Groceries"))
+    shows(page, ["Buy milk", "Buy eggs", "Buy bread"])
+    edit_as_someone_else(browser, live_server, "Buy eggs", "Buy brown eggs")
     cut_rows(page, 0, 1)
     page.keyboard.press("F6")
     work = parent_row(page, "Work")
     page.locator(f"#grid-cell-{work}-1").click()
+    shows(page, ["Write report", "Book room"])
     page.keyboard.press("Control+V")
     wait_for(page, "() => document.getElementById('grid-message').textContent"
                    ".indexOf('Nothing was moved') === 0")
     message = page.inner_text("#grid-message")
     assert "other@example.com" in message and "Buy eggs" in message
     assert [list_of(i) for i in data["shopping"]] == [data["groceries"]] * 3
-    shows(page, ["Write report", "Book room"])
+    # The pane goes back to the list they are on (their change shown); the changed to-do's
+    # list cell shows theirs and yours, the other waits as an unsaved edit.
+    shows(page, ["Buy milk", "Buy brown eggs", "Buy bread"])
+    assert "Groceries" in page.inner_text("#grid-detail-caption")
+    wait_for(page, "() => document.querySelectorAll('#grid-detail-grid-0 .grid-conflict').length")
+    list_col = detail_column(page, "list_id")
+    eggs_row = int(page.evaluate(
+        "(id) => window.consoleGridDetail.tabs[0].grid.state.pos.get(String(id))",
+        data["shopping"][1]))
+    conflict = page.locator(f"#grid-detail-0-cell-{eggs_row}-{list_col}")
+    assert "grid-conflict" in (conflict.get_attribute("class") or "")
+    assert page.locator(f"{DETAIL} .grid-conflict").count() == 1
+    assert conflict.locator(".grid-yours").inner_text() == "Work"
+    assert conflict.locator(".grid-theirs").inner_text() == "theirs: Groceries"
+    assert "Nothing was moved" in page.inner_text("#grid-detail-0-message")
+    assert "2 unsaved" in page.inner_text("#grid-detail-0-pending")
+    # The layout holds: the cell keeps its row's height.
+    heights = page.evaluate("""() => Array.from(document.querySelectorAll(
+        '#grid-detail-grid-0 .tabulator-row')).map((r) => r.getBoundingClientRect().height)""")
+    assert len(set(heights)) == 1, heights
+    conflict.click()
+    page.locator("#grid-detail-0-use-mine").wait_for()
+    shoot(page, "detail-conflict.png")
+    # Use mine: the move again, at the version the to-do has now; both move.
+    page.click("#grid-detail-0-use-mine")
+    shows(page, ["Buy bread"])
+    assert [list_of(i) for i in data["shopping"]] == [data["work"], data["work"], data["groceries"]]
+    assert "Moved 2 to-dos to Work" in page.inner_text("#grid-detail-0-message")
+    _db.session.expire_all()
+    eggs = _db.session.get(Todo, data["shopping"][1])
+    assert eggs is not None and eggs.description == "Buy brown eggs"
     assert page.js_errors == []
 
 

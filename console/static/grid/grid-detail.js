@@ -7,6 +7,10 @@
 // (or the context menu) on the other parent, or by dragging them onto it: one batch to
 // the child's grid/save that sets their reference, checked against each child's loaded
 // token, so a child someone changed meanwhile stops the whole move (nothing moved).
+// The pane then shows the children where they are, the changed ones' reference cells as
+// conflicts (theirs and yours): Use mine moves them with the new version. Each detail
+// grid has the page's undo (grid-undo.js: one history for the page, so Ctrl+Z undoes a
+// move too, version-checked) and its own context menu (grid-menu.js, the child's pages).
 (function () {
   "use strict";
 
@@ -193,6 +197,41 @@
 
   function wire(tab) {
     var grid = tab.grid;
+    if (window.consoleGridUndo) {
+      window.consoleGridUndo.attach(grid, {root: tab.root, replayed: function (entry) {
+        // An undo or redo that changed children's parent: the pane shows where they are now.
+        var moved = entry.rows.some(function (row) { return Object.prototype.hasOwnProperty.call(row.before, tab.fk); });
+        if (moved && !grid.state.pending.size) { refresh(true); }
+      }});
+    }
+    if (window.consoleGridMenu) {
+      grid.hooks.menu = [function () {
+        var n = pick(tab, selectedRows(grid)).ids.length;
+        return [{key: "cut", label: "Cut " + (n ? words(tab, n) : tab.config.plural) + " to move", keys: "Ctrl+X",
+                 act: function () { tab.root.focus({preventScroll: true}); cutRows(tab); }, off: !tab.movable || !n,
+                 hint: "Then Ctrl+V on another " + config.singular + " moves them there"}, {separator: true}];
+      }];
+      window.consoleGridMenu.attach(grid, {root: tab.root});
+    }
+    grid.hooks.saved.push(function (answer, sent) {
+      // Children saved with another parent (Use mine after a refused move, or an edit of
+      // the reference cell) have left this parent: the pane shows who is here now.
+      var gone = (answer.rows || []).filter(function (row) {
+        var cells = sent.get(row.id) || {};
+        return Object.prototype.hasOwnProperty.call(cells, tab.fk) && row.values && tab.shownFor &&
+          String(row.values[tab.fk]) !== tab.shownFor;
+      });
+      if (!gone.length) { return; }
+      var to = gone[0].values[tab.fk];
+      var same = gone.every(function (row) { return row.values[tab.fk] === to; });
+      setTimeout(function () {
+        if (grid.state.pending.size) { return; }
+        refresh(true);
+        var text = "Moved " + words(tab, gone.length) + (same && to ? " to " + parentLabel(to) : "") + ".";
+        grid.say(text, true);
+        parent.say(text, true);
+      }, 0);
+    });
     grid.hooks.edited.push(function (edits) {
       // A row added in the detail grid belongs to the parent it is shown under.
       edits.forEach(function (edit) {
@@ -243,16 +282,19 @@
   }
 
   function pick(tab, rows) {
-    // The saved rows among ``rows`` (positions), with the tokens they were loaded at.
+    // The saved rows among ``rows`` (positions), with the tokens they were loaded at and
+    // their names (the pane may show another parent's children by the time they move).
     var ids = [];
     var tokens = {};
+    var labels = {};
     rows.forEach(function (r) {
       var id = tab.grid.state.order[r];
       if (id === undefined || isNew(id)) { return; }
       ids.push(String(id));
       tokens[String(id)] = tab.grid.dataOf(id)._token;
+      labels[String(id)] = rowLabel(tab, id);
     });
-    return {tab: tab, ids: ids, tokens: tokens, from: tab.shownFor};
+    return {tab: tab, ids: ids, tokens: tokens, labels: labels, from: tab.shownFor};
   }
 
   function words(tab, n) { return n + " " + (n === 1 ? tab.config.singular : tab.config.plural); }
@@ -322,25 +364,73 @@
       if (answer.ok) {
         var done = "Moved " + what + " to " + parentLabel(target) + ".";
         parent.say(done, true);
+        remember(picked, target, answer);
         refresh(true);
         tab.grid.say(done, true);
         return true;
       }
       var reasons = [];
       Object.keys(answer.conflicts || {}).forEach(function (id) {
-        reasons.push(rowLabel(tab, id) + ": " + answer.conflicts[id].message);
+        reasons.push((picked.labels[id] || rowLabel(tab, id)) + ": " + answer.conflicts[id].message);
       });
       (answer.problems || []).forEach(function (problem) {
         if (!problem.conflict) { reasons.push(problem.message); }
       });
       var refusal = "Nothing was moved. " + reasons.join(" ");
       parent.say(refusal);
-      // What is there now (their change included), under the parent in focus.
+      if (Object.keys(answer.conflicts || {}).length) { return showRefused(picked, target, answer, refusal); }
+      // What is there now, under the parent in focus.
       refresh(true);
       tab.grid.say(refusal);
       return false;
     }, function () {
       parent.say("Nothing was moved: the server could not be reached.");
+      return false;
+    });
+  }
+
+  function remember(picked, target, answer) {
+    // The move as one step of the page's undo: each child's parent before and after, at
+    // the version the move gave it (so only someone else's change refuses the undo).
+    if (!window.consoleGridUndo) { return; }
+    var tab = picked.tab;
+    var from = {value: picked.from, label: parentLabel(picked.from)};
+    var to = {value: target, label: parentLabel(target)};
+    var rows = (answer.rows || []).map(function (row) {
+      var before = {};
+      var after = {};
+      before[tab.fk] = from;
+      after[tab.fk] = to;
+      return {id: row.id, token: row.token, before: before, after: after};
+    });
+    if (!rows.length) { return; }
+    var what = words(tab, rows.length);
+    window.consoleGridUndo.record(tab.grid, {rows: rows, what: {
+      undone: what + " back on " + from.label, redone: what + " moved to " + to.label + " again"}});
+  }
+
+  function showRefused(picked, target, answer, refusal) {
+    // A move refused because children changed meanwhile: the pane goes back to the parent
+    // they are on, where the move waits as unsaved edits of their reference cells; the
+    // changed ones show theirs and yours (grid.js's conflicts), and Use mine sends the
+    // move again at the version they have now. Ctrl+Z (or Take theirs) drops it.
+    var tab = picked.tab;
+    var at = parent.state.pos.get(picked.from);
+    if (at !== undefined) { parent.moveTo(at, parent.state.focus.col, false); }
+    focusedId = picked.from;
+    clearTimeout(timer);
+    timer = null;
+    refresh(true);
+    if (tab.shownFor !== picked.from) { tab.grid.say(refusal); return Promise.resolve(false); }
+    return Promise.resolve(tab.grid.state.loading).then(function () {
+      var edits = picked.ids.filter(function (id) { return tab.grid.state.pos.has(id); }).map(function (id) {
+        return {id: id, key: tab.fk, value: target, label: parentLabel(target), byKey: false};
+      });
+      if (edits.length) {
+        tab.grid.markPending(edits);
+        tab.grid.refused(answer);
+      }
+      tab.grid.say(refusal + (edits.length ? " Use mine in a marked cell moves it anyway; Take theirs keeps it here (the others move); Ctrl+Z drops the move." : ""));
       return false;
     });
   }
