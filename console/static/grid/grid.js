@@ -1339,10 +1339,12 @@
   };
   }
 
+  // Exported wherever this file is loaded, with or without a page grid: the edit page's
+  // inline children (grid-inline.js) make grids of their own and have no #console-grid.
+  if (typeof Tabulator !== "undefined") { window.createConsoleGrid = createGrid; }
   var root = document.getElementById("console-grid");
   var configElement = document.getElementById("grid-config");
   if (!root || !configElement || typeof Tabulator === "undefined") { return; }
-  window.createConsoleGrid = createGrid;
   window.consoleGrid = createGrid(root, JSON.parse(configElement.textContent), {
     prefix: "grid",
     count: document.getElementById("grid-count"),

@@ -1,0 +1,109 @@
+// A parent's edit form (templates/admin/console/edit.html): each inline collection that
+// console/admin/inline_grids.py describes becomes a compact grid (grid.js's
+// createConsoleGrid) over the child's own grid/rows, narrowed to this parent's children,
+// in place of the classic inline table. Edits there save at once, row by row, as in the
+// model's grid; a row pasted below the last one gets this parent's reference. The classic
+// table goes with its inputs, so the form's Save writes the parent's own fields only and
+// a stale inline row can never overwrite a grid edit. Save while a grid still holds
+// unsaved or refused edits asks first; leaving the page asks too (grid.js's beforeunload).
+// Without JavaScript none of this runs: the classic table, a page at a time, stays.
+(function () {
+  "use strict";
+
+  var element = document.getElementById("inline-grids-config");
+  if (!element || !window.createConsoleGrid) { return; }
+  var entries = JSON.parse(element.textContent);
+  // About ten rows, with the header; more rows load by keyset as the grid scrolls.
+  var HEIGHT = "min(21rem, 60vh)";
+  var grids = [];
+
+  function isNew(id) { return String(id).indexOf("new-") === 0; }
+
+  function stop(event) {
+    // The grid's own editors are no changes of the parent form (console-page.js watches
+    // the form's inputs to warn before leaving): the grid says itself what is unsaved.
+    event.stopPropagation();
+  }
+
+  entries.forEach(function (entry) {
+    var table = document.getElementById(entry.field);
+    if (!table || table.tagName !== "TABLE") { return; }
+    var classic = table.closest(".table-responsive") || table;
+    var form = classic.closest("form");
+    var config = Object.assign({}, entry.grid);
+    var prefix = "inline-" + entry.field;
+
+    var section = document.createElement("div");
+    section.className = "console-inline-grid";
+    section.id = prefix + "-section";
+    var caption = document.createElement("p");
+    caption.className = "small text-muted mb-1";
+    caption.id = prefix + "-caption";
+    caption.textContent = "Edits here save at once, row by row, like the grid (the form's Save is for the " +
+      "fields above). Paste rows below the last one to add " + config.plural + " to this record.";
+    var status = document.createElement("div");
+    status.className = "grid-status small text-muted mb-1";
+    status.setAttribute("role", "status");
+    status.setAttribute("aria-live", "polite");
+    var parts = {prefix: prefix, height: HEIGHT};
+    ["count", "selection", "pending", "message"].forEach(function (name) {
+      var span = document.createElement("span");
+      span.id = prefix + "-" + name;
+      if (name === "message") { span.className = "text-danger"; }
+      status.appendChild(span);
+      status.appendChild(document.createTextNode(" "));
+      parts[name] = span;
+    });
+    var root = document.createElement("div");
+    root.className = "console-grid console-inline-grid-grid";
+    root.id = prefix + "-grid";
+    root.setAttribute("aria-label", entry.label + " of " + entry.parentLabel);
+    root.setAttribute("aria-describedby", caption.id);
+    section.appendChild(caption);
+    section.appendChild(status);
+    section.appendChild(root);
+    // The classic table and its inputs leave the form (not only hidden: not submitted).
+    classic.parentNode.replaceChild(section, classic);
+    Array.prototype.forEach.call(document.querySelectorAll("[data-console-inline]"), function (note) {
+      // The form's paging of these children: the grid pages itself.
+      if (note.getAttribute("data-console-inline") === entry.field) { note.hidden = true; }
+    });
+    section.addEventListener("input", stop);
+    section.addEventListener("change", stop);
+
+    var grid = window.createConsoleGrid(root, config, parts);
+    grid.hooks.edited.push(function (edits) {
+      // A row added here belongs to this parent (its reference column is hidden here).
+      edits.forEach(function (edit) {
+        if (!isNew(edit.id) || grid.pendingOf(edit.id, entry.fk)) { return; }
+        grid.markPending([{id: edit.id, key: entry.fk, value: entry.parentValue, label: entry.parentLabel, byKey: false}]);
+      });
+    });
+    grids.push({entry: entry, grid: grid, form: form});
+  });
+
+  function unsaved(item) {
+    var state = item.grid.state;
+    return state.pending.size > 0 || !!state.sending || !!state.editor;
+  }
+
+  var forms = [];
+  grids.forEach(function (item) { if (item.form && forms.indexOf(item.form) < 0) { forms.push(item.form); } });
+  forms.forEach(function (form) {
+    form.addEventListener("submit", function (event) {
+      var waiting = grids.filter(function (item) { return item.form === form && unsaved(item); });
+      if (!waiting.length) { return; }
+      var what = waiting.map(function (item) { return item.entry.label.toLowerCase(); }).join(" and ");
+      if (!window.confirm("The grid of " + what + " has edits that are not saved (or were refused): " +
+                          "saving this form loses them. Save the form anyway?")) {
+        event.preventDefault();
+        event.stopImmediatePropagation();
+        return;
+      }
+      // Given up: the grid's own warning on leaving would only ask again.
+      waiting.forEach(function (item) { item.grid.state.pending.clear(); });
+    });
+  });
+
+  window.consoleInlineGrids = grids;
+}());
