@@ -13,7 +13,7 @@
   var element = document.getElementById("inline-grids-config");
   if (!element || !window.createConsoleGrid) { return; }
   var entries = JSON.parse(element.textContent);
-  // About ten rows, with the header; more rows load by keyset as the grid scrolls.
+  // As tall as its rows, up to about ten; more rows load by keyset as the grid scrolls.
   var HEIGHT = "min(21rem, 60vh)";
   var grids = [];
 
@@ -39,13 +39,13 @@
     var caption = document.createElement("p");
     caption.className = "small text-muted mb-1";
     caption.id = prefix + "-caption";
-    caption.textContent = "Edits here save at once, row by row, like the grid (the form's Save is for the " +
-      "fields above). Paste rows below the last one to add " + config.plural + " to this record.";
+    caption.textContent = "Edits here save at once, row by row, like the grid; the form's Save is for the " +
+      "fields above. Add " + config.singular + " makes a new row to type in or paste spreadsheet rows into.";
     var status = document.createElement("div");
     status.className = "grid-status small text-muted mb-1";
     status.setAttribute("role", "status");
     status.setAttribute("aria-live", "polite");
-    var parts = {prefix: prefix, height: HEIGHT};
+    var parts = {prefix: prefix, maxHeight: HEIGHT};
     ["count", "selection", "pending", "message"].forEach(function (name) {
       var span = document.createElement("span");
       span.id = prefix + "-" + name;
@@ -62,6 +62,14 @@
     section.appendChild(caption);
     section.appendChild(status);
     section.appendChild(root);
+    // A parent without children has no row for a paste to start from: Add makes one.
+    var add = document.createElement("button");
+    add.type = "button";
+    add.className = "btn btn-sm btn-primary mt-1";
+    add.id = prefix + "-add";
+    add.textContent = "Add " + config.singular;
+    add.title = "An empty row below the last one: type in it, or paste rows from a spreadsheet there";
+    section.appendChild(add);
     // The classic table and its inputs leave the form (not only hidden: not submitted).
     classic.parentNode.replaceChild(section, classic);
     Array.prototype.forEach.call(document.querySelectorAll("[data-console-inline]"), function (note) {
@@ -79,6 +87,7 @@
         grid.markPending([{id: edit.id, key: entry.fk, value: entry.parentValue, label: entry.parentLabel, byKey: false}]);
       });
     });
+    add.addEventListener("click", function () { grid.appendRow(); });
     grids.push({entry: entry, grid: grid, form: form});
   });
 
