@@ -22,6 +22,12 @@ CONFIG_RE = re.compile(r'<script type="application/json" id="inline-grids-config
 PARENT_VERSION_RE = re.compile(r'<input[^>]*\bname="version"[^>]*\bvalue="([^"]*)"')
 
 
+@pytest.fixture(autouse=True)
+def _grid_pages(app: Flask) -> None:
+    """The console as deployed: grids where JavaScript runs (the tests' default is classic)."""
+    app.config["CONSOLE_LIST_PAGE"] = "grid"
+
+
 def edit_page(client: FlaskClient, ident: int, endpoint: str = "todolist") -> str:
     response = client.get(f"/admin/{endpoint}/edit/?id={ident}")
     assert response.status_code == 200, response.status_code
@@ -84,6 +90,15 @@ def test_no_grid_where_the_childs_grid_is_read_only(
     from console.admin import grid
 
     monkeypatch.setattr(grid, "can_edit", lambda view: view.description.cls is not Todo)
+    assert inline_config(edit_page(editor_client, sample["groceries"])) is None
+
+
+def test_classic_pages_or_the_inline_argument_keep_the_classic_table(
+    app: Flask, editor_client: FlaskClient, sample: dict
+) -> None:
+    page = editor_client.get(f"/admin/todolist/edit/?id={sample['groceries']}&inline=classic")
+    assert "inline-grids-config" not in page.get_data(as_text=True)
+    app.config["CONSOLE_LIST_PAGE"] = "classic"
     assert inline_config(edit_page(editor_client, sample["groceries"])) is None
 
 

@@ -12,6 +12,8 @@ own version-checked batch to the child's ``grid/save``. Where a child's grid is
 read-only (a view with rules of its own), the classic table keeps its editing.
 
 Built only for the edit page: the create page has no parent key for the grid yet.
+Where the console serves grids (``CONSOLE_LIST_PAGE=grid``, as for a model's list URL);
+``?inline=classic`` (the grid's "Use the form's table" link) keeps the classic table.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
+from flask import current_app, request
 from sqlalchemy import inspect
 
 from console.admin import grid, grid_details
@@ -27,6 +30,9 @@ from console.catalogue import mapper_of
 
 if TYPE_CHECKING:
     from console.admin.model_view import ConsoleModelView
+
+# ``?inline=classic``: this edit page keeps the classic inline table even with JavaScript.
+INLINE_ARG = "inline"
 
 
 def inline_grids(view: ConsoleModelView, obj: Any) -> list[dict[str, Any]]:
@@ -37,6 +43,9 @@ def inline_grids(view: ConsoleModelView, obj: Any) -> list[dict[str, Any]]:
     registry = view.registry
     catalogue = description.catalogue
     if registry is None or catalogue is None:
+        return []
+    if (current_app.config.get("CONSOLE_LIST_PAGE", "grid") != "grid"
+            or request.args.get(INLINE_ARG) == "classic"):
         return []
     ident = inspect(obj).identity
     if ident is None:
@@ -77,4 +86,4 @@ def _attribute_of(cls: type, column: Any) -> str:
     return str(mapper_of(cls).get_property_by_column(column).key)
 
 
-__all__ = ["inline_grids"]
+__all__ = ["INLINE_ARG", "inline_grids"]

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
+from flask import Flask
 
 from console.demo.models import Todo, TodoList
 from console.extensions import db as _db
@@ -12,6 +14,12 @@ from tests.browser.test_grid_browser import shoot
 from tests.browser.test_grid_detail_browser import seed, wait_for
 
 GRID = "#inline-todos-grid"
+
+
+@pytest.fixture(autouse=True)
+def _grid_pages(app: Flask) -> None:
+    """The console as deployed: grids where JavaScript runs (the tests' default is classic)."""
+    app.config["CONSOLE_LIST_PAGE"] = "grid"
 
 
 def open_edit(page: Any, list_id: int) -> None:
@@ -100,6 +108,18 @@ def test_a_pasted_block_at_a_new_row_makes_to_dos_of_this_list(editor_page: Any)
     # Nothing landed on the other list.
     assert [t.description for t in todos_of(data["work"])] == ["Write report", "Book room"]
     assert "5 to-dos" in page.inner_text("#inline-todos-count")
+    assert page.js_errors == []
+
+
+def test_the_forms_table_is_one_link_away(editor_page: Any) -> None:
+    page = editor_page
+    data = seed()
+    open_edit(page, data["groceries"])
+    page.click("#inline-todos-classic")
+    page.wait_for_url("**inline=classic**")
+    assert page.locator("table#todos").is_visible()
+    assert page.locator(GRID).count() == 0
+    assert page.locator("input[name='todos-0-description']").input_value() == "Buy milk"
     assert page.js_errors == []
 
 

@@ -70,6 +70,15 @@
     add.textContent = "Add " + config.singular;
     add.title = "An empty row below the last one: type in it, or paste rows from a spreadsheet there";
     section.appendChild(add);
+    // The classic table, for this page (it pages the children in the form itself).
+    var classicUrl = new URL(window.location.href);
+    classicUrl.searchParams.set("inline", "classic");
+    var back = document.createElement("a");
+    back.className = "btn btn-sm btn-link mt-1";
+    back.id = prefix + "-classic";
+    back.href = classicUrl.pathname + classicUrl.search;
+    back.textContent = "Use the form's table instead";
+    section.appendChild(back);
     // The classic table and its inputs leave the form (not only hidden: not submitted).
     classic.parentNode.replaceChild(section, classic);
     Array.prototype.forEach.call(document.querySelectorAll("[data-console-inline]"), function (note) {
