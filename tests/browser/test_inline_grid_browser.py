@@ -187,6 +187,25 @@ def test_saving_the_form_after_grid_edits_keeps_them(editor_page: Any) -> None:
     assert page.js_errors == []
 
 
+def test_save_clicked_while_a_grid_cell_is_being_typed_saves_both(editor_page: Any) -> None:
+    page = editor_page
+    data = seed()
+    open_edit(page, data["groceries"])
+    dialogs: list[str] = []
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.accept()))
+    page.fill("form.admin-form [name=name]", "Food")
+    cell(page, 1, column(page, "description")).click()
+    page.keyboard.type("Buy brown eggs")  # the editor is open, nothing sent yet
+    assert page.evaluate("() => !!window.consoleInlineGrids[0].grid.state.editor")
+    page.click("form.admin-form input[type=submit][value='Save']")
+    page.wait_for_url("**/details/**")
+    assert dialogs == []
+    _db.session.expire_all()
+    assert _db.session.get(TodoList, data["groceries"]).name == "Food"
+    assert [t.description for t in todos_of(data["groceries"])] == [
+        "Buy milk", "Buy brown eggs", "Buy bread"]
+
+
 def test_saving_or_leaving_with_a_refused_grid_edit_asks_first(editor_page: Any) -> None:
     page = editor_page
     data = seed()

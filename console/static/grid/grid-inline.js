@@ -101,15 +101,40 @@
   });
 
   function unsaved(item) {
-    var state = item.grid.state;
-    return state.pending.size > 0 || !!state.sending || !!state.editor;
+    return item.grid.state.pending.size > 0;
+  }
+
+  function busy(item) {
+    // An editor still open (a click on Save commits it, grid.js, a moment later) or a
+    // batch on its way: the form waits for them before it decides.
+    return !!item.grid.state.editor || !!item.grid.state.sending;
+  }
+
+  function settle(items, tries) {
+    return new Promise(function (resolve) {
+      (function poll(left) {
+        if (!left || !items.some(busy)) { resolve(); return; }
+        setTimeout(function () { poll(left - 1); }, 50);
+      }(tries));
+    });
   }
 
   var forms = [];
   grids.forEach(function (item) { if (item.form && forms.indexOf(item.form) < 0) { forms.push(item.form); } });
   forms.forEach(function (form) {
+    var mine = grids.filter(function (item) { return item.form === form; });
     form.addEventListener("submit", function (event) {
-      var waiting = grids.filter(function (item) { return item.form === form && unsaved(item); });
+      if (mine.some(busy)) {
+        // Submitted again (with the same button) once the grid's edit is saved or refused.
+        event.preventDefault();
+        event.stopImmediatePropagation();
+        var submitter = event.submitter || null;
+        settle(mine, 100).then(function () {
+          if (form.requestSubmit) { form.requestSubmit(submitter); } else { form.submit(); }
+        });
+        return;
+      }
+      var waiting = mine.filter(unsaved);
       if (!waiting.length) { return; }
       var what = waiting.map(function (item) { return item.entry.label.toLowerCase(); }).join(" and ");
       if (!window.confirm("The grid of " + what + " has edits that are not saved (or were refused): " +
