@@ -14,8 +14,13 @@ from flask.testing import FlaskClient
 from console.demo.models import Todo, TodoList
 from console.extensions import db as _db
 from console.models import Role
+from tests import test_contract
 from tests.conftest import CSRF_RE
 from tests.test_grid_api import change, rows, save
+
+contract_app = test_contract.contract_app
+editor = test_contract.editor
+tree = test_contract.tree
 
 CONFIG_RE = re.compile(r'<script type="application/json" id="inline-grids-config">(.*?)</script>',
                        re.S)
@@ -157,3 +162,20 @@ def test_grid_edits_after_the_form_was_opened_survive_the_forms_save(
     assert descriptions == ["Buy eggs", "Buy oat milk"]
     _db.session.expire_all()
     assert _db.session.get(TodoList, sample["groceries"]).name == "Shop"
+
+
+def test_a_model_the_console_has_never_seen_gets_its_inline_grid(
+    contract_app: Flask, editor: FlaskClient, tree: dict
+) -> None:
+    contract_app.config["CONSOLE_LIST_PAGE"] = "grid"
+    [entry] = inline_config(edit_page(editor, tree["project"], "project")) or [None]
+    assert entry is not None
+    assert (entry["field"], entry["fk"], entry["parentValue"]) == (
+        "tasks", "project_id", str(tree["project"]))
+    grid = entry["grid"]
+    got = rows(editor, grid["rowsUrl"].split("/")[2],
+               **dict(p.split("=") for p in grid["query"].split("&")))
+    assert sorted(r["values"]["title"] for r in got["rows"]) == ["Build", "Test"]
+    # A task's own inline steps: a grid of their own on the task's page.
+    [steps] = inline_config(edit_page(editor, tree["build"], "task")) or [None]
+    assert steps is not None and steps["fk"] == "task_id"
