@@ -22,7 +22,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from wtforms import ValidationError
 
 from console import paging, versions
-from console.admin import conflicts
+from console.admin import conflicts, inline_grids
 from console.admin.forms import TOKEN_FIELD
 from console.admin.returns import back_to
 from console.catalogue import ModelDescription
@@ -43,6 +43,8 @@ class ChildPage:
     """One page of a parent's children, shown in the parent's edit form."""
 
     label: str
+    # The form field (the parent's relationship) that holds these children.
+    collection: str
     count: RowCount
     shown: int
     next_url: str | None
@@ -108,6 +110,8 @@ def edit_view(view: ConsoleModelView) -> Any:
         return_url=return_url,
         conflicts=outcome.conflicts,
         child_pages=child_pages,
+        # With JavaScript, the inline children as grids (inline_grids, grid-inline.js).
+        inline_grids=inline_grids.inline_grids(view, obj),
     )
     return body, outcome.status
 
@@ -387,6 +391,7 @@ def page_inline_children(view: ConsoleModelView, obj: Any) -> list[ChildPage]:
         pages.append(
             ChildPage(
                 label=child.plural,
+                collection=edge.collection,
                 count=count,
                 shown=len(rows),
                 next_url=url_for(".edit_view", **args, **{arg: getattr(rows[-1], child.pk.key)})

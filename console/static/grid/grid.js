@@ -221,7 +221,9 @@
   // -- the table ----------------------------------------------------------------------------
 
   var table = new Tabulator(root, {
-    height: parts.height || "calc(100vh - 12rem)",
+    // ``parts.maxHeight`` instead: as tall as its rows up to that (grid-inline.js's grids).
+    height: parts.maxHeight ? undefined : parts.height || "calc(100vh - 12rem)",
+    maxHeight: parts.maxHeight,
     layout: "fitDataFill",
     index: "_id",
     data: [],
@@ -1299,6 +1301,22 @@
     return id;
   }
 
+  function appendRow() {
+    // An empty new row after the real last one (the pages still to load are loaded first),
+    // focused on its first editable cell: grid-inline.js's "Add" button, for a parent with
+    // no children yet, where a paste has no row to start from. Its id, or null.
+    if (!config.canEdit) { say(config.readOnly); return Promise.resolve(null); }
+    return ensureRows(Infinity).then(function () {
+      if (!state.done) { return null; }
+      var id = addNewRow();
+      var first = columns.findIndex(function (col) { return col.editable; });
+      moveTo(lastRow(), first < 0 ? 0 : first, false);
+      root.focus({preventScroll: true});
+      showStatus();
+      return id;
+    });
+  }
+
   function insertNewRows(afterRow, n) {
     // ``n`` empty new rows just below row ``afterRow`` (a duplicate goes under its
     // original, even when more rows are still to load); their ids, in order.
@@ -1385,15 +1403,19 @@
     clearCells: clearCells,
     // For grid-menu.js (Duplicate) and grid-select.js.
     insertNewRows: insertNewRows,
+    // For grid-inline.js (an Add button under a parent's inline children).
+    appendRow: appendRow,
     jumpToEnd: jumpToEnd,
     jumpToStart: jumpToStart
   };
   }
 
+  // Exported wherever this file is loaded, with or without a page grid: the edit page's
+  // inline children (grid-inline.js) make grids of their own and have no #console-grid.
+  if (typeof Tabulator !== "undefined") { window.createConsoleGrid = createGrid; }
   var root = document.getElementById("console-grid");
   var configElement = document.getElementById("grid-config");
   if (!root || !configElement || typeof Tabulator === "undefined") { return; }
-  window.createConsoleGrid = createGrid;
   window.consoleGrid = createGrid(root, JSON.parse(configElement.textContent), {
     prefix: "grid",
     count: document.getElementById("grid-count"),
