@@ -288,3 +288,33 @@ def test_many_children_page_by_keyset_in_a_grid_of_modest_height(editor_page: An
         "(el) => { el.scrollTop = el.scrollHeight; }")
     wait_for(page, "() => window.consoleInlineGrids[0].grid.state.order.length === 150")
     assert page.js_errors == []
+
+
+def test_undo_redo_and_the_menu_in_the_inline_grid(editor_page: Any) -> None:
+    page = editor_page
+    data = seed()
+    open_edit(page, data["groceries"])
+    description = column(page, "description")
+    cell(page, 1, description).click()
+    page.keyboard.type("Buy duck eggs")
+    page.keyboard.press("Enter")
+    settled(page)
+    assert [t.description for t in todos_of(data["groceries"])][1] == "Buy duck eggs"
+    page.keyboard.press("Control+z")
+    wait_for(page, "() => !window.consoleGridUndo.busy()"
+                   " && window.consoleGridUndo.redos() === 1")
+    assert [t.description for t in todos_of(data["groceries"])][1] == "Buy eggs"
+    page.keyboard.press("Control+y")
+    wait_for(page, "() => !window.consoleGridUndo.busy()"
+                   " && window.consoleGridUndo.redos() === 0")
+    assert [t.description for t in todos_of(data["groceries"])][1] == "Buy duck eggs"
+    # The row's menu: the to-do's own pages (its History leaves this form).
+    cell(page, 1, description).click()
+    page.keyboard.press("Shift+F10")
+    page.locator("#grid-menu").wait_for()
+    actions = page.evaluate("() => Array.from(document.querySelectorAll("
+                            "'#grid-menu [role=menuitem]')).map((li) => li.dataset.action)")
+    assert {"open", "edit", "history", "duplicate", "undo"} <= set(actions)
+    page.click("#grid-menu-history")
+    page.wait_for_url("**/admin/todo/history/**")
+    assert page.js_errors == []

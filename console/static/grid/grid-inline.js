@@ -40,7 +40,8 @@
     caption.className = "small text-muted mb-1";
     caption.id = prefix + "-caption";
     caption.textContent = "Edits here save at once, row by row, like the grid; the form's Save is for the " +
-      "fields above. Add " + config.singular + " makes a new row to type in or paste spreadsheet rows into.";
+      "fields above; Ctrl+Z undoes, Shift+F10 opens a row's menu. Add " + config.singular +
+      " makes a new row to type in or paste spreadsheet rows into.";
     var status = document.createElement("div");
     status.className = "grid-status small text-muted mb-1";
     status.setAttribute("role", "status");
@@ -96,6 +97,10 @@
         grid.markPending([{id: edit.id, key: entry.fk, value: entry.parentValue, label: entry.parentLabel, byKey: false}]);
       });
     });
+    // Undo and redo (one history for the page's grids) and the context menu, as in the
+    // model's grid (grid-undo.js, grid-menu.js).
+    if (window.consoleGridUndo) { window.consoleGridUndo.attach(grid, {root: root}); }
+    if (window.consoleGridMenu) { window.consoleGridMenu.attach(grid, {root: root}); }
     add.addEventListener("click", function () { grid.appendRow(); });
     grids.push({entry: entry, grid: grid, form: form});
   });
