@@ -6,6 +6,7 @@ import re
 from datetime import date
 from typing import Any
 
+import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
@@ -447,3 +448,34 @@ def test_numbers_choices_and_date_times_of_another_model(editor: FlaskClient, tr
     _db.session.expire_all()
     task = _db.session.get(Task, tree["build"])
     assert task is not None and task.reviewer_id == tree["ann"]
+
+
+def test_the_grid_offers_the_lists_filters_by_column(viewer_client: FlaskClient,
+                                                     sample: dict) -> None:
+    """Each filter of the list under the grid column it narrows; a reference's under it."""
+    filters = grid_config(viewer_client)["headerFilters"]
+    completed = {f["arg"]: f for f in filters["completed"]}
+    assert completed["completed_equals"]["options"] == [["1", "Yes"], ["0", "No"]]
+    assert completed["completed_equals"]["operation"] == "equals"
+    lists = [f["arg"] for f in filters["list_id"]]
+    assert "list_name_equals" in lists and "list_name_contains" in lists
+    assert {f["arg"] for f in filters["assignee_id"]} >= {"person_email_equals"}
+    assert {f["type"] for f in filters["due_date"]} >= {"datepicker", "daterangepicker"}
+    # Only the filters the list has: a plain text column has none.
+    assert "description" not in filters
+    # Every one of them narrows the grid's rows as the list's filter does.
+    rows = viewer_client.get("/admin/todo/grid/rows?flt0_completed_equals=1").get_json()
+    assert [r["values"]["description"] for r in rows["rows"]] == ["Buy eggs"]
+
+
+@pytest.mark.parametrize("query, words", [
+    ("flt0_due_date_greater_than=notadate", "Not a valid value for the filter"),
+    ("flt0_bogus_equals=1", "Unknown filter 'flt0_bogus_equals'"),
+])
+def test_a_filter_the_list_would_skip_is_refused_not_ignored(
+    viewer_client: FlaskClient, sample: dict, query: str, words: str
+) -> None:
+    response = viewer_client.get(f"/admin/todo/grid/rows?{query}")
+    assert response.status_code == 400
+    assert words in response.get_json()["error"]
+    assert "rows" not in response.get_json()

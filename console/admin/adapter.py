@@ -165,6 +165,11 @@ def filter_named(view: ModelView, arg: str) -> tuple[int, Any] | None:
     return (found[0], found[1]) if found else None
 
 
+def filter_args(view: ModelView) -> dict[str, tuple[int, Any]]:
+    """Every filter by its URL name: (index, filter)."""
+    return dict(view._filter_args or {})
+
+
 def filters_of(view: ModelView) -> list[Any]:
     """The view's filter objects, in index order."""
     return list(view._filters or [])

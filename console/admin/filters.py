@@ -18,6 +18,7 @@ from jinja2.utils import htmlsafe_json_dumps
 from markupsafe import Markup, escape
 
 from console.admin import adapter
+from console.kinds import TextKind
 
 if TYPE_CHECKING:
     from console.admin.model_view import ConsoleModelView
@@ -63,6 +64,47 @@ def filter_menus(view: ConsoleModelView) -> FilterMenus:
     )
     view._console_filter_menus = (source, menus)
     return menus
+
+
+def header_filters(view: ConsoleModelView) -> dict[str, list[dict[str, Any]]]:
+    """The list's filters by the grid column they narrow (its key), for the grid's header.
+
+    Each: its URL name (``arg``, as ``flt<N>_<arg>``), its operation in words, its choices
+    (when it offers a fixed set) and Flask-Admin's kind of value (``datepicker``...). A
+    reference's filters (on the parent's natural key or label) belong to the reference's
+    column. Made once per view, as the filter menus are.
+    """
+    source = adapter.filter_groups_source(view)
+    cached: tuple[Any, dict[str, list[dict[str, Any]]]] | None = getattr(
+        view, "_console_header_filters", None)
+    if cached is not None and cached[0] is source:
+        return cached[1]
+    description = view.description
+    catalogue = description.catalogue
+    keys: dict[Any, str] = {}
+    for info in description.columns:
+        if info.reference is not None and info.reference.reference and catalogue is not None:
+            parent = catalogue.describe(info.reference.parent)
+            shown = parent.natural_key if isinstance(parent.natural_key.kind, TextKind) else (
+                parent.label
+            )
+            keys.setdefault(shown.column, info.key)
+        else:
+            keys.setdefault(info.column, info.key)
+    found: dict[str, list[dict[str, Any]]] = {}
+    for arg, (_index, flt) in sorted(adapter.filter_args(view).items(), key=lambda i: i[1][0]):
+        key = keys.get(getattr(flt, "column", None))
+        if key is None:
+            continue
+        options = flt.get_options(view) if hasattr(flt, "get_options") else None
+        found.setdefault(key, []).append({
+            "arg": arg,
+            "operation": str(flt.operation()),
+            "options": [[str(v), str(t)] for v, t in options] if options else None,
+            "type": getattr(flt, "data_type", None),
+        })
+    view._console_header_filters = (source, found)
+    return found
 
 
 def _options_markup(groups: dict[str, list[dict[str, Any]]]) -> Markup:

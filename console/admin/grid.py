@@ -19,6 +19,7 @@ from flask_wtf.csrf import generate_csrf
 
 from console import grid_rows
 from console.admin import adapter, conflicts, grid_details, grid_layouts, list_page, transfer
+from console.admin import filters as list_filters
 from console.admin.selection import max_matching, max_selection
 from console.extensions import session as current_session
 from console.grid_batch import GridChange, GridCreate, GridDelete, GridOutcome, apply_batch
@@ -122,12 +123,14 @@ def grid_view(view: ConsoleModelView, *, at_list_url: bool = False) -> Any:
         # The children's grids under this one, one tab per relationship (grid_details).
         "details": grid_details.details(view),
         "labelKey": description.label.key,
+        # The list's filters by column, offered in the grid's header (grid-filter.js).
+        "headerFilters": list_filters.header_filters(view),
     })
     # The classic list of the same rows (asked for by name: the list URL may be the grid).
     list_query = urlencode([(VIEW_ARG, "classic")]) + (f"&{query}" if query else "")
     list_url = url_for(f"{view.endpoint}.index_view") + f"?{list_query}"
     return view.render("admin/grid.html", grid_config=config, list_url=list_url,
-                       description=description, filtered=bool(args.filters),
+                       description=description,
                        at_list_url=at_list_url)
 
 
@@ -175,6 +178,12 @@ def rows_view(view: ConsoleModelView) -> Any:
     for token in (after, before):
         if token is not None and Cursor.decode(token, column) is None:
             return jsonify(error="That position in the list is not valid: reload the grid."), 400
+    # A filter the list would skip (unknown) or refuse (a bad value) is refused here: the
+    # grid must never show more rows than it was asked for.
+    _filters, _search, problems = adapter.filter_search_arguments(
+        view, request.query_string.decode("utf-8", "replace"))
+    if problems:
+        return jsonify(error="Not filtered: " + " ".join(problems)), 400
     stmt, filtered = list_page.filtered_select(view, args)
     parent = grid_details.parent_filter(description)
     if isinstance(parent, str):
