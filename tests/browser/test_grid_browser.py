@@ -345,6 +345,51 @@ def test_a_paste_past_the_last_row_adds_rows(editor_page: Any) -> None:
     assert page.js_errors == []
 
 
+def test_arrow_down_from_the_real_last_row_opens_one_new_row(editor_page: Any) -> None:
+    page = editor_page
+    data = seed(2)
+    open_grid(page)
+    description = column(page, "description")
+    click_cell(page, 1, description)
+    page.keyboard.press("ArrowDown")
+    assert page.evaluate("window.consoleGrid.state.order.length") == 3
+    assert focused(page) == (2, description)
+    page.keyboard.press("ArrowDown")  # an empty new row is not followed by another
+    assert page.evaluate("window.consoleGrid.state.order.length") == 3
+    page.keyboard.type("Brand new")
+    page.keyboard.press("Enter")
+    list_cell = cell(page, 2, column(page, "list_id"))
+    list_cell.wait_for()
+    page.wait_for_function("() => window.consoleGrid.state.sending === null"
+                           " && document.querySelector('#console-grid .grid-problem')")
+    assert "List is required" in (list_cell.get_attribute("title") or "")
+    list_cell.click()
+    page.keyboard.type("Groceries")
+    page.keyboard.press("Enter")
+    settled(page)
+    assert page.locator(f"{GRID} .grid-problem").count() == 0, page.inner_text("#grid-message")
+    _db.session.expire_all()
+    made = _db.session.scalars(sa.select(Todo).where(Todo.description == "Brand new")).all()
+    assert [t.list_id for t in made] == [data["groceries"]]
+    assert page.js_errors == []
+
+
+def test_enter_in_an_empty_grid_opens_its_first_row(editor_page: Any) -> None:
+    page = editor_page
+    seed(0)
+    page.goto("/admin/todo/grid/")
+    page.wait_for_function("() => window.consoleGrid && window.consoleGrid.state.count !== null"
+                           " && window.consoleGrid.state.done")
+    assert page.evaluate("window.consoleGrid.state.order.length") == 0
+    page.focus(GRID)
+    page.keyboard.press("Enter")
+    assert page.evaluate("window.consoleGrid.state.order.length") == 1
+    assert focused(page) == (0, column(page, "description"))
+    page.keyboard.press("Enter")  # now it edits that cell
+    assert page.locator(".grid-editor").count() == 1
+    assert page.js_errors == []
+
+
 def test_copy_puts_the_selection_on_the_clipboard_as_tab_separated_text(
     editor_page: Any,
 ) -> None:

@@ -632,6 +632,11 @@
       case "ArrowDown":
         if (!ctrl && f.row >= lastRow() && !state.done) {
           loadPage().then(function () { moveTo(f.row + 1, f.col, event.shiftKey); });
+        } else if (!ctrl && !event.shiftKey && f.row >= lastRow() && roomBelow()) {
+          // Below the real last row: a new empty row, as a spreadsheet has one there.
+          addNewRow();
+          moveTo(lastRow(), state.order.length === 1 ? firstEditable() : f.col, false);
+          showStatus();
         } else if (ctrl && !event.shiftKey) { jumpToEnd(f.col); }
         else { moveTo(ctrl ? lastRow() : f.row + 1, f.col, event.shiftKey); }
         break;
@@ -659,7 +664,10 @@
           loadBefore().then(function () { moveTo(state.focus.row - pageRows(), state.focus.col, event.shiftKey); });
         } else { moveTo(f.row - pageRows(), f.col, event.shiftKey); }
         break;
-      case "Enter": case "F2": startEdit(null); break;
+      case "Enter": case "F2":
+        if (!state.order.length && roomBelow()) { addNewRow(); moveTo(0, firstEditable(), false); showStatus(); }
+        else { startEdit(null); }
+        break;
       case "Escape":
         state.anchor = null;
         decorateVisible();
@@ -1301,6 +1309,19 @@
     return id;
   }
 
+  function firstEditable() {
+    var first = columns.findIndex(function (col) { return col.editable; });
+    return first < 0 ? 0 : first;
+  }
+
+  function roomBelow() {
+    // Whether a new row may open below the last one: every row is loaded, the grid edits,
+    // and the last row is not already a new one left empty.
+    if (!state.done || !config.canEdit || state.loading) { return false; }
+    var last = state.order[lastRow()];
+    return last === undefined || String(last).indexOf("new-") !== 0 || state.pending.has(last);
+  }
+
   function appendRow() {
     // An empty new row after the real last one (the pages still to load are loaded first),
     // focused on its first editable cell: grid-inline.js's "Add" button, for a parent with
@@ -1309,8 +1330,7 @@
     return ensureRows(Infinity).then(function () {
       if (!state.done) { return null; }
       var id = addNewRow();
-      var first = columns.findIndex(function (col) { return col.editable; });
-      moveTo(lastRow(), first < 0 ? 0 : first, false);
+      moveTo(lastRow(), firstEditable(), false);
       root.focus({preventScroll: true});
       showStatus();
       return id;
