@@ -83,3 +83,29 @@ def test_a_column_without_a_filter_says_so_and_an_empty_value_is_refused(
     poll(page, "window.consoleGrid.state.count && window.consoleGrid.state.count.value === 0")
     assert "flt0_due_date_greater_than=2030-01-31" in page.url
     assert page.js_errors == []
+
+
+def test_a_saved_view_keeps_the_header_filters(editor_page: Any) -> None:
+    page = editor_page
+    seed_many(30, outside=10)
+    open_grid(page)
+    page.click("#grid-filter-list_id")
+    page.select_option("#grid-filter-operation", "list_name_equals")
+    page.fill("#grid-filter-form input[aria-label=Value]", "Work")
+    page.click("#grid-filter-apply")
+    poll(page, "window.consoleGrid.state.count && window.consoleGrid.state.count.value === 10")
+    page.click("#grid-views-button")
+    page.wait_for_selector("#grid-view-list li")
+    page.fill("#grid-view-name", "Work only")
+    page.press("#grid-view-name", "Enter")
+    page.wait_for_selector("#grid-view-list .grid-view-open")
+    page.goto("/admin/todo/grid/")
+    page.wait_for_selector(f"{GRID} .tabulator-row")
+    assert count(page) == 40
+    page.click("#grid-views-button")
+    page.click("#grid-view-list .grid-view-open:has-text('Work only')")
+    page.wait_for_url(lambda url: "list_name_equals=Work" in url)
+    page.wait_for_selector(f"{GRID} .tabulator-row")
+    assert count(page) == 10
+    assert words(page, "#grid-filters") == "· Filters: List equals Work \u00d7"
+    assert page.js_errors == []
