@@ -18,6 +18,7 @@ from jinja2.utils import htmlsafe_json_dumps
 from markupsafe import Markup, escape
 
 from console.admin import adapter
+from console.catalogue import ColumnInfo, ModelDescription
 from console.kinds import TextKind
 
 if TYPE_CHECKING:
@@ -66,6 +67,12 @@ def filter_menus(view: ConsoleModelView) -> FilterMenus:
     return menus
 
 
+def reference_filter_column(parent: ModelDescription) -> ColumnInfo:
+    """The parent's column a reference is filtered by: what people see of the parent, its
+    natural key when that is text, else its label."""
+    return parent.natural_key if isinstance(parent.natural_key.kind, TextKind) else parent.label
+
+
 def header_filters(view: ConsoleModelView) -> dict[str, list[dict[str, Any]]]:
     """The list's filters by the grid column they narrow (its key), for the grid's header.
 
@@ -84,10 +91,7 @@ def header_filters(view: ConsoleModelView) -> dict[str, list[dict[str, Any]]]:
     keys: dict[Any, str] = {}
     for info in description.columns:
         if info.reference is not None and info.reference.reference and catalogue is not None:
-            parent = catalogue.describe(info.reference.parent)
-            shown = parent.natural_key if isinstance(parent.natural_key.kind, TextKind) else (
-                parent.label
-            )
+            shown = reference_filter_column(catalogue.describe(info.reference.parent))
             keys.setdefault(shown.column, info.key)
         else:
             keys.setdefault(info.column, info.key)

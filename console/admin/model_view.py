@@ -50,7 +50,7 @@ from console.admin.view_urls import fast_url, query_string
 from console.auth.roles import current_role_includes, deny, requires
 from console.catalogue import ColumnInfo, ModelDescription
 from console.extensions import db
-from console.kinds import BooleanKind, ChoiceKind, DateKind, DateTimeKind, TextKind
+from console.kinds import BooleanKind, ChoiceKind, DateKind, DateTimeKind
 from console.rules import Role
 
 if TYPE_CHECKING:
@@ -119,9 +119,7 @@ def options_for(description: ModelDescription) -> dict[str, Any]:
         parent = catalogue.describe(info.reference.parent)
         if info.reference.reference:
             # Filter by what people see of the parent: its natural key (or label).
-            key = parent.natural_key if isinstance(parent.natural_key.kind, TextKind) else (
-                parent.label
-            )
+            key = list_filters.reference_filter_column(parent)
             filters.append(getattr(parent.cls, key.key))
             labels[info.reference.reference] = info.label
         else:
@@ -276,10 +274,7 @@ class ConsoleModelView(adapter.ModelViewBase):
         for info in self.description.columns:
             if info.reference is None or not info.reference.reference:
                 continue
-            parent = catalogue.describe(info.reference.parent)
-            key = parent.natural_key if isinstance(parent.natural_key.kind, TextKind) else (
-                parent.label
-            )
+            key = list_filters.reference_filter_column(catalogue.describe(info.reference.parent))
             names[key.column] = info.label
         for flt in found or []:
             label = names.get(getattr(flt, "column", None))

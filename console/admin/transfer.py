@@ -28,7 +28,7 @@ from werkzeug.utils import secure_filename
 
 from console import jobs
 from console.admin import list_page
-from console.admin.matching import FIELD
+from console.admin.matching import requested
 from console.admin.returns import back_to
 from console.admin.selection import TOO_MANY_HINT, max_selection
 from console.auth.roles import current_role_includes
@@ -115,7 +115,7 @@ def export_selected(view: ConsoleModelView, export_type: str) -> Any:
     if export_type not in FORMATS or not exportable(description):
         abort(404)
     back = back_to(view)
-    matching = request.form.get(FIELD)
+    matching = requested()
     if matching is not None:
         # "Select all matching" was chosen on the list: that is the export of its filter.
         args = [(k, v) for k, v in parse_qsl(matching, keep_blank_values=True)

@@ -340,7 +340,12 @@
 
   grid.table.on("columnMoved", decorate);
   grid.table.on("columnVisibilityChanged", decorate);
-  grid.hooks.status.push(decorate);
+  // Headers Tabulator made again (a layout reset) get their buttons back; the status
+  // hook runs on every move, so it only counts them.
+  grid.hooks.status.push(function () {
+    var shown = grid.columns().filter(function (col) { return filters[col.key]; }).length;
+    if (root.querySelectorAll(".grid-filter-button").length < shown) { decorate(); }
+  });
   show();
 
   grid.filters = {active: active, open: open, use: use};
